@@ -1,0 +1,1 @@
+"""The hub event contracts (CloudEvents envelope and message models)."""

@@ -1,0 +1,3 @@
+from deh_stack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Where the stack lives and which ports it uses; every value can be overridden by environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.1"
+OPENSEARCH_VERSION = "2.19.6"
+MONGO_SERVER_VERSION = "1.47.0"
+
+# Two profiles so that the test suite never collides with a hub a developer keeps running.
+_PORT_BASES = {"local": 0, "test": 100}
+_DEFAULT_PORTS = {
+    "kafka": 39092,
+    "kafka_controller": 39093,
+    "opensearch": 39200,
+    "opensearch_transport": 39300,
+    "mongo": 37017,
+    "membership": 8101,
+    "practices": 8102,
+    "events": 8103,
+    "monitoring": 8104,
+}
+SERVICE_NAMES = ("membership", "practices", "events", "monitoring")
+
+
+def repo_root() -> Path:
+    """The workspace root (the folder holding uv.lock), or the current folder."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "uv.lock").exists():
+            return folder
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    profile: str
+    home: Path
+    cache: Path
+    host: str
+    ports: dict[str, int]
+
+    @classmethod
+    def from_env(cls, profile: str = "local") -> StackConfig:
+        if profile not in _PORT_BASES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(_PORT_BASES)}")
+        root = repo_root() / ".stack"
+        home = Path(os.environ.get("DEH_STACK_HOME", root / profile))
+        # Assembled distributions are derived from the Maven cache and shared by profiles.
+        cache = Path(os.environ.get("DEH_STACK_CACHE", root / "dist"))
+        ports = {
+            name: int(os.environ.get(f"DEH_{name.upper()}_PORT", port + _PORT_BASES[profile]))
+            for name, port in _DEFAULT_PORTS.items()
+        }
+        return cls(profile, home.resolve(), cache.resolve(), os.environ.get("DEH_STACK_HOST", "127.0.0.1"), ports)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.ports['kafka']}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://{self.host}:{self.ports['mongo']}"
+
+    @property
+    def opensearch_url(self) -> str:
+        return f"http://{self.host}:{self.ports['opensearch']}"
+
+    def service_url(self, name: str) -> str:
+        return f"http://{self.host}:{self.ports[name]}"
+
+    def server_env(self) -> dict[str, str]:
+        """The variables through which services and tests find the servers."""
+        return {
+            "DEH_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "DEH_MONGO_URL": self.mongo_url,
+            "DEH_OPENSEARCH_URL": self.opensearch_url,
+        }

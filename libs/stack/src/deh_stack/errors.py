@@ -1,0 +1,2 @@
+class StackError(Exception):
+    """A problem the operator can fix; the message says what to do."""

@@ -1,0 +1,71 @@
+"""The whole local hub: three servers, then the four services."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from deh_stack.config import SERVICE_NAMES, StackConfig
+from deh_stack.errors import StackError
+from deh_stack.kafka import KafkaServer
+from deh_stack.mongo import MongoServer
+from deh_stack.opensearch import OpenSearchServer
+from deh_stack.server import Server
+from deh_stack.services import ServiceProcess
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    state: str
+    address: str
+    pid: int | None
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.servers: list[Server] = [MongoServer(config), KafkaServer(config), OpenSearchServer(config)]
+        self.services: list[Server] = [ServiceProcess(config, name) for name in SERVICE_NAMES]
+
+    def up(self, with_services: bool = True) -> list[Status]:
+        """Start what is not running and wait until everything answers; a no-op when all is up."""
+        self._start_group(self.servers)
+        if with_services:
+            self._start_group(self.services)
+        return self.status()
+
+    def _start_group(self, group: list[Server]) -> None:
+        # Launch together, then wait: the JVMs warm up in parallel.
+        started: list[Server] = []
+        try:
+            for server in group:
+                if server.launch():
+                    started.append(server)
+            for server in group:
+                server.wait_ready()
+        except (StackError, KeyboardInterrupt):
+            for server in reversed(started):
+                server.stop()
+            raise
+
+    def down(self) -> list[str]:
+        """Stop services first, then servers; returns the names that were running."""
+        return [member.name for member in [*self.services, *reversed(self.servers)] if member.stop()]
+
+    def status(self) -> list[Status]:
+        return [
+            Status(member.name, _state(member), member.address, member.process.pid())
+            for member in [*self.servers, *self.services]
+        ]
+
+    def clean(self) -> None:
+        """Stop everything and delete this profile's data and logs (downloads stay cached)."""
+        self.down()
+        shutil.rmtree(self.config.home, ignore_errors=True)
+
+
+def _state(member: Server) -> str:
+    if not member.running():
+        return "stopped"
+    return "ready" if member.is_ready() else "starting"

@@ -1,0 +1,52 @@
+"""The external tools the stack needs (a JDK and Maven), checked up front with clear advice."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from deh_stack.errors import StackError
+
+MIN_JAVA = 17
+
+
+@cache
+def java_home() -> Path:
+    """A JDK of at least version 17: JAVA_HOME if set, else the `java` on PATH."""
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]))
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent.parent)
+    for home in candidates:
+        version = _java_major(home / "bin" / "java")
+        if version is not None and version >= MIN_JAVA:
+            return home
+    raise StackError(
+        f"No JDK {MIN_JAVA} or newer found (JAVA_HOME or java on PATH). "
+        "Install one (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME."
+    )
+
+
+def java() -> str:
+    return str(java_home() / "bin" / "java")
+
+
+def _java_major(binary: Path) -> int | None:
+    if not binary.exists():
+        return None
+    result = subprocess.run([str(binary), "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)', result.stderr)
+    return int(match.group(1)) if match else None
+
+
+def maven() -> str:
+    found = shutil.which("mvn")
+    if not found:
+        raise StackError("Maven (mvn) is not on PATH. Install it (Debian: apt-get install maven).")
+    return found
