@@ -11,17 +11,18 @@ OPENSEARCH_VERSION = "2.19.6"
 MONGO_SERVER_VERSION = "1.47.0"
 
 # Two profiles so that the test suite never collides with a hub a developer keeps running.
-_PORT_BASES = {"local": 0, "test": 100}
+# All ports sit below Linux's ephemeral range (32768+), where outgoing connections could take them.
+_PORT_BASES = {"local": 0, "test": 1000}
 _DEFAULT_PORTS = {
-    "kafka": 39092,
-    "kafka_controller": 39093,
-    "opensearch": 39200,
-    "opensearch_transport": 39300,
-    "mongo": 37017,
-    "membership": 8101,
-    "practices": 8102,
-    "events": 8103,
-    "monitoring": 8104,
+    "kafka": 19092,
+    "kafka_controller": 19093,
+    "opensearch": 19200,
+    "opensearch_transport": 19300,
+    "mongo": 17017,
+    "membership": 18101,
+    "practices": 18102,
+    "events": 18103,
+    "monitoring": 18104,
 }
 SERVICE_NAMES = ("membership", "practices", "events", "monitoring")
 

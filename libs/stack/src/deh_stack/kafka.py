@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import subprocess
 import uuid
 from pathlib import Path
@@ -71,7 +72,15 @@ class KafkaServer(Server):
     def _format_storage(self) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            [*self._java_command(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.folder / "server.properties")],
+            [
+                *self._java_command(),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.folder / "server.properties"),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -98,6 +107,8 @@ class KafkaServer(Server):
 
 
 async def _kafka_answers(bootstrap: str) -> bool:
+    # While the broker boots every poll fails; the client's error logs would only be noise.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()

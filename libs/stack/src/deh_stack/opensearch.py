@@ -32,7 +32,13 @@ class Module:
 
 
 MODULES = (
-    Module("lang-painless", "lang-painless", "org.opensearch.painless.PainlessPlugin", "Painless scripting", security_policy="painless-security.policy"),
+    Module(
+        "lang-painless",
+        "lang-painless",
+        "org.opensearch.painless.PainlessPlugin",
+        "Painless scripting",
+        security_policy="painless-security.policy",
+    ),
     Module(
         "analysis-common",
         "analysis-common",
@@ -40,7 +46,9 @@ MODULES = (
         "Language analyzers and common token filters",
         extends="lang-painless",
     ),
-    Module("mapper-extras", "mapper-extras-client", "org.opensearch.index.mapper.MapperExtrasPlugin", "Extra field types"),
+    Module(
+        "mapper-extras", "mapper-extras-client", "org.opensearch.index.mapper.MapperExtrasPlugin", "Extra field types"
+    ),
 )
 
 # Debian's hunspell-pl dictionary: the Polish stemmer where analysis-stempel cannot be had.
@@ -76,8 +84,13 @@ class OpenSearchServer(Server):
         if marker.exists():
             return
         downloads = self.config.cache / "downloads"
-        pom = maven.single_artifact_pom("org.opensearch.distribution.integ-test-zip", "opensearch", OPENSEARCH_VERSION, "zip")
-        archive = maven.copy_dependencies(pom, downloads / "opensearch-zip", transitive=False) / f"opensearch-{OPENSEARCH_VERSION}.zip"
+        pom = maven.single_artifact_pom(
+            "org.opensearch.distribution.integ-test-zip", "opensearch", OPENSEARCH_VERSION, "zip"
+        )
+        archive = (
+            maven.copy_dependencies(pom, downloads / "opensearch-zip", transitive=False)
+            / f"opensearch-{OPENSEARCH_VERSION}.zip"
+        )
         shutil.rmtree(self.dist, ignore_errors=True)
         _unzip(archive, self.config.cache)
         for module in MODULES:
@@ -85,7 +98,9 @@ class OpenSearchServer(Server):
         marker.touch()
 
     def _add_module(self, module: Module, downloads: Path) -> None:
-        pom = maven.pom_from_template("opensearch-pom.xml", MODULE=module.name, ARTIFACT=module.artifact, OPENSEARCH_VERSION=OPENSEARCH_VERSION)
+        pom = maven.pom_from_template(
+            "opensearch-pom.xml", MODULE=module.name, ARTIFACT=module.artifact, OPENSEARCH_VERSION=OPENSEARCH_VERSION
+        )
         jars = maven.copy_dependencies(pom, downloads / f"module-{module.name}")
         # The server already has its core jars and an extended module's jars; a second copy is jar hell.
         present = {_artifact_of(jar) for jar in (self.dist / "lib").glob("*.jar")}
@@ -109,11 +124,13 @@ class OpenSearchServer(Server):
         shutil.copytree(self.dist / "config", self.config_dir, dirs_exist_ok=True)
         (self.config_dir / "opensearch.yml").write_text(self._settings())
         for language, folder in HUNSPELL_DICTIONARIES.items():
-            if (folder / f"{language}.dic").exists():
-                target = self.config_dir / "hunspell" / language
-                target.mkdir(parents=True, exist_ok=True)
-                for suffix in ("aff", "dic"):
-                    shutil.copyfile(folder / f"{language}.{suffix}", target / f"{language}.{suffix}")
+            if not (folder / f"{language}.dic").exists():
+                print(f"warning: no {language} hunspell dictionary in {folder} (Debian: apt-get install hunspell-pl)")
+                continue
+            target = self.config_dir / "hunspell" / language
+            target.mkdir(parents=True, exist_ok=True)
+            for suffix in ("aff", "dic"):
+                shutil.copyfile(folder / f"{language}.{suffix}", target / f"{language}.{suffix}")
 
     def _settings(self) -> str:
         settings = {
@@ -143,7 +160,9 @@ class OpenSearchServer(Server):
 
     def is_ready(self) -> bool:
         try:
-            response = httpx.get(f"{self.address}/_cluster/health", params={"wait_for_status": "yellow", "timeout": "1s"}, timeout=3)
+            response = httpx.get(
+                f"{self.address}/_cluster/health", params={"wait_for_status": "yellow", "timeout": "1s"}, timeout=3
+            )
         except httpx.HTTPError:
             return False
         return response.status_code == 200 and response.json().get("status") in {"yellow", "green"}
@@ -158,7 +177,10 @@ def _as_unprivileged(argv: list[str]) -> list[str]:
         return argv
     unshare = shutil.which("unshare")
     if unshare is None:
-        raise StackError("OpenSearch cannot run as root and 'unshare' (util-linux) is missing: install util-linux or run as a normal user.")
+        raise StackError(
+            "OpenSearch cannot run as root and 'unshare' (util-linux) is missing: "
+            "install util-linux or run as a normal user."
+        )
     return [unshare, "--user", "--map-user=1000", "--map-group=1000", "--", *argv]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -64,7 +65,9 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pid() is None:
-                raise StackError(f"{self.name} exited while starting. Last log lines ({self.log_file}):\n{tail(self.log_file)}")
+                raise StackError(
+                    f"{self.name} exited while starting. Last log lines ({self.log_file}):\n{tail(self.log_file)}"
+                )
             if is_ready():
                 return
             time.sleep(0.5)
@@ -115,7 +118,5 @@ def _is_zombie(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,1 @@
+"""The hub's service platform: what every service repeats, written once."""

@@ -1,0 +1,38 @@
+"""Service settings from the environment: DEH_<SERVICE>_<NAME> first, then the shared DEH_<NAME>."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Subclass per service with `model_config = SettingsConfigDict(env_prefix="DEH_<SERVICE>_")`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Which servers the service owns data in; the others are never connected to.
+    uses_mongodb: ClassVar[bool] = True
+    uses_opensearch: ClassVar[bool] = False
+
+    service_name: str
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    mongo_url: str | None = None
+    mongo_database: str | None = None
+    opensearch_url: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Server addresses are usually shared by all services (DEH_KAFKA_BOOTSTRAP, ...);
+        # a service-specific variable wins when both are set.
+        shared_env = EnvSettingsSource(settings_cls, env_prefix="DEH_")
+        return init_settings, env_settings, shared_env, dotenv_settings, file_secret_settings

@@ -1,0 +1,86 @@
+"""Real servers for a test session: given by environment, started by testcontainers where a
+Docker engine answers, or else started here from the package registries (and stopped after)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from deh_stack.config import StackConfig
+from deh_stack.stack import Stack
+
+ADDRESS_VARIABLES = ("DEH_KAFKA_BOOTSTRAP", "DEH_MONGO_URL", "DEH_OPENSEARCH_URL")
+
+
+@dataclass(frozen=True)
+class ServerAddresses:
+    kafka_bootstrap: str
+    mongo_url: str
+    opensearch_url: str
+    origin: str
+
+    def as_env(self) -> dict[str, str]:
+        return dict(zip(ADDRESS_VARIABLES, (self.kafka_bootstrap, self.mongo_url, self.opensearch_url), strict=True))
+
+
+@contextmanager
+def provide_servers() -> Iterator[ServerAddresses]:
+    given = [os.environ.get(name) for name in ADDRESS_VARIABLES]
+    if all(given):
+        kafka, mongo, search = (value or "" for value in given)
+        yield ServerAddresses(kafka, mongo, search, origin="environment")
+    elif os.environ.get("DEH_TESTCONTAINERS", "auto") != "off" and docker_engine_answers():
+        with _testcontainers() as addresses:
+            yield addresses
+    else:
+        with _local_stack() as addresses:
+            yield addresses
+
+
+def docker_engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@contextmanager
+def _local_stack() -> Iterator[ServerAddresses]:
+    stack = Stack(StackConfig.from_env("test"))
+    # A test stack that someone keeps running (deh-stack --profile test up) is reused as it is;
+    # otherwise each session starts from empty data and stops everything at the end.
+    reuse = all(server.running() for server in stack.servers)
+    if not reuse:
+        stack.clean()
+    stack.up(with_services=False)
+    try:
+        config = stack.config
+        yield ServerAddresses(config.kafka_bootstrap, config.mongo_url, config.opensearch_url, origin="local stack")
+    finally:
+        if not reuse:
+            stack.down()
+
+
+@contextmanager
+def _testcontainers() -> Iterator[ServerAddresses]:  # pragma: no cover - needs a Docker engine
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.community.opensearch import OpenSearchContainer
+
+    with ExitStack() as containers:
+        kafka = containers.enter_context(KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft())
+        mongo = containers.enter_context(MongoDbContainer("mongo:7"))
+        search = containers.enter_context(OpenSearchContainer("opensearchproject/opensearch:2.19.4"))
+        search_config = search.get_config()
+        yield ServerAddresses(
+            kafka.get_bootstrap_server(),
+            mongo.get_connection_url(),
+            f"http://{search_config['host']}:{search_config['port']}",
+            origin="testcontainers",
+        )

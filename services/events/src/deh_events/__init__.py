@@ -1,0 +1,1 @@
+"""The events service: workshops, hackathons, webinars and meetings: scheduling, registration, waitlist, attendance."""

@@ -1,0 +1,8 @@
+"""Composition root: the events service's HTTP app, wired to its servers."""
+
+from deh_events.settings import EventsSettings
+from deh_platform.http import create_service_app
+from deh_platform.runtime import ServiceRuntime
+
+runtime = ServiceRuntime.from_settings(EventsSettings())
+app = create_service_app(runtime, title="Digital Education Hub: events")
