@@ -1,0 +1,71 @@
+"""What partner systems send, and the outcome the hub answers for each submission."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from deh_contracts.catalogue.monitoring import ObservationValue
+from deh_contracts.catalogue.practices import PracticeMetadata
+from deh_contracts.errors import FieldError
+from deh_contracts.registry import OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS, Contract, message_type
+
+PREFIX = "eu.deh.inbound."
+
+
+@message_type(PREFIX + "practice-submission.requested.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
+class PracticeSubmissionRequested(Contract):
+    """A partner system submits a practice (for example a SALTO or EU project result)."""
+
+    partner: str = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
+    external_id: str = Field(description="The partner's own id; outcomes are keyed by it.")
+    metadata: PracticeMetadata
+    body: str = ""
+    author_names: list[str] = []
+
+
+@message_type(PREFIX + "observation.submitted.v1", topic=OBSERVATIONS, subject="external_id")
+class ObservationSubmitted(Contract):
+    """A partner system submits an observation (a national figure, an EU project result)."""
+
+    partner: str
+    external_id: str
+    observation: ObservationValue
+
+
+class Rejection(Contract):
+    """One reason a submission was refused, located at a field where possible."""
+
+    location: str
+    message: str
+    kind: str
+
+    @classmethod
+    def from_field_error(cls, error: FieldError) -> Rejection:
+        return cls(location=error.location, message=error.message, kind=error.kind)
+
+
+@message_type(PREFIX + "submission.accepted.v1", topic=OUTCOMES, subject="external_id")
+class SubmissionAccepted(Contract):
+    """The hub accepted a partner's submission and gave it an id."""
+
+    partner: str
+    external_id: str
+    request_id: str = Field(description="The CloudEvents id of the submission message.")
+    kind: Literal["practice", "observation"]
+    accepted_id: str
+    accepted_at: datetime
+
+
+@message_type(PREFIX + "submission.rejected.v1", topic=OUTCOMES, subject="external_id")
+class SubmissionRejected(Contract):
+    """The hub refused a partner's submission, with every reason."""
+
+    partner: str
+    external_id: str
+    request_id: str
+    kind: Literal["practice", "observation"]
+    reasons: list[Rejection] = Field(min_length=1)
+    rejected_at: datetime

@@ -1,0 +1,176 @@
+"""Membership: the Community of Practice, organisations, the NAS network and squads.
+
+Personal data stays in membership: no event carries an email address, and a display name only
+when the member made it visible in the directory.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field
+
+from deh_contracts.registry import MEMBERSHIP, Contract, message_type
+from deh_contracts.vocabulary import Country, Language, MemberState, OrganisationType, Sector
+
+PREFIX = "eu.deh.membership."
+
+
+@message_type(PREFIX + "member.applied.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberApplied(Contract):
+    """A person applied to join the Community of Practice."""
+
+    member_id: str
+    country: Country
+    sectors: list[Sector]
+    organisation_id: str | None = None
+    applied_at: datetime
+
+
+@message_type(PREFIX + "member.approved.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberApproved(Contract):
+    """A moderator approved an application: the member is active."""
+
+    member_id: str
+    country: Country
+    sectors: list[Sector]
+    roles: list[str]
+    display_name: str | None = Field(None, description="Only when the member made their name visible.")
+    organisation_id: str | None = None
+    approved_by: str
+    approved_at: datetime
+
+
+@message_type(PREFIX + "member.rejected.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberRejected(Contract):
+    """A moderator rejected an application, with the reason."""
+
+    member_id: str
+    reason: str
+    rejected_by: str
+    rejected_at: datetime
+
+
+@message_type(PREFIX + "member.profile-updated.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberProfileUpdated(Contract):
+    """A member changed their profile or its visibility; fields they keep private are absent."""
+
+    member_id: str
+    display_name: str | None = None
+    country: Country
+    sectors: list[Sector]
+    expertise_topics: list[str] = []
+    languages: list[Language] = []
+    organisation_id: str | None = None
+    directory_visible: bool
+    updated_at: datetime
+
+
+@message_type(PREFIX + "member.suspended.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberSuspended(Contract):
+    """A moderator suspended a member."""
+
+    member_id: str
+    reason: str
+    suspended_by: str
+    suspended_at: datetime
+
+
+@message_type(PREFIX + "member.reinstated.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberReinstated(Contract):
+    """A moderator reinstated a suspended member."""
+
+    member_id: str
+    reinstated_by: str
+    reinstated_at: datetime
+
+
+@message_type(PREFIX + "member.left.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberLeft(Contract):
+    """A member left the community."""
+
+    member_id: str
+    left_at: datetime
+
+
+@message_type(PREFIX + "member.erased.v1", topic=MEMBERSHIP, subject="member_id")
+class MemberErased(Contract):
+    """A member's personal data was erased; every service must anonymise what it holds of them."""
+
+    member_id: str
+    erased_at: datetime
+
+
+@message_type(PREFIX + "organisation.registered.v1", topic=MEMBERSHIP, subject="organisation_id")
+class OrganisationRegistered(Contract):
+    """An organisation joined the hub."""
+
+    organisation_id: str
+    name: str
+    type: OrganisationType
+    country: Country
+    registered_at: datetime
+
+
+@message_type(PREFIX + "nas.registered.v1", topic=MEMBERSHIP, subject="nas_id")
+class NationalAdvisoryServiceRegistered(Contract):
+    """A National Advisory Service joined the NAS network for its member state."""
+
+    nas_id: str
+    country: MemberState
+    organisation_id: str
+    coordinator_ids: list[str]
+    scope: str
+    registered_at: datetime
+
+
+@message_type(PREFIX + "squad.created.v1", topic=MEMBERSHIP, subject="squad_id")
+class SquadCreated(Contract):
+    """A moderator opened a squad (a thematic working group) with a cap and a period."""
+
+    squad_id: str
+    title: str
+    topic: str
+    cap: int = Field(gt=0)
+    starts_on: date
+    ends_on: date
+    created_by: str
+    created_at: datetime
+
+
+@message_type(PREFIX + "squad.application-received.v1", topic=MEMBERSHIP, subject="squad_id")
+class SquadApplicationReceived(Contract):
+    """A member applied to a squad."""
+
+    squad_id: str
+    application_id: str
+    member_id: str
+    country: Country
+    sectors: list[Sector]
+    received_at: datetime
+
+
+@message_type(PREFIX + "squad.member-selected.v1", topic=MEMBERSHIP, subject="squad_id")
+class SquadMemberSelected(Contract):
+    """A moderator selected a candidate for a squad (never beyond its cap)."""
+
+    squad_id: str
+    application_id: str
+    member_id: str
+    selected_by: str
+    selected_at: datetime
+
+
+@message_type(PREFIX + "squad.output-recorded.v1", topic=MEMBERSHIP, subject="squad_id")
+class SquadOutputRecorded(Contract):
+    """A squad produced an output (white paper, report, ...) that enters the practice library."""
+
+    squad_id: str
+    output_id: str
+    title: str
+    summary: str
+    kind: str
+    language: Language
+    author_ids: list[str]
+    links: list[str] = []
+    recorded_at: datetime

@@ -1,0 +1,135 @@
+"""Practices: the library of good practices and digital education solutions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from deh_contracts.registry import PRACTICES, Contract, message_type
+from deh_contracts.vocabulary import (
+    Country,
+    DigCompCompetence,
+    DigCompEduCompetence,
+    IscedLevel,
+    Language,
+    Sector,
+)
+
+PREFIX = "eu.deh.practices."
+
+LocalizedText = dict[Language, str]
+"""Text by EU language code, for example {"en": "Coding clubs", "de": "Programmier-AGs"}."""
+
+ResultType = Literal[
+    "handbook",
+    "curriculum",
+    "course",
+    "policy_recommendation",
+    "dataset",
+    "tool",
+    "report",
+    "white_paper",
+    "case_study",
+    "other",
+]
+OriginKind = Literal["community", "squad", "salto", "eu_project", "hackathon"]
+ReviewDecision = Literal["publish", "request_changes", "reject"]
+
+
+class Origin(Contract):
+    """Where a practice comes from; `reference` is the project or squad id when there is one."""
+
+    kind: OriginKind
+    reference: str | None = None
+    partner: str | None = Field(None, description="The partner system that submitted it, if any.")
+
+
+class PracticeMetadata(Contract):
+    """The facets a practice is described and found by (schema.org LearningResource / LRMI mappable)."""
+
+    title: LocalizedText = Field(min_length=1)
+    summary: LocalizedText = Field(min_length=1)
+    languages: list[Language] = Field(min_length=1)
+    countries: list[Country] = []
+    sectors: list[Sector] = []
+    isced_levels: list[IscedLevel] = []
+    topics: list[str] = []
+    digcomp: list[DigCompCompetence] = []
+    digcompedu: list[DigCompEduCompetence] = []
+    target_groups: list[str] = []
+    accessibility_features: list[str] = []
+    licence: str
+    links: list[str] = []
+    result_type: ResultType
+    origin: Origin
+
+
+@message_type(PREFIX + "practice.submitted.v1", topic=PRACTICES, subject="practice_id")
+class PracticeSubmitted(Contract):
+    """A practice was submitted for review (by a member, a squad, a hackathon team or a partner)."""
+
+    practice_id: str
+    version: int = Field(ge=1)
+    metadata: PracticeMetadata
+    author_ids: list[str]
+    submitted_at: datetime
+
+
+@message_type(PREFIX + "practice.review-recorded.v1", topic=PRACTICES, subject="practice_id")
+class PracticeReviewRecorded(Contract):
+    """A reviewer scored a practice against the quality criteria and decided."""
+
+    practice_id: str
+    version: int = Field(ge=1)
+    review_id: str
+    reviewer_id: str
+    scores: dict[str, int]
+    decision: ReviewDecision
+    comments: str = ""
+    reviewed_at: datetime
+
+
+@message_type(PREFIX + "practice.published.v1", topic=PRACTICES, subject="practice_id")
+class PracticePublished(Contract):
+    """A practice passed review and is public in the library."""
+
+    practice_id: str
+    version: int = Field(ge=1)
+    metadata: PracticeMetadata
+    author_ids: list[str]
+    published_at: datetime
+
+
+@message_type(PREFIX + "practice.updated.v1", topic=PRACTICES, subject="practice_id")
+class PracticeUpdated(Contract):
+    """A practice was edited: a new version exists."""
+
+    practice_id: str
+    version: int = Field(ge=1)
+    changed_fields: list[str]
+    metadata: PracticeMetadata
+    updated_by: str
+    updated_at: datetime
+
+
+@message_type(PREFIX + "practice.archived.v1", topic=PRACTICES, subject="practice_id")
+class PracticeArchived(Contract):
+    """A published practice left the public library."""
+
+    practice_id: str
+    reason: str
+    archived_by: str
+    archived_at: datetime
+
+
+@message_type(PREFIX + "practice.link-broken.v1", topic=PRACTICES, subject="practice_id")
+class PracticeLinkBroken(Contract):
+    """The link checker found a link of a practice that no longer answers."""
+
+    practice_id: str
+    url: str
+    status_code: int | None = None
+    error: str
+    checked_at: datetime

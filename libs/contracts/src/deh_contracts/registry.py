@@ -1,0 +1,190 @@
+"""Every topic and every message type of the hub, declared once.
+
+A message type is a pydantic model registered with its versioned type name, its topic and the
+field that holds its subject (the aggregate id, which is also the Kafka key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from deh_contracts.errors import ContractError, FieldError
+
+_FOREVER = "-1"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    partitions: int
+    producer: str
+    consumers: tuple[str, ...]
+    description: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+# Domain streams are kept forever: monitoring rebuilds its indexes by replaying them.
+MEMBERSHIP = Topic(
+    "deh.membership.v1",
+    key="member, organisation, NAS or squad id",
+    partitions=6,
+    producer="membership",
+    consumers=("practices", "events", "monitoring"),
+    description="Everything that happens to members, organisations, National Advisory Services and squads.",
+    config={"retention.ms": _FOREVER},
+)
+PRACTICES = Topic(
+    "deh.practices.v1",
+    key="practice id",
+    partitions=6,
+    producer="practices",
+    consumers=("membership", "monitoring"),
+    description="The life of each good practice: submission, review, publication, updates, archive, broken links.",
+    config={"retention.ms": _FOREVER},
+)
+EVENTS = Topic(
+    "deh.events.v1",
+    key="event id",
+    partitions=6,
+    producer="events",
+    consumers=("membership", "practices", "monitoring"),
+    description="Workshops, hackathons, webinars and meetings: scheduling, registrations, waitlist, attendance, teams.",
+    config={"retention.ms": _FOREVER},
+)
+MONITORING = Topic(
+    "deh.monitoring.v1",
+    key="observation id",
+    partitions=3,
+    producer="monitoring",
+    consumers=(),
+    description="External observations accepted into the monitoring of the Digital Education Action Plan.",
+    config={"retention.ms": _FOREVER},
+)
+PRACTICE_SUBMISSIONS = Topic(
+    "deh.inbound.practice-submissions.v1",
+    key="the partner's own id of the practice",
+    partitions=3,
+    producer="partner systems (SALTO, EU project-results importers)",
+    consumers=("practices",),
+    description="Practices that partner systems submit to the library.",
+    config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+)
+OBSERVATIONS = Topic(
+    "deh.inbound.observations.v1",
+    key="the partner's own id of the observation",
+    partitions=3,
+    producer="partner systems (national services, statistics importers)",
+    consumers=("monitoring",),
+    description="External observations (national figures, EU-funded project results) for monitoring.",
+    config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+)
+OUTCOMES = Topic(
+    "deh.inbound.outcomes.v1",
+    key="the partner's own id of the submitted item",
+    partitions=3,
+    producer="practices, monitoring",
+    consumers=("partner systems",),
+    description="What happened to each inbound submission: accepted with the new id, or rejected with every reason.",
+    config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+)
+DEAD_LETTERS = Topic(
+    "deh.deadletter.v1",
+    key="the original message's key",
+    partitions=3,
+    producer="every service",
+    consumers=("operators",),
+    description="Messages a consumer could not process, with the reason and where they came from.",
+    config={"retention.ms": str(90 * 24 * 3600 * 1000)},
+)
+TOPICS: tuple[Topic, ...] = (
+    MEMBERSHIP,
+    PRACTICES,
+    EVENTS,
+    MONITORING,
+    PRACTICE_SUBMISSIONS,
+    OBSERVATIONS,
+    OUTCOMES,
+    DEAD_LETTERS,
+)
+
+
+class Contract(BaseModel):
+    """Base of every message's data: immutable, strictly typed; unknown fields are ignored so that
+    additive changes within a version never break an older reader."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+
+
+@dataclass(frozen=True)
+class MessageType:
+    type_name: str
+    model: type[Contract]
+    topic: Topic
+    subject_field: str
+
+    @property
+    def description(self) -> str:
+        return (self.model.__doc__ or "").strip()
+
+    def subject_of(self, data: Contract) -> str:
+        return str(getattr(data, self.subject_field))
+
+
+MESSAGE_TYPES: dict[str, MessageType] = {}
+_BY_MODEL: dict[type[Contract], MessageType] = {}
+
+ContractT = TypeVar("ContractT", bound=Contract)
+
+
+def message_type(type_name: str, *, topic: Topic, subject: str) -> Callable[[type[ContractT]], type[ContractT]]:
+    """Register a model as the data of the CloudEvent type `type_name` (versioned: `...v1`)."""
+
+    def register(model: type[ContractT]) -> type[ContractT]:
+        if type_name in MESSAGE_TYPES:
+            raise ValueError(f"message type {type_name} is declared twice")
+        if not type_name.rsplit(".", 1)[-1].startswith("v"):
+            raise ValueError(f"message type {type_name} must end with its version, for example .v1")
+        if subject not in model.model_fields:
+            raise ValueError(f"{model.__name__} has no field {subject!r} to use as subject")
+        spec = MessageType(type_name, model, topic, subject)
+        MESSAGE_TYPES[type_name] = spec
+        _BY_MODEL[model] = spec
+        return model
+
+    return register
+
+
+def spec_of(model: type[Contract] | Contract) -> MessageType:
+    model_class = model if isinstance(model, type) else type(model)
+    try:
+        return _BY_MODEL[model_class]
+    except KeyError:
+        raise ValueError(f"{model_class.__name__} is not a registered message type") from None
+
+
+def spec_for_type(type_name: str) -> MessageType:
+    try:
+        return MESSAGE_TYPES[type_name]
+    except KeyError:
+        raise ContractError(
+            "unknown message type", [FieldError("type", f"{type_name!r} is not in the catalogue", "unknown_type")]
+        ) from None
+
+
+def types_on(topic: Topic) -> list[MessageType]:
+    return [spec for spec in MESSAGE_TYPES.values() if spec.topic == topic]
+
+
+def all_types() -> dict[str, MessageType]:
+    """The full catalogue (importing the catalogue modules registers every type)."""
+    import deh_contracts.catalogue  # noqa: F401  (registration happens on import)
+
+    return dict(MESSAGE_TYPES)
+
+
+Json = dict[str, Any]
