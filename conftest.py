@@ -6,6 +6,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from deh_stack.testing import ServerAddresses, provide_servers
 
@@ -21,3 +26,18 @@ def servers() -> Iterator[ServerAddresses]:
 def unique_name(request: pytest.FixtureRequest) -> str:
     """A name no other test uses, for topics, groups, databases and indexes on shared servers."""
     return f"t-{request.node.name[:30].lower().replace('_', '-').replace('[', '-').rstrip(']')}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """Every span the test process records (the services keep a provider that is already set)."""
+    return _SPANS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    provider = TracerProvider(resource=Resource.create({"service.name": "deh-tests"}))
+    provider.add_span_processor(SimpleSpanProcessor(_SPANS))
+    trace.set_tracer_provider(provider)
+
+
+_SPANS = InMemorySpanExporter()

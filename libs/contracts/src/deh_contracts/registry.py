@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -181,10 +181,12 @@ def types_on(topic: Topic) -> list[MessageType]:
 
 
 def all_types() -> dict[str, MessageType]:
-    """The full catalogue (importing the catalogue modules registers every type)."""
+    """The published catalogue: the types declared in `deh_contracts.catalogue` (tests may
+    register private types of their own, which are never published)."""
     import deh_contracts.catalogue  # noqa: F401  (registration happens on import)
 
-    return dict(MESSAGE_TYPES)
-
-
-Json = dict[str, Any]
+    return {
+        name: spec
+        for name, spec in MESSAGE_TYPES.items()
+        if spec.model.__module__.startswith("deh_contracts.catalogue.")
+    }

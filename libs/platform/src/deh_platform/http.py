@@ -1,13 +1,16 @@
-"""The FastAPI application every service is built on: lifespan, health and readiness."""
+"""The FastAPI application every service is built on: lifespan, health, readiness, API documents."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from deh_platform.asyncapi import asyncapi_document
 from deh_platform.runtime import ServiceRuntime
 
 StartupHook = Callable[[ServiceRuntime], Awaitable[None]]
@@ -32,20 +35,23 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
-    app.include_router(health_router())
+    app.include_router(_platform_router(title))
     for router in routers:
         app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
 
 
-def health_router() -> APIRouter:
-    router = APIRouter(tags=["health"])
+def _platform_router(title: str) -> APIRouter:
+    router = APIRouter(tags=["platform"])
 
     @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Every server the service needs answers", response_model=None)
+    @router.get(
+        "/readyz", summary="Every server answers and every consumer is a live group member", response_model=None
+    )
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
         checks = await runtime.readiness()
@@ -53,5 +59,9 @@ def health_router() -> APIRouter:
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
         )
+
+    @router.get("/asyncapi.json", summary="The AsyncAPI 3.0 document of this service's Kafka messages")
+    async def asyncapi(request: Request) -> dict[str, Any]:
+        return asyncapi_document(request.app.state.runtime, title)
 
     return router

@@ -1,19 +1,26 @@
-"""The connections a service holds for its lifetime: Kafka (FastStream), MongoDB, OpenSearch."""
+"""A service's lifetime resources: connections (Kafka through FastStream, MongoDB, OpenSearch),
+its consumers, its outbox relay and its readiness."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 from opensearchpy import AsyncOpenSearch
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from deh_contracts import CloudEvent, Contract, new_event
+from deh_contracts.registry import DEAD_LETTERS, Topic
+from deh_platform.consumer import EventConsumer, RetryPolicy
+from deh_platform.logs import configure_logging
+from deh_platform.outbox import Document, OutboxRelay
 from deh_platform.settings import ServiceSettings
-
-Document = dict[str, Any]
+from deh_platform.telemetry import configure_telemetry
+from deh_platform.topics import ensure_topics
 
 # A readiness probe must answer quickly even when a server hangs.
 READINESS_CHECK_SECONDS = 2.0
@@ -33,35 +40,93 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
 class ServiceRuntime:
     settings: ServiceSettings
     broker: KafkaBroker
+    produces: Sequence[Topic] = ()
+    outbox_collections: Sequence[str] = ()
     mongo: AsyncMongoClient[Document] | None = None
     search: AsyncOpenSearch | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    relay: OutboxRelay | None = None
+    _relay_task: asyncio.Task[None] | None = field(default=None, init=False)
     _started: bool = field(default=False, init=False)
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings, broker: KafkaBroker | None = None) -> ServiceRuntime:
+    def from_settings(
+        cls,
+        settings: ServiceSettings,
+        *,
+        produces: Sequence[Topic] = (),
+        outbox_collections: Sequence[str] = (),
+    ) -> ServiceRuntime:
         mongo: AsyncMongoClient[Document] | None = None
         if settings.uses_mongodb:
-            if not settings.mongo_url:
-                raise ValueError(f"{settings.service_name} needs MongoDB: set DEH_MONGO_URL")
             mongo = AsyncMongoClient(settings.mongo_url, appname=settings.service_name, serverSelectionTimeoutMS=5000)
-        search: AsyncOpenSearch | None = None
-        if settings.uses_opensearch:
-            if not settings.opensearch_url:
-                raise ValueError(f"{settings.service_name} needs OpenSearch: set DEH_OPENSEARCH_URL")
-            search = AsyncOpenSearch(settings.opensearch_url, timeout=10)
-        return cls(settings, broker or create_broker(settings), mongo, search)
+        search = AsyncOpenSearch(settings.opensearch_url, timeout=10) if settings.uses_opensearch else None
+        return cls(settings, create_broker(settings), produces, outbox_collections, mongo, search)
+
+    @property
+    def name(self) -> str:
+        return self.settings.service_name
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents source of everything this service publishes."""
+        return f"/deh/{self.name}"
 
     @property
     def db(self) -> AsyncDatabase[Document]:
         if self.mongo is None:
-            raise RuntimeError(f"{self.settings.service_name} has no MongoDB configured (DEH_MONGO_URL)")
-        return self.mongo[self.settings.mongo_database or self.settings.service_name]
+            raise RuntimeError(f"{self.name} does not use MongoDB")
+        return self.mongo[self.settings.mongo_database or self.name]
+
+    def new_event(self, data: Contract) -> CloudEvent[Contract]:
+        return new_event(data, source=self.source)
+
+    def consumer(
+        self, topics: Sequence[Topic], *, group: str | None = None, retry: RetryPolicy | None = None
+    ) -> EventConsumer:
+        """Declare a consumer group (by default named after the service) over some topics."""
+        consumer = EventConsumer(group or self.name, topics, source=self.source, retry=retry)
+        self.consumers.append(consumer)
+        return consumer
+
+    def topics(self) -> list[Topic]:
+        """Every topic the service writes or reads, each once."""
+        every = [*self.produces, DEAD_LETTERS, *(topic for consumer in self.consumers for topic in consumer.topics)]
+        return list({topic.name: topic for topic in every}.values())
 
     async def start(self) -> None:
+        configure_logging(self.name, self.settings.log_level)
+        configure_telemetry(self.name)
+        await ensure_topics(self.settings.kafka_bootstrap, self.topics())
+        for consumer in self.consumers:
+            consumer.subscribe(self.broker)
         await self.broker.start()
         self._started = True
+        if self.outbox_collections:
+            self.relay = OutboxRelay(
+                [self.db[name] for name in self.outbox_collections],
+                self._publish_pending,
+                poll_seconds=self.settings.outbox_poll_seconds,
+            )
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+
+    async def _publish_pending(self, event: Document) -> None:
+        await self.broker.publish(
+            event["value"].encode(),
+            topic=event["topic"],
+            key=event["key"].encode(),
+            headers=event["headers"],
+        )
+
+    def notify_outbox(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
 
     async def stop(self) -> None:
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
         if self._started:
             await self.broker.stop()
         if self.mongo is not None:
@@ -79,7 +144,12 @@ class ServiceRuntime:
         results = await asyncio.gather(
             *(asyncio.wait_for(check, READINESS_CHECK_SECONDS) for check in checks.values()), return_exceptions=True
         )
-        return {name: _describe(result) for name, result in zip(checks, results, strict=True)}
+        states = {name: _describe(result) for name, result in zip(checks, results, strict=True)}
+        for consumer in self.consumers:
+            states[f"consumer {consumer.group}"] = consumer.state()
+        if self._relay_task is not None and self._relay_task.done():
+            states["outbox relay"] = "stopped"
+        return states
 
     async def _check_kafka(self) -> None:
         if not await self.broker.ping(timeout=READINESS_CHECK_SECONDS):

@@ -17,11 +17,13 @@ class ServiceSettings(BaseSettings):
     uses_opensearch: ClassVar[bool] = False
 
     service_name: str
+    # Defaults point at the local stack (`make up`); deployments set DEH_* variables.
     kafka_bootstrap: str = "127.0.0.1:19092"
-    mongo_url: str | None = None
+    mongo_url: str = "mongodb://127.0.0.1:17017"
     mongo_database: str | None = None
-    opensearch_url: str | None = None
+    opensearch_url: str = "http://127.0.0.1:19200"
     log_level: str = "INFO"
+    outbox_poll_seconds: float = 0.5
 
     @classmethod
     def settings_customise_sources(

@@ -3,15 +3,19 @@ Docker engine answers, or else started here from the package registries (and sto
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from deh_stack.config import StackConfig
 from deh_stack.stack import Stack
+
+T = TypeVar("T")
 
 ADDRESS_VARIABLES = ("DEH_KAFKA_BOOTSTRAP", "DEH_MONGO_URL", "DEH_OPENSEARCH_URL")
 
@@ -84,3 +88,15 @@ def _testcontainers() -> Iterator[ServerAddresses]:  # pragma: no cover - needs 
             f"http://{search_config['host']}:{search_config['port']}",
             origin="testcontainers",
         )
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 30.0, interval: float = 0.1) -> T:
+    """Poll an async probe until it returns a truthy value (asynchronous effects take a moment)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last value: {result!r})")
+        await asyncio.sleep(interval)

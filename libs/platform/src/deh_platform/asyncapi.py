@@ -1,0 +1,93 @@
+"""The AsyncAPI 3.0 document of a service, generated from its code: the topics it produces, the
+consumers it declares with their handled types, and the contract models' JSON Schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deh_contracts.registry import DEAD_LETTERS, MessageType, Topic, types_on
+from deh_platform.runtime import ServiceRuntime
+
+_HEADERS = {
+    "type": "object",
+    "description": "CloudEvents 1.0 attributes (Kafka binding, binary content mode) and W3C trace context.",
+    "properties": {
+        name: {"type": "string"}
+        for name in (
+            "ce_specversion",
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_subject",
+            "ce_time",
+            "ce_dataschema",
+            "content-type",
+            "traceparent",
+            "tracestate",
+        )
+    },
+    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"],
+}
+
+
+def asyncapi_document(runtime: ServiceRuntime, title: str) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+
+    def declare(topic: Topic, specs: list[MessageType], action: str, operation_id: str) -> None:
+        channel = channels.setdefault(
+            _name(topic.name),
+            {"address": topic.name, "description": topic.description, "messages": {}},
+        )
+        for spec in specs:
+            messages[_name(spec.type_name)] = _message(spec, schemas)
+            channel["messages"][_name(spec.type_name)] = {"$ref": f"#/components/messages/{_name(spec.type_name)}"}
+        operations[operation_id] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{_name(topic.name)}"},
+            "messages": [
+                {"$ref": f"#/channels/{_name(topic.name)}/messages/{_name(spec.type_name)}"} for spec in specs
+            ],
+        }
+
+    for topic in [*runtime.produces, DEAD_LETTERS]:
+        declare(
+            topic,
+            [spec for spec in types_on(topic) if topic != DEAD_LETTERS or spec.topic == DEAD_LETTERS],
+            "send",
+            f"publish-{_name(topic.name)}",
+        )
+    for consumer in runtime.consumers:
+        for topic in consumer.topics:
+            handled = [spec for spec in types_on(topic) if spec.type_name in consumer.handlers]
+            if handled:
+                declare(topic, handled, "receive", f"{consumer.group}-consumes-{_name(topic.name)}")
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": title, "version": "1", "description": f"Kafka messages of the {runtime.name} service."},
+        "defaultContentType": "application/json",
+        "servers": {"kafka": {"host": runtime.settings.kafka_bootstrap, "protocol": "kafka"}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }
+
+
+def _message(spec: MessageType, schemas: dict[str, Any]) -> dict[str, Any]:
+    payload = spec.model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(payload.pop("$defs", {}))
+    return {
+        "name": spec.type_name,
+        "title": spec.model.__name__,
+        "summary": spec.description.splitlines()[0] if spec.description else "",
+        "contentType": "application/json",
+        "headers": _HEADERS,
+        "payload": payload,
+        "correlationId": {"location": "$message.header#/ce_id"},
+    }
+
+
+def _name(value: str) -> str:
+    return value.replace(".", "_").replace("-", "_")

@@ -1,0 +1,80 @@
+"""A tiny service built on the platform, for testing the platform itself: counters that are
+incremented over HTTP (through the outbox) and totalled by a consumer (idempotently)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from deh_contracts.registry import Contract, Topic, message_type
+from deh_platform.consumer import RetryPolicy
+from deh_platform.http import create_service_app
+from deh_platform.idempotency import apply_once
+from deh_platform.outbox import with_events
+from deh_platform.runtime import ServiceRuntime
+from deh_platform.settings import ServiceSettings
+from deh_stack.testing import ServerAddresses
+
+COUNTERS = Topic(
+    f"deh.test.counters.{uuid.uuid4().hex[:8]}",
+    key="counter id",
+    partitions=3,
+    producer="counters",
+    consumers=("counters",),
+    description="Test-only stream of counter increments.",
+)
+
+
+@message_type("eu.deh.test.counter.incremented.v1", topic=COUNTERS, subject="counter_id")
+class CounterIncremented(Contract):
+    """A counter went up."""
+
+    counter_id: str
+    by: int
+
+
+class Increment(BaseModel):
+    by: int
+
+
+@dataclass
+class CountersService:
+    runtime: ServiceRuntime
+    app: FastAPI
+
+    async def total(self, counter_id: str) -> int:
+        document = await self.runtime.db.totals.find_one({"_id": counter_id})
+        return int(document["total"]) if document else 0
+
+
+def build_counters_service(servers: ServerAddresses) -> CountersService:
+    name = f"counters-{uuid.uuid4().hex[:8]}"
+    settings = ServiceSettings(
+        service_name=name,
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongo_url=servers.mongo_url,
+        outbox_poll_seconds=0.1,
+    )
+    runtime = ServiceRuntime.from_settings(settings, produces=[COUNTERS], outbox_collections=["counters"])
+    consumer = runtime.consumer([COUNTERS], retry=RetryPolicy(attempts=3, first_delay=0.05))
+
+    @consumer.on(CounterIncremented)
+    async def add_to_total(event) -> None:  # type: ignore[no-untyped-def]
+        await apply_once(
+            runtime.db.totals, {"_id": event.data.counter_id}, {"$inc": {"total": event.data.by}}, event.id, upsert=True
+        )
+
+    router = APIRouter()
+
+    @router.post("/counters/{counter_id}/increment", status_code=202)
+    async def increment(counter_id: str, body: Increment) -> dict[str, str]:
+        event = runtime.new_event(CounterIncremented(counter_id=counter_id, by=body.by))
+        update = with_events({"$inc": {"value": body.by}}, [event])
+        await runtime.db.counters.update_one({"_id": counter_id}, update, upsert=True)
+        runtime.notify_outbox()
+        return {"event_id": event.id}
+
+    return CountersService(runtime, create_service_app(runtime, title=name, routers=[router]))

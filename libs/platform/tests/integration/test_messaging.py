@@ -1,0 +1,208 @@
+"""The platform's messaging guarantees, on the real Kafka and MongoDB servers: the outbox loses
+nothing across a relay crash, a redelivered event has one effect, a malformed message is
+dead-lettered while the next one is processed, and one trace spans HTTP, producer and consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from pymongo import AsyncMongoClient
+
+from deh_contracts import new_event, to_kafka
+from deh_contracts.envelope import KafkaRecord
+from deh_contracts.registry import DEAD_LETTERS
+from deh_platform.outbox import OUTBOX_FIELD, Document, OutboxRelay, with_events
+from deh_platform.topics import ensure_topics
+from deh_stack.testing import ServerAddresses, eventually
+
+from .counters import COUNTERS, CounterIncremented, CountersService, build_counters_service
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def counters(servers: ServerAddresses) -> AsyncIterator[CountersService]:
+    service = build_counters_service(servers)
+    async with LifespanManager(service.app):
+        await eventually(lambda: _ready(service), within=30)
+        yield service
+
+
+async def _ready(service: CountersService) -> bool:
+    return all(state == "ok" for state in (await service.runtime.readiness()).values())
+
+
+async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+
+async def read_all(
+    servers: ServerAddresses, topic: str, *, until: int, within: float = 20
+) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
+    """Every record of a topic from the start, once at least `until` have arrived."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[tuple[bytes, bytes, dict[str, bytes]]] = []
+    try:
+        async with asyncio.timeout(within):
+            while len(records) < until:
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    records += [(record.key, record.value, dict(record.headers)) for record in batch]
+    finally:
+        await consumer.stop()
+    return records
+
+
+def increment(counter_id: str, by: int) -> CounterIncremented:
+    return CounterIncremented(counter_id=counter_id, by=by)
+
+
+async def test_every_outbox_event_is_published_after_the_relay_is_killed_and_restarted(
+    servers: ServerAddresses,
+) -> None:
+    await ensure_topics(servers.kafka_bootstrap, [COUNTERS])
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
+    collection = mongo[f"outbox-{uuid.uuid4().hex[:8]}"].counters
+    counters = [f"c-{uuid.uuid4().hex[:6]}-{n}" for n in range(10)]
+    written: dict[str, list[str]] = {counter: [] for counter in counters}
+    for round_number in range(10):
+        for counter in counters:
+            event = new_event(increment(counter, round_number), source="/deh/test")
+            await collection.update_one({"_id": counter}, with_events({"$inc": {"value": 1}}, [event]), upsert=True)
+            written[counter].append(event.id)
+
+    broker = KafkaBroker(servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await broker.start()
+    published = 0
+
+    async def publish(event: Document) -> None:
+        nonlocal published
+        await broker.publish(
+            event["value"].encode(), topic=event["topic"], key=event["key"].encode(), headers=event["headers"]
+        )
+        published += 1
+
+    crashing = asyncio.create_task(OutboxRelay([collection], publish, batch_size=3).run())
+    await eventually(lambda: _at_least(lambda: published, 25))
+    crashing.cancel()  # killed mid-way: some documents published and not yet marked sent
+    await asyncio.gather(crashing, return_exceptions=True)
+    assert await collection.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) > 0
+
+    restarted = asyncio.create_task(OutboxRelay([collection], publish).run())
+    await eventually(lambda: _none_pending(collection))
+    restarted.cancel()
+    await broker.stop()
+
+    records = await read_all(servers, COUNTERS.name, until=100)
+    seen: dict[str, list[str]] = {counter: [] for counter in counters}
+    for key, _, headers in records:
+        if key.decode() in seen and headers["ce_id"].decode() not in seen[key.decode()]:
+            seen[key.decode()].append(headers["ce_id"].decode())
+    assert seen == written, "every event arrives, in the order it was written per counter"
+    await mongo.close()
+
+
+async def _at_least(count: object, minimum: int) -> bool:
+    assert callable(count)
+    return bool(count() >= minimum)
+
+
+async def _none_pending(collection: object) -> bool:
+    return await collection.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_a_redelivered_event_has_one_effect(servers: ServerAddresses, counters: CountersService) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    twice = to_kafka(new_event(increment(counter, 5), source="/deh/test"))
+    later = to_kafka(new_event(increment(counter, 100), source="/deh/test"))
+
+    await produce(servers, twice, twice, later)
+
+    # Same key, same partition: once the later event counts, the duplicate was handled too.
+    assert await eventually(lambda: _total_reaches(counters, counter, 100)) == 105
+
+
+async def _total_reaches(service: CountersService, counter: str, minimum: int) -> int:
+    total = await service.total(counter)
+    return total if total >= minimum else 0
+
+
+async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processed(
+    servers: ServerAddresses, counters: CountersService
+) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    good = to_kafka(new_event(increment(counter, 7), source="/deh/test"))
+    malformed = KafkaRecord(good.topic, good.key, b'{"counter_id": 42}', good.headers)
+    not_json = KafkaRecord(good.topic, good.key, b"\xff\xfe garbage", good.headers)
+
+    await produce(servers, malformed, not_json, good)
+
+    assert await eventually(lambda: _total_reaches(counters, counter, 7)) == 7
+    letters = [json.loads(value) for _, value, _ in await read_all(servers, DEAD_LETTERS.name, until=1)]
+    mine = [letter for letter in letters if letter["origin_topic"] == COUNTERS.name and letter["origin_key"] == counter]
+    assert len(mine) == 2
+    first, second = sorted(mine, key=lambda letter: letter["origin_offset"])
+    assert first["error_type"] == "ContractError"
+    assert "data.counter_id: Input should be a valid string" in first["reason"]
+    assert "data.by: Field required" in first["reason"]
+    assert first["origin_value"] == '{"counter_id": 42}'
+    assert first["origin_headers"]["ce_type"] == "eu.deh.test.counter.incremented.v1"
+    assert first["consumer_group"] == counters.runtime.name
+    assert second["origin_value_encoding"] == "base64"
+    assert second["origin_offset"] == first["origin_offset"] + 1
+    assert await _ready(counters)
+
+
+async def test_one_trace_spans_the_http_request_the_producer_and_the_consumer(
+    counters: CountersService, span_exporter: InMemorySpanExporter
+) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    span_exporter.clear()
+    transport = httpx.ASGITransport(app=counters.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://counters") as client:
+        response = await client.post(f"/counters/{counter}/increment", json={"by": 3})
+    assert response.status_code == 202
+    await eventually(lambda: _total_reaches(counters, counter, 3))
+
+    spans = span_exporter.get_finished_spans()
+    request = next(span for span in spans if span.kind == SpanKind.SERVER and "/counters/" in span.name)
+    publish = next(
+        span
+        for span in spans
+        if span.kind == SpanKind.PRODUCER
+        and (span.attributes or {}).get("messaging.message.id") == response.json()["event_id"]
+    )
+    consume = next(
+        span
+        for span in spans
+        if span.kind == SpanKind.CONSUMER and span.parent is not None and span.parent.span_id == publish.context.span_id
+    )
+    assert request.context.trace_id == publish.context.trace_id == consume.context.trace_id
+    assert publish.parent is not None
+    assert any(
+        span.context.span_id == publish.parent.span_id
+        for span in spans
+        if span.context.trace_id == request.context.trace_id
+    )
+    database_writes = [
+        span for span in spans if span.context.trace_id == request.context.trace_id and span.kind == SpanKind.CLIENT
+    ]
+    assert database_writes, "the MongoDB update inside the request is part of the trace"
