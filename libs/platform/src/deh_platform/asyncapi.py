@@ -53,12 +53,7 @@ def asyncapi_document(runtime: ServiceRuntime, title: str) -> dict[str, Any]:
         }
 
     for topic in [*runtime.produces, DEAD_LETTERS]:
-        declare(
-            topic,
-            [spec for spec in types_on(topic) if topic != DEAD_LETTERS or spec.topic == DEAD_LETTERS],
-            "send",
-            f"publish-{_name(topic.name)}",
-        )
+        declare(topic, types_on(topic), "send", f"publish-{_name(topic.name)}")
     for consumer in runtime.consumers:
         for topic in consumer.topics:
             handled = [spec for spec in types_on(topic) if spec.type_name in consumer.handlers]
@@ -68,7 +63,15 @@ def asyncapi_document(runtime: ServiceRuntime, title: str) -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {"title": title, "version": "1", "description": f"Kafka messages of the {runtime.name} service."},
         "defaultContentType": "application/json",
-        "servers": {"kafka": {"host": runtime.settings.kafka_bootstrap, "protocol": "kafka"}},
+        "servers": {
+            "kafka": {
+                "host": "{bootstrap}",
+                "protocol": "kafka",
+                "variables": {
+                    "bootstrap": {"default": "127.0.0.1:19092", "description": "DEH_KAFKA_BOOTSTRAP of the deployment"}
+                },
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

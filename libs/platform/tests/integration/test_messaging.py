@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from asgi_lifespan import LifespanManager
+from counters_service import CountersService, CounterStream
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -25,21 +24,7 @@ from deh_platform.outbox import OUTBOX_FIELD, Document, OutboxRelay, with_events
 from deh_platform.topics import ensure_topics
 from deh_stack.testing import ServerAddresses, eventually
 
-from .counters import COUNTERS, CounterIncremented, CountersService, build_counters_service
-
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def counters(servers: ServerAddresses) -> AsyncIterator[CountersService]:
-    service = build_counters_service(servers)
-    async with LifespanManager(service.app):
-        await eventually(lambda: _ready(service), within=30)
-        yield service
-
-
-async def _ready(service: CountersService) -> bool:
-    return all(state == "ok" for state in (await service.runtime.readiness()).values())
 
 
 async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
@@ -71,21 +56,17 @@ async def read_all(
     return records
 
 
-def increment(counter_id: str, by: int) -> CounterIncremented:
-    return CounterIncremented(counter_id=counter_id, by=by)
-
-
 async def test_every_outbox_event_is_published_after_the_relay_is_killed_and_restarted(
-    servers: ServerAddresses,
+    servers: ServerAddresses, counter_stream: CounterStream
 ) -> None:
-    await ensure_topics(servers.kafka_bootstrap, [COUNTERS])
+    await ensure_topics(servers.kafka_bootstrap, [counter_stream.topic])
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
     collection = mongo[f"outbox-{uuid.uuid4().hex[:8]}"].counters
     counters = [f"c-{uuid.uuid4().hex[:6]}-{n}" for n in range(10)]
     written: dict[str, list[str]] = {counter: [] for counter in counters}
     for round_number in range(10):
         for counter in counters:
-            event = new_event(increment(counter, round_number), source="/deh/test")
+            event = new_event(CounterStream.increment(counter, round_number), source="/deh/test")
             await collection.update_one({"_id": counter}, with_events({"$inc": {"value": 1}}, [event]), upsert=True)
             written[counter].append(event.id)
 
@@ -111,7 +92,7 @@ async def test_every_outbox_event_is_published_after_the_relay_is_killed_and_res
     restarted.cancel()
     await broker.stop()
 
-    records = await read_all(servers, COUNTERS.name, until=100)
+    records = await read_all(servers, counter_stream.topic.name, until=100)
     seen: dict[str, list[str]] = {counter: [] for counter in counters}
     for key, _, headers in records:
         if key.decode() in seen and headers["ce_id"].decode() not in seen[key.decode()]:
@@ -129,10 +110,12 @@ async def _none_pending(collection: object) -> bool:
     return await collection.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0  # type: ignore[attr-defined, no-any-return]
 
 
-async def test_a_redelivered_event_has_one_effect(servers: ServerAddresses, counters: CountersService) -> None:
+async def test_a_redelivered_event_has_one_effect(
+    servers: ServerAddresses, counters: CountersService, counter_stream: CounterStream
+) -> None:
     counter = f"c-{uuid.uuid4().hex[:8]}"
-    twice = to_kafka(new_event(increment(counter, 5), source="/deh/test"))
-    later = to_kafka(new_event(increment(counter, 100), source="/deh/test"))
+    twice = to_kafka(new_event(CounterStream.increment(counter, 5), source="/deh/test"))
+    later = to_kafka(new_event(CounterStream.increment(counter, 100), source="/deh/test"))
 
     await produce(servers, twice, twice, later)
 
@@ -146,10 +129,10 @@ async def _total_reaches(service: CountersService, counter: str, minimum: int) -
 
 
 async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processed(
-    servers: ServerAddresses, counters: CountersService
+    servers: ServerAddresses, counters: CountersService, counter_stream: CounterStream
 ) -> None:
     counter = f"c-{uuid.uuid4().hex[:8]}"
-    good = to_kafka(new_event(increment(counter, 7), source="/deh/test"))
+    good = to_kafka(new_event(CounterStream.increment(counter, 7), source="/deh/test"))
     malformed = KafkaRecord(good.topic, good.key, b'{"counter_id": 42}', good.headers)
     not_json = KafkaRecord(good.topic, good.key, b"\xff\xfe garbage", good.headers)
 
@@ -157,7 +140,11 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processe
 
     assert await eventually(lambda: _total_reaches(counters, counter, 7)) == 7
     letters = [json.loads(value) for _, value, _ in await read_all(servers, DEAD_LETTERS.name, until=1)]
-    mine = [letter for letter in letters if letter["origin_topic"] == COUNTERS.name and letter["origin_key"] == counter]
+    mine = [
+        letter
+        for letter in letters
+        if letter["origin_topic"] == counter_stream.topic.name and letter["origin_key"] == counter
+    ]
     assert len(mine) == 2
     first, second = sorted(mine, key=lambda letter: letter["origin_offset"])
     assert first["error_type"] == "ContractError"
@@ -168,7 +155,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processe
     assert first["consumer_group"] == counters.runtime.name
     assert second["origin_value_encoding"] == "base64"
     assert second["origin_offset"] == first["origin_offset"] + 1
-    assert await _ready(counters)
+    assert await counters.ready()
 
 
 async def test_one_trace_spans_the_http_request_the_producer_and_the_consumer(
@@ -206,3 +193,24 @@ async def test_one_trace_spans_the_http_request_the_producer_and_the_consumer(
         span for span in spans if span.context.trace_id == request.context.trace_id and span.kind == SpanKind.CLIENT
     ]
     assert database_writes, "the MongoDB update inside the request is part of the trace"
+
+
+async def test_readiness_reports_a_consumer_whose_loop_stopped(counters: CountersService) -> None:
+    transport = httpx.ASGITransport(app=counters.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://counters") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"][f"consumer {counters.runtime.name}"] == "ok"
+
+        # What aiokafka does after some broker restarts: the consumer stops and nothing says so.
+        subscriber = counters.runtime.consumers[0].subscriber
+        assert subscriber is not None
+        await subscriber.consumer.stop()  # type: ignore[union-attr]
+
+        not_ready = await eventually(lambda: _status_is(client, 503))
+        assert not_ready.json()["checks"][f"consumer {counters.runtime.name}"] != "ok"
+
+
+async def _status_is(client: httpx.AsyncClient, status: int) -> httpx.Response | None:
+    response = await client.get("/readyz")
+    return response if response.status_code == status else None

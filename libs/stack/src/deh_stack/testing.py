@@ -90,7 +90,7 @@ def _testcontainers() -> Iterator[ServerAddresses]:  # pragma: no cover - needs 
         )
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 30.0, interval: float = 0.1) -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float = 30.0, interval: float = 0.1) -> T:
     """Poll an async probe until it returns a truthy value (asynchronous effects take a moment)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:

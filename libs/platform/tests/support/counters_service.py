@@ -45,9 +45,23 @@ class CountersService:
     runtime: ServiceRuntime
     app: FastAPI
 
+    async def ready(self) -> bool:
+        return all(state == "ok" for state in (await self.runtime.readiness()).values())
+
     async def total(self, counter_id: str) -> int:
         document = await self.runtime.db.totals.find_one({"_id": counter_id})
         return int(document["total"]) if document else 0
+
+
+@dataclass(frozen=True)
+class CounterStream:
+    """The test-only topic and message type, handed to tests as a fixture."""
+
+    topic: Topic = COUNTERS
+
+    @staticmethod
+    def increment(counter_id: str, by: int) -> CounterIncremented:
+        return CounterIncremented(counter_id=counter_id, by=by)
 
 
 def build_counters_service(servers: ServerAddresses) -> CountersService:

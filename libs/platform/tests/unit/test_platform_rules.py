@@ -1,0 +1,81 @@
+"""Rules of the platform that need no server: settings precedence, retry delays, JSON logs,
+the AsyncAPI document and the idempotency guard's shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from opentelemetry import trace
+from pydantic_settings import SettingsConfigDict
+
+from deh_contracts.registry import MEMBERSHIP, PRACTICES
+from deh_platform.asyncapi import asyncapi_document
+from deh_platform.consumer import RetryPolicy
+from deh_platform.logs import JsonFormatter
+from deh_platform.runtime import ServiceRuntime
+from deh_platform.settings import ServiceSettings
+
+pytestmark = pytest.mark.unit
+
+
+class ExampleSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DEH_EXAMPLE_", extra="ignore")
+    service_name: str = "example"
+
+
+def test_a_service_variable_wins_over_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEH_KAFKA_BOOTSTRAP", "shared:9092")
+    assert ExampleSettings().kafka_bootstrap == "shared:9092"
+
+    monkeypatch.setenv("DEH_EXAMPLE_KAFKA_BOOTSTRAP", "mine:9092")
+    assert ExampleSettings().kafka_bootstrap == "mine:9092"
+
+
+def test_retry_delays_grow_and_are_capped() -> None:
+    policy = RetryPolicy(attempts=6, first_delay=0.5, max_delay=3.0)
+
+    assert [policy.delay(attempt) for attempt in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_json_logs_carry_the_current_trace() -> None:
+    formatter = JsonFormatter("example")
+    record = logging.LogRecord("deh", logging.INFO, __file__, 1, "member %s approved", ("m-1",), None)
+    with trace.get_tracer("test").start_as_current_span("request") as span:
+        line = json.loads(formatter.format(record))
+
+    assert line["message"] == "member m-1 approved"
+    assert line["service"] == "example"
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+
+
+def test_the_asyncapi_document_lists_produced_and_consumed_types() -> None:
+    from deh_contracts.catalogue.membership import MemberErased
+
+    runtime = ServiceRuntime.from_settings(ExampleSettings(), produces=[PRACTICES])
+    consumer = runtime.consumer([MEMBERSHIP])
+
+    @consumer.on(MemberErased)
+    async def anonymise(event: object) -> None: ...
+
+    document = asyncapi_document(runtime, "example")
+
+    assert document["asyncapi"] == "3.0.0"
+    assert document["operations"]["publish-deh_practices_v1"]["action"] == "send"
+    received = document["operations"]["example-consumes-deh_membership_v1"]
+    assert received["action"] == "receive"
+    assert received["messages"] == [
+        {"$ref": "#/channels/deh_membership_v1/messages/eu_deh_membership_member_erased_v1"}
+    ]
+    assert "eu_deh_practices_practice_published_v1" in document["components"]["messages"]
+    assert "PracticeMetadata" in document["components"]["schemas"]
+
+
+def test_a_handler_for_a_type_on_an_unread_topic_is_refused() -> None:
+    from deh_contracts.catalogue.practices import PracticeArchived
+
+    consumer = ServiceRuntime.from_settings(ExampleSettings()).consumer([MEMBERSHIP])
+
+    with pytest.raises(ValueError, match=r"deh\.practices\.v1"):
+        consumer.on(PracticeArchived)
