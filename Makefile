@@ -33,3 +33,6 @@ lint: sync  ## formatting, lint and types
 format: sync
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
+
+bench: sync  ## messaging benchmarks against raw baselines (starts its own servers unless DEH_* are set)
+	@$(UV) run --frozen python bench/messaging.py

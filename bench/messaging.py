@@ -1,0 +1,205 @@
+"""Messaging benchmark: the platform's outbox relay and consumer against raw aiokafka baselines
+on the same real servers, in the same run. Prints throughput, latency percentiles, peak memory
+and the platform/raw ratios (compare ratios: these machines are shared and noisy).
+
+Usage: uv run python bench/messaging.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from deh_contracts import CloudEvent, new_event, to_kafka
+from deh_contracts.registry import Contract, Topic, message_type
+from deh_platform.consumer import EventConsumer
+from deh_platform.idempotency import apply_once
+from deh_platform.outbox import Document, OutboxRelay, with_events
+from deh_platform.topics import ensure_topics
+from deh_stack.testing import ServerAddresses, provide_servers
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    count: int
+    latencies: Sequence[float] = ()
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    def line(self) -> str:
+        text = f"{self.name:<42} {self.per_second:>9.0f} msg/s"
+        if self.latencies:
+            quantiles = statistics.quantiles(self.latencies, n=100)
+            p50, p95, p99 = (quantiles[index] * 1000 for index in (49, 94, 98))
+            text += f"   p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms"
+        return text
+
+
+def fresh_topic() -> Topic:
+    name = f"deh.bench.{uuid.uuid4().hex[:8]}"
+    return Topic(name, key="event id", partitions=3, producer="bench", consumers=("bench",), description="benchmark")
+
+
+BENCH_TOPIC = fresh_topic()
+
+
+@message_type("eu.deh.bench.attendance.v1", topic=BENCH_TOPIC, subject="event_id")
+class Attendance(Contract):
+    """Benchmark-only: the shape of an attendance record."""
+
+    event_id: str
+    registration_id: str
+    member_id: str
+    attended: bool
+
+
+def events(count: int) -> list[CloudEvent[Attendance]]:
+    return [
+        new_event(
+            Attendance(event_id=f"e-{n % 50}", registration_id=f"r-{n}", member_id=f"m-{n}", attended=n % 5 != 0),
+            source="/deh/bench",
+        )
+        for n in range(count)
+    ]
+
+
+async def raw_produce(servers: ServerAddresses, topic: Topic, count: int) -> Result:
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    records = [to_kafka(event) for event in events(count)]
+    latencies = []
+    began = time.perf_counter()
+    for record in records:
+        start = time.perf_counter()
+        await producer.send_and_wait(topic.name, record.value, key=record.key, headers=record.headers)
+        latencies.append(time.perf_counter() - start)
+    elapsed = time.perf_counter() - began
+    await producer.stop()
+    return Result("raw producer (send_and_wait)", elapsed, count, latencies)
+
+
+async def outbox_produce(servers: ServerAddresses, topic: Topic, count: int) -> Result:
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
+    collection = mongo[f"bench-{uuid.uuid4().hex[:6]}"].events
+    broker = KafkaBroker(servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await broker.start()
+    written_at: dict[str, float] = {}
+    latencies: list[float] = []
+    all_published = asyncio.Event()
+
+    async def publish(entry: Document) -> None:
+        await broker.publish(
+            entry["value"].encode(), topic=topic.name, key=entry["key"].encode(), headers=entry["headers"]
+        )
+        latencies.append(time.perf_counter() - written_at[entry["id"]])
+        if len(latencies) == count:
+            all_published.set()
+
+    relay = OutboxRelay([collection], publish, poll_seconds=0.05)
+    relay_task = asyncio.create_task(relay.run())
+    began = time.perf_counter()
+    for event in events(count):
+        written_at[event.id] = time.perf_counter()
+        await collection.update_one(
+            {"_id": event.subject}, with_events({"$inc": {"attended": 1}}, [event]), upsert=True
+        )
+        relay.notify()
+    await all_published.wait()
+    elapsed = time.perf_counter() - began
+    relay_task.cancel()
+    await broker.stop()
+    await mongo.close()
+    return Result("outbox write + relay publish", elapsed, count, latencies)
+
+
+async def raw_consume(servers: ServerAddresses, topic: Topic, count: int) -> Result:
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
+    totals = mongo[f"bench-{uuid.uuid4().hex[:6]}"].totals
+    consumer = AIOKafkaConsumer(
+        topic.name,
+        bootstrap_servers=servers.kafka_bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    seen = 0
+    began = time.perf_counter()
+    while seen < count:
+        record = await consumer.getone()
+        await totals.update_one({"_id": record.key.decode()}, {"$inc": {"attended": 1}}, upsert=True)
+        await consumer.commit()
+        seen += 1
+    elapsed = time.perf_counter() - began
+    await consumer.stop()
+    await mongo.close()
+    return Result("raw consumer (update + commit each)", elapsed, count)
+
+
+async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -> Result:
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
+    totals = mongo[f"bench-{uuid.uuid4().hex[:6]}"].totals
+    broker = KafkaBroker(servers.kafka_bootstrap, acks="all", enable_idempotence=True, logger=None)
+    consumer = EventConsumer(f"platform-{uuid.uuid4().hex[:6]}", [topic], source="/deh/bench")
+    handled = 0
+    all_handled = asyncio.Event()
+
+    @consumer.on(Attendance)
+    async def count_attendance(event) -> None:  # type: ignore[no-untyped-def]
+        nonlocal handled
+        await apply_once(totals, {"_id": event.subject}, {"$inc": {"attended": 1}}, event.id, upsert=True)
+        handled += 1
+        if handled == count:
+            all_handled.set()
+
+    consumer.subscribe(broker)
+    began = time.perf_counter()
+    await broker.start()
+    await all_handled.wait()
+    elapsed = time.perf_counter() - began
+    await broker.stop()
+    await mongo.close()
+    return Result("EventConsumer (parse + apply_once + commit)", elapsed, count)
+
+
+async def run(servers: ServerAddresses, count: int) -> None:
+    raw_topic, outbox_topic = BENCH_TOPIC, fresh_topic()
+    await ensure_topics(servers.kafka_bootstrap, [raw_topic, outbox_topic])
+
+    raw = await raw_produce(servers, raw_topic, count)
+    outbox = await outbox_produce(servers, outbox_topic, count)
+    raw_in = await raw_consume(servers, raw_topic, count)
+    platform_in = await platform_consume(servers, raw_topic, count)
+
+    print(f"\n{count} events per run, servers from {servers.origin}\n")
+    for result in (raw, outbox, raw_in, platform_in):
+        print(result.line())
+    print(f"\noutbox / raw producer throughput:   {outbox.per_second / raw.per_second:.2f}")
+    print(f"EventConsumer / raw consumer:       {platform_in.per_second / raw_in.per_second:.2f}")
+    print(f"peak memory (RSS) of this process:  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2000)
+    args = parser.parse_args()
+    with provide_servers() as servers:
+        asyncio.run(run(servers, args.events))
+
+
+if __name__ == "__main__":
+    main()
