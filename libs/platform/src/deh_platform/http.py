@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from deh_platform.asyncapi import asyncapi_document
+from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from deh_platform.runtime import ServiceRuntime
 
 StartupHook = Callable[[ServiceRuntime], Awaitable[None]]
@@ -38,8 +39,24 @@ def create_service_app(
     app.include_router(_platform_router(title))
     for router in routers:
         app.include_router(router)
+    for error, status_code in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
+        app.add_exception_handler(error, _answer_with(status_code))
+    app.add_exception_handler(InvalidInput, _invalid_input)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
+
+
+def _answer_with(status_code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def answer(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=status_code)
+
+    return answer
+
+
+async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidInput)
+    detail = [{"loc": list(error.location), "msg": error.message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def _platform_router(title: str) -> APIRouter:

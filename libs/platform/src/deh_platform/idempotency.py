@@ -41,3 +41,12 @@ async def apply_once(
     except DuplicateKeyError:
         return False
     return result.modified_count == 1 or result.upserted_id is not None
+
+
+async def insert_once(collection: AsyncCollection[Document], document: Document) -> bool:
+    """Insert a document whose `_id` is derived from the event id; a redelivery inserts nothing."""
+    try:
+        await collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True

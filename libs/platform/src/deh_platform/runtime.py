@@ -59,7 +59,9 @@ class ServiceRuntime:
     ) -> ServiceRuntime:
         mongo: AsyncMongoClient[Document] | None = None
         if settings.uses_mongodb:
-            mongo = AsyncMongoClient(settings.mongo_url, appname=settings.service_name, serverSelectionTimeoutMS=5000)
+            mongo = AsyncMongoClient(
+                settings.mongo_url, appname=settings.service_name, serverSelectionTimeoutMS=5000, tz_aware=True
+            )
         search = AsyncOpenSearch(settings.opensearch_url, timeout=10) if settings.uses_opensearch else None
         return cls(settings, create_broker(settings), produces, outbox_collections, mongo, search)
 
@@ -85,7 +87,9 @@ class ServiceRuntime:
         self, topics: Sequence[Topic], *, group: str | None = None, retry: RetryPolicy | None = None
     ) -> EventConsumer:
         """Declare a consumer group (by default named after the service) over some topics."""
-        consumer = EventConsumer(group or self.name, topics, source=self.source, retry=retry)
+        consumer = EventConsumer(
+            group or self.settings.consumer_group or self.name, topics, source=self.source, retry=retry
+        )
         self.consumers.append(consumer)
         return consumer
 

@@ -24,6 +24,14 @@ class ServiceSettings(BaseSettings):
     opensearch_url: str = "http://127.0.0.1:19200"
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.5
+    # Consumer groups are named after the service unless set (tests run isolated copies).
+    consumer_group: str | None = None
+    # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a
+    # shared secret for the local stack and tests (see deh_platform.auth).
+    auth_public_key: str | None = None
+    auth_secret: str = "local-development-secret-not-for-production"
+    auth_issuer: str = "deh-local"
+    auth_audience: str = "deh-hub"
 
     @classmethod
     def settings_customise_sources(

@@ -161,6 +161,17 @@ class SquadMemberSelected(Contract):
     selected_at: datetime
 
 
+@message_type(PREFIX + "squad.member-left.v1", topic=MEMBERSHIP, subject="squad_id")
+class SquadMemberLeft(Contract):
+    """A selected member left a squad (or withdrew their application); a place may be free again."""
+
+    squad_id: str
+    application_id: str
+    member_id: str
+    was_selected: bool
+    left_at: datetime
+
+
 @message_type(PREFIX + "squad.output-recorded.v1", topic=MEMBERSHIP, subject="squad_id")
 class SquadOutputRecorded(Contract):
     """A squad produced an output (white paper, report, ...) that enters the practice library."""

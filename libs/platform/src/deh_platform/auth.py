@@ -1,0 +1,99 @@
+"""Who is calling: a verified bearer token (JWT) gives the caller's member id and roles.
+
+The token is signed by the identity provider: RS256 with its public key in production
+(`DEH_AUTH_PUBLIC_KEY`), or HS256 with a shared secret on the local stack and in tests. Issuer,
+audience and expiry are checked. Roles: member, moderator, nas_coordinator, admin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from deh_platform.settings import ServiceSettings
+
+Role = Literal["member", "moderator", "nas_coordinator", "admin"]
+ROLES: tuple[Role, ...] = ("member", "moderator", "nas_coordinator", "admin")
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from the hub's identity provider")
+
+
+@dataclass(frozen=True)
+class Principal:
+    member_id: str
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_staff(self) -> bool:
+        """Moderators and admins act on other members' behalf."""
+        return self.has("moderator", "admin")
+
+
+def verify(token: str, settings: ServiceSettings) -> Principal:
+    key, algorithm = (
+        (settings.auth_public_key, "RS256") if settings.auth_public_key else (settings.auth_secret, "HS256")
+    )
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=[algorithm],
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
+        options={"require": ["sub", "exp", "iss", "aud"]},
+    )
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(role in ROLES for role in roles):
+        raise jwt.InvalidTokenError(f"roles must be a list of {', '.join(ROLES)}")
+    return Principal(str(claims["sub"]), frozenset(roles))
+
+
+def issue_token(settings: ServiceSettings, member_id: str, roles: list[str], *, lifetime_seconds: int = 3600) -> str:
+    """A token signed with the shared secret: for the local stack, demo data and tests only."""
+    now = int(time.time())
+    claims = {
+        "sub": member_id,
+        "roles": roles,
+        "iss": settings.auth_issuer,
+        "aud": settings.auth_audience,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+    }
+    return jwt.encode(claims, settings.auth_secret, algorithm="HS256")
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    try:
+        return verify(credentials.credentials, request.app.state.runtime.settings)
+    except jwt.PyJWTError as error:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, f"invalid token: {error}", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that lets only callers with one of `roles` through (403 otherwise)."""
+
+    async def check(principal: Caller) -> Principal:
+        if not principal.has(*roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {', '.join(roles)}")
+        return principal
+
+    return check

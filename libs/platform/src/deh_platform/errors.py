@@ -1,0 +1,23 @@
+"""Errors a service's rules raise; the HTTP layer maps them to status codes (no I/O here)."""
+
+
+class NotFound(Exception):
+    """The thing named does not exist (HTTP 404)."""
+
+
+class Conflict(Exception):
+    """The request clashes with the current state: a wrong status, a duplicate, a full squad (HTTP 409)."""
+
+
+class Forbidden(Exception):
+    """The caller may not do this to this thing (HTTP 403)."""
+
+
+class InvalidInput(Exception):
+    """A well-formed request that names something invalid, e.g. an unknown organisation (HTTP 422,
+    with the same field-level shape as FastAPI's validation errors)."""
+
+    def __init__(self, location: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.location = location
+        self.message = message

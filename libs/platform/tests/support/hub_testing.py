@@ -1,0 +1,122 @@
+"""Helpers for end-to-end tests of the hub's services: an in-process service on the real
+servers, callers with signed tokens, and a reader of a topic's contract events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from deh_contracts.envelope import KafkaRecord, header_map
+from deh_contracts.registry import Topic
+from deh_platform.auth import issue_token
+from deh_platform.runtime import ServiceRuntime
+from deh_stack.testing import ServerAddresses, eventually
+
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "contracts" / "schemas"
+
+
+@dataclass
+class ServiceUnderTest:
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime: ServiceRuntime = self.app.state.runtime
+        return runtime
+
+    def caller(self, member_id: str, *roles: str) -> dict[str, str]:
+        """Headers of a request made by `member_id` with these roles (a signed bearer token)."""
+        token = issue_token(self.runtime.settings, member_id, list(roles) or ["member"])
+        return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[ServiceUnderTest]:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        runtime: ServiceRuntime = app.state.runtime
+
+        async def ready() -> bool:
+            return all(state == "ok" for state in (await runtime.readiness()).values())
+
+        await eventually(ready, within=60)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{runtime.name}") as client:
+            yield ServiceUnderTest(app, client)
+
+
+@dataclass(frozen=True)
+class Published:
+    type: str
+    subject: str
+    headers: dict[str, str]
+    data: dict[str, Any]
+
+
+async def published_events(
+    servers: ServerAddresses, topic: Topic, subjects: Iterable[str], *, at_least: int = 1
+) -> list[Published]:
+    """The contract events about `subjects` on a topic, once at least `at_least` have arrived."""
+    wanted = set(subjects)
+
+    async def read() -> list[Published] | None:
+        found = [event for event in await _read_topic(servers, topic) if event.subject in wanted]
+        return found if len(found) >= at_least else None
+
+    return await eventually(read, within=30, interval=0.5)
+
+
+async def _read_topic(servers: ServerAddresses, topic: Topic) -> list[Published]:
+    consumer = AIOKafkaConsumer(
+        topic.name, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    events: list[Published] = []
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            if not batches:
+                return events
+            for records in batches.values():
+                for record in records:
+                    headers = header_map(list(record.headers))
+                    events.append(
+                        Published(
+                            headers.get("ce_type", ""), headers.get("ce_subject", ""), headers, json.loads(record.value)
+                        )
+                    )
+    finally:
+        await consumer.stop()
+
+
+def validate_against_committed_schema(event: Published) -> None:
+    schema = json.loads((SCHEMA_DIR / f"{event.type}.json").read_text())
+    jsonschema.validate(
+        event.data, schema, cls=jsonschema.Draft202012Validator, format_checker=jsonschema.FormatChecker()
+    )
+
+
+async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+
+async def settle(seconds: float = 0.5) -> None:
+    """Give asynchronous consumers a moment when asserting that something did NOT happen."""
+    await asyncio.sleep(seconds)

@@ -1,0 +1,1 @@
+"""Thin adapters of the membership service: MongoDB store, HTTP routes, Kafka handlers."""

@@ -1,0 +1,348 @@
+"""The membership HTTP API for the portal. Routes check who may act, then call the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from deh_contracts.vocabulary import Country, MemberState, OrganisationType, Sector
+from deh_membership.adapters.store import MembershipStore
+from deh_membership.domain.members import Action, Consent, ConsentChoices, MemberStatus, Profile, ProfileChanges
+from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
+from deh_platform.auth import Caller, Principal, requires
+from deh_platform.errors import Forbidden
+
+router = APIRouter()
+Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
+
+
+def store_of(request: Request) -> MembershipStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+Store = Annotated[MembershipStore, Depends(store_of)]
+
+
+def _self_or(caller: Principal, member_id: str, *roles: str) -> None:
+    if caller.member_id != member_id and not caller.has(*roles):
+        raise Forbidden("only the member themselves or staff may do this")
+
+
+# Members -------------------------------------------------------------------------------------------
+
+
+class MembershipApplication(BaseModel):
+    profile: Profile
+    consent: ConsentChoices
+
+
+class MemberView(BaseModel):
+    """A member as they and the staff see them (personal data included)."""
+
+    id: str
+    status: MemberStatus
+    profile: Profile | None
+    consent: Consent | None
+    roles: list[str]
+    applied_at: datetime
+
+
+class Decision(BaseModel):
+    reason: str | None = Field(None, max_length=2000)
+
+
+@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=MemberView, tags=["members"])
+async def apply(body: MembershipApplication, caller: Caller, store: Store) -> Any:
+    """Apply to join the Community of Practice as the person the token names."""
+    return await store.apply(caller.member_id, body.profile, body.consent)
+
+
+@router.get("/members/{member_id}", response_model=MemberView, tags=["members"])
+async def get_member(member_id: str, caller: Caller, store: Store) -> Any:
+    _self_or(caller, member_id, "moderator", "admin")
+    return await store.member(member_id)
+
+
+@router.post("/members/{member_id}/leave", response_model=MemberView, tags=["members"], name="leave")
+async def leave(member_id: str, caller: Caller, store: Store) -> Any:
+    _self_or(caller, member_id)
+    return await store.transition(member_id, "leave", by=caller.member_id, reason=None)
+
+
+@router.post("/members/{member_id}/{action}", response_model=MemberView, tags=["members"])
+async def decide(
+    member_id: str,
+    action: Literal["approve", "reject", "suspend", "reinstate"],
+    body: Decision,
+    caller: Moderator,
+    store: Store,
+) -> Any:
+    """A moderator approves or rejects an application, suspends or reinstates a member."""
+    chosen: Action = action
+    return await store.transition(member_id, chosen, by=caller.member_id, reason=body.reason)
+
+
+@router.patch("/members/{member_id}/profile", response_model=MemberView, tags=["members"])
+async def update_profile(member_id: str, body: ProfileChanges, caller: Caller, store: Store) -> Any:
+    _self_or(caller, member_id)
+    return await store.update_profile(member_id, body)
+
+
+@router.put("/members/{member_id}/consent", response_model=MemberView, tags=["members"])
+async def update_consent(member_id: str, body: ConsentChoices, caller: Caller, store: Store) -> Any:
+    _self_or(caller, member_id)
+    return await store.update_consent(member_id, body)
+
+
+@router.get("/members/{member_id}/export", tags=["personal data"])
+async def export(member_id: str, caller: Caller, store: Store) -> dict[str, Any]:
+    """Everything the hub's membership service holds about a member, as JSON."""
+    _self_or(caller, member_id, "admin")
+    return await store.export(member_id)
+
+
+@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["personal data"])
+async def erase(member_id: str, caller: Caller, store: Store) -> Response:
+    """Erase a member's personal data here and, through `member erased`, in every service."""
+    _self_or(caller, member_id, "admin")
+    await store.erase(member_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class ActivityView(BaseModel):
+    member_id: str
+    kind: str
+    reference: str
+    title: str | None = None
+    at: datetime
+
+
+@router.get("/members/{member_id}/activity", response_model=list[ActivityView], tags=["members"])
+async def activity(member_id: str, caller: Caller, store: Store) -> Any:
+    _self_or(caller, member_id, "moderator", "admin")
+    await store.member(member_id)
+    return await store.activity_of(member_id)
+
+
+# Directory ---------------------------------------------------------------------------------------------
+
+
+class DirectoryEntry(BaseModel):
+    """What a member made visible in the directory (never the email)."""
+
+    id: str
+    display_name: str
+    country: str
+    organisation_id: str | None
+    organisation_type: str | None
+    sectors: list[str]
+    expertise_topics: list[str]
+    languages: list[str]
+
+
+class DirectoryPage(BaseModel):
+    members: list[DirectoryEntry]
+    next_cursor: str | None
+
+
+def _entry(document: dict[str, Any]) -> DirectoryEntry:
+    profile = document["profile"]
+    return DirectoryEntry(
+        id=document["_id"],
+        display_name=profile["display_name"],
+        country=profile["country"],
+        organisation_id=profile.get("organisation_id"),
+        organisation_type=document.get("organisation_type"),
+        sectors=profile["sectors"],
+        expertise_topics=profile["expertise_topics"],
+        languages=profile["languages"],
+    )
+
+
+@router.get("/directory", response_model=DirectoryPage, tags=["directory"])
+async def directory(
+    caller: Caller,
+    store: Store,
+    name: Annotated[str | None, Query(max_length=120)] = None,
+    country: Country | None = None,
+    sector: Sector | None = None,
+    expertise: Annotated[str | None, Query(max_length=100)] = None,
+    organisation_type: OrganisationType | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    """Active members who chose to be visible, in name order, a page at a time."""
+    filters = {
+        "name": name,
+        "country": country,
+        "sector": sector,
+        "expertise": expertise,
+        "organisation_type": organisation_type,
+    }
+    page, next_cursor = await store.directory(filters, cursor, limit)
+    return DirectoryPage(members=[_entry(document) for document in page], next_cursor=next_cursor)
+
+
+# Organisations and the NAS network ------------------------------------------------------------------------
+
+
+class OrganisationForm(BaseModel):
+    name: str = Field(min_length=2, max_length=300)
+    type: OrganisationType
+    country: Country
+
+
+class OrganisationView(OrganisationForm):
+    id: str
+
+
+@router.post(
+    "/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationView, tags=["organisations"]
+)
+async def register_organisation(body: OrganisationForm, caller: Moderator, store: Store) -> Any:
+    document = await store.register_organisation(body.name, body.type, body.country)
+    return _with_id(document)
+
+
+@router.get("/organisations", response_model=list[OrganisationView], tags=["organisations"])
+async def list_organisations(caller: Caller, store: Store, country: Country | None = None) -> Any:
+    return [_with_id(document) for document in await store.list_organisations(country)]
+
+
+@router.get("/organisations/{organisation_id}", response_model=OrganisationView, tags=["organisations"])
+async def get_organisation(organisation_id: str, caller: Caller, store: Store) -> Any:
+    return _with_id(await store.organisation(organisation_id))
+
+
+class NasForm(BaseModel):
+    country: MemberState
+    organisation_id: str
+    coordinator_ids: list[str] = Field(min_length=1)
+    scope: str = Field(min_length=2, max_length=2000)
+
+
+class NasView(NasForm):
+    id: str
+
+
+class CountryMember(BaseModel):
+    id: str
+    display_name: str
+    organisation_id: str | None
+    sectors: list[str]
+    expertise_topics: list[str]
+
+
+@router.post("/nas", status_code=status.HTTP_201_CREATED, response_model=NasView, tags=["national advisory services"])
+async def register_nas(body: NasForm, caller: Admin, store: Store) -> Any:
+    return _with_id(await store.register_nas(body.country, body.organisation_id, body.coordinator_ids, body.scope))
+
+
+@router.get("/nas", response_model=list[NasView], tags=["national advisory services"])
+async def list_nas(caller: Caller, store: Store, country: MemberState | None = None) -> Any:
+    return [_with_id(document) for document in await store.list_nas(country)]
+
+
+@router.get("/nas/{nas_id}/members", response_model=list[CountryMember], tags=["national advisory services"])
+async def members_of_nas_country(nas_id: str, caller: Caller, store: Store) -> Any:
+    """The active members of the NAS's country, for its coordinators (and admins)."""
+    nas = await store.nas_entry(nas_id)
+    coordinates = caller.has("nas_coordinator") and caller.member_id in nas["coordinator_ids"]
+    if not (coordinates or caller.has("admin")):
+        raise Forbidden("only this NAS's coordinators may list the members of its country")
+    return [
+        CountryMember(
+            id=document["_id"],
+            display_name=document["profile"]["display_name"],
+            organisation_id=document["profile"].get("organisation_id"),
+            sectors=document["profile"]["sectors"],
+            expertise_topics=document["profile"]["expertise_topics"],
+        )
+        for document in await store.members_of_country(nas["country"])
+    ]
+
+
+# Squads -----------------------------------------------------------------------------------------------------
+
+
+class SquadView(BaseModel):
+    id: str
+    title: str
+    topic: str
+    cap: int
+    places_left: int
+    starts_on: str
+    ends_on: str
+    outputs: list[dict[str, Any]]
+
+
+class Selection(BaseModel):
+    application_id: str
+
+
+class SelectionView(BaseModel):
+    selected: list[Application]
+    spread: Spread
+
+
+def _squad(document: dict[str, Any]) -> SquadView:
+    return SquadView(
+        id=document["_id"],
+        **{key: document[key] for key in ("title", "topic", "cap", "places_left", "starts_on", "ends_on", "outputs")},
+    )
+
+
+@router.post("/squads", status_code=status.HTTP_201_CREATED, response_model=SquadView, tags=["squads"])
+async def create_squad(body: SquadProposal, caller: Moderator, store: Store) -> Any:
+    return _squad(await store.create_squad(body, caller.member_id))
+
+
+@router.get("/squads/{squad_id}", response_model=SquadView, tags=["squads"])
+async def get_squad(squad_id: str, caller: Caller, store: Store) -> Any:
+    return _squad(await store.squad(squad_id))
+
+
+@router.post(
+    "/squads/{squad_id}/applications", status_code=status.HTTP_201_CREATED, response_model=Application, tags=["squads"]
+)
+async def apply_to_squad(squad_id: str, body: ApplicationForm, caller: Caller, store: Store) -> Any:
+    return await store.apply_to_squad(squad_id, caller.member_id, body)
+
+
+@router.get("/squads/{squad_id}/applications", response_model=list[Application], tags=["squads"])
+async def list_applications(squad_id: str, caller: Moderator, store: Store) -> Any:
+    return store.applications(await store.squad(squad_id))
+
+
+@router.post("/squads/{squad_id}/selections", response_model=Application, tags=["squads"])
+async def select(squad_id: str, body: Selection, caller: Moderator, store: Store) -> Any:
+    """Select a candidate; the cap holds even when moderators select at the same time."""
+    return await store.select(squad_id, body.application_id, caller.member_id)
+
+
+@router.get("/squads/{squad_id}/selection", response_model=SelectionView, tags=["squads"])
+async def selection(squad_id: str, caller: Moderator, store: Store) -> Any:
+    """The selected members and the spread of their sectors and countries."""
+    squad = await store.squad(squad_id)
+    chosen = [application for application in store.applications(squad) if application.status == "selected"]
+    return SelectionView(selected=chosen, spread=store.spread(squad))
+
+
+@router.delete("/squads/{squad_id}/applications/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["squads"])
+async def leave_squad(squad_id: str, member_id: str, caller: Caller, store: Store) -> Response:
+    _self_or(caller, member_id, "moderator", "admin")
+    await store.leave_squad(squad_id, member_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/squads/{squad_id}/outputs", status_code=status.HTTP_201_CREATED, tags=["squads"])
+async def record_output(squad_id: str, body: OutputForm, caller: Moderator, store: Store) -> dict[str, Any]:
+    return await store.record_output(squad_id, body)
+
+
+def _with_id(document: dict[str, Any]) -> dict[str, Any]:
+    return {"id": document["_id"], **{key: value for key, value in document.items() if key != "_id"}}

@@ -1,0 +1,48 @@
+"""What membership learns from other services: a member's activity in the hub."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deh_contracts import CloudEvent
+from deh_contracts.catalogue.events import AttendanceRecorded
+from deh_contracts.catalogue.practices import PracticePublished
+from deh_contracts.registry import EVENTS, PRACTICES
+from deh_membership.adapters.store import MembershipStore
+from deh_platform.idempotency import insert_once
+from deh_platform.runtime import ServiceRuntime
+
+
+def subscribe_activity(runtime: ServiceRuntime, store: MembershipStore) -> None:
+    consumer = runtime.consumer([PRACTICES, EVENTS])
+
+    async def record(event: CloudEvent[Any], member_id: str, kind: str, reference: str, title: str | None) -> None:
+        # Only current members have an activity record; an erased member gets none.
+        if await store.members.count_documents({"_id": member_id, "status": {"$in": ["active", "suspended"]}}) == 0:
+            return
+        document = {
+            "_id": f"{event.id}:{member_id}",
+            "member_id": member_id,
+            "kind": kind,
+            "reference": reference,
+            "title": title,
+            "at": event.time,
+        }
+        await insert_once(store.activity, document)
+
+    @consumer.on(PracticePublished)
+    async def practice_published(event: CloudEvent[PracticePublished]) -> None:
+        title = event.data.metadata.title
+        for author in event.data.author_ids:
+            await record(
+                event,
+                author,
+                "practice_published",
+                event.data.practice_id,
+                title.get("en") or next(iter(title.values())),
+            )
+
+    @consumer.on(AttendanceRecorded)
+    async def attendance_recorded(event: CloudEvent[AttendanceRecorded]) -> None:
+        if event.data.attended:
+            await record(event, event.data.member_id, "event_attended", event.data.event_id, None)

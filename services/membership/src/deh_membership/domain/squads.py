@@ -1,0 +1,79 @@
+"""Squads: thematic working groups with a cap, a period, applications and a selection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from deh_contracts.vocabulary import Country, Language, Sector
+
+ApplicationStatus = Literal["received", "selected", "left"]
+DEFAULT_CAP = 20
+
+
+class SquadProposal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=200)
+    topic: str = Field(min_length=2, max_length=100)
+    cap: int = Field(DEFAULT_CAP, ge=1, le=200)
+    starts_on: date
+    ends_on: date
+
+    @model_validator(mode="after")
+    def period_runs_forward(self) -> SquadProposal:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        return self
+
+
+class ApplicationForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    motivation: str = Field(min_length=20, max_length=4000)
+    examples_of_expertise: str = Field(min_length=10, max_length=4000)
+    availability: str = Field(min_length=2, max_length=500)
+
+
+class Application(BaseModel):
+    application_id: str
+    member_id: str
+    country: Country
+    sectors: list[Sector]
+    motivation: str | None
+    examples_of_expertise: str | None
+    availability: str | None
+    status: ApplicationStatus
+    received_at: datetime
+
+
+class OutputForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=300)
+    summary: str = Field(min_length=10, max_length=4000)
+    kind: Literal["white_paper", "report", "guidelines", "toolkit", "other"]
+    language: Language
+    author_ids: list[str] = Field(min_length=1)
+    links: list[str] = Field(default_factory=list)
+
+
+class Spread(BaseModel):
+    """How mixed a selection is: selected people per sector and per country."""
+
+    selected: int
+    cap: int
+    sectors: dict[str, int]
+    countries: dict[str, int]
+
+
+def spread(applications: list[Application], cap: int) -> Spread:
+    chosen = [application for application in applications if application.status == "selected"]
+    sectors = Counter(sector for application in chosen for sector in application.sectors)
+    countries = Counter(application.country for application in chosen)
+    return Spread(
+        selected=len(chosen), cap=cap, sectors=dict(sorted(sectors.items())), countries=dict(sorted(countries.items()))
+    )

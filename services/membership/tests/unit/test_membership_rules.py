@@ -1,0 +1,135 @@
+"""Membership rules without servers: the status life cycle, consent times, what events reveal,
+the squad spread and the directory cursor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
+from deh_membership.domain.members import (
+    Consent,
+    ConsentChoices,
+    Member,
+    Profile,
+    next_status,
+    profile_updated,
+    status_event,
+)
+from deh_membership.domain.squads import Application, spread
+from deh_platform.errors import Conflict, InvalidInput
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def member(visible: bool) -> Member:
+    choices = ConsentChoices(terms=True, privacy=True, directory_visible=visible)
+    profile = Profile(
+        display_name="Jānis Bērziņš",
+        email="janis@skola.example.lv",
+        country="LV",
+        sectors=["school"],
+        expertise_topics=["stem"],
+    )
+    return Member(
+        id="m-1", status="active", profile=profile, consent=Consent.first(choices, T0), roles=["member"], applied_at=T0
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "current", "expected"),
+    [
+        ("approve", "applied", "active"),
+        ("reject", "applied", "rejected"),
+        ("suspend", "active", "suspended"),
+        ("reinstate", "suspended", "active"),
+        ("leave", "suspended", "left"),
+    ],
+)
+def test_allowed_transitions(action: str, current: str, expected: str) -> None:
+    assert next_status(action, current) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("action", "current"),
+    [
+        ("approve", "active"),
+        ("suspend", "applied"),
+        ("reinstate", "active"),
+        ("leave", "erased"),
+        ("approve", "rejected"),
+    ],
+)
+def test_refused_transitions(action: str, current: str) -> None:
+    with pytest.raises(Conflict):
+        next_status(action, current)  # type: ignore[arg-type]
+
+
+def test_terms_and_privacy_are_required_to_apply() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        Consent.first(ConsentChoices(terms=True, privacy=False), T0)
+    assert refused.value.location == ("body", "consent", "privacy")
+
+
+def test_a_consent_item_keeps_its_time_until_its_value_changes() -> None:
+    consent = Consent.first(ConsentChoices(terms=True, privacy=True, newsletter=False), T0)
+    later = T0 + timedelta(days=3)
+
+    changed = consent.changed_to(ConsentChoices(terms=True, privacy=True, newsletter=True), later)
+
+    assert changed.terms.at == T0
+    assert changed.newsletter.at == later
+    assert changed.newsletter.given is True
+
+
+def test_a_hidden_member_reveals_no_name_or_topics_to_other_services() -> None:
+    hidden = profile_updated(member(visible=False), T0)
+    shown = profile_updated(member(visible=True), T0)
+
+    assert hidden.display_name is None
+    assert hidden.expertise_topics == []
+    assert shown.display_name == "Jānis Bērziņš"
+    assert "janis@" not in hidden.model_dump_json() + shown.model_dump_json()
+
+
+def test_an_approval_names_the_member_only_when_visible() -> None:
+    assert status_event(member(visible=False), "approve", by="mod", reason=None, at=T0).display_name is None  # type: ignore[attr-defined]
+    assert status_event(member(visible=True), "approve", by="mod", reason=None, at=T0).display_name == "Jānis Bērziņš"  # type: ignore[attr-defined]
+
+
+def test_the_spread_counts_selected_people_by_sector_and_country() -> None:
+    def application(member_id: str, country: str, sectors: list[str], status: str) -> Application:
+        return Application(
+            application_id=member_id,
+            member_id=member_id,
+            country=country,
+            sectors=sectors,
+            motivation=None,
+            examples_of_expertise=None,
+            availability=None,
+            status=status,
+            received_at=T0,
+        )
+
+    applications = [
+        application("a", "LV", ["school"], "selected"),
+        application("b", "PL", ["school", "vet"], "selected"),
+        application("c", "PL", ["vet"], "received"),
+        application("d", "EE", ["youth"], "left"),
+    ]
+
+    result = spread(applications, cap=20)
+
+    assert result.selected == 2
+    assert result.sectors == {"school": 2, "vet": 1}
+    assert result.countries == {"LV": 1, "PL": 1}
+
+
+def test_directory_names_sort_without_case_and_spacing_and_cursors_round_trip() -> None:
+    assert name_key("  Ärne   ÖSTER ") == "ärne öster"
+    assert decode_cursor(encode_cursor("ärne öster", "m-9")) == ("ärne öster", "m-9")
+    with pytest.raises(InvalidInput):
+        decode_cursor("not a cursor")
