@@ -10,9 +10,10 @@ import uuid
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from counters_service import CountersService, CounterStream
 from faststream.kafka import KafkaBroker
+from hub_testing import produce
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from pymongo import AsyncMongoClient
@@ -25,16 +26,6 @@ from deh_platform.topics import ensure_topics
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for record in records:
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-    finally:
-        await producer.stop()
 
 
 async def read_all(

@@ -6,7 +6,10 @@ import argparse
 import sys
 import time
 
+from deh_platform.auth import issue_token
+from deh_platform.settings import ServiceSettings
 from deh_stack.config import StackConfig
+from deh_stack.demo import load_demo
 from deh_stack.errors import StackError
 from deh_stack.process import tail
 from deh_stack.stack import Stack, Status
@@ -18,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="fetch (once) and start the servers and services, then wait until ready")
     up.add_argument("--servers-only", action="store_true", help="start Kafka, OpenSearch and MongoDB only")
+    up.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     commands.add_parser("down", help="stop everything cleanly")
     commands.add_parser("status", help="what runs and where")
     logs = commands.add_parser("logs", help="the last lines of each log")
@@ -25,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("-n", "--lines", type=int, default=40)
     commands.add_parser("clean", help="stop and delete data and logs (downloads stay cached)")
     commands.add_parser("env", help="print the variables that point services and tests at the servers")
+    token = commands.add_parser("token", help="print a bearer token for trying the local APIs")
+    token.add_argument("--member", default="demo-admin")
+    token.add_argument(
+        "--roles", default="admin,moderator", help="comma-separated: member, moderator, nas_coordinator, admin"
+    )
     args = parser.parse_args(argv)
 
     stack = Stack(StackConfig.from_env(args.profile))
@@ -40,6 +49,8 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
         began = time.monotonic()
         statuses = stack.up(with_services=not args.servers_only)
         _print_status(statuses)
+        if not (args.servers_only or args.no_demo):
+            print(load_demo(stack.config))
         print(f"\nready in {time.monotonic() - began:.0f}s; data and logs under {stack.config.home}")
     elif args.command == "down":
         stopped = stack.down()
@@ -53,6 +64,8 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
     elif args.command == "clean":
         stack.clean()
         print(f"removed {stack.config.home}")
+    elif args.command == "token":
+        print(issue_token(ServiceSettings(service_name="cli"), args.member, args.roles.split(",")))
     elif args.command == "env":
         for key, value in stack.config.server_env().items():
             print(f"export {key}={value}")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import Country, MemberState, OrganisationType, Sector
 from deh_membership.adapters.store import MembershipStore
-from deh_membership.domain.members import Action, Consent, ConsentChoices, MemberStatus, Profile, ProfileChanges
+from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
 from deh_platform.errors import Forbidden
@@ -40,40 +40,29 @@ class MembershipApplication(BaseModel):
     consent: ConsentChoices
 
 
-class MemberView(BaseModel):
-    """A member as they and the staff see them (personal data included)."""
-
-    id: str
-    status: MemberStatus
-    profile: Profile | None
-    consent: Consent | None
-    roles: list[str]
-    applied_at: datetime
-
-
 class Decision(BaseModel):
     reason: str | None = Field(None, max_length=2000)
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=MemberView, tags=["members"])
+@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=Member, tags=["members"])
 async def apply(body: MembershipApplication, caller: Caller, store: Store) -> Any:
     """Apply to join the Community of Practice as the person the token names."""
     return await store.apply(caller.member_id, body.profile, body.consent)
 
 
-@router.get("/members/{member_id}", response_model=MemberView, tags=["members"])
+@router.get("/members/{member_id}", response_model=Member, tags=["members"])
 async def get_member(member_id: str, caller: Caller, store: Store) -> Any:
     _self_or(caller, member_id, "moderator", "admin")
     return await store.member(member_id)
 
 
-@router.post("/members/{member_id}/leave", response_model=MemberView, tags=["members"], name="leave")
+@router.post("/members/{member_id}/leave", response_model=Member, tags=["members"], name="leave")
 async def leave(member_id: str, caller: Caller, store: Store) -> Any:
     _self_or(caller, member_id)
     return await store.transition(member_id, "leave", by=caller.member_id, reason=None)
 
 
-@router.post("/members/{member_id}/{action}", response_model=MemberView, tags=["members"])
+@router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"])
 async def decide(
     member_id: str,
     action: Literal["approve", "reject", "suspend", "reinstate"],
@@ -86,13 +75,13 @@ async def decide(
     return await store.transition(member_id, chosen, by=caller.member_id, reason=body.reason)
 
 
-@router.patch("/members/{member_id}/profile", response_model=MemberView, tags=["members"])
+@router.patch("/members/{member_id}/profile", response_model=Member, tags=["members"])
 async def update_profile(member_id: str, body: ProfileChanges, caller: Caller, store: Store) -> Any:
     _self_or(caller, member_id)
     return await store.update_profile(member_id, body)
 
 
-@router.put("/members/{member_id}/consent", response_model=MemberView, tags=["members"])
+@router.put("/members/{member_id}/consent", response_model=Member, tags=["members"])
 async def update_consent(member_id: str, body: ConsentChoices, caller: Caller, store: Store) -> Any:
     _self_or(caller, member_id)
     return await store.update_consent(member_id, body)

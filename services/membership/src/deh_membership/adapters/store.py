@@ -74,10 +74,7 @@ class MembershipStore:
     # Members ---------------------------------------------------------------------------------
 
     async def member(self, member_id: str) -> Member:
-        document = await self.members.find_one({"_id": member_id}, _INTERNAL)
-        if document is None:
-            raise NotFound(f"no member {member_id}")
-        return _member(document)
+        return _member(await _one(self.members, member_id, "member"))
 
     async def apply(self, member_id: str, profile: Profile, choices: ConsentChoices) -> Member:
         at = now()
@@ -203,9 +200,7 @@ class MembershipStore:
         await self.activity.delete_many({"member_id": member_id})
 
     async def export(self, member_id: str) -> Document:
-        document = await self.members.find_one({"_id": member_id}, _INTERNAL)
-        if document is None:
-            raise NotFound(f"no member {member_id}")
+        document = await _one(self.members, member_id, "member")
         squads = [
             {"squad_id": squad["_id"], "title": squad["title"], "application": squad["applications"][member_id]}
             async for squad in self.squads.find({f"applications.{member_id}": {"$exists": True}})
@@ -285,14 +280,10 @@ class MembershipStore:
         return document
 
     async def organisation(self, organisation_id: str) -> Document:
-        document = await self.organisations.find_one({"_id": organisation_id}, _INTERNAL)
-        if document is None:
-            raise NotFound(f"no organisation {organisation_id}")
-        return document
+        return await _one(self.organisations, organisation_id, "organisation")
 
     async def list_organisations(self, country: str | None) -> list[Document]:
-        query = {"country": country} if country else {}
-        return [document async for document in self.organisations.find(query, _INTERNAL).sort("name", ASCENDING)]
+        return await _all(self.organisations, {"country": country} if country else {}, "name")
 
     async def register_nas(
         self, country: str, organisation_id: str, coordinator_ids: list[str], scope: str
@@ -323,14 +314,10 @@ class MembershipStore:
         return document
 
     async def nas_entry(self, nas_id: str) -> Document:
-        document = await self.nas.find_one({"_id": nas_id}, _INTERNAL)
-        if document is None:
-            raise NotFound(f"no National Advisory Service {nas_id}")
-        return document
+        return await _one(self.nas, nas_id, "National Advisory Service")
 
     async def list_nas(self, country: str | None) -> list[Document]:
-        query = {"country": country} if country else {}
-        return [document async for document in self.nas.find(query, _INTERNAL).sort("country", ASCENDING)]
+        return await _all(self.nas, {"country": country} if country else {}, "country")
 
     # Squads -----------------------------------------------------------------------------------------
 
@@ -359,10 +346,7 @@ class MembershipStore:
         return document
 
     async def squad(self, squad_id: str) -> Document:
-        document = await self.squads.find_one({"_id": squad_id}, _INTERNAL)
-        if document is None:
-            raise NotFound(f"no squad {squad_id}")
-        return document
+        return await _one(self.squads, squad_id, "squad")
 
     async def apply_to_squad(self, squad_id: str, member_id: str, form: ApplicationForm) -> Application:
         member = await self.member(member_id)
@@ -475,6 +459,17 @@ class MembershipStore:
             document
             async for document in self.activity.find({"member_id": member_id}, {"_id": 0}).sort("at", ASCENDING)
         ]
+
+
+async def _one(collection: AsyncCollection[Document], key: str, what: str) -> Document:
+    document = await collection.find_one({"_id": key}, _INTERNAL)
+    if document is None:
+        raise NotFound(f"no {what} {key}")
+    return document
+
+
+async def _all(collection: AsyncCollection[Document], query: Document, order: str) -> list[Document]:
+    return [document async for document in collection.find(query, _INTERNAL).sort(order, ASCENDING)]
 
 
 def _stored(member: Member) -> Document:

@@ -1,0 +1,130 @@
+"""Demo data for the local hub, loaded through the services' own HTTP APIs (never their
+databases), once per stack: organisations, members across Europe, National Advisory Services
+and a squad with its selection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from deh_platform.auth import issue_token
+from deh_platform.settings import ServiceSettings
+from deh_stack.config import StackConfig
+from deh_stack.errors import StackError
+
+ORGANISATIONS = [
+    ("Valsts izglītības satura centrs", "national_authority", "LV"),
+    ("Ośrodek Rozwoju Edukacji", "national_authority", "PL"),
+    ("Tallinna Ülikool", "research_or_expert_body", "EE"),
+    ("Berufsbildende Schule Koblenz", "education_or_training_provider", "DE"),
+    ("Code Club Lisboa", "civil_society", "PT"),
+]
+
+PEOPLE = [
+    ("Ilze Kalniņa", "LV", 0, ["school"], ["ai-in-education", "teacher-training"], ["lv", "en"], True),
+    ("Jānis Ozols", "LV", 0, ["vet"], ["micro-credentials"], ["lv", "en", "de"], True),
+    ("Agnieszka Nowak", "PL", 1, ["school"], ["digital-inclusion"], ["pl", "en"], True),
+    ("Tomasz Wiśniewski", "PL", 1, ["higher_education"], ["ai-in-education"], ["pl", "en"], False),
+    ("Kadri Tamm", "EE", 2, ["higher_education"], ["learning-analytics", "ai-in-education"], ["et", "en"], True),
+    ("Jonas Becker", "DE", 3, ["vet"], ["micro-credentials", "interoperability"], ["de", "en"], True),
+    ("Marta Costa", "PT", 4, ["youth"], ["coding-clubs", "digital-inclusion"], ["pt", "en", "es"], True),
+    ("Lucía Fernández", "ES", None, ["adult_learning"], ["sustainability"], ["es", "en"], True),
+    ("Sofie Jensen", "DK", None, ["early_childhood"], ["digital-wellbeing"], ["da", "en"], False),
+    ("Matteo Rossi", "IT", None, ["school"], ["ai-in-education"], ["it", "en"], True),
+    ("Eleni Papadopoulou", "GR", None, ["higher_education"], ["education-in-crises"], ["el", "en"], True),
+    ("Anna Horváth", "HU", None, ["vet"], ["teacher-training"], ["hu", "en"], True),
+]
+
+ADMIN = "demo-admin"
+MARKER = "demo-loaded"
+
+
+def load_demo(config: StackConfig) -> str:
+    """Load the demo data unless this stack has it already; returns what happened."""
+    marker = config.home / MARKER
+    if marker.exists():
+        return "demo data already loaded"
+    settings = ServiceSettings(service_name="demo")
+    with httpx.Client(base_url=config.service_url("membership"), timeout=10) as client:
+        staff = _as(settings, ADMIN, "admin", "moderator")
+        organisation_ids = [
+            _ok(client.post("/organisations", json={"name": name, "type": kind, "country": country}, headers=staff))[
+                "id"
+            ]
+            for name, kind, country in ORGANISATIONS
+        ]
+        members = [
+            _join(client, settings, staff, number, person, organisation_ids) for number, person in enumerate(PEOPLE)
+        ]
+        for country, coordinator, organisation in (
+            ("LV", members[0], organisation_ids[0]),
+            ("PL", members[2], organisation_ids[1]),
+        ):
+            nas = {
+                "country": country,
+                "organisation_id": organisation,
+                "coordinator_ids": [coordinator],
+                "scope": "schools, VET and adult learning",
+            }
+            _ok(client.post("/nas", json=nas, headers=staff))
+        squad = {
+            "title": "AI in education",
+            "topic": "ai-in-education",
+            "cap": 20,
+            "starts_on": "2027-01-15",
+            "ends_on": "2027-12-15",
+        }
+        squad_id = _ok(client.post("/squads", json=squad, headers=staff))["id"]
+        for member_id in members[:8]:
+            form = {
+                "motivation": "I want to help schools use AI tools responsibly and share what works.",
+                "examples_of_expertise": "Pilots with AI tutors; teacher workshops on generative AI.",
+                "availability": "two days a month",
+            }
+            _ok(client.post(f"/squads/{squad_id}/applications", json=form, headers=_as(settings, member_id, "member")))
+        for member_id in members[:5]:
+            _ok(client.post(f"/squads/{squad_id}/selections", json={"application_id": member_id}, headers=staff))
+    marker.write_text("loaded\n")
+    return f"demo data loaded: {len(ORGANISATIONS)} organisations, {len(PEOPLE)} members, 2 NAS, 1 squad"
+
+
+def _join(
+    client: httpx.Client,
+    settings: ServiceSettings,
+    staff: dict[str, str],
+    number: int,
+    person: tuple[Any, ...],
+    organisations: list[str],
+) -> str:
+    name, country, organisation, sectors, topics, languages, visible = person
+    member_id = f"demo-member-{number:02d}"
+    profile = {
+        "display_name": name,
+        "email": f"{member_id}@example.eu",
+        "country": country,
+        "organisation_id": organisations[organisation] if organisation is not None else None,
+        "sectors": sectors,
+        "expertise_topics": topics,
+        "languages": languages,
+    }
+    consent = {"terms": True, "privacy": True, "directory_visible": visible, "newsletter": number % 3 == 0}
+    _ok(
+        client.post(
+            "/members", json={"profile": profile, "consent": consent}, headers=_as(settings, member_id, "member")
+        )
+    )
+    _ok(client.post(f"/members/{member_id}/approve", json={}, headers=staff))
+    return member_id
+
+
+def _as(settings: ServiceSettings, member_id: str, *roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(settings, member_id, list(roles))}"}
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        request = response.request
+        raise StackError(f"demo data: {request.method} {request.url} answered {response.status_code}: {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
