@@ -43,6 +43,20 @@ DataT = TypeVar("DataT", bound=Contract)
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class RefusedMessage:
+    """A message that broke its contract, as an inbound topic's refusal handler sees it."""
+
+    topic: str
+    key: str
+    attributes: dict[str, str]
+    value: bytes
+    error: ContractError
+
+
+RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
+
+
 class TransientError(Exception):
     """Raise from a handler when trying again later may succeed."""
 
@@ -85,6 +99,7 @@ class EventConsumer:
         self.source = source
         self.retry = retry or RetryPolicy()
         self.handlers: dict[str, Handler] = {}
+        self.refusal_handlers: dict[str, RefusalHandler] = {}
         self.subscriber: DefaultSubscriber | None = None
         self._broker: KafkaBroker | None = None
 
@@ -96,6 +111,18 @@ class EventConsumer:
 
         def register(handler: Callable[[CloudEvent[DataT]], Awaitable[None]]) -> Handler:
             self.handlers[spec.type_name] = handler
+            return handler
+
+        return register
+
+    def on_refused(self, topic: Topic) -> Callable[[RefusalHandler], RefusalHandler]:
+        """Answer a message that breaks its contract on an inbound topic (for example with a
+        rejection outcome to the partner) instead of dead-lettering it."""
+        if topic not in self.topics:
+            raise ValueError(f"{self.group} does not read {topic.name}")
+
+        def register(handler: RefusalHandler) -> RefusalHandler:
+            self.refusal_handlers[topic.name] = handler
             return handler
 
         return register
@@ -125,35 +152,50 @@ class EventConsumer:
             span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.destination.name", record.topic)
             span.set_attribute("messaging.consumer.group.name", self.group)
-            failure = await self._process(type_name, record.value, headers)
+            failure = await self._process(record, type_name, headers, attributes)
             if failure is not None:
                 span.set_status(trace.StatusCode.ERROR, failure.reason)
                 await self._dead_letter(record, attributes, failure)
         await message.ack()
 
-    async def _process(self, type_name: str, value: bytes | None, headers: list[tuple[str, bytes]]) -> Failure | None:
+    async def _process(
+        self, record: Any, type_name: str, headers: list[tuple[str, bytes]], attributes: dict[str, str]
+    ) -> Failure | None:
         if type_name in MESSAGE_TYPES and type_name not in self.handlers:
             messages_skipped.add(1, {"group": self.group, "type": type_name})
             return None
         try:
-            event = from_kafka(value, headers)
+            event = from_kafka(record.value, headers)
         except ContractError as error:
-            return Failure(str(error), "ContractError", attempts=1)
-        handler = self.handlers[event.type]
+            refusal = self.refusal_handlers.get(record.topic)
+            if refusal is None:
+                return Failure(str(error), "ContractError", attempts=1)
+            refused = RefusedMessage(
+                record.topic,
+                (record.key or b"").decode("utf-8", errors="replace"),
+                attributes,
+                record.value or b"",
+                error,
+            )
+            return await self._attempt(lambda: refusal(refused), type_name or "unknown")
+        return await self._attempt(lambda: self.handlers[event.type](event), event.type)
+
+    async def _attempt(self, work: Callable[[], Awaitable[None]], type_name: str) -> Failure | None:
+        """Run the work, retrying transient errors with backoff; a Failure when it gives up."""
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                await handler(event)
+                await work()
             except TRANSIENT_ERRORS as error:
                 if attempt == self.retry.attempts:
                     return Failure(f"still failing after {attempt} attempts: {error!r}", type(error).__name__, attempt)
-                messages_retried.add(1, {"group": self.group, "type": event.type})
-                log.warning("transient failure handling %s (attempt %d): %r", event.id, attempt, error)
+                messages_retried.add(1, {"group": self.group, "type": type_name})
+                log.warning("transient failure handling a %s (attempt %d): %r", type_name, attempt, error)
                 await asyncio.sleep(self.retry.delay(attempt))
             except Exception as error:
-                log.exception("handler of %s failed on event %s", event.type, event.id)
+                log.exception("handling a %s failed", type_name)
                 return Failure(f"{type(error).__name__}: {error}", type(error).__name__, attempt)
             else:
-                messages_consumed.add(1, {"group": self.group, "type": event.type})
+                messages_consumed.add(1, {"group": self.group, "type": type_name})
                 return None
         raise AssertionError("unreachable: the loop returns on its last attempt")
 

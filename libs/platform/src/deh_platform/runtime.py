@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from opensearchpy import AsyncOpenSearch
@@ -46,7 +47,8 @@ class ServiceRuntime:
     search: AsyncOpenSearch | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
-    _relay_task: asyncio.Task[None] | None = field(default=None, init=False)
+    background: dict[str, Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=dict)
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
     _started: bool = field(default=False, init=False)
 
     @classmethod
@@ -112,7 +114,9 @@ class ServiceRuntime:
                 self._publish_pending,
                 poll_seconds=self.settings.outbox_poll_seconds,
             )
-            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+            self.background["outbox relay"] = self.relay.run
+        for name, loop in self.background.items():
+            self._tasks[name] = asyncio.create_task(loop(), name=f"{self.name} {name}")
 
     async def _publish_pending(self, event: Document) -> None:
         await self.broker.publish(
@@ -122,15 +126,20 @@ class ServiceRuntime:
             headers=event["headers"],
         )
 
+    def run_in_background(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A loop that runs for the service's lifetime (started after the broker); readiness
+        reports it when it stops."""
+        self.background[name] = loop
+
     def notify_outbox(self) -> None:
         if self.relay is not None:
             self.relay.notify()
 
     async def stop(self) -> None:
-        if self._relay_task is not None:
-            self._relay_task.cancel()
+        for task in self._tasks.values():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+                await task
         if self._started:
             await self.broker.stop()
         if self.mongo is not None:
@@ -151,8 +160,9 @@ class ServiceRuntime:
         states = {name: _describe(result) for name, result in zip(checks, results, strict=True)}
         for consumer in self.consumers:
             states[f"consumer {consumer.group}"] = consumer.state()
-        if self._relay_task is not None and self._relay_task.done():
-            states["outbox relay"] = "stopped"
+        for name, task in self._tasks.items():
+            if task.done():
+                states[name] = "stopped"
         return states
 
     async def _check_kafka(self) -> None:
