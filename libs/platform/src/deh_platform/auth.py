@@ -88,6 +88,16 @@ async def current_principal(
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
+async def optional_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """The caller when a token is given (and valid), else None: for routes open to the public."""
+    return None if credentials is None else await current_principal(request, credentials)
+
+
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+
+
 def requires(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that lets only callers with one of `roles` through (403 otherwise)."""
 

@@ -24,10 +24,11 @@ from opensearchpy.exceptions import ConnectionError as SearchConnectionError
 from opentelemetry import trace
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout
 
-from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_event, spec_of, to_kafka
+from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_event, spec_of
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
 from deh_contracts.envelope import header_map
-from deh_contracts.registry import DEAD_LETTERS, MESSAGE_TYPES, Topic
+from deh_contracts.registry import MESSAGE_TYPES, Topic
+from deh_platform.publishing import publish_event
 from deh_platform.telemetry import (
     extract_context,
     messages_consumed,
@@ -226,16 +227,10 @@ class EventConsumer:
     async def _publish_until_sent(self, letter: CloudEvent[MessageDeadLettered]) -> None:
         # Without the dead letter stored, the offset must not move: keep trying while Kafka is away.
         assert self._broker is not None
-        kafka_record = to_kafka(letter)
         delay = self.retry.first_delay
         while True:
             try:
-                await self._broker.publish(
-                    kafka_record.value,
-                    topic=DEAD_LETTERS.name,
-                    key=kafka_record.key,
-                    headers=header_map(kafka_record.headers),
-                )
+                await publish_event(self._broker, letter)
                 return
             except Exception:
                 log.exception("could not publish a dead letter; retrying")

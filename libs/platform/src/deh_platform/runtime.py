@@ -19,6 +19,7 @@ from deh_contracts.registry import DEAD_LETTERS, Topic
 from deh_platform.consumer import EventConsumer, RetryPolicy
 from deh_platform.logs import configure_logging
 from deh_platform.outbox import Document, OutboxRelay
+from deh_platform.publishing import publish_event
 from deh_platform.settings import ServiceSettings
 from deh_platform.telemetry import configure_telemetry
 from deh_platform.topics import ensure_topics
@@ -125,6 +126,11 @@ class ServiceRuntime:
             key=event["key"].encode(),
             headers=event["headers"],
         )
+
+    async def publish_now(self, data: Contract) -> None:
+        """Publish an event that goes with no state change of this service (an answer to a
+        partner, say) before the offset of the message that caused it is committed."""
+        await publish_event(self.broker, self.new_event(data))
 
     def run_in_background(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A loop that runs for the service's lifetime (started after the broker); readiness

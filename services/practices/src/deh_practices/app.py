@@ -1,9 +1,35 @@
-"""Composition root: the practices service's HTTP app and Kafka wiring on the shared platform."""
+"""Composition root: the practices service's HTTP app, Kafka wiring and search indexer."""
+
+from fastapi import FastAPI
 
 from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform.http import create_service_app
 from deh_platform.runtime import ServiceRuntime
+from deh_practices.adapters.http import router
+from deh_practices.adapters.index import SearchIndex
+from deh_practices.adapters.kafka import subscribe
+from deh_practices.adapters.store import OUTBOX_COLLECTIONS, PracticeStore
 from deh_practices.settings import PracticesSettings
 
-runtime = ServiceRuntime.from_settings(PracticesSettings(), produces=[PRACTICES, OUTCOMES])
-app = create_service_app(runtime, title="Digital Education Hub: practices")
+
+def create_app(settings: PracticesSettings) -> FastAPI:
+    runtime = ServiceRuntime.from_settings(
+        settings, produces=[PRACTICES, OUTCOMES], outbox_collections=OUTBOX_COLLECTIONS
+    )
+    store = PracticeStore(runtime)
+    assert runtime.search is not None
+    index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
+    subscribe(runtime, store)
+    runtime.run_in_background("search indexer", index.run_indexer)
+
+    async def prepare(_: ServiceRuntime) -> None:
+        await store.create_indexes()
+        await index.ensure()
+
+    app = create_service_app(runtime, title="Digital Education Hub: practices", routers=[router], on_startup=[prepare])
+    app.state.store = store
+    app.state.index = index
+    return app
+
+
+app = create_app(PracticesSettings())

@@ -10,3 +10,5 @@ class PracticesSettings(ServiceSettings):
 
     service_name: str = "practices"
     uses_opensearch: ClassVar[bool] = True
+    # The alias the portal searches; tests use their own.
+    search_alias: str = "practices"

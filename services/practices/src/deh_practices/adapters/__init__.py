@@ -1,0 +1,1 @@
+"""Thin adapters of the practices service: MongoDB store, OpenSearch index, HTTP, Kafka, links."""

@@ -1,0 +1,204 @@
+"""The practices HTTP API: submission, editing, review, archive, search and maintenance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, Field
+
+from deh_contracts.catalogue.practices import Origin, PracticeMetadata
+from deh_platform.auth import Caller, MaybeCaller, Principal, requires
+from deh_platform.errors import InvalidInput
+from deh_practices.adapters.index import SearchIndex
+from deh_practices.adapters.links import LinkReport, check_links
+from deh_practices.adapters.store import Document, PracticeStore
+from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
+from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts
+
+router = APIRouter()
+Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
+
+
+def store_of(request: Request) -> PracticeStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def index_of(request: Request) -> SearchIndex:
+    return request.app.state.index  # type: ignore[no-any-return]
+
+
+Store = Annotated[PracticeStore, Depends(store_of)]
+Index = Annotated[SearchIndex, Depends(index_of)]
+
+
+class PracticeView(BaseModel):
+    id: str
+    status: Status
+    version: int
+    metadata: PracticeMetadata
+    body: str
+    authors: dict[str, str | None] = Field(description="Member ids and their visible names (null when hidden).")
+    author_names: list[str]
+    reviewer_id: str | None
+    published_at: datetime | None
+    last_reviewed_at: datetime | None
+    stale: bool
+    broken_links: list[str]
+
+
+def view(document: Document) -> PracticeView:
+    return PracticeView(
+        id=document["_id"], **{name: document.get(name) for name in PracticeView.model_fields if name != "id"}
+    )
+
+
+def _validated(submission: Edit | Submission) -> None:
+    problems = metadata_problems(submission.metadata)
+    if problems:
+        first = problems[0]
+        raise InvalidInput(("body", *first.location.split(".")), "; ".join(str(problem) for problem in problems))
+
+
+@router.post("/practices", status_code=status.HTTP_201_CREATED, response_model=PracticeView, tags=["practices"])
+async def submit_practice(body: Submission, caller: Caller, store: Store) -> Any:
+    """A member submits a practice (or keeps it as a draft with `submit: false`)."""
+    _validated(body)
+    if body.metadata.origin.kind not in ("community", "eu_project"):
+        raise InvalidInput(("body", "metadata", "origin", "kind"), "members submit community or EU-project practices")
+    document = await store.create(
+        practice_id=None,
+        metadata=body.metadata,
+        body=body.body,
+        author_ids=[caller.member_id],
+        author_names=[],
+        status="submitted" if body.submit else "draft",
+        created_by=caller.member_id,
+    )
+    return view(document)
+
+
+@router.get("/practices/{practice_id}", response_model=PracticeView, tags=["practices"])
+async def get_practice(practice_id: str, caller: MaybeCaller, store: Store) -> Any:
+    """Published practices are public; drafts and practices in review only to authors and reviewers."""
+    return view(await store.visible(practice_id, caller))
+
+
+@router.put("/practices/{practice_id}", response_model=PracticeView, tags=["practices"])
+async def edit_practice(practice_id: str, body: Edit, caller: Caller, store: Store) -> Any:
+    """An author edits: a new version; a published practice goes back to review."""
+    _validated(body)
+    return view(await store.edit(practice_id, body, caller))
+
+
+@router.get("/practices/{practice_id}/versions", tags=["practices"])
+async def versions(practice_id: str, caller: Caller, store: Store) -> list[dict[str, Any]]:
+    document = await store.visible(practice_id, caller)
+    return list(document["versions"])
+
+
+@router.post("/practices/{practice_id}/submit", response_model=PracticeView, tags=["review"])
+async def submit_draft(practice_id: str, caller: Caller, store: Store) -> Any:
+    return view(await store.submit(practice_id, caller))
+
+
+class Assignment(BaseModel):
+    reviewer_id: str = Field(min_length=1)
+
+
+@router.post("/practices/{practice_id}/reviewer", response_model=PracticeView, tags=["review"])
+async def assign_reviewer(practice_id: str, body: Assignment, caller: Moderator, store: Store) -> Any:
+    return view(await store.assign(practice_id, body.reviewer_id))
+
+
+@router.post("/practices/{practice_id}/reviews", response_model=PracticeView, tags=["review"])
+async def review(practice_id: str, body: Review, caller: Caller, store: Store) -> Any:
+    """The assigned reviewer scores every criterion and decides: publish, request changes or reject."""
+    return view(await store.review(practice_id, body, caller))
+
+
+class Archiving(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+@router.post("/practices/{practice_id}/archive", response_model=PracticeView, tags=["review"])
+async def archive(practice_id: str, body: Archiving, caller: Caller, store: Store) -> Any:
+    return view(await store.archive(practice_id, body.reason, caller))
+
+
+@router.get("/review-queue", tags=["review"])
+async def review_queue(caller: Moderator, store: Store) -> list[dict[str, Any]]:
+    """Practices waiting for review and published ones whose last review is too old."""
+    return [
+        {
+            "id": document["_id"],
+            "status": document["status"],
+            "stale": document.get("stale", False),
+            "reviewer_id": document.get("reviewer_id"),
+        }
+        for document in await store.review_queue()
+    ]
+
+
+class Hit(BaseModel):
+    id: str
+    title: dict[str, str]
+    summary: dict[str, str]
+    languages: list[str]
+    countries: list[str]
+    result_type: str
+    origin: Origin | None = None
+    published_at: datetime | None
+    highlights: dict[str, list[str]]
+    score: float | None
+
+
+class SearchResults(BaseModel):
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    next_cursor: str | None
+
+
+@router.get("/search", response_model=SearchResults, tags=["search"])
+async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller, index: Index) -> Any:
+    """Full-text search in the EU languages, facets with counts, filters, highlights, relevance
+    or date order, and `cursor` paging as deep as needed (there is no offset)."""
+    response = await index.search.search(
+        index=index.alias, body=build_query(request, caller.member_id if caller else None)
+    )
+    hits = response["hits"]["hits"]
+    last = hits[-1]["sort"] if hits and len(hits) == request.size else None
+    return SearchResults(
+        total=response["hits"]["total"]["value"],
+        hits=[
+            Hit(
+                id=hit["_id"],
+                title=hit["_source"]["title"],
+                summary=hit["_source"]["summary"],
+                languages=hit["_source"]["languages"],
+                countries=hit["_source"].get("countries", []),
+                result_type=hit["_source"]["result_type"],
+                published_at=hit["_source"].get("published_at"),
+                highlights=hit.get("highlight", {}),
+                score=hit.get("_score"),
+            )
+            for hit in hits
+        ],
+        facets=facet_counts(response.get("aggregations", {})),
+        next_cursor=encode_cursor(last) if last else None,
+    )
+
+
+@router.post("/maintenance/link-check", tags=["maintenance"])
+async def link_check(caller: Admin, store: Store) -> LinkReport:
+    async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
+        return await check_links(store, client)
+
+
+@router.post("/maintenance/staleness", tags=["maintenance"])
+async def staleness(caller: Admin, store: Store) -> dict[str, int]:
+    return {"flagged": await store.flag_stale()}

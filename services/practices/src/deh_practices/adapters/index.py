@@ -1,0 +1,190 @@
+"""The OpenSearch side: the versioned index behind the `practices` alias, the indexer that
+follows MongoDB, the zero-downtime rebuild, and running searches.
+
+The indexer is the outbox idea again: a change marks the practice `search_pending` in the same
+write; the indexer indexes pending practices with their revision as external version (so an
+older copy can never overwrite a newer one), then clears the mark if the revision is unchanged.
+During a rebuild it writes to both the live index and the one being built (read from MongoDB
+at every pass), so no change made while the rebuild copies is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import NotFoundError
+from pymongo.asynchronous.collection import AsyncCollection
+
+from deh_practices.adapters.store import PENDING, Document
+from deh_practices.domain.search import FACETS, MAPPING_VERSION, index_definition
+
+log = logging.getLogger(__name__)
+ALIAS = "practices"
+CATCH_UP_MARGIN = timedelta(minutes=2)
+Progress = Callable[[int, int], None]
+
+
+def index_document(practice: Document) -> dict[str, Any]:
+    """The searchable shape of a stored practice."""
+    metadata = practice["metadata"]
+    body_language = metadata["languages"][0]
+    return {
+        "practice_id": practice["_id"],
+        "status": practice["status"],
+        "version": practice["version"],
+        "title": metadata["title"],
+        "summary": metadata["summary"],
+        "body": {body_language: practice["body"]} if practice.get("body") else {},
+        **{field: metadata[name] for name, field in FACETS.items() if name in metadata},
+        "origin_kind": metadata["origin"]["kind"],
+        "origin_reference": metadata["origin"].get("reference"),
+        "author_ids": list(practice["authors"]),
+        "author_names": [name for name in practice["authors"].values() if name] + practice.get("author_names", []),
+        "reviewer_id": practice.get("reviewer_id"),
+        "published_at": practice.get("published_at"),
+        "updated_at": practice["updated_at"],
+        "stale": practice.get("stale", False),
+        "links": metadata.get("links", []),
+    }
+
+
+class SearchIndex:
+    def __init__(
+        self,
+        search: AsyncOpenSearch,
+        practices: AsyncCollection[Document],
+        state: AsyncCollection[Document],
+        alias: str = ALIAS,
+    ) -> None:
+        self.search = search
+        self.practices = practices
+        self.state = state
+        self.alias = alias
+
+    def new_index_name(self) -> str:
+        return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
+
+    async def ensure(self) -> None:
+        """Create the first index behind the alias, unless the alias exists."""
+        if await self.search.indices.exists_alias(name=self.alias):
+            return
+        name = self.new_index_name()
+        await self.search.indices.create(index=name, body={**index_definition(), "aliases": {self.alias: {}}})
+
+    async def live_index(self) -> str:
+        aliases = await self.search.indices.get_alias(name=self.alias)
+        return str(next(iter(aliases)))
+
+    async def targets(self) -> list[str]:
+        state = await self.state.find_one({"_id": self.alias}) or {}
+        return [self.alias, *([state["building"]] if state.get("building") else [])]
+
+    # The indexer ---------------------------------------------------------------------------
+
+    async def run_indexer(self, poll_seconds: float = 0.5) -> None:
+        while True:
+            try:
+                if await self.index_pending() == 0:
+                    await asyncio.sleep(poll_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("indexing failed; the practices stay pending and are retried")
+                await asyncio.sleep(2)
+
+    async def index_pending(self, batch: int = 200) -> int:
+        pending = [document async for document in self.practices.find({PENDING: True}).limit(batch)]
+        if not pending:
+            return 0
+        await self.write(pending, await self.targets())
+        for document in pending:
+            await self.practices.update_one(
+                {"_id": document["_id"], "revision": document["revision"]}, {"$unset": {PENDING: ""}}
+            )
+        return len(pending)
+
+    async def write(self, practices: list[Document], indexes: list[str]) -> None:
+        operations: list[dict[str, Any]] = []
+        for practice in practices:
+            for index in indexes:
+                operations.append(
+                    {
+                        "index": {
+                            "_index": index,
+                            "_id": practice["_id"],
+                            "version": practice["revision"],
+                            "version_type": "external",
+                        }
+                    }
+                )
+                operations.append(index_document(practice))
+        response = await self.search.bulk(body=operations)
+        # 409: the index already holds this revision or a newer one, which is what we want.
+        failures = [
+            item["index"]
+            for item in response["items"]
+            if item["index"].get("status", 200) >= 300 and item["index"]["status"] != 409
+        ]
+        if failures:
+            raise RuntimeError(f"{len(failures)} practices could not be indexed, first: {failures[0]}")
+
+    # Rebuild ----------------------------------------------------------------------------------
+
+    async def rebuild(self, progress: Progress | None = None, batch: int = 200) -> str:
+        """Copy every practice from MongoDB into a fresh index, then move the alias to it."""
+        old = await self.live_index()
+        new = self.new_index_name()
+        await self.search.indices.create(index=new, body=index_definition())
+        started = datetime.now(UTC)
+        await self.state.update_one({"_id": self.alias}, {"$set": {"building": new, "started": started}}, upsert=True)
+        try:
+            total = await self.practices.count_documents({})
+            await self._copy({}, new, total, progress, batch)
+            # A pass of the indexer that read the state just before the rebuild began may have
+            # written a newer revision to the old index only: copy what changed since then again.
+            await self._copy({"updated_at": {"$gte": started - CATCH_UP_MARGIN}}, new, None, None, batch)
+            await self.search.indices.refresh(index=new)
+            await self.search.indices.update_aliases(
+                body={
+                    "actions": [
+                        {"remove": {"index": old, "alias": self.alias}},
+                        {"add": {"index": new, "alias": self.alias}},
+                    ]
+                }
+            )
+        except BaseException:
+            await self.state.update_one({"_id": self.alias}, {"$unset": {"building": ""}})
+            await self.search.indices.delete(index=new, ignore_unavailable=True)
+            raise
+        await self.state.update_one({"_id": self.alias}, {"$unset": {"building": ""}})
+        with contextlib.suppress(NotFoundError):
+            await self.search.indices.delete(index=old)
+        return new
+
+    async def _copy(
+        self, query: Document, index: str, total: int | None, progress: Progress | None, batch: int
+    ) -> None:
+        done = 0
+        chunk: list[Document] = []
+        async for document in self.practices.find(query).sort("_id", 1):
+            chunk.append(document)
+            if len(chunk) == batch:
+                await self.write(chunk, [index])
+                done += len(chunk)
+                chunk = []
+                if progress and total is not None:
+                    progress(done, max(total, done))  # practices written meanwhile are copied too
+        if chunk:
+            await self.write(chunk, [index])
+            done += len(chunk)
+        if progress and total is not None:
+            progress(done, max(total, done))
+
+    async def count(self) -> int:
+        return int((await self.search.count(index=self.alias))["count"])

@@ -1,0 +1,169 @@
+"""What practices learns from Kafka: partner submissions (answered with an outcome), authors'
+names and erasure from membership, hackathon submissions and squad outputs to turn into practices."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime
+
+from deh_contracts import CloudEvent
+from deh_contracts.catalogue.events import HackathonSubmissionMade
+from deh_contracts.catalogue.inbound import (
+    PracticeSubmissionRequested,
+    Rejection,
+    SubmissionAccepted,
+    SubmissionRejected,
+)
+from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberProfileUpdated, SquadOutputRecorded
+from deh_contracts.catalogue.practices import Origin, PracticeMetadata, ResultType
+from deh_contracts.errors import FieldError
+from deh_contracts.registry import EVENTS, MEMBERSHIP, PRACTICE_SUBMISSIONS
+from deh_platform.consumer import RefusedMessage
+from deh_platform.errors import Conflict
+from deh_platform.runtime import ServiceRuntime
+from deh_practices.adapters.store import PracticeStore
+from deh_practices.domain.practices import Status, metadata_problems
+
+SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
+    "white_paper": "white_paper",
+    "report": "report",
+    "guidelines": "handbook",
+    "toolkit": "tool",
+}
+
+
+def derived_id(*parts: str) -> str:
+    """The same practice id for the same source, so that a redelivery creates nothing new."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "deh:" + ":".join(parts)).hex
+
+
+def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
+    consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, EVENTS])
+
+    async def reject(partner: str, external_id: str, request_id: str, problems: list[FieldError]) -> None:
+        reasons = [Rejection.from_field_error(problem) for problem in problems]
+        await runtime.publish_now(
+            SubmissionRejected(
+                partner=partner,
+                external_id=external_id,
+                request_id=request_id,
+                kind="practice",
+                reasons=reasons,
+                rejected_at=datetime.now(UTC),
+            )
+        )
+
+    @consumer.on(PracticeSubmissionRequested)
+    async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
+        request = event.data
+        practice_id = derived_id("partner", request.partner, request.external_id)
+        problems = metadata_problems(request.metadata)
+        if problems:
+            await reject(request.partner, request.external_id, event.id, problems)
+            return
+        existing = await store.practices.find_one({"_id": practice_id}, {"request_id": 1})
+        if existing is not None:
+            if existing["request_id"] != event.id:  # a redelivery was answered already
+                duplicate = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
+                await reject(request.partner, request.external_id, event.id, [duplicate])
+            return
+        accepted = SubmissionAccepted(
+            partner=request.partner,
+            external_id=request.external_id,
+            request_id=event.id,
+            kind="practice",
+            accepted_id=practice_id,
+            accepted_at=datetime.now(UTC),
+        )
+        await store.create(
+            practice_id=practice_id,
+            metadata=request.metadata,
+            body=request.body,
+            author_ids=[],
+            author_names=request.author_names,
+            status="submitted",
+            created_by=f"partner:{request.partner}",
+            extra_events=[accepted],
+            request_id=event.id,
+        )
+
+    @consumer.on_refused(PRACTICE_SUBMISSIONS)
+    async def broken_submission(message: RefusedMessage) -> None:
+        try:
+            partner = str(json.loads(message.value).get("partner") or "unknown")
+        except (ValueError, AttributeError):
+            partner = "unknown"
+        await reject(
+            partner, message.key or "unknown", message.attributes.get("ce_id", "unknown"), message.error.errors
+        )
+
+    @consumer.on(MemberApproved)
+    async def member_approved(event: CloudEvent[MemberApproved]) -> None:
+        await store.remember_author(event.data.member_id, event.data.display_name)
+
+    @consumer.on(MemberProfileUpdated)
+    async def profile_updated(event: CloudEvent[MemberProfileUpdated]) -> None:
+        await store.remember_author(event.data.member_id, event.data.display_name)
+
+    @consumer.on(MemberErased)
+    async def member_erased(event: CloudEvent[MemberErased]) -> None:
+        await store.anonymise(event.data.member_id)
+
+    @consumer.on(HackathonSubmissionMade)
+    async def hackathon_submission(event: CloudEvent[HackathonSubmissionMade]) -> None:
+        submission = event.data
+        metadata = PracticeMetadata(
+            title={"en": submission.title},
+            summary={"en": submission.summary},
+            languages=["en"],
+            licence="to be chosen by the team",
+            links=submission.links,
+            result_type="tool",
+            origin=Origin(kind="hackathon", reference=submission.team_id),
+        )
+        await create_once(
+            store,
+            derived_id("hackathon", submission.submission_id),
+            metadata,
+            submission.member_ids,
+            "draft",
+            f"team:{submission.team_id}",
+        )
+
+    @consumer.on(SquadOutputRecorded)
+    async def squad_output(event: CloudEvent[SquadOutputRecorded]) -> None:
+        output = event.data
+        metadata = PracticeMetadata(
+            title={output.language: output.title},
+            summary={output.language: output.summary},
+            languages=[output.language],
+            licence="CC-BY-4.0",
+            links=output.links,
+            result_type=SQUAD_OUTPUT_TYPES.get(output.kind, "other"),
+            origin=Origin(kind="squad", reference=output.squad_id),
+        )
+        await create_once(
+            store,
+            derived_id("squad-output", output.output_id),
+            metadata,
+            output.author_ids,
+            "submitted",
+            f"squad:{output.squad_id}",
+        )
+
+
+async def create_once(
+    store: PracticeStore, practice_id: str, metadata: PracticeMetadata, authors: list[str], status: Status, by: str
+) -> None:
+    with contextlib.suppress(Conflict):  # created by an earlier delivery of the same event
+        await store.create(
+            practice_id=practice_id,
+            metadata=metadata,
+            body="",
+            author_ids=authors,
+            author_names=[],
+            status=status,
+            created_by=by,
+        )

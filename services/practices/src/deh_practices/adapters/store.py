@@ -1,0 +1,318 @@
+"""The practices service's MongoDB store, the source of truth. Every change is one conditional
+update on the practice (guarded by its revision) carrying its contract events in the outbox and
+marking the practice for the search index in the same write."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from deh_contracts.catalogue.practices import (
+    PracticeArchived,
+    PracticeMetadata,
+    PracticePublished,
+    PracticeReviewRecorded,
+    PracticeSubmitted,
+    PracticeUpdated,
+)
+from deh_contracts.registry import Contract
+from deh_platform.auth import Principal
+from deh_platform.errors import Conflict, Forbidden, NotFound
+from deh_platform.outbox import new_document, with_events
+from deh_platform.runtime import ServiceRuntime
+from deh_practices.domain import practices as rules
+from deh_practices.domain.practices import Edit, Review, Status
+
+Document = dict[str, Any]
+OUTBOX_COLLECTIONS = ("practices",)
+PENDING = "search_pending"
+_INTERNAL = {"_outbox": 0, "_applied_events": 0}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PracticeStore:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.practices: AsyncCollection[Document] = runtime.db.practices
+        self.authors: AsyncCollection[Document] = runtime.db.authors
+
+    async def create_indexes(self) -> None:
+        await self.practices.create_index([("status", ASCENDING), ("last_reviewed_at", ASCENDING)])
+        await self.practices.create_index("author_ids")
+
+    async def author_name(self, member_id: str) -> str | None:
+        """The local copy of a member's visible name (None when hidden or unknown)."""
+        known = await self.authors.find_one({"_id": member_id})
+        return known.get("display_name") if known else None
+
+    async def create(
+        self,
+        *,
+        practice_id: str | None,
+        metadata: PracticeMetadata,
+        body: str,
+        author_ids: list[str],
+        author_names: list[str],
+        status: Status,
+        created_by: str,
+        extra_events: Sequence[Contract] = (),
+        request_id: str | None = None,
+    ) -> Document:
+        at = now()
+        practice_id = practice_id or uuid.uuid4().hex
+        authors = {member_id: await self.author_name(member_id) for member_id in author_ids}
+        document: Document = {
+            "_id": practice_id,
+            "status": status,
+            "version": 1,
+            "metadata": metadata.model_dump(),
+            "body": body,
+            "authors": authors,
+            "author_ids": author_ids,
+            "author_names": author_names,
+            "reviewer_id": None,
+            "reviews": [],
+            "versions": [{"version": 1, "metadata": metadata.model_dump(), "body": body, "by": created_by, "at": at}],
+            "created_by": created_by,
+            "created_at": at,
+            "updated_at": at,
+            "submitted_at": at if status == "submitted" else None,
+            "published_at": None,
+            "last_reviewed_at": None,
+            "stale": False,
+            "broken_links": [],
+            "request_id": request_id,
+            "revision": 1,
+            PENDING: True,
+        }
+        events: list[Contract] = [*extra_events]
+        if status == "submitted":
+            events.insert(0, _submitted(document, at))
+        try:
+            await self.practices.insert_one(new_document(document, [self.runtime.new_event(event) for event in events]))
+        except DuplicateKeyError:
+            raise Conflict(f"practice {practice_id} exists already") from None
+        self.runtime.notify_outbox()
+        return document
+
+    async def get(self, practice_id: str) -> Document:
+        document = await self.practices.find_one({"_id": practice_id}, _INTERNAL)
+        if document is None:
+            raise NotFound(f"no practice {practice_id}")
+        return document
+
+    async def visible(self, practice_id: str, caller: Principal | None) -> Document:
+        """The practice if the caller may see it; drafts are 'not found' to everyone else."""
+        document = await self.get(practice_id)
+        if document["status"] in rules.PUBLIC or (caller is not None and _involved(document, caller)):
+            return document
+        raise NotFound(f"no practice {practice_id}")
+
+    async def change(
+        self, document: Document, set_fields: Document, events: list[Contract], push: Document | None = None
+    ) -> Document:
+        """Apply a change guarded by the revision read; the index is told in the same write."""
+        update = touched(set_fields)
+        if push:
+            update["$push"] = push
+        result = await self.practices.update_one(
+            {"_id": document["_id"], "revision": document["revision"]},
+            with_events(update, [self.runtime.new_event(event) for event in events]),
+        )
+        self.runtime.notify_outbox()
+        if result.modified_count != 1:
+            raise Conflict("the practice changed meanwhile; read it again and retry")
+        return await self.get(document["_id"])
+
+    async def submit(self, practice_id: str, caller: Principal) -> Document:
+        document = await self.get(practice_id)
+        _require_author(document, caller)
+        rules.require("submit", document["status"])
+        at = now()
+        return await self.change(document, {"status": "submitted", "submitted_at": at}, [_submitted(document, at)])
+
+    async def edit(self, practice_id: str, edit: Edit, caller: Principal) -> Document:
+        document = await self.get(practice_id)
+        _require_author(document, caller)
+        rules.require("edit", document["status"])
+        at = now()
+        version = document["version"] + 1
+        changed = [
+            name for name, value in edit.metadata.model_dump().items() if document["metadata"].get(name) != value
+        ]
+        if edit.body != document["body"]:
+            changed.append("body")
+        event = PracticeUpdated(
+            practice_id=document["_id"],
+            version=version,
+            changed_fields=changed,
+            metadata=edit.metadata,
+            updated_by=caller.member_id,
+            updated_at=at,
+        )
+        entry = {
+            "version": version,
+            "metadata": edit.metadata.model_dump(),
+            "body": edit.body,
+            "by": caller.member_id,
+            "at": at,
+        }
+        return await self.change(
+            document,
+            {
+                "status": rules.status_after_edit(document["status"]),
+                "version": version,
+                "metadata": entry["metadata"],
+                "body": edit.body,
+            },
+            [event],
+            push={"versions": entry},
+        )
+
+    async def assign(self, practice_id: str, reviewer_id: str) -> Document:
+        document = await self.get(practice_id)
+        rules.require("assign", document["status"])
+        if reviewer_id in document["authors"]:
+            raise Conflict("an author cannot review their own practice")
+        status = "published" if document["status"] == "published" else "in_review"
+        return await self.change(document, {"status": status, "reviewer_id": reviewer_id}, [])
+
+    async def review(self, practice_id: str, review: Review, caller: Principal) -> Document:
+        document = await self.get(practice_id)
+        rules.require("review", document["status"])
+        if document["reviewer_id"] != caller.member_id:
+            raise Forbidden("only the assigned reviewer may review this practice")
+        at = now()
+        status = rules.status_after_review(document["status"], review.decision)
+        review_id = uuid.uuid4().hex
+        events: list[Contract] = [
+            PracticeReviewRecorded(
+                practice_id=document["_id"],
+                version=document["version"],
+                review_id=review_id,
+                reviewer_id=caller.member_id,
+                scores=review.scores,
+                decision=review.decision,
+                comments=review.comments,
+                reviewed_at=at,
+            )
+        ]
+        changes: Document = {"status": status, "last_reviewed_at": at, "stale": False}
+        if status == "published" and document["status"] != "published":
+            changes["published_at"] = at
+            events.append(_published(document, at))
+        if status == "archived":
+            events.append(
+                PracticeArchived(
+                    practice_id=document["_id"], reason=review.comments, archived_by=caller.member_id, archived_at=at
+                )
+            )
+        entry = {
+            "review_id": review_id,
+            "reviewer_id": caller.member_id,
+            "version": document["version"],
+            **review.model_dump(),
+            "at": at,
+        }
+        return await self.change(document, changes, events, push={"reviews": entry})
+
+    async def archive(self, practice_id: str, reason: str, caller: Principal) -> Document:
+        document = await self.get(practice_id)
+        if not (caller.is_staff or caller.member_id in document["authors"]):
+            raise Forbidden("only an author or a moderator may archive a practice")
+        rules.require("archive", document["status"])
+        at = now()
+        event = PracticeArchived(
+            practice_id=document["_id"], reason=reason, archived_by=caller.member_id, archived_at=at
+        )
+        return await self.change(document, {"status": "archived"}, [event])
+
+    async def review_queue(self) -> list[Document]:
+        query = {"$or": [{"status": {"$in": ["submitted", "in_review"]}}, {"status": "published", "stale": True}]}
+        return [
+            document
+            async for document in self.practices.find(query, {**_INTERNAL, "body": 0, "versions": 0}).sort(
+                "updated_at", ASCENDING
+            )
+        ]
+
+    async def flag_stale(self) -> int:
+        """Mark published practices whose last review is too old; they join the review queue."""
+        cutoff = now() - rules.STALE_AFTER
+        result = await self.practices.update_many(
+            {
+                "status": "published",
+                "stale": False,
+                "$or": [{"last_reviewed_at": {"$lt": cutoff}}, {"last_reviewed_at": None}],
+            },
+            touched({"stale": True}),
+        )
+        return result.modified_count
+
+    # What other services tell us ---------------------------------------------------------------
+
+    async def remember_author(self, member_id: str, display_name: str | None) -> None:
+        await self.authors.update_one({"_id": member_id}, {"$set": {"display_name": display_name}}, upsert=True)
+        await self.practices.update_many(
+            {f"authors.{member_id}": {"$exists": True}},
+            touched({f"authors.{member_id}": display_name}),
+        )
+
+    async def anonymise(self, member_id: str) -> None:
+        """After `member erased`: the practices stay, without the person's id or name."""
+        await self.authors.delete_one({"_id": member_id})
+        async for document in self.practices.find({f"authors.{member_id}": {"$exists": True}}, {"_id": 1}):
+            await self.practices.update_one(
+                {"_id": document["_id"]},
+                {
+                    **touched(),
+                    "$unset": {f"authors.{member_id}": ""},
+                    "$pull": {"author_ids": member_id},
+                    "$push": {"author_names": "(erased member)"},
+                },
+            )
+        await self.practices.update_many({"reviewer_id": member_id}, touched({"reviewer_id": None}))
+
+
+def touched(set_fields: Document | None = None) -> Document:
+    """The update fields of a change made outside `change` (other services' events, sweeps):
+    a new revision, a new time, and a mark for the search index."""
+    return {"$set": {**(set_fields or {}), PENDING: True, "updated_at": now()}, "$inc": {"revision": 1}}
+
+
+def _involved(document: Document, caller: Principal) -> bool:
+    return caller.is_staff or caller.member_id in document["authors"] or caller.member_id == document.get("reviewer_id")
+
+
+def _require_author(document: Document, caller: Principal) -> None:
+    if caller.member_id not in document["authors"]:
+        raise Forbidden("only an author may do this")
+
+
+def _submitted(document: Document, at: datetime) -> PracticeSubmitted:
+    return PracticeSubmitted(
+        practice_id=document["_id"],
+        version=document["version"],
+        metadata=PracticeMetadata(**document["metadata"]),
+        author_ids=list(document["authors"]),
+        submitted_at=at,
+    )
+
+
+def _published(document: Document, at: datetime) -> PracticePublished:
+    return PracticePublished(
+        practice_id=document["_id"],
+        version=document["version"],
+        metadata=PracticeMetadata(**document["metadata"]),
+        author_ids=list(document["authors"]),
+        published_at=at,
+    )

@@ -1,0 +1,1 @@
+"""Practice library rules, free of I/O: the review workflow, quality criteria, search requests."""

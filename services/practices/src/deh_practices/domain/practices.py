@@ -1,0 +1,133 @@
+"""A practice of the library and its life: draft -> submitted -> in_review -> published ->
+archived, with changes requested or a rejection on the way, versions on every edit and a quality
+review against fixed criteria."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from deh_contracts.catalogue.practices import PracticeMetadata, ReviewDecision
+from deh_contracts.errors import FieldError
+from deh_platform.errors import Conflict
+
+Status = Literal["draft", "submitted", "in_review", "changes_requested", "published", "rejected", "archived"]
+Step = Literal["submit", "assign", "review", "archive", "edit"]
+
+CRITERIA = ("relevance", "transferability", "evidence_of_impact", "accessibility", "clarity")
+"""The quality criteria a reviewer scores from 1 (weak) to 5 (excellent)."""
+
+# Where each step may start from.
+ALLOWED_FROM: dict[Step, frozenset[Status]] = {
+    "submit": frozenset({"draft", "changes_requested"}),
+    "assign": frozenset({"submitted", "in_review", "published"}),
+    "review": frozenset({"in_review", "published"}),
+    "archive": frozenset({"published"}),
+    "edit": frozenset({"draft", "submitted", "changes_requested", "published"}),
+}
+DECISION_STATUS: dict[ReviewDecision, Status] = {
+    "publish": "published",
+    "request_changes": "changes_requested",
+    "reject": "rejected",
+}
+STALE_AFTER = timedelta(days=730)
+PUBLIC: frozenset[Status] = frozenset({"published"})
+
+
+class Submission(BaseModel):
+    """What an author sends: the metadata, the body and whether to submit it for review now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: PracticeMetadata
+    body: str = Field("", max_length=50_000)
+    submit: bool = True
+
+
+class Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: PracticeMetadata
+    body: str = Field("", max_length=50_000)
+
+
+class Review(BaseModel):
+    """A reviewer's scores on every criterion, the decision and the comments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scores: dict[str, int]
+    decision: ReviewDecision
+    comments: str = Field("", max_length=5_000)
+
+    @model_validator(mode="after")
+    def every_criterion_scored(self) -> Review:
+        missing = [criterion for criterion in CRITERIA if criterion not in self.scores]
+        unknown = [criterion for criterion in self.scores if criterion not in CRITERIA]
+        out_of_range = [criterion for criterion, score in self.scores.items() if not 1 <= score <= 5]
+        problems = []
+        if missing:
+            problems.append(f"missing scores: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown criteria: {', '.join(unknown)}")
+        if out_of_range:
+            problems.append(f"scores must be 1 to 5: {', '.join(out_of_range)}")
+        if self.decision != "publish" and not self.comments.strip():
+            problems.append("comments are required unless the decision is publish")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def require(step: Step, status: Status) -> None:
+    if status not in ALLOWED_FROM[step]:
+        allowed = ", ".join(sorted(ALLOWED_FROM[step]))
+        raise Conflict(f"cannot {step} a practice that is {status} (allowed from: {allowed})")
+
+
+def status_after_review(current: Status, decision: ReviewDecision) -> Status:
+    """A re-review of a published practice that fails archives it instead of rejecting it."""
+    if current == "published" and decision == "reject":
+        return "archived"
+    return DECISION_STATUS[decision]
+
+
+def status_after_edit(current: Status) -> Status:
+    """Editing a published practice sends the new version back to review."""
+    return "submitted" if current == "published" else current
+
+
+def metadata_problems(metadata: PracticeMetadata) -> list[FieldError]:
+    """Rules beyond the contract's types, reported all at once."""
+    problems = []
+    declared = set(metadata.languages)
+    for field in ("title", "summary"):
+        for language in getattr(metadata, field):
+            if language not in declared:
+                problems.append(
+                    FieldError(
+                        f"metadata.{field}.{language}",
+                        f"{language} is not among the practice's languages",
+                        "value_error",
+                    )
+                )
+    for index, link in enumerate(metadata.links):
+        if not link.startswith(("https://", "http://")):
+            problems.append(FieldError(f"metadata.links.{index}", "a link must be an http(s) URL", "value_error"))
+    if metadata.origin.kind in ("eu_project", "squad", "hackathon") and not metadata.origin.reference:
+        problems.append(
+            FieldError(
+                "metadata.origin.reference", f"a {metadata.origin.kind} origin needs its reference", "value_error"
+            )
+        )
+    return problems
+
+
+def is_stale(status: Status, last_reviewed_at: datetime | None, now: datetime) -> bool:
+    return status == "published" and (last_reviewed_at is None or now - last_reviewed_at > STALE_AFTER)
+
+
+def display_title(metadata: PracticeMetadata) -> str:
+    return metadata.title.get("en") or next(iter(metadata.title.values()))

@@ -1,0 +1,541 @@
+"""Practices end to end: submission over HTTP and Kafka, review, multilingual search, the index
+rebuild, reactions to other services, link checking and staleness, on the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hub_testing import ServiceUnderTest, produce, published_events, validate_against_committed_schema
+
+from deh_contracts import new_event, to_kafka
+from deh_contracts.catalogue.events import HackathonSubmissionMade
+from deh_contracts.catalogue.inbound import PracticeSubmissionRequested
+from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberProfileUpdated, SquadOutputRecorded
+from deh_contracts.catalogue.practices import PracticeMetadata
+from deh_contracts.envelope import KafkaRecord
+from deh_contracts.registry import OUTCOMES, PRACTICES
+from deh_practices.adapters.kafka import derived_id
+from deh_stack.testing import ServerAddresses, eventually
+
+pytestmark = pytest.mark.e2e
+
+MODERATOR = ("moderator-1", "moderator")
+ADMIN = ("admin-1", "admin")
+SCORES = {"relevance": 5, "transferability": 4, "evidence_of_impact": 4, "accessibility": 3, "clarity": 5}
+
+
+def metadata(tag: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "title": {
+            "en": "Running coding clubs in rural schools",
+            "de": "Programmierclubs an ländlichen Schulen",
+            "pl": "Kluby programowania w szkołach wiejskich",
+        },
+        "summary": {
+            "en": "How volunteers teach children to code after school.",
+            "de": "Wie Freiwillige nach der Schule programmieren lehren.",
+        },
+        "languages": ["en", "de", "pl"],
+        "countries": ["PL", "DE"],
+        "sectors": ["school"],
+        "isced_levels": ["1", "2"],
+        "topics": [tag, "coding"],
+        "digcomp": ["3.4"],
+        "licence": "CC-BY-4.0",
+        "result_type": "handbook",
+        "origin": {"kind": "community"},
+        **overrides,
+    }
+
+
+async def submit(hub: ServiceUnderTest, author: str, body: dict[str, Any], *, submit: bool = True) -> str:
+    response = await hub.client.post(
+        "/practices",
+        json={"metadata": body, "body": "Step one: find a room.", "submit": submit},
+        headers=hub.caller(author),
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def publish(hub: ServiceUnderTest, practice_id: str, reviewer: str = "reviewer-1") -> None:
+    assigned = await hub.client.post(
+        f"/practices/{practice_id}/reviewer", json={"reviewer_id": reviewer}, headers=hub.caller(*MODERATOR)
+    )
+    assert assigned.status_code == 200, assigned.text
+    reviewed = await hub.client.post(
+        f"/practices/{practice_id}/reviews",
+        json={"scores": SCORES, "decision": "publish"},
+        headers=hub.caller(reviewer),
+    )
+    assert reviewed.json()["status"] == "published", reviewed.text
+
+
+async def search(hub: ServiceUnderTest, headers: dict[str, str] | None = None, **params: Any) -> dict[str, Any]:
+    response = await hub.client.get("/search", params=params, headers=headers or {})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def found(
+    hub: ServiceUnderTest, expected: set[str], headers: dict[str, str] | None = None, **params: Any
+) -> dict[str, Any]:
+    """Search until the index shows exactly the expected practices (indexing is asynchronous)."""
+
+    async def probe() -> dict[str, Any] | None:
+        result = await search(hub, headers, **params)
+        return result if {hit["id"] for hit in result["hits"]} == expected else None
+
+    return await eventually(probe, within=20, interval=0.3)
+
+
+async def test_a_practice_is_submitted_reviewed_published_and_found_by_inflected_words_in_two_languages(
+    practices: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    coding = await submit(practices, "author-1", metadata(tag))
+    adults = await submit(
+        practices,
+        "author-2",
+        metadata(
+            tag,
+            title={"lv": "Digitālās prasmes pieaugušajiem", "en": "Digital skills for adults"},
+            summary={"lv": "Kursi bibliotēkās"},
+            languages=["lv", "en"],
+            countries=["LV"],
+            sectors=["adult_learning"],
+            isced_levels=[],
+        ),
+    )
+    draft = await submit(
+        practices,
+        "author-1",
+        metadata(tag, title={"en": "Draft about schools"}, summary={"en": "not yet"}, languages=["en"]),
+        submit=False,
+    )
+    await publish(practices, coding)
+    await publish(practices, adults)
+
+    german = await found(practices, {coding}, q="Schule", topics=[tag])
+    assert any("<em>Schulen</em>" in fragment for fragment in german["hits"][0]["highlights"]["title.de"])
+    await found(practices, {coding}, q="szkoła", topics=[tag])
+    await found(practices, {coding}, q="run club", topics=[tag])
+    await found(practices, {adults}, q="prasme", topics=[tag])
+
+    everything = await found(practices, {coding, adults}, topics=[tag])
+    assert everything["total"] == 2
+    assert everything["facets"]["sectors"] == {"school": 1, "adult_learning": 1}
+    assert everything["facets"]["countries"] == {"PL": 1, "DE": 1, "LV": 1}
+    assert everything["facets"]["languages"] == {"en": 2, "de": 1, "pl": 1, "lv": 1}
+    assert everything["facets"]["digcomp"] == {"3.4": 2}
+    filtered = await found(practices, {adults}, topics=[tag], sectors=["adult_learning"])
+    assert filtered["facets"]["countries"] == {"LV": 1}
+
+    assert (await practices.client.get(f"/practices/{draft}")).status_code == 404
+    assert (await practices.client.get(f"/practices/{draft}", headers=practices.caller("author-1"))).status_code == 200
+    mine = await found(practices, {coding, draft}, headers=practices.caller("author-1"), scope="mine", topics=[tag])
+    assert mine["total"] == 2
+
+    events = await published_events(servers, PRACTICES, [coding], at_least=3)
+    assert [event.type.split(".")[-2] for event in events] == ["submitted", "review-recorded", "published"]
+    for event in events:
+        validate_against_committed_schema(event)
+
+
+async def test_pages_follow_each_other_without_gaps_in_date_order(practices: ServiceUnderTest) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    ids = [
+        await submit(
+            practices,
+            "author-3",
+            metadata(tag, title={"en": f"Open textbooks {n}"}, summary={"en": "x"}, languages=["en"]),
+        )
+        for n in range(7)
+    ]
+    for practice_id in ids:
+        await publish(practices, practice_id)
+    await found(practices, set(ids), topics=[tag], size=50)
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        paging: dict[str, Any] = {"cursor": cursor} if cursor else {}
+        page = await search(practices, topics=[tag], sort="date", size=3, **paging)
+        seen += [hit["id"] for hit in page["hits"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == len(set(seen))
+    assert seen == list(reversed(ids)), "newest first"
+
+
+async def test_the_review_workflow_enforces_its_rules(practices: ServiceUnderTest, servers: ServerAddresses) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    practice_id = await submit(practices, "author-4", metadata(tag))
+    await practices.client.post(
+        f"/practices/{practice_id}/reviewer", json={"reviewer_id": "reviewer-2"}, headers=practices.caller(*MODERATOR)
+    )
+
+    stranger = await practices.client.post(
+        f"/practices/{practice_id}/reviews",
+        json={"scores": SCORES, "decision": "publish"},
+        headers=practices.caller("reviewer-9"),
+    )
+    assert stranger.status_code == 403
+    incomplete = await practices.client.post(
+        f"/practices/{practice_id}/reviews",
+        json={"scores": {"relevance": 9}, "decision": "request_changes"},
+        headers=practices.caller("reviewer-2"),
+    )
+    assert incomplete.status_code == 422
+    assert "missing scores" in str(incomplete.json()["detail"])
+    self_review = await practices.client.post(
+        f"/practices/{practice_id}/reviewer", json={"reviewer_id": "author-4"}, headers=practices.caller(*MODERATOR)
+    )
+    assert self_review.status_code == 409
+    by_member = await practices.client.post(
+        f"/practices/{practice_id}/reviewer", json={"reviewer_id": "x"}, headers=practices.caller("author-4")
+    )
+    assert by_member.status_code == 403
+
+    changes = await practices.client.post(
+        f"/practices/{practice_id}/reviews",
+        json={"scores": SCORES, "decision": "request_changes", "comments": "Add evidence of impact."},
+        headers=practices.caller("reviewer-2"),
+    )
+    assert changes.json()["status"] == "changes_requested"
+    edited = await practices.client.put(
+        f"/practices/{practice_id}",
+        json={"metadata": metadata(tag, topics=[tag, "evidence"]), "body": "Now with results."},
+        headers=practices.caller("author-4"),
+    )
+    assert edited.json()["version"] == 2
+    assert (
+        await practices.client.post(f"/practices/{practice_id}/submit", headers=practices.caller("author-4"))
+    ).json()["status"] == "submitted"
+    versions = (
+        await practices.client.get(f"/practices/{practice_id}/versions", headers=practices.caller("author-4"))
+    ).json()
+    assert [version["version"] for version in versions] == [1, 2]
+
+    await publish(practices, practice_id, reviewer="reviewer-2")
+    archived = await practices.client.post(
+        f"/practices/{practice_id}/archive", json={"reason": "superseded"}, headers=practices.caller("author-4")
+    )
+    assert archived.json()["status"] == "archived"
+    again = await practices.client.post(
+        f"/practices/{practice_id}/archive", json={"reason": "superseded"}, headers=practices.caller("author-4")
+    )
+    assert again.status_code == 409
+    assert (await practices.client.get("/practices/unknown")).status_code == 404
+
+    wrong_language = metadata(tag, title={"fr": "Clubs de code"}, languages=["en"])
+    refused = await practices.client.post(
+        "/practices", json={"metadata": wrong_language}, headers=practices.caller("author-4")
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"][:3] == ["body", "metadata", "title"]
+    invalid = await practices.client.post(
+        "/practices",
+        json={"metadata": {**metadata(tag), "countries": ["XX"], "licence": 7}},
+        headers=practices.caller("author-4"),
+    )
+    assert invalid.status_code == 422
+    assert {tuple(error["loc"][:4]) for error in invalid.json()["detail"]} >= {
+        ("body", "metadata", "countries", 0),
+        ("body", "metadata", "licence"),
+    }
+
+    types = [
+        event.type.split(".")[-2] for event in await published_events(servers, PRACTICES, [practice_id], at_least=7)
+    ]
+    assert types == ["submitted", "review-recorded", "updated", "submitted", "review-recorded", "published", "archived"]
+
+
+async def test_user_input_cannot_break_or_overload_a_search(practices: ServiceUnderTest) -> None:
+    for hostile in [
+        'title:(a OR b) AND "unclosed',
+        "*:*",
+        "a~10 b^100 [x TO y]",
+        "\\",
+        '{"query": 1}',
+        "SELECT * FROM practices",
+    ]:
+        response = await practices.client.get("/search", params={"q": hostile})
+        assert response.status_code == 200, hostile
+    assert (await practices.client.get("/search", params={"size": 10_000})).status_code == 422
+    assert (await practices.client.get("/search", params={"q": "x" * 5000})).status_code == 422
+    assert (await practices.client.get("/search", params={"cursor": "bm90IGEgY3Vyc29y"})).status_code == 422
+    assert (await practices.client.get("/search", params={"countries": "XX"})).status_code == 422
+    assert (await practices.client.get("/search", params={"scope": "mine"})).status_code == 422
+
+
+# Partner submissions over Kafka -------------------------------------------------------------------------
+
+
+def partner_request(external_id: str, tag: str, **overrides: Any) -> PracticeSubmissionRequested:
+    body = metadata(tag, origin={"kind": "salto", "partner": "salto"}, **overrides)
+    return PracticeSubmissionRequested(
+        partner="salto",
+        external_id=external_id,
+        metadata=PracticeMetadata.model_validate(body),
+        author_names=["SALTO Inclusion team"],
+    )
+
+
+async def test_a_partner_submission_over_kafka_gets_an_outcome(
+    practices: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    good, bad_language, broken = (f"salto-{tag}-{n}" for n in range(3))
+    valid = to_kafka(new_event(partner_request(good, tag), source="/partners/salto"))
+    wrong = to_kafka(new_event(partner_request(bad_language, tag, title={"fr": "Clubs"}), source="/partners/salto"))
+    again = to_kafka(new_event(partner_request(good, tag), source="/partners/salto"))
+    record = to_kafka(new_event(partner_request(broken, tag), source="/partners/salto"))
+    malformed = KafkaRecord(
+        record.topic,
+        record.key,
+        b'{"partner": "salto", "external_id": "' + broken.encode() + b'", "metadata": {"languages": []}}',
+        record.headers,
+    )
+
+    await produce(servers, valid, valid, wrong, again, malformed)
+
+    outcomes: dict[str, Any] = {}
+    for event in await published_events(servers, OUTCOMES, [good, bad_language, broken], at_least=4):
+        outcomes.setdefault(event.subject, event)  # the first answer to each external id
+    accepted = outcomes[good]
+    assert accepted.type == "eu.deh.inbound.submission.accepted.v1"
+    assert accepted.data["accepted_id"] == derived_id("partner", "salto", good)
+    assert outcomes[bad_language].type == "eu.deh.inbound.submission.rejected.v1"
+    assert outcomes[bad_language].data["reasons"][0]["location"] == "metadata.title.fr"
+    rejected_broken = outcomes[broken].data["reasons"]
+    assert {reason["location"] for reason in rejected_broken} >= {
+        "data.metadata.title",
+        "data.metadata.summary",
+        "data.metadata.languages",
+    }
+    answers_to_good = [
+        event for event in await published_events(servers, OUTCOMES, [good], at_least=2) if event.subject == good
+    ]
+    assert [event.type.split(".")[-2] for event in answers_to_good] == ["accepted", "rejected"], (
+        "the redelivery is silent; a new message with the same id is refused"
+    )
+    for event in answers_to_good:
+        validate_against_committed_schema(event)
+
+    stored = await practices.client.get(
+        f"/practices/{accepted.data['accepted_id']}", headers=practices.caller(*MODERATOR)
+    )
+    assert stored.json()["status"] == "submitted"
+    assert stored.json()["author_names"] == ["SALTO Inclusion team"]
+
+
+# The index rebuild -------------------------------------------------------------------------------------------
+
+
+async def test_a_rebuild_under_concurrent_writes_loses_no_document(practices: ServiceUnderTest) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    index = practices.app.state.index
+    before = [
+        await submit(
+            practices, "author-5", metadata(tag, title={"en": f"Before {n}"}, summary={"en": "x"}, languages=["en"])
+        )
+        for n in range(30)
+    ]
+    live_before = await index.live_index()
+
+    async def keep_writing() -> list[str]:
+        written = []
+        for n in range(30):
+            written.append(
+                await submit(
+                    practices,
+                    "author-5",
+                    metadata(tag, title={"en": f"During {n}"}, summary={"en": "x"}, languages=["en"]),
+                )
+            )
+            edit = {
+                "metadata": metadata(tag, title={"en": f"Edited {n}"}, summary={"en": "x"}, languages=["en"]),
+                "body": "changed",
+            }
+            await practices.client.put(f"/practices/{before[n]}", json=edit, headers=practices.caller("author-5"))
+        return written
+
+    progress: list[tuple[int, int]] = []
+    _, new_index = await asyncio.gather(
+        keep_writing(), index.rebuild(progress=lambda done, total: progress.append((done, total)))
+    )
+
+    assert new_index != live_before
+    assert await index.live_index() == new_index
+    assert progress[-1][0] == progress[-1][1]
+    store = practices.app.state.store
+
+    async def index_matches_mongo() -> bool:
+        if await store.practices.count_documents({"search_pending": True}):
+            return False
+        await index.search.indices.refresh(index=index.alias)
+        hits = (
+            await index.search.search(
+                index=index.alias,
+                body={"query": {"terms": {"topics": [tag]}}, "size": 100, "_source": ["version", "title"]},
+            )
+        )["hits"]["hits"]
+        indexed = {hit["_id"]: (hit["_source"]["version"], hit["_source"]["title"]["en"]) for hit in hits}
+        stored = {
+            document["_id"]: (document["version"], document["metadata"]["title"]["en"])
+            async for document in store.practices.find({"metadata.topics": tag})
+        }
+        return indexed == stored and len(stored) == 60
+
+    await eventually(index_matches_mongo, within=30, interval=0.5)
+    assert all(
+        title.startswith("Edited")
+        for title in [(await store.get(practice_id))["metadata"]["title"]["en"] for practice_id in before]
+    )
+
+
+# Reactions to other services -------------------------------------------------------------------------------
+
+
+async def test_authors_follow_membership_and_hackathons_and_squads_become_practices(
+    practices: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    author = f"m-{tag}"
+    now = datetime.now(UTC)
+    await produce(
+        servers,
+        to_kafka(
+            new_event(
+                MemberApproved(
+                    member_id=author,
+                    country="EE",
+                    sectors=["school"],
+                    roles=["member"],
+                    display_name="Kadri Tamm",
+                    approved_by="mod",
+                    approved_at=now,
+                ),
+                source="/deh/membership",
+            )
+        ),
+    )
+    practice_id = await submit(practices, author, metadata(tag))
+
+    async def author_named(name: str | None) -> bool:
+        document = (
+            await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))
+        ).json()
+        return bool(document["authors"].get(author, "absent") == name)
+
+    await eventually(lambda: author_named("Kadri Tamm"))
+    hidden = MemberProfileUpdated(
+        member_id=author, display_name=None, country="EE", sectors=["school"], directory_visible=False, updated_at=now
+    )
+    await produce(servers, to_kafka(new_event(hidden, source="/deh/membership")))
+    await eventually(lambda: author_named(None))
+    await produce(servers, to_kafka(new_event(MemberErased(member_id=author, erased_at=now), source="/deh/membership")))
+    await eventually(lambda: author_named("absent"))
+    anonymised = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
+    assert anonymised["author_names"] == ["(erased member)"]
+
+    submission = HackathonSubmissionMade(
+        event_id="hack-1",
+        team_id=f"team-{tag}",
+        submission_id=f"sub-{tag}",
+        title="Accessible quiz app",
+        summary="A quiz app for blind pupils.",
+        member_ids=["hacker-1", "hacker-2"],
+        submitted_at=now,
+    )
+    output = SquadOutputRecorded(
+        squad_id=f"squad-{tag}",
+        output_id=f"out-{tag}",
+        title="AI in VET",
+        summary="A white paper.",
+        kind="white_paper",
+        language="en",
+        author_ids=["expert-1"],
+        recorded_at=now,
+    )
+    hackathon_event = to_kafka(new_event(submission, source="/deh/events"))
+    await produce(servers, hackathon_event, hackathon_event, to_kafka(new_event(output, source="/deh/membership")))
+
+    async def created(practice: str, caller: str) -> dict[str, Any] | None:
+        response = await practices.client.get(f"/practices/{practice}", headers=practices.caller(caller))
+        return response.json() if response.status_code == 200 else None
+
+    draft = await eventually(lambda: created(derived_id("hackathon", f"sub-{tag}"), "hacker-2"))
+    assert draft["status"] == "draft"
+    assert draft["metadata"]["origin"] == {"kind": "hackathon", "reference": f"team-{tag}", "partner": None}
+    white_paper = await eventually(lambda: created(derived_id("squad-output", f"out-{tag}"), "expert-1"))
+    assert white_paper["status"] == "submitted"
+    assert list(white_paper["authors"]) == ["expert-1"]
+    assert white_paper["metadata"]["result_type"] == "white_paper"
+
+
+# Link checking and staleness ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def link_server() -> Iterator[str]:
+    class Links(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response(200 if self.path == "/ok" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Links)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+async def test_dead_links_are_reported_once_and_old_entries_go_back_to_review(
+    practices: ServiceUnderTest, servers: ServerAddresses, link_server: str
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    practice_id = await submit(practices, "author-6", metadata(tag, links=[f"{link_server}/ok", f"{link_server}/gone"]))
+    await publish(practices, practice_id)
+
+    first = (await practices.client.post("/maintenance/link-check", headers=practices.caller(*ADMIN))).json()
+    second = (await practices.client.post("/maintenance/link-check", headers=practices.caller(*ADMIN))).json()
+
+    assert first["broken"] >= 1
+    assert first["newly_broken"] >= 1
+    assert second["newly_broken"] == 0
+    broken = [
+        event
+        for event in await published_events(servers, PRACTICES, [practice_id], at_least=4)
+        if event.type.endswith("link-broken.v1")
+    ]
+    assert [event.data["url"] for event in broken] == [f"{link_server}/gone"]
+    assert broken[0].data["status_code"] == 404
+    assert (await practices.client.get(f"/practices/{practice_id}")).json()["broken_links"] == [f"{link_server}/gone"]
+    assert (
+        await practices.client.post("/maintenance/link-check", headers=practices.caller("author-6"))
+    ).status_code == 403
+
+    store = practices.app.state.store
+    await store.practices.update_one(
+        {"_id": practice_id}, {"$set": {"last_reviewed_at": datetime.now(UTC) - timedelta(days=3 * 365)}}
+    )
+    flagged = (await practices.client.post("/maintenance/staleness", headers=practices.caller(*ADMIN))).json()
+    assert flagged["flagged"] >= 1
+    queue = (await practices.client.get("/review-queue", headers=practices.caller(*MODERATOR))).json()
+    assert {"id": practice_id, "status": "published", "stale": True, "reviewer_id": "reviewer-1"} in queue
+    await publish(practices, practice_id)
+    assert (await practices.client.get(f"/practices/{practice_id}")).json()["stale"] is False

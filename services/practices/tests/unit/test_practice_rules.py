@@ -1,0 +1,122 @@
+"""Practice rules without servers: the workflow, the review form, metadata checks and the
+translation of a search request into a safe OpenSearch query."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from deh_contracts.catalogue.practices import PracticeMetadata
+from deh_platform.errors import Conflict, InvalidInput
+from deh_practices.domain.practices import (
+    CRITERIA,
+    Review,
+    metadata_problems,
+    require,
+    status_after_edit,
+    status_after_review,
+)
+from deh_practices.domain.search import (
+    SearchRequest,
+    analyzer_for,
+    build_query,
+    decode_cursor,
+    encode_cursor,
+    index_definition,
+)
+
+pytestmark = pytest.mark.unit
+
+SCORES = dict.fromkeys(CRITERIA, 4)
+
+
+def metadata(**overrides: object) -> PracticeMetadata:
+    fields: dict[str, object] = {
+        "title": {"en": "Coding clubs"},
+        "summary": {"en": "After school"},
+        "languages": ["en"],
+        "licence": "CC-BY-4.0",
+        "result_type": "handbook",
+        "origin": {"kind": "community"},
+        **overrides,
+    }
+    return PracticeMetadata.model_validate(fields)
+
+
+def test_the_workflow_allows_only_its_steps() -> None:
+    require("submit", "draft")
+    require("review", "in_review")
+    with pytest.raises(Conflict):
+        require("archive", "draft")
+    with pytest.raises(Conflict):
+        require("submit", "published")
+
+
+def test_review_decisions_lead_where_expected() -> None:
+    assert status_after_review("in_review", "publish") == "published"
+    assert status_after_review("in_review", "request_changes") == "changes_requested"
+    assert status_after_review("in_review", "reject") == "rejected"
+    assert status_after_review("published", "reject") == "archived", "a failed re-review archives"
+    assert status_after_edit("published") == "submitted"
+    assert status_after_edit("draft") == "draft"
+
+
+def test_a_review_scores_every_criterion_from_1_to_5_and_explains_a_refusal() -> None:
+    Review(scores=SCORES, decision="publish")
+    with pytest.raises(ValidationError, match="missing scores: clarity"):
+        Review(scores={name: 3 for name in CRITERIA if name != "clarity"}, decision="publish")
+    with pytest.raises(ValidationError, match="scores must be 1 to 5"):
+        Review(scores={**SCORES, "relevance": 6}, decision="publish")
+    with pytest.raises(ValidationError, match="comments are required"):
+        Review(scores=SCORES, decision="reject")
+
+
+def test_metadata_problems_are_all_reported() -> None:
+    problems = metadata_problems(
+        metadata(title={"fr": "Clubs"}, links=["ftp://x", "https://ok.example.eu"], origin={"kind": "eu_project"})
+    )
+
+    assert [problem.location for problem in problems] == [
+        "metadata.title.fr",
+        "metadata.links.0",
+        "metadata.origin.reference",
+    ]
+
+
+def test_user_words_are_only_ever_a_match_value() -> None:
+    query = build_query(SearchRequest(q='title:(a OR b) AND "x', sectors=["school"]), caller=None)
+
+    text = json.dumps(query)
+    assert "query_string" not in text
+    assert query["query"]["bool"]["must"][0]["multi_match"]["query"] == 'title:(a OR b) AND "x'
+    assert {"term": {"status": "published"}} in query["query"]["bool"]["filter"]
+    assert {"terms": {"sectors": ["school"]}} in query["query"]["bool"]["filter"]
+    assert "from" not in query
+
+
+def test_sizes_are_bounded_and_mine_needs_a_caller() -> None:
+    with pytest.raises(ValidationError):
+        SearchRequest(size=51)
+    with pytest.raises(ValidationError):
+        SearchRequest(q="x" * 301)
+    with pytest.raises(InvalidInput):
+        build_query(SearchRequest(scope="mine"), caller=None)
+
+
+def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
+    assert decode_cursor(encode_cursor([1.5, "p-1"])) == [1.5, "p-1"]
+    for foreign in ("%%%", encode_cursor([{"script": 1}, "x"]), encode_cursor([1, 2, 3])):
+        with pytest.raises(InvalidInput):
+            decode_cursor(foreign)
+
+
+def test_every_eu_language_has_a_field_with_its_analyzer() -> None:
+    title = index_definition()["mappings"]["properties"]["title"]["properties"]
+
+    assert len(title) == 24
+    assert title["de"]["analyzer"] == "german"
+    assert title["pl"]["analyzer"] == "polish"
+    assert title["lv"]["analyzer"] == "latvian"
+    assert analyzer_for("mt") == "standard"
