@@ -34,5 +34,6 @@ format: sync
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: sync  ## messaging benchmarks against raw baselines (starts its own servers unless DEH_* are set)
+bench: sync  ## messaging and search benchmarks against raw baselines (own servers unless DEH_* are set)
 	@$(UV) run --frozen python bench/messaging.py
+	@$(UV) run --frozen python bench/search.py

@@ -1,6 +1,6 @@
 """Demo data for the local hub, loaded through the services' own HTTP APIs (never their
-databases), once per stack: organisations, members across Europe, National Advisory Services
-and a squad with its selection."""
+databases), once per stack: organisations, members across Europe, National Advisory Services,
+a squad with its selection, and published multilingual practices."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 
 from deh_platform.auth import issue_token
 from deh_platform.settings import ServiceSettings
+from deh_practices.domain.demo import demo_practices
 from deh_stack.config import StackConfig
 from deh_stack.errors import StackError
 
@@ -37,6 +38,9 @@ PEOPLE = [
 ]
 
 ADMIN = "demo-admin"
+PRACTICES = 30
+REVIEWER = "demo-member-04"
+SCORES = {"relevance": 5, "transferability": 4, "evidence_of_impact": 4, "accessibility": 4, "clarity": 5}
 MARKER = "demo-loaded"
 
 
@@ -85,8 +89,18 @@ def load_demo(config: StackConfig) -> str:
             _ok(client.post(f"/squads/{squad_id}/applications", json=form, headers=_as(settings, member_id, "member")))
         for member_id in members[:5]:
             _ok(client.post(f"/squads/{squad_id}/selections", json={"application_id": member_id}, headers=staff))
+    with httpx.Client(base_url=config.service_url("practices"), timeout=10) as client:
+        for number, practice in enumerate(demo_practices(PRACTICES)):
+            author = members[number % len(members)] if members[number % len(members)] != REVIEWER else members[0]
+            practice_id = _ok(client.post("/practices", json=practice, headers=_as(settings, author, "member")))["id"]
+            _ok(client.post(f"/practices/{practice_id}/reviewer", json={"reviewer_id": REVIEWER}, headers=staff))
+            review = {"scores": SCORES, "decision": "publish"}
+            _ok(
+                client.post(f"/practices/{practice_id}/reviews", json=review, headers=_as(settings, REVIEWER, "member"))
+            )
     marker.write_text("loaded\n")
-    return f"demo data loaded: {len(ORGANISATIONS)} organisations, {len(PEOPLE)} members, 2 NAS, 1 squad"
+    counts = f"{len(ORGANISATIONS)} organisations, {len(PEOPLE)} members, 2 NAS, 1 squad, {PRACTICES} practices"
+    return f"demo data loaded: {counts}"
 
 
 def _join(

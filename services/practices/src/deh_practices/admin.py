@@ -1,0 +1,58 @@
+"""Operator commands of the practices service (run beside the running service):
+
+python -m deh_practices.admin rebuild      reindex from MongoDB into a new index, swap the alias
+python -m deh_practices.admin link-check   check every published practice's links
+python -m deh_practices.admin flag-stale   send practices whose last review is too old to review
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import httpx
+
+from deh_platform.runtime import ServiceRuntime
+from deh_practices.adapters.index import SearchIndex
+from deh_practices.adapters.links import check_links
+from deh_practices.adapters.store import PracticeStore
+from deh_practices.settings import PracticesSettings
+
+
+def progress_bar(done: int, total: int, width: int = 40) -> None:
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    sys.stderr.flush()
+    if done >= total:
+        sys.stderr.write("\n")
+
+
+async def run(command: str) -> str:
+    settings = PracticesSettings()
+    runtime = ServiceRuntime.from_settings(settings)
+    store = PracticeStore(runtime)
+    assert runtime.search is not None
+    try:
+        if command == "rebuild":
+            index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
+            await index.ensure()
+            return f"the alias {settings.search_alias} now points at {await index.rebuild(progress=progress_bar)}"
+        if command == "link-check":
+            async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
+                report = await check_links(store, client)
+            return f"{report.checked} links checked, {report.broken} broken ({report.newly_broken} newly)"
+        return f"{await store.flag_stale()} practices flagged for re-review"
+    finally:
+        await runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["rebuild", "link-check", "flag-stale"])
+    print(asyncio.run(run(parser.parse_args(argv).command)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
