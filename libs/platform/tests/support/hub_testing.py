@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jsonschema
@@ -21,6 +22,7 @@ from deh_contracts.envelope import KafkaRecord, header_map
 from deh_contracts.registry import Topic
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
+from deh_platform.settings import ServiceSettings
 from deh_stack.testing import ServerAddresses, eventually
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "contracts" / "schemas"
@@ -40,6 +42,25 @@ class ServiceUnderTest:
         """Headers of a request made by `member_id` with these roles (a signed bearer token)."""
         token = issue_token(self.runtime.settings, member_id, list(roles) or ["member"])
         return {"Authorization": f"Bearer {token}"}
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def isolated_settings(settings_class: type[SettingsT], servers: ServerAddresses, **extra: Any) -> SettingsT:
+    """Settings of a service copy with its own database, consumer group and (if given) search
+    alias, so that it shares the servers with other tests without sharing their data."""
+    isolated = f"{settings_class.model_fields['service_name'].default}-{uuid.uuid4().hex[:8]}"
+    fields = {
+        "kafka_bootstrap": servers.kafka_bootstrap,
+        "mongo_url": servers.mongo_url,
+        "opensearch_url": servers.opensearch_url,
+        "mongo_database": isolated,
+        "consumer_group": isolated,
+        "outbox_poll_seconds": 0.1,
+        **{key: value.format(isolated=isolated) if isinstance(value, str) else value for key, value in extra.items()},
+    }
+    return settings_class.model_validate(fields)
 
 
 @asynccontextmanager
