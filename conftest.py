@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -34,10 +36,19 @@ def span_exporter() -> InMemorySpanExporter:
     return _SPANS
 
 
+@pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:
+    """Every metric the test process records."""
+    return _METRICS
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    provider = TracerProvider(resource=Resource.create({"service.name": "deh-tests"}))
+    resource = Resource.create({"service.name": "deh-tests"})
+    provider = TracerProvider(resource=resource)
     provider.add_span_processor(SimpleSpanProcessor(_SPANS))
     trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[_METRICS]))
 
 
 _SPANS = InMemorySpanExporter()
+_METRICS = InMemoryMetricReader()

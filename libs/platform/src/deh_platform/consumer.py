@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -35,6 +36,7 @@ from deh_platform.telemetry import (
     messages_failed,
     messages_retried,
     messages_skipped,
+    observe,
     tracer,
 )
 
@@ -103,6 +105,14 @@ class EventConsumer:
         self.refusal_handlers: dict[str, RefusalHandler] = {}
         self.subscriber: DefaultSubscriber | None = None
         self._broker: KafkaBroker | None = None
+        self.lag: dict[tuple[str, int], int] = {}
+        observe(self)
+
+    def readings(self) -> list[tuple[str, float, dict[str, str]]]:
+        return [
+            ("deh.consumer.lag", lag, {"group": self.group, "topic": topic, "partition": str(partition)})
+            for (topic, partition), lag in self.lag.items()
+        ]
 
     def on(self, model: type[DataT]) -> Callable[[Callable[[CloudEvent[DataT]], Awaitable[None]]], Handler]:
         """Register the handler of one message type (it must travel on one of the topics)."""
@@ -158,6 +168,15 @@ class EventConsumer:
                 span.set_status(trace.StatusCode.ERROR, failure.reason)
                 await self._dead_letter(record, attributes, failure)
         await message.ack()
+        self._measure_lag(record)
+
+    def _measure_lag(self, record: Any) -> None:
+        consumer = self.subscriber.consumer if self.subscriber else None
+        if consumer is None:
+            return
+        end = consumer.highwater(TopicPartition(record.topic, record.partition))
+        if end is not None:
+            self.lag[(record.topic, record.partition)] = max(end - record.offset - 1, 0)
 
     async def _process(
         self, record: Any, type_name: str, headers: list[tuple[str, bytes]], attributes: dict[str, str]

@@ -21,7 +21,7 @@ from opentelemetry import trace
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts import CloudEvent, to_kafka
-from deh_platform.telemetry import events_published, extract_context, inject_context, tracer
+from deh_platform.telemetry import events_published, extract_context, inject_context, observe, tracer
 
 OUTBOX_FIELD = "_outbox"
 Document = dict[str, Any]
@@ -77,6 +77,10 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.backlog = 0
         self._wake = asyncio.Event()
+        observe(self)
+
+    def readings(self) -> list[tuple[str, float, dict[str, str]]]:
+        return [("deh.outbox.backlog", self.backlog, {"collections": ",".join(c.name for c in self.collections)})]
 
     def notify(self) -> None:
         """Something was just written: publish now rather than at the next poll."""
@@ -103,12 +107,12 @@ class OutboxRelay:
     async def drain(self) -> int:
         """Publish what is pending now; returns how many events were published."""
         published = 0
-        self.backlog = 0
+        found = 0
         for collection in self.collections:
             cursor = collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}).limit(self.batch_size)
             async for document in cursor:
                 events = document[OUTBOX_FIELD]
-                self.backlog += len(events)
+                found += len(events)
                 for event in events:  # in order: the per-aggregate order is kept
                     await self._publish_one(event)
                 await collection.update_one(
@@ -116,7 +120,7 @@ class OutboxRelay:
                     {"$pull": {OUTBOX_FIELD: {"id": {"$in": [event["id"] for event in events]}}}},
                 )
                 published += len(events)
-        self.backlog -= published
+        self.backlog = found
         return published
 
     async def _publish_one(self, event: Document) -> None:

@@ -4,10 +4,13 @@ variables, and W3C trace context carried in Kafka headers from producer to consu
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import Protocol
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -25,6 +28,44 @@ messages_failed = meter.create_counter(
 )
 messages_retried = meter.create_counter("deh.messages.retried", description="Retries after a transient error")
 events_published = meter.create_counter("deh.outbox.published", description="Outbox events published to Kafka")
+
+
+class Gauged(Protocol):
+    """Something that reports gauge readings: (instrument name, value, attributes)."""
+
+    def readings(self) -> Iterable[tuple[str, float, dict[str, str]]]: ...
+
+
+_GAUGED: weakref.WeakSet[Gauged] = weakref.WeakSet()
+
+
+def observe(source: Gauged) -> None:
+    """Report `source`'s readings on the gauges below for as long as it lives."""
+    _GAUGED.add(source)
+
+
+def _readings_of(name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(value, attributes)
+            for source in list(_GAUGED)
+            for gauge, value, attributes in source.readings()
+            if gauge == name
+        ]
+
+    return callback
+
+
+meter.create_observable_gauge(
+    "deh.consumer.lag",
+    callbacks=[_readings_of("deh.consumer.lag")],
+    description="Messages behind the partition's end, per partition",
+)
+meter.create_observable_gauge(
+    "deh.outbox.backlog",
+    callbacks=[_readings_of("deh.outbox.backlog")],
+    description="Events waiting in the outbox at the last pass",
+)
 
 
 def configure_telemetry(service_name: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from counters_service import CountersService, CounterStream
 from faststream.kafka import KafkaBroker
 from hub_testing import produce
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from pymongo import AsyncMongoClient
@@ -205,3 +207,43 @@ async def test_readiness_reports_a_consumer_whose_loop_stopped(counters: Counter
 async def _status_is(client: httpx.AsyncClient, status: int) -> httpx.Response | None:
     response = await client.get("/readyz")
     return response if response.status_code == status else None
+
+
+def data_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+async def test_metrics_count_messages_and_report_lag_and_outbox_backlog(
+    counters: CountersService, metric_reader: InMemoryMetricReader
+) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    transport = httpx.ASGITransport(app=counters.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://counters") as client:
+        for by in (1, 2):
+            assert (await client.post(f"/counters/{counter}/increment", json={"by": by})).status_code == 202
+    await eventually(lambda: _total_reaches(counters, counter, 3))
+
+    group = counters.runtime.name
+    consumed = [
+        point for point in data_points(metric_reader, "deh.messages.consumed") if point.attributes["group"] == group
+    ]
+    assert sum(point.value for point in consumed) >= 2
+    assert sum(point.value for point in data_points(metric_reader, "deh.outbox.published")) >= 2
+    lags = [point for point in data_points(metric_reader, "deh.consumer.lag") if point.attributes["group"] == group]
+    assert lags, "a lag reading per partition the consumer has read"
+    assert all(point.value >= 0 for point in lags)
+    backlog = [
+        point
+        for point in data_points(metric_reader, "deh.outbox.backlog")
+        if point.attributes["collections"] == "counters"
+    ]
+    assert backlog
