@@ -71,11 +71,14 @@ class SearchIndex:
         return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
     async def ensure(self) -> None:
-        """Create the first index behind the alias, unless the alias exists."""
-        if await self.search.indices.exists_alias(name=self.alias):
-            return
-        name = self.new_index_name()
-        await self.search.indices.create(index=name, body={**index_definition(), "aliases": {self.alias: {}}})
+        """Install the versioned index template, then create the first index behind the alias
+        unless the alias exists."""
+        await self.search.indices.put_index_template(
+            name=f"{self.alias}-template",
+            body={"index_patterns": [f"{self.alias}-v*"], "version": MAPPING_VERSION, "template": index_definition()},
+        )
+        if not await self.search.indices.exists_alias(name=self.alias):
+            await self.search.indices.create(index=self.new_index_name(), body={"aliases": {self.alias: {}}})
 
     async def live_index(self) -> str:
         aliases = await self.search.indices.get_alias(name=self.alias)
@@ -140,7 +143,8 @@ class SearchIndex:
         """Copy every practice from MongoDB into a fresh index, then move the alias to it."""
         old = await self.live_index()
         new = self.new_index_name()
-        await self.search.indices.create(index=new, body=index_definition())
+        await self.ensure()  # the template of this code's mapping version shapes the new index
+        await self.search.indices.create(index=new)
         started = datetime.now(UTC)
         await self.state.update_one({"_id": self.alias}, {"$set": {"building": new, "started": started}}, upsert=True)
         try:
