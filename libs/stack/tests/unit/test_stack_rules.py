@@ -1,0 +1,45 @@
+"""The stack explains bad configuration instead of hanging: a missing JDK, a port in use."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from pathlib import Path
+
+import pytest
+
+from deh_stack import tools
+from deh_stack.config import StackConfig
+from deh_stack.errors import StackError
+from deh_stack.mongo import MongoServer
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_missing_jdk_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    tools.java_home.cache_clear()
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr("deh_stack.tools.shutil.which", lambda name: None)
+
+    with pytest.raises(StackError, match="openjdk-17-jdk-headless"):
+        tools.java_home()
+    tools.java_home.cache_clear()
+
+
+def test_a_port_in_use_names_the_port_and_the_variable(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        shared = StackConfig.from_env("test")
+        config = dataclasses.replace(shared, home=tmp_path, ports={**shared.ports, "mongo": port})
+
+        with pytest.raises(StackError, match=f"Port {port} \\(mongo\\).*DEH_MONGO_PORT"):
+            MongoServer(config).launch()
+
+
+def test_profiles_never_share_a_port() -> None:
+    local, test = StackConfig.from_env("local").ports, StackConfig.from_env("test").ports
+
+    assert not set(local.values()) & set(test.values())
+    assert all(port < 32768 for port in [*local.values(), *test.values()]), "below the ephemeral range"
