@@ -5,16 +5,14 @@ dead-lettered while the next one is processed, and one trace spans HTTP, produce
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from counters_service import CountersService, CounterStream
 from faststream.kafka import KafkaBroker
-from hub_testing import produce
+from hub_testing import produce, published_events
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -28,25 +26,6 @@ from deh_platform.topics import ensure_topics
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def read_all(
-    servers: ServerAddresses, topic: str, *, until: int, within: float = 20
-) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
-    """Every record of a topic from the start, once at least `until` have arrived."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    records: list[tuple[bytes, bytes, dict[str, bytes]]] = []
-    try:
-        async with asyncio.timeout(within):
-            while len(records) < until:
-                for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                    records += [(record.key, record.value, dict(record.headers)) for record in batch]
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_every_outbox_event_is_published_after_the_relay_is_killed_and_restarted(
@@ -85,11 +64,10 @@ async def test_every_outbox_event_is_published_after_the_relay_is_killed_and_res
     restarted.cancel()
     await broker.stop()
 
-    records = await read_all(servers, counter_stream.topic.name, until=100)
     seen: dict[str, list[str]] = {counter: [] for counter in counters}
-    for key, _, headers in records:
-        if key.decode() in seen and headers["ce_id"].decode() not in seen[key.decode()]:
-            seen[key.decode()].append(headers["ce_id"].decode())
+    for arrived in await published_events(servers, counter_stream.topic, counters, at_least=100):
+        if arrived.headers["ce_id"] not in seen[arrived.subject]:
+            seen[arrived.subject].append(arrived.headers["ce_id"])
     assert seen == written, "every event arrives, in the order it was written per counter"
     await mongo.close()
 
@@ -132,7 +110,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processe
     await produce(servers, malformed, not_json, good)
 
     assert await eventually(lambda: _total_reaches(counters, counter, 7)) == 7
-    letters = [json.loads(value) for _, value, _ in await read_all(servers, DEAD_LETTERS.name, until=1)]
+    letters = [event.data for event in await published_events(servers, DEAD_LETTERS, [counter], at_least=2)]
     mine = [
         letter
         for letter in letters

@@ -27,9 +27,6 @@ class ServerAddresses:
     opensearch_url: str
     origin: str
 
-    def as_env(self) -> dict[str, str]:
-        return dict(zip(ADDRESS_VARIABLES, (self.kafka_bootstrap, self.mongo_url, self.opensearch_url), strict=True))
-
 
 @contextmanager
 def provide_servers() -> Iterator[ServerAddresses]:

@@ -514,8 +514,7 @@ async def test_dead_links_are_reported_once_and_old_entries_go_back_to_review(
     first = (await practices.client.post("/maintenance/link-check", headers=practices.caller(*ADMIN))).json()
     second = (await practices.client.post("/maintenance/link-check", headers=practices.caller(*ADMIN))).json()
 
-    assert first["broken"] >= 1
-    assert first["newly_broken"] >= 1
+    assert first == {"checked": 2, "broken": 1, "newly_broken": 1}
     assert second["newly_broken"] == 0
     broken = [
         event
@@ -534,7 +533,7 @@ async def test_dead_links_are_reported_once_and_old_entries_go_back_to_review(
         {"_id": practice_id}, {"$set": {"last_reviewed_at": datetime.now(UTC) - timedelta(days=3 * 365)}}
     )
     flagged = (await practices.client.post("/maintenance/staleness", headers=practices.caller(*ADMIN))).json()
-    assert flagged["flagged"] >= 1
+    assert flagged == {"flagged": 1}
     queue = (await practices.client.get("/review-queue", headers=practices.caller(*MODERATOR))).json()
     assert {"id": practice_id, "status": "published", "stale": True, "reviewer_id": "reviewer-1"} in queue
     await publish(practices, practice_id)

@@ -189,6 +189,3 @@ class SearchIndex:
             done += len(chunk)
         if progress and total is not None:
             progress(done, max(total, done))
-
-    async def count(self) -> int:
-        return int((await self.search.count(index=self.alias))["count"])

@@ -4,7 +4,7 @@ review against fixed criteria."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -123,11 +123,3 @@ def metadata_problems(metadata: PracticeMetadata) -> list[FieldError]:
             )
         )
     return problems
-
-
-def is_stale(status: Status, last_reviewed_at: datetime | None, now: datetime) -> bool:
-    return status == "published" and (last_reviewed_at is None or now - last_reviewed_at > STALE_AFTER)
-
-
-def display_title(metadata: PracticeMetadata) -> str:
-    return metadata.title.get("en") or next(iter(metadata.title.values()))
