@@ -1,20 +1,24 @@
 """The MongoDB wire-protocol server behaves as the services rely on: unique indexes,
-atomic conditional updates under concurrency, and durable data."""
+atomic conditional updates under concurrency, and data that survives a restart and a crash."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from deh_stack.config import StackConfig
 from deh_stack.mongo import MongoServer
-from deh_stack.testing import ServerAddresses
+from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -56,21 +60,32 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_data_survives_a_restart_of_the_server(tmp_path: Path, unique_name: str) -> None:
-    # A private server instance, so that restarting it does not disturb the shared one.
+@contextmanager
+def private_server(home: Path) -> Iterator[MongoServer]:
+    """A server instance of its own, so that restarting or killing it disturbs no other test."""
     shared = StackConfig.from_env("test")
-    config = dataclasses.replace(shared, home=tmp_path, ports={**shared.ports, "mongo": free_port()})
-    server = MongoServer(config)
+    server = MongoServer(dataclasses.replace(shared, home=home, ports={**shared.ports, "mongo": free_port()}))
     server.launch()
     try:
-        await asyncio.to_thread(server.wait_ready)
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+async def restart(server: MongoServer) -> None:
+    server.launch()
+    await asyncio.to_thread(server.wait_ready)
+
+
+async def test_data_survives_a_restart_of_the_server(tmp_path: Path, unique_name: str) -> None:
+    with private_server(tmp_path) as server:
         client: AsyncMongoClient[Document] = AsyncMongoClient(server.address)
         await client.hub.practices.insert_one({"_id": unique_name, "title": {"en": "Coding clubs"}})
         await client.close()
 
         assert server.stop()
-        server.launch()
-        await asyncio.to_thread(server.wait_ready)
+        await restart(server)
 
         client = AsyncMongoClient(server.address)
         assert await client.hub.practices.find_one({"_id": unique_name}) == {
@@ -78,5 +93,63 @@ async def test_data_survives_a_restart_of_the_server(tmp_path: Path, unique_name
             "title": {"en": "Coding clubs"},
         }
         await client.close()
-    finally:
-        server.stop()
+
+
+@dataclass
+class Ledger:
+    """What a writer tried and what the server acknowledged."""
+
+    tried: set[str] = field(default_factory=set)
+    acknowledged: set[str] = field(default_factory=set)
+    increments_tried: int = 0
+    increments_acknowledged: int = 0
+
+
+WRITERS = 8
+
+
+async def test_every_acknowledged_write_survives_a_sigkill_mid_stream(tmp_path: Path) -> None:
+    with private_server(tmp_path) as server:
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
+            server.address, maxPoolSize=WRITERS, retryWrites=False, serverSelectionTimeoutMS=2000
+        )
+        documents, counters = client.hub.documents, client.hub.counters
+        ledgers = [Ledger() for _ in range(WRITERS)]
+
+        async def write_until_the_server_dies(number: int, ledger: Ledger) -> None:
+            # Each round: an insert (a new document) and an $inc (a change to an existing one).
+            for round_number in itertools.count():
+                document_id = f"w{number}-{round_number}"
+                ledger.tried.add(document_id)
+                ledger.increments_tried += 1
+                try:
+                    await documents.insert_one({"_id": document_id, "payload": "x" * 200})
+                    ledger.acknowledged.add(document_id)
+                    await counters.update_one({"_id": f"w{number}"}, {"$inc": {"value": 1}}, upsert=True)
+                    ledger.increments_acknowledged += 1
+                except PyMongoError:
+                    return
+
+        writers = [asyncio.create_task(write_until_the_server_dies(n, ledger)) for n, ledger in enumerate(ledgers)]
+
+        async def enough_acknowledged() -> bool:
+            return sum(len(ledger.acknowledged) for ledger in ledgers) >= 400
+
+        await eventually(enough_acknowledged, within=60, interval=0.01)
+        server.kill()  # while every writer has a write in flight
+        await asyncio.gather(*writers)
+        await client.close()
+
+        await restart(server)
+        client = AsyncMongoClient(server.address)
+        stored = {document["_id"] async for document in client.hub.documents.find({}, {"_id": 1})}
+        values = {document["_id"]: document["value"] async for document in client.hub.counters.find({})}
+        await client.close()
+
+    acknowledged = set().union(*(ledger.acknowledged for ledger in ledgers))
+    tried = set().union(*(ledger.tried for ledger in ledgers))
+    assert acknowledged - stored == set(), "acknowledged inserts lost"
+    assert stored <= tried
+    for number, ledger in enumerate(ledgers):
+        # An acknowledged increment is kept; one in flight at the kill may or may not be.
+        assert ledger.increments_acknowledged <= values.get(f"w{number}", 0) <= ledger.increments_tried

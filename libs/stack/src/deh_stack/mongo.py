@@ -8,15 +8,23 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from deh_stack import maven, resources
-from deh_stack.config import MONGO_SERVER_VERSION
+from deh_stack.config import MONGO_SERVER_VERSION, StackConfig
 from deh_stack.server import Server
 from deh_stack.tools import java
 
 
 class MongoServer(Server):
+    """With `durable` (the default) every acknowledged write is committed and synced to the
+    data file before the reply; without, H2 commits about once a second (only for measuring
+    what durability costs: bench/messaging.py)."""
+
     name = "mongo"
     port_names = ("mongo",)
     startup_timeout = 60.0
+
+    def __init__(self, config: StackConfig, *, durable: bool = True) -> None:
+        super().__init__(config)
+        self.durable = durable
 
     @property
     def address(self) -> str:
@@ -44,6 +52,7 @@ class MongoServer(Server):
             self.config.host,
             str(self.config.ports["mongo"]),
             str(self.data_dir / "hub.mv"),
+            "durable" if self.durable else "background",
         ], {}
 
     def is_ready(self) -> bool:

@@ -93,6 +93,16 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def kill(self) -> None:
+        """SIGKILL the process group at once, as a crash would, and wait until it is gone."""
+        pid = self.pid()
+        if pid is None:
+            return
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+
 
 def _alive(pid: int) -> bool:
     try:

@@ -74,3 +74,7 @@ class Server(ABC):
 
     def stop(self) -> bool:
         return self.process.stop()
+
+    def kill(self) -> None:
+        """Crash the server (SIGKILL): for fault tests."""
+        self.process.kill()
