@@ -70,14 +70,13 @@ class KafkaServer(Server):
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
     def _format_storage(self) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [
                 *self._java_command(),
                 "kafka.tools.StorageTool",
                 "format",
                 "-t",
-                cluster_id,
+                new_cluster_id(),
                 "-c",
                 str(self.folder / "server.properties"),
             ],
@@ -104,6 +103,18 @@ class KafkaServer(Server):
 
     def is_ready(self) -> bool:
         return asyncio.run(_kafka_answers(self.address))
+
+
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka writes them (URL-safe base64 of 16 bytes, unpadded).
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with `-`: the storage tool would
+    read it as an option (one id in 64 would).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 async def _kafka_answers(bootstrap: str) -> bool:

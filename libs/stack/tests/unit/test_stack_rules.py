@@ -1,7 +1,9 @@
-"""The stack explains bad configuration instead of hanging: a missing JDK, a port in use."""
+"""The stack explains bad configuration instead of hanging (a missing JDK, a port in use) and
+formats its servers safely."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import socket
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from deh_stack import tools
 from deh_stack.config import StackConfig
 from deh_stack.errors import StackError
+from deh_stack.kafka import new_cluster_id
 from deh_stack.mongo import MongoServer
 
 pytestmark = pytest.mark.unit
@@ -43,3 +46,12 @@ def test_profiles_never_share_a_port() -> None:
 
     assert not set(local.values()) & set(test.values())
     assert all(port < 32768 for port in [*local.values(), *test.values()]), "below the ephemeral range"
+
+
+def test_kafka_cluster_ids_never_read_as_an_option() -> None:
+    # One random id in 64 would begin with "-" if drawn naively; 10,000 draws would hit it.
+    ids = [new_cluster_id() for _ in range(10_000)]
+
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert all(len(base64.urlsafe_b64decode(cluster_id + "==")) == 16 for cluster_id in ids)
+    assert len(set(ids)) == len(ids)
