@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -22,7 +23,7 @@ from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.integration
 
-Document = dict[str, object]
+Document = dict[str, Any]
 
 
 async def test_a_unique_index_rejects_a_duplicate(servers: ServerAddresses, unique_name: str) -> None:
