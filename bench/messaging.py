@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import resource
 import statistics
+import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
@@ -26,7 +30,8 @@ from deh_platform.consumer import EventConsumer
 from deh_platform.idempotency import apply_once
 from deh_platform.outbox import Document, OutboxRelay, with_events
 from deh_platform.topics import ensure_topics
-from deh_stack.testing import ServerAddresses, provide_servers
+from deh_stack.mongo import MongoServer
+from deh_stack.testing import ServerAddresses, private_server, provide_servers
 
 
 @dataclass
@@ -92,8 +97,8 @@ async def raw_produce(servers: ServerAddresses, topic: Topic, count: int) -> Res
     return Result("raw producer (send_and_wait)", elapsed, count, latencies)
 
 
-async def outbox_produce(servers: ServerAddresses, topic: Topic, count: int) -> Result:
-    mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
+async def outbox_produce(servers: ServerAddresses, mongo_url: str, topic: Topic, count: int, label: str) -> Result:
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(mongo_url)
     collection = mongo[f"bench-{uuid.uuid4().hex[:6]}"].events
     broker = KafkaBroker(servers.kafka_bootstrap, acks="all", enable_idempotence=True)
     await broker.start()
@@ -123,7 +128,22 @@ async def outbox_produce(servers: ServerAddresses, topic: Topic, count: int) -> 
     relay_task.cancel()
     await broker.stop()
     await mongo.close()
-    return Result("outbox write + relay publish", elapsed, count, latencies)
+    return Result(f"outbox write + relay publish ({label})", elapsed, count, latencies)
+
+
+async def raw_writes(mongo_url: str, count: int, label: str) -> Result:
+    """The outbox path's MongoDB writes alone, one at a time as a request handler makes them."""
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(mongo_url)
+    collection = mongo[f"bench-{uuid.uuid4().hex[:6]}"].events
+    latencies = []
+    began = time.perf_counter()
+    for event in events(count):
+        start = time.perf_counter()
+        await collection.update_one({"_id": event.subject}, {"$inc": {"attended": 1}}, upsert=True)
+        latencies.append(time.perf_counter() - start)
+    elapsed = time.perf_counter() - began
+    await mongo.close()
+    return Result(f"raw update_one ({label})", elapsed, count, latencies)
 
 
 async def raw_consume(servers: ServerAddresses, topic: Topic, count: int) -> Result:
@@ -176,19 +196,24 @@ async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -
     return Result("EventConsumer (parse + apply_once + commit)", elapsed, count)
 
 
-async def run(servers: ServerAddresses, count: int) -> None:
-    raw_topic, outbox_topic = BENCH_TOPIC, fresh_topic()
-    await ensure_topics(servers.kafka_bootstrap, [raw_topic, outbox_topic])
+async def run(servers: ServerAddresses, background_mongo_url: str, count: int) -> None:
+    raw_topic, outbox_topic, background_topic = BENCH_TOPIC, fresh_topic(), fresh_topic()
+    await ensure_topics(servers.kafka_bootstrap, [raw_topic, outbox_topic, background_topic])
 
     raw = await raw_produce(servers, raw_topic, count)
-    outbox = await outbox_produce(servers, outbox_topic, count)
+    outbox = await outbox_produce(servers, servers.mongo_url, outbox_topic, count, "durable")
+    background = await outbox_produce(servers, background_mongo_url, background_topic, count, "background commit")
+    writes = await raw_writes(servers.mongo_url, count, "durable")
+    background_writes = await raw_writes(background_mongo_url, count, "background commit")
     raw_in = await raw_consume(servers, raw_topic, count)
     platform_in = await platform_consume(servers, raw_topic, count)
 
     print(f"\n{count} events per run, servers from {servers.origin}\n")
-    for result in (raw, outbox, raw_in, platform_in):
+    for result in (raw, outbox, background, writes, background_writes, raw_in, platform_in):
         print(result.line())
     print(f"\noutbox / raw producer throughput:   {outbox.per_second / raw.per_second:.2f}")
+    print(f"outbox, durable / background commit: {outbox.per_second / background.per_second:.2f}")
+    print(f"writes, durable / background commit: {writes.per_second / background_writes.per_second:.2f}")
     print(f"EventConsumer / raw consumer:       {platform_in.per_second / raw_in.per_second:.2f}")
     print(f"peak memory (RSS) of this process:  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
@@ -197,8 +222,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000)
     args = parser.parse_args()
-    with provide_servers() as servers:
-        asyncio.run(run(servers, args.events))
+    with provide_servers() as servers, background_commit_mongo() as background_mongo_url:
+        asyncio.run(run(servers, background_mongo_url, args.events))
+
+
+@contextmanager
+def background_commit_mongo() -> Iterator[str]:
+    """A second local MongoDB server that commits about once a second, as H2 does by default
+    (not durable: only to measure what durable commits cost, decision 0002)."""
+    with (
+        tempfile.TemporaryDirectory() as home,
+        private_server(functools.partial(MongoServer, durable=False), Path(home)) as server,
+    ):
+        yield server.address
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from deh_contracts.catalogue.practices import PracticeMetadata
-from deh_practices.adapters.index import index_document
+from deh_practices.adapters.index import index_document, usable_analyses
 from deh_practices.adapters.store import PENDING
 from deh_practices.app import create_app
 from deh_practices.domain.demo import demo_practices
-from deh_practices.domain.search import SearchRequest, build_query, index_definition
+from deh_practices.domain.search import SearchRequest, build_query, choose_analyses, index_definition
 from deh_practices.settings import PracticesSettings
 from deh_stack.testing import ServerAddresses, provide_servers
 
@@ -77,7 +77,8 @@ async def run(servers: ServerAddresses, count: int, queries: int) -> None:
         indexer_seconds = time.perf_counter() - began
 
         raw_index = f"bench-raw-{isolated}"
-        await index.search.indices.create(index=raw_index, body=index_definition())
+        raw_definition = index_definition(choose_analyses(await usable_analyses(index.search)))
+        await index.search.indices.create(index=raw_index, body=raw_definition)
         documents = [document async for document in store.practices.find({})]
         began = time.perf_counter()
         for offset in range(0, len(documents), 200):

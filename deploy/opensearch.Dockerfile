@@ -1,6 +1,6 @@
-# The official OpenSearch image plus the Polish hunspell dictionary the practices index needs.
-FROM debian:12-slim AS dictionaries
-RUN apt-get update && apt-get install -y --no-install-recommends hunspell-pl && rm -rf /var/lib/apt/lists/*
-
+# The official OpenSearch image plus Polish analysis for the practices index: OpenSearch's own
+# analysis-stempel plugin (analyzer `polish`). The local node has Morfologik as well, which finds
+# more inflected forms; the practices service uses whichever the node has (best first) and falls
+# back to standard analysis with a warning when it has neither.
 FROM opensearchproject/opensearch:2.19.4
-COPY --from=dictionaries /usr/share/hunspell/pl_PL.aff /usr/share/hunspell/pl_PL.dic /usr/share/opensearch/config/hunspell/pl_PL/
+RUN /usr/share/opensearch/bin/opensearch-plugin install --batch analysis-stempel

@@ -4,11 +4,7 @@ atomic conditional updates under concurrency, and data that survives a restart a
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +13,8 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from deh_stack.config import StackConfig
 from deh_stack.mongo import MongoServer
-from deh_stack.testing import ServerAddresses, eventually
+from deh_stack.testing import ServerAddresses, eventually, private_server, restarted
 
 pytestmark = pytest.mark.integration
 
@@ -55,38 +50,14 @@ async def test_concurrent_conditional_increments_never_pass_the_cap(servers: Ser
     await client.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def private_server(home: Path) -> Iterator[MongoServer]:
-    """A server instance of its own, so that restarting or killing it disturbs no other test."""
-    shared = StackConfig.from_env("test")
-    server = MongoServer(dataclasses.replace(shared, home=home, ports={**shared.ports, "mongo": free_port()}))
-    server.launch()
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
-async def restart(server: MongoServer) -> None:
-    server.launch()
-    await asyncio.to_thread(server.wait_ready)
-
-
 async def test_data_survives_a_restart_of_the_server(tmp_path: Path, unique_name: str) -> None:
-    with private_server(tmp_path) as server:
+    with private_server(MongoServer, tmp_path) as server:
         client: AsyncMongoClient[Document] = AsyncMongoClient(server.address)
         await client.hub.practices.insert_one({"_id": unique_name, "title": {"en": "Coding clubs"}})
         await client.close()
 
         assert server.stop()
-        await restart(server)
+        await restarted(server)
 
         client = AsyncMongoClient(server.address)
         assert await client.hub.practices.find_one({"_id": unique_name}) == {
@@ -110,7 +81,7 @@ WRITERS = 8
 
 
 async def test_every_acknowledged_write_survives_a_sigkill_mid_stream(tmp_path: Path) -> None:
-    with private_server(tmp_path) as server:
+    with private_server(MongoServer, tmp_path) as server:
         client: AsyncMongoClient[Document] = AsyncMongoClient(
             server.address, maxPoolSize=WRITERS, retryWrites=False, serverSelectionTimeoutMS=2000
         )
@@ -141,7 +112,7 @@ async def test_every_acknowledged_write_survives_a_sigkill_mid_stream(tmp_path: 
         await asyncio.gather(*writers)
         await client.close()
 
-        await restart(server)
+        await restarted(server)
         client = AsyncMongoClient(server.address)
         stored = {document["_id"] async for document in client.hub.documents.find({}, {"_id": 1})}
         values = {document["_id"]: document["value"] async for document in client.hub.counters.find({})}

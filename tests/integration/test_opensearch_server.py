@@ -1,5 +1,5 @@
 """The OpenSearch node has what the practices search needs: language analyzers (Polish
-through hunspell) and painless scripts."""
+through Morfologik and Stempel) and painless scripts."""
 
 from __future__ import annotations
 
@@ -28,15 +28,17 @@ async def multilingual_index(search: AsyncOpenSearch, unique_name: str) -> Async
             "settings": {
                 "number_of_replicas": 0,
                 "analysis": {
-                    "filter": {"polish_hunspell": {"type": "hunspell", "locale": "pl_PL"}},
-                    "analyzer": {"polish": {"tokenizer": "standard", "filter": ["lowercase", "polish_hunspell"]}},
+                    "analyzer": {
+                        "polish_morfologik": {"tokenizer": "standard", "filter": ["morfologik_stem", "lowercase"]}
+                    },
                 },
             },
             "mappings": {
                 "properties": {
                     "title_en": {"type": "text", "analyzer": "english"},
                     "title_de": {"type": "text", "analyzer": "german"},
-                    "title_pl": {"type": "text", "analyzer": "polish"},
+                    "title_pl": {"type": "text", "analyzer": "polish_morfologik"},
+                    "title_pl_stempel": {"type": "text", "analyzer": "polish"},
                     "views": {"type": "integer"},
                 }
             },
@@ -46,10 +48,17 @@ async def multilingual_index(search: AsyncOpenSearch, unique_name: str) -> Async
         {
             "title_en": "Running a coding club",
             "title_de": "Programmieren in Schulen",
-            "title_pl": "Kodowanie w szkołach",
+            "title_pl": "Kodowanie w szkołach dla nauczycieli i uczniów",
+            "title_pl_stempel": "Kodowanie w szkołach dla nauczycieli i uczniów",
             "views": 1,
         },
-        {"title_en": "Open textbooks", "title_de": "Offene Lehrbücher", "title_pl": "Otwarte podręczniki", "views": 1},
+        {
+            "title_en": "Open textbooks",
+            "title_de": "Offene Lehrbücher",
+            "title_pl": "Otwarte podręczniki",
+            "title_pl_stempel": "Otwarte podręczniki",
+            "views": 1,
+        },
     ]
     for number, document in enumerate(documents):
         await search.index(index=unique_name, id=str(number), body=document)
@@ -71,8 +80,16 @@ async def test_german_stemming_finds_schulen_by_schule(search: AsyncOpenSearch, 
     assert await matching_ids(search, multilingual_index, "title_de", "Schule") == ["0"]
 
 
-async def test_polish_hunspell_finds_szkolach_by_szkola(search: AsyncOpenSearch, multilingual_index: str) -> None:
-    assert await matching_ids(search, multilingual_index, "title_pl", "szkoła") == ["0"]
+@pytest.mark.parametrize("words", ["szkoła", "nauczyciel", "uczeń", "podręcznik"])
+async def test_polish_morfologik_finds_inflected_forms_by_their_lemma(
+    search: AsyncOpenSearch, multilingual_index: str, words: str
+) -> None:
+    expected = ["1"] if words == "podręcznik" else ["0"]
+    assert await matching_ids(search, multilingual_index, "title_pl", words) == expected
+
+
+async def test_polish_stempel_as_opensearch_names_it(search: AsyncOpenSearch, multilingual_index: str) -> None:
+    assert await matching_ids(search, multilingual_index, "title_pl_stempel", "nauczyciel") == ["0"]
 
 
 async def test_a_painless_script_updates_a_document(search: AsyncOpenSearch, multilingual_index: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -41,3 +42,16 @@ def test_the_variables_deployments_set_are_ones_the_services_read() -> None:
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_deployments_ask_mongodb_for_majority_journaled_writes() -> None:
+    # What the local server gives by committing and syncing every write (decision 0002).
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "services.yaml").read_text()))
+    config = next(document for document in documents if document["kind"] == "ConfigMap")
+    urls = [compose["services"][name]["environment"]["DEH_MONGO_URL"] for name in SERVICE_NAMES]
+    urls.append(config["data"]["DEH_MONGO_URL"])
+
+    for url in urls:
+        options = parse_qs(urlsplit(url).query)
+        assert (options["w"], options["journal"]) == (["majority"], ["true"]), url

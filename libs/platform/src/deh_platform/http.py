@@ -8,13 +8,18 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from opensearchpy.exceptions import ConnectionError as SearchConnectionError
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pymongo.errors import ConnectionFailure
 
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from deh_platform.runtime import ServiceRuntime
 
 StartupHook = Callable[[ServiceRuntime], Awaitable[None]]
+
+# A server briefly away (MongoDB restarting, an election, OpenSearch unreachable) is a 503, not a 500.
+SERVER_UNAVAILABLE: tuple[type[Exception], ...] = (ConnectionFailure, SearchConnectionError)
 
 
 def create_service_app(
@@ -42,6 +47,8 @@ def create_service_app(
     for error, status_code in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
         app.add_exception_handler(error, _answer_with(status_code))
     app.add_exception_handler(InvalidInput, _invalid_input)
+    for unavailable in SERVER_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _server_unavailable)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
 
@@ -57,6 +64,15 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidInput)
     detail = [{"loc": list(error.location), "msg": error.message, "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _server_unavailable(request: Request, error: Exception) -> JSONResponse:
+    # Nothing was acknowledged: the client may retry once the server is back.
+    return JSONResponse(
+        {"detail": f"a server this service needs is unavailable ({type(error).__name__}); try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _platform_router(title: str) -> APIRouter:

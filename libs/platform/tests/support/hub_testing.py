@@ -92,13 +92,14 @@ async def published_events(
     wanted = set(subjects)
 
     async def read() -> list[Published] | None:
-        found = [event for event in await _read_topic(servers, topic) if event.subject in wanted]
+        found = [event for event in await events_on(servers, topic) if event.subject in wanted]
         return found if len(found) >= at_least else None
 
     return await eventually(read, within=30, interval=0.5)
 
 
-async def _read_topic(servers: ServerAddresses, topic: Topic) -> list[Published]:
+async def events_on(servers: ServerAddresses, topic: Topic) -> list[Published]:
+    """Every contract event on a topic now, in order per partition."""
     consumer = AIOKafkaConsumer(
         topic.name, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
     )

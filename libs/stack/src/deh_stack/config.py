@@ -8,6 +8,7 @@ from pathlib import Path
 
 KAFKA_VERSION = "4.1.1"
 OPENSEARCH_VERSION = "2.19.6"
+LUCENE_VERSION = "9.12.3"  # the Lucene inside OpenSearch 2.19.6: modules built on Lucene jars match it
 MONGO_SERVER_VERSION = "1.47.0"
 
 # Two profiles so that the test suite never collides with a hub a developer keeps running.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from deh_stack import resources
@@ -38,16 +39,23 @@ def copy_dependencies(pom: str, target: Path, transitive: bool = True) -> Path:
     return lib
 
 
-def single_artifact_pom(group: str, artifact: str, version: str, packaging: str) -> str:
-    """A POM that depends on exactly one artifact (for a zip such as a server distribution)."""
+def artifacts_pom(group: str, artifacts: Sequence[str], version: str, packaging: str = "jar") -> str:
+    """A POM that depends on exactly these artifacts of one group and version (a server zip, the
+    jars of a module)."""
+    dependencies = "".join(
+        f"""
+    <dependency>
+      <groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>
+      <type>{packaging}</type>
+    </dependency>"""
+        for artifact in artifacts
+    )
     return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
-  <groupId>eu.deh.stack</groupId><artifactId>fetch-{artifact}</artifactId><version>1</version>
+  <groupId>eu.deh.stack</groupId><artifactId>fetch-{artifacts[0]}</artifactId><version>1</version>
   <packaging>pom</packaging>
-  <dependencies><dependency>
-    <groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>
-    <type>{packaging}</type>
-  </dependency></dependencies>
+  <dependencies>{dependencies}
+  </dependencies>
 </project>
 """
 

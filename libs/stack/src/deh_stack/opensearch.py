@@ -1,5 +1,5 @@
 """OpenSearch 2.19 assembled from Maven Central: the integ-test distribution plus the modules
-the hub needs (language analyzers, painless, extra field types), with Polish via hunspell."""
+the hub needs (language analyzers, Polish, painless, extra field types)."""
 
 from __future__ import annotations
 
@@ -13,46 +13,64 @@ from pathlib import Path
 import httpx
 
 from deh_stack import maven, resources
-from deh_stack.config import OPENSEARCH_VERSION
+from deh_stack.config import LUCENE_VERSION, OPENSEARCH_VERSION, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.server import Server
-from deh_stack.tools import java_home
+from deh_stack.tools import java_home, run_jdk_tool
 
 
 @dataclass(frozen=True)
 class Module:
-    """A module whose jar is on Maven Central without its plugin descriptor."""
+    """A module assembled from Maven Central jars, with the plugin descriptor they lack.
+
+    With `plugin_source`, the plugin class itself is ours: a Java file among the resources,
+    compiled against the node's jars at install time.
+    """
 
     name: str
-    artifact: str
+    artifacts: tuple[str, ...]
     classname: str
     description: str
+    group: str = "org.opensearch.plugin"
+    version: str = OPENSEARCH_VERSION
     extends: str = ""
     security_policy: str = ""
+    plugin_source: str = ""
 
 
 MODULES = (
     Module(
         "lang-painless",
-        "lang-painless",
+        ("lang-painless",),
         "org.opensearch.painless.PainlessPlugin",
         "Painless scripting",
         security_policy="painless-security.policy",
     ),
     Module(
         "analysis-common",
-        "analysis-common",
+        ("analysis-common",),
         "org.opensearch.analysis.common.CommonAnalysisPlugin",
         "Language analyzers and common token filters",
         extends="lang-painless",
     ),
     Module(
-        "mapper-extras", "mapper-extras-client", "org.opensearch.index.mapper.MapperExtrasPlugin", "Extra field types"
+        "mapper-extras",
+        ("mapper-extras-client",),
+        "org.opensearch.index.mapper.MapperExtrasPlugin",
+        "Extra field types",
+    ),
+    # OpenSearch's analysis-stempel plugin is not on Maven Central for 2.x; Lucene's Polish
+    # stemmers are: Stempel (what that plugin wraps) and Morfologik (a dictionary lemmatizer).
+    Module(
+        "analysis-polish",
+        ("lucene-analysis-stempel", "lucene-analysis-morfologik"),
+        "eu.deh.opensearch.PolishAnalysisPlugin",
+        "Polish analysis: Lucene's Stempel and Morfologik stemmers",
+        group="org.apache.lucene",
+        version=LUCENE_VERSION,
+        plugin_source="PolishAnalysisPlugin.java",
     ),
 )
-
-# Debian's hunspell-pl dictionary: the Polish stemmer where analysis-stempel cannot be had.
-HUNSPELL_DICTIONARIES = {"pl_PL": Path("/usr/share/hunspell")}
 
 _JAR_NAME = re.compile(r"^(?P<artifact>.+?)-\d[^-]*(?:-[^-]+)*\.jar$")
 
@@ -63,9 +81,16 @@ def _artifact_of(jar: Path) -> str:
 
 
 class OpenSearchServer(Server):
+    """`leave_out` names modules this node runs without (to test how the hub copes when a
+    production node lacks a plugin): such a node runs from a copy of the distribution."""
+
     name = "opensearch"
     port_names = ("opensearch", "opensearch_transport")
     startup_timeout = 180.0
+
+    def __init__(self, config: StackConfig, *, leave_out: tuple[str, ...] = ()) -> None:
+        super().__init__(config)
+        self.leave_out = leave_out
 
     @property
     def address(self) -> str:
@@ -80,12 +105,14 @@ class OpenSearchServer(Server):
         return self.folder / "config"
 
     def install(self) -> None:
+        # The marker names the modules assembled, so a cache from an older module list is redone.
         marker = self.dist / ".assembled"
-        if marker.exists():
+        wanted = "".join(f"{module}\n" for module in MODULES)
+        if marker.exists() and marker.read_text() == wanted:
             return
         downloads = self.config.cache / "downloads"
-        pom = maven.single_artifact_pom(
-            "org.opensearch.distribution.integ-test-zip", "opensearch", OPENSEARCH_VERSION, "zip"
+        pom = maven.artifacts_pom(
+            "org.opensearch.distribution.integ-test-zip", ["opensearch"], OPENSEARCH_VERSION, "zip"
         )
         archive = (
             maven.copy_dependencies(pom, downloads / "opensearch-zip", transitive=False)
@@ -95,12 +122,10 @@ class OpenSearchServer(Server):
         _unzip(archive, self.config.cache)
         for module in MODULES:
             self._add_module(module, downloads)
-        marker.touch()
+        marker.write_text(wanted)
 
     def _add_module(self, module: Module, downloads: Path) -> None:
-        pom = maven.pom_from_template(
-            "opensearch-pom.xml", MODULE=module.name, ARTIFACT=module.artifact, OPENSEARCH_VERSION=OPENSEARCH_VERSION
-        )
+        pom = maven.artifacts_pom(module.group, module.artifacts, module.version)
         jars = maven.copy_dependencies(pom, downloads / f"module-{module.name}")
         # The server already has its core jars and an extended module's jars; a second copy is jar hell.
         present = {_artifact_of(jar) for jar in (self.dist / "lib").glob("*.jar")}
@@ -118,19 +143,50 @@ class OpenSearchServer(Server):
         )
         if module.security_policy:
             (target / "plugin-security.policy").write_text(resources.text(module.security_policy))
+        if module.plugin_source:
+            self._compile_plugin(module.plugin_source, target)
+
+    def _compile_plugin(self, source: str, target: Path) -> None:
+        """Compile a plugin class of ours against the node's jars into a jar in the module folder."""
+        build = self.config.cache / "downloads" / f"build-{target.name}"
+        shutil.rmtree(build, ignore_errors=True)
+        (build / "classes").mkdir(parents=True)
+        (build / source).write_text(resources.text(source))
+        classpath = f"{self.dist / 'lib'}/*:{target}/*"
+        run_jdk_tool("javac", "--release", "11", "-cp", classpath, "-d", str(build / "classes"), str(build / source))
+        run_jdk_tool(
+            "jar", "--create", "--file", str(target / f"{target.name}-plugin.jar"), "-C", str(build / "classes"), "."
+        )
+        shutil.rmtree(build)
+
+    @property
+    def home(self) -> Path:
+        """The distribution this node runs from."""
+        if not self.leave_out:
+            return self.dist
+        return self.dist.with_name(f"{self.dist.name}-without-{'-'.join(sorted(self.leave_out))}")
+
+    def _assemble_home(self) -> None:
+        if self.home == self.dist or self.home.exists():
+            return
+        # Hard links: a copy of a few hundred megabytes that costs no space (same file system).
+        partial = self.home.with_name(self.home.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(
+            self.dist,
+            partial,
+            copy_function=os.link,
+            ignore=lambda folder, names: [
+                name for name in names if Path(folder) == self.dist / "modules" and name in self.leave_out
+            ],
+        )
+        partial.rename(self.home)
 
     def prepare(self) -> None:
         super().prepare()
+        self._assemble_home()
         shutil.copytree(self.dist / "config", self.config_dir, dirs_exist_ok=True)
         (self.config_dir / "opensearch.yml").write_text(self._settings())
-        for language, folder in HUNSPELL_DICTIONARIES.items():
-            if not (folder / f"{language}.dic").exists():
-                print(f"warning: no {language} hunspell dictionary in {folder} (Debian: apt-get install hunspell-pl)")
-                continue
-            target = self.config_dir / "hunspell" / language
-            target.mkdir(parents=True, exist_ok=True)
-            for suffix in ("aff", "dic"):
-                shutil.copyfile(folder / f"{language}.{suffix}", target / f"{language}.{suffix}")
 
     def _settings(self) -> str:
         settings = {
@@ -149,7 +205,7 @@ class OpenSearchServer(Server):
         return "".join(f"{key}: {value}\n" for key, value in settings.items())
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        argv = [str(self.dist / "bin" / "opensearch")]
+        argv = [str(self.home / "bin" / "opensearch")]
         env = {
             "JAVA_HOME": str(java_home()),
             "OPENSEARCH_JAVA_HOME": str(java_home()),

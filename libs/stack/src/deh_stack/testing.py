@@ -4,15 +4,19 @@ Docker engine answers, or else started here from the package registries (and sto
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from deh_stack.config import StackConfig
+from deh_stack.server import Server
 from deh_stack.stack import Stack
 
 T = TypeVar("T")
@@ -85,6 +89,35 @@ def _testcontainers() -> Iterator[ServerAddresses]:  # pragma: no cover - needs 
             f"http://{search_config['host']}:{search_config['port']}",
             origin="testcontainers",
         )
+
+
+ServerT = TypeVar("ServerT", bound=Server)
+
+
+@contextmanager
+def private_server(kind: Callable[[StackConfig], ServerT], home: Path) -> Iterator[ServerT]:
+    """A server of a test's own (data under `home`, free ports), for tests that kill, restart or
+    change it without disturbing the shared one. Stopped at the end."""
+    shared = StackConfig.from_env("test")
+    server = kind(dataclasses.replace(shared, home=home, ports={name: free_port() for name in shared.ports}))
+    server.launch()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+async def restarted(server: Server) -> None:
+    """Start a stopped or killed server again and wait until it answers."""
+    server.launch()
+    await asyncio.to_thread(server.wait_ready)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float = 30.0, interval: float = 0.1) -> T:

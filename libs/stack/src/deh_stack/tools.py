@@ -37,6 +37,19 @@ def java() -> str:
     return str(java_home() / "bin" / "java")
 
 
+def run_jdk_tool(name: str, *args: str) -> None:
+    """Run a tool of the JDK (javac, jar): a JRE alone lacks them."""
+    tool = java_home() / "bin" / name
+    if not tool.exists():
+        raise StackError(
+            f"The Java at {java_home()} has no {name}: a full JDK is needed "
+            "(Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to one."
+        )
+    result = subprocess.run([str(tool), *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StackError(f"{name} failed:\n{result.stdout}{result.stderr}")
+
+
 def _java_major(binary: Path) -> int | None:
     if not binary.exists():
         return None

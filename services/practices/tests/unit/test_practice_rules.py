@@ -19,12 +19,16 @@ from deh_practices.domain.practices import (
     status_after_review,
 )
 from deh_practices.domain.search import (
+    LANGUAGE_ANALYSES,
+    STANDARD,
     SearchRequest,
-    analyzer_for,
     build_query,
+    choose_analyses,
     decode_cursor,
+    degraded_languages,
     encode_cursor,
     index_definition,
+    wanted_analyses,
 )
 
 pytestmark = pytest.mark.unit
@@ -112,11 +116,28 @@ def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
             decode_cursor(foreign)
 
 
-def test_every_eu_language_has_a_field_with_its_analyzer() -> None:
-    title = index_definition()["mappings"]["properties"]["title"]["properties"]
+def test_every_eu_language_has_a_field_with_its_best_usable_analyzer() -> None:
+    everything = {analysis.name for analysis in wanted_analyses()}
+    definition = index_definition(choose_analyses(everything))
+    title = definition["mappings"]["properties"]["title"]["properties"]
 
     assert len(title) == 24
     assert title["de"]["analyzer"] == "german"
-    assert title["pl"]["analyzer"] == "polish"
+    assert title["pl"]["analyzer"] == "polish_morfologik"
     assert title["lv"]["analyzer"] == "latvian"
-    assert analyzer_for("mt") == "standard"
+    assert title["mt"]["analyzer"] == "standard"
+    assert set(definition["settings"]["analysis"]["analyzer"]) == {"polish_morfologik"}
+
+
+def test_a_language_whose_analyzers_are_missing_falls_back_to_standard_and_is_reported() -> None:
+    without_polish = {analysis.name for analysis in wanted_analyses()} - {"polish_morfologik", "polish"}
+    only_stempel = without_polish | {"polish"}
+
+    assert choose_analyses(only_stempel)["pl"].name == "polish"
+    chosen = choose_analyses(without_polish)
+    assert chosen["pl"] == STANDARD
+    assert degraded_languages(chosen) == ["pl"]
+    assert "analysis" not in index_definition(chosen)["settings"]
+    # Languages without any analyzer of their own are not a degradation.
+    assert degraded_languages(choose_analyses(without_polish | {"polish"})) == []
+    assert degraded_languages(choose_analyses(set())) == sorted(LANGUAGE_ANALYSES)

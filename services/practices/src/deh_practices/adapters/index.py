@@ -18,11 +18,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, RequestError
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_practices.adapters.store import PENDING, Document
-from deh_practices.domain.search import FACETS, MAPPING_VERSION, index_definition
+from deh_practices.domain.search import (
+    FACETS,
+    MAPPING_VERSION,
+    Analysis,
+    choose_analyses,
+    degraded_languages,
+    index_definition,
+    wanted_analyses,
+)
 
 log = logging.getLogger(__name__)
 ALIAS = "practices"
@@ -54,6 +62,29 @@ def index_document(practice: Document) -> dict[str, Any]:
     }
 
 
+async def usable_analyses(search: AsyncOpenSearch) -> set[str]:
+    """The names of the wanted analyses that this node can build, asked of the node itself
+    (`_analyze` refuses an analyzer, tokenizer or filter that no installed module provides)."""
+    usable = set()
+    for analysis in wanted_analyses():
+        try:
+            await search.indices.analyze(body={"text": "probe", **_analyze_request(analysis)})
+        except RequestError:
+            continue
+        usable.add(analysis.name)
+    return usable
+
+
+def _analyze_request(analysis: Analysis) -> dict[str, Any]:
+    """`_analyze` takes a built-in analyzer by name, a custom one as its parts (filters inline)."""
+    if analysis.definition is None:
+        return {"analyzer": analysis.name}
+    return {
+        "tokenizer": analysis.definition["tokenizer"],
+        "filter": [analysis.filters.get(name, name) for name in analysis.definition.get("filter", [])],
+    }
+
+
 class SearchIndex:
     def __init__(
         self,
@@ -71,11 +102,23 @@ class SearchIndex:
         return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
     async def ensure(self) -> None:
-        """Install the versioned index template, then create the first index behind the alias
-        unless the alias exists."""
+        """Install the versioned index template with the analyzers this node can build, then
+        create the first index behind the alias unless the alias exists."""
+        chosen = choose_analyses(await usable_analyses(self.search))
+        if degraded := degraded_languages(chosen):
+            log.warning(
+                "OpenSearch cannot build the analyzers of %s: their text is indexed with standard "
+                "analysis (no stemming, so inflected forms do not match); install the missing "
+                "plugins, then rebuild the index (python -m deh_practices.admin rebuild)",
+                ", ".join(degraded),
+            )
         await self.search.indices.put_index_template(
             name=f"{self.alias}-template",
-            body={"index_patterns": [f"{self.alias}-v*"], "version": MAPPING_VERSION, "template": index_definition()},
+            body={
+                "index_patterns": [f"{self.alias}-v*"],
+                "version": MAPPING_VERSION,
+                "template": index_definition(chosen),
+            },
         )
         if not await self.search.indices.exists_alias(name=self.alias):
             await self.search.indices.create(index=self.new_index_name(), body={"aliases": {self.alias: {}}})

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -21,33 +23,89 @@ from deh_contracts.vocabulary import (
 )
 from deh_platform.errors import InvalidInput
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 MAX_PAGE = 50
 
-# OpenSearch's analysis-common analyzers; Polish uses Debian's hunspell dictionary
-# (analysis-stempel is not on Maven Central); Croatian, Maltese, Slovak and Slovenian have none.
-LANGUAGE_ANALYZERS: dict[str, str] = {
-    "bg": "bulgarian",
-    "cs": "czech",
-    "da": "danish",
-    "de": "german",
-    "el": "greek",
-    "en": "english",
-    "es": "spanish",
-    "et": "estonian",
-    "fi": "finnish",
-    "fr": "french",
-    "ga": "irish",
-    "hu": "hungarian",
-    "it": "italian",
-    "lt": "lithuanian",
-    "lv": "latvian",
-    "nl": "dutch",
-    "pl": "polish",
-    "pt": "portuguese",
-    "ro": "romanian",
-    "sv": "swedish",
+
+@dataclass(frozen=True)
+class Analysis:
+    """How one language's text is analysed: a built-in analyzer (no definition) or a custom one
+    defined in the index settings from a tokenizer and token filters that node modules provide,
+    some of them configured here (`filters`, by name)."""
+
+    name: str
+    definition: Mapping[str, Any] | None = None
+    filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+STANDARD = Analysis("standard")
+
+# Per language, the analyses to use, best first: the service takes the first one the node can
+# build (see adapters/index.py) and falls back to standard analysis with a warning.
+# analysis-common has 20 of them; Polish needs a plugin: Morfologik (a dictionary lemmatizer,
+# in the local node's analysis-stempel module) or Stempel (OpenSearch's analysis-stempel plugin,
+# `polish`); Croatian, Maltese, Slovak and Slovenian have no analyzer at all.
+LANGUAGE_ANALYSES: dict[str, tuple[Analysis, ...]] = {
+    **{
+        language: (Analysis(analyzer),)
+        for language, analyzer in {
+            "bg": "bulgarian",
+            "cs": "czech",
+            "da": "danish",
+            "de": "german",
+            "el": "greek",
+            "en": "english",
+            "es": "spanish",
+            "et": "estonian",
+            "fi": "finnish",
+            "fr": "french",
+            "ga": "irish",
+            "hu": "hungarian",
+            "it": "italian",
+            "lt": "lithuanian",
+            "lv": "latvian",
+            "nl": "dutch",
+            "pt": "portuguese",
+            "ro": "romanian",
+            "sv": "swedish",
+        }.items()
+    },
+    "pl": (
+        Analysis(
+            "polish_morfologik",
+            {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["morfologik_stem", "lowercase", "same_position_unique"],
+            },
+            # A word can have several lemmas at one position, some of them equal once lowercased.
+            {"same_position_unique": {"type": "unique", "only_on_same_position": True}},
+        ),
+        Analysis("polish"),
+    ),
 }
+
+
+def wanted_analyses() -> list[Analysis]:
+    """Every analysis some language would like, each once."""
+    return list({analysis.name: analysis for options in LANGUAGE_ANALYSES.values() for analysis in options}.values())
+
+
+def choose_analyses(usable: set[str]) -> dict[str, Analysis]:
+    """Each EU language's analysis: its best one among those the node can build, else standard."""
+    return {
+        language: next((a for a in LANGUAGE_ANALYSES.get(language, ()) if a.name in usable), STANDARD)
+        for language in EU_LANGUAGES
+    }
+
+
+def degraded_languages(chosen: Mapping[str, Analysis]) -> list[str]:
+    """Languages that have an analyzer of their own but fall back to standard analysis here."""
+    return sorted(
+        language for language, analysis in chosen.items() if analysis == STANDARD and LANGUAGE_ANALYSES.get(language)
+    )
+
+
 TEXT_FIELDS = ("title", "summary", "body")
 FACETS = {
     "countries": "countries",
@@ -63,27 +121,26 @@ FACETS = {
 }
 
 
-def analyzer_for(language: str) -> str:
-    return LANGUAGE_ANALYZERS.get(language, "standard")
-
-
-def index_definition() -> dict[str, Any]:
-    per_language = {language: {"type": "text", "analyzer": analyzer_for(language)} for language in EU_LANGUAGES}
+def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
+    per_language = {language: {"type": "text", "analyzer": analysis.name} for language, analysis in chosen.items()}
+    custom = [analysis for analysis in chosen.values() if analysis.definition]
+    analysis_settings = {
+        "analyzer": {analysis.name: dict(analysis.definition or {}) for analysis in custom},
+        "filter": {name: dict(filter_) for analysis in custom for name, filter_ in analysis.filters.items()},
+    }
     keyword = {"type": "keyword"}
     return {
         "settings": {
             "number_of_shards": 1,
             "number_of_replicas": 0,
-            "analysis": {
-                "filter": {"polish_hunspell": {"type": "hunspell", "locale": "pl_PL"}},
-                "analyzer": {
-                    "polish": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "polish_hunspell"]}
-                },
-            },
+            **({"analysis": analysis_settings} if custom else {}),
         },
         "mappings": {
             "dynamic": "strict",
-            "_meta": {"mapping_version": MAPPING_VERSION},
+            "_meta": {
+                "mapping_version": MAPPING_VERSION,
+                "analyzers": {language: analysis.name for language, analysis in chosen.items()},
+            },
             "properties": {
                 **{field: {"properties": per_language} for field in TEXT_FIELDS},
                 **{
