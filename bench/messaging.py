@@ -29,6 +29,7 @@ from deh_contracts.registry import Contract, Topic, message_type
 from deh_platform.consumer import EventConsumer
 from deh_platform.idempotency import apply_once
 from deh_platform.outbox import Document, OutboxRelay, with_events
+from deh_platform.publishing import publish_event
 from deh_platform.topics import ensure_topics
 from deh_stack.mongo import MongoServer
 from deh_stack.testing import ServerAddresses, private_server, provide_servers
@@ -186,11 +187,13 @@ async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -
         if handled == count:
             all_handled.set()
 
-    consumer.subscribe(broker)
-    began = time.perf_counter()
     await broker.start()
+    began = time.perf_counter()
+    consuming = asyncio.create_task(consumer.run(servers.kafka_bootstrap, lambda event: publish_event(broker, event)))
     await all_handled.wait()
     elapsed = time.perf_counter() - began
+    consuming.cancel()
+    await asyncio.gather(consuming, return_exceptions=True)
     await broker.stop()
     await mongo.close()
     return Result("EventConsumer (parse + apply_once + commit)", elapsed, count)

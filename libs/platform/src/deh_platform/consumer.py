@@ -1,40 +1,50 @@
-"""Consuming contract events: strict parsing, dispatch by type, retries for transient errors,
-dead letters for the rest, and the offset committed only after the effect is stored.
+"""Consuming contract events in batches: parse, dispatch by type, store the effects, then commit.
 
-Each subscriber uses FastStream with manual acknowledgement: `receive` commits after the handler
-returned (the effect is stored) or after the message reached the dead-letter topic, and never
-lets an exception escape, so a poison message can neither stop the partition nor be dropped.
+One loop per consumer group (aiokafka, no auto-commit) fetches up to `batch_size` records at a
+time. Each partition's records are worked through in order (partitions side by side), so the
+events of one aggregate keep their order. A handler takes one event (`on`) or a run of
+consecutive events of its type (`on_batch`, to write their effects in one bulk request). The
+offset of a partition is committed once per batch, after the effects are stored; a crash before
+the commit redelivers them, and handlers are idempotent (event id written with the effect).
+
+What goes wrong is one of two kinds:
+- transient (a server briefly away, an election, a timeout): the partition is held. It is
+  paused and sought back to the event that failed, retried after a growing delay without limit,
+  reported by readiness with the reason, and resumed where it stopped. Nothing is dead-lettered
+  for an outage, however long.
+- permanent (a broken contract, a handler's bug, an input it can never accept): the message goes
+  to the dead-letter topic with the reason, and the next message follows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import ConsumerStoppedError, KafkaConnectionError, KafkaError
 from opensearchpy.exceptions import ConnectionError as SearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout as SearchConnectionTimeout
 from opentelemetry import trace
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout
+from pymongo.errors import ConnectionFailure
 
 from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_event, spec_of
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
 from deh_contracts.envelope import header_map
 from deh_contracts.registry import MESSAGE_TYPES, Topic
-from deh_platform.publishing import publish_event
 from deh_platform.telemetry import (
     extract_context,
     messages_consumed,
     messages_failed,
-    messages_retried,
+    messages_held,
     messages_skipped,
     observe,
     tracer,
@@ -44,6 +54,9 @@ log = logging.getLogger(__name__)
 
 DataT = TypeVar("DataT", bound=Contract)
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
+BatchHandler = Callable[[Sequence[CloudEvent[Any]]], Awaitable[None]]
+Publish = Callable[[CloudEvent[Any]], Awaitable[None]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
 @dataclass(frozen=True)
@@ -64,12 +77,12 @@ class TransientError(Exception):
     """Raise from a handler when trying again later may succeed."""
 
 
+# ConnectionFailure covers PyMongo's AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
-    AutoReconnect,
     ConnectionFailure,
-    NetworkTimeout,
     SearchConnectionError,
+    SearchConnectionTimeout,
     KafkaConnectionError,
     TimeoutError,
     ConnectionError,
@@ -77,54 +90,128 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
+class Backoff:
+    """Delays between attempts on a held partition: doubling, capped, never giving up."""
+
     first_delay: float = 0.2
-    max_delay: float = 5.0
+    max_delay: float = 30.0
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.first_delay * 2 ** (attempt - 1), self.max_delay))
+        return float(min(self.first_delay * 2 ** min(attempt - 1, 30), self.max_delay))
+
+
+@dataclass
+class Hold:
+    """A partition held at `offset` because processing it failed transiently."""
+
+    offset: int
+    reason: str
+    since: datetime
+    attempts: int
+    resume_at: float
+
+    def describe(self, partition: TopicPartition) -> str:
+        return (
+            f"holding {partition.topic}[{partition.partition}] at offset {self.offset} since "
+            f"{self.since:%H:%M:%S} ({self.attempts} attempts): {self.reason}"
+        )
+
+
+@dataclass
+class Parsed:
+    """A record and what reading it gave: an event for a handler, a refusal, or nothing to do."""
+
+    record: Record
+    attributes: dict[str, str]
+    event: CloudEvent[Any] | None = None
+    error: ContractError | None = None
+
+    @property
+    def type_name(self) -> str:
+        return self.attributes.get("ce_type", "")
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failed:
+    """Why a message failed; `transient` failures hold the partition, the others dead-letter it."""
+
     reason: str
     error_type: str
-    attempts: int
+    transient: bool
+
+
+@dataclass
+class _Partitions(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Forgets the holds of partitions that another group member takes over."""
+
+    held: dict[TopicPartition, Hold] = field(default_factory=dict)
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        for partition in revoked:
+            self.held.pop(partition, None)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        return None
 
 
 class EventConsumer:
     """One consumer group of a service over some topics, with a handler per message type."""
 
-    def __init__(self, group: str, topics: Sequence[Topic], *, source: str, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        group: str,
+        topics: Sequence[Topic],
+        *,
+        source: str,
+        backoff: Backoff | None = None,
+        batch_size: int = 500,
+    ) -> None:
         self.group = group
         self.topics = list(topics)
         self.source = source
-        self.retry = retry or RetryPolicy()
+        self.backoff = backoff or Backoff()
+        self.batch_size = batch_size
         self.handlers: dict[str, Handler] = {}
+        self.batch_handlers: dict[str, BatchHandler] = {}
         self.refusal_handlers: dict[str, RefusalHandler] = {}
-        self.subscriber: DefaultSubscriber | None = None
-        self._broker: KafkaBroker | None = None
         self.lag: dict[tuple[str, int], int] = {}
+        self._partitions = _Partitions()
+        self._kafka: AIOKafkaConsumer | None = None
+        self._publish: Publish | None = None
+        self._running = False
         observe(self)
 
-    def readings(self) -> list[tuple[str, float, dict[str, str]]]:
-        return [
-            ("deh.consumer.lag", lag, {"group": self.group, "topic": topic, "partition": str(partition)})
-            for (topic, partition), lag in self.lag.items()
-        ]
+    # Declaring handlers -------------------------------------------------------------------------
 
     def on(self, model: type[DataT]) -> Callable[[Callable[[CloudEvent[DataT]], Awaitable[None]]], Handler]:
         """Register the handler of one message type (it must travel on one of the topics)."""
-        spec = spec_of(model)
-        if spec.topic not in self.topics:
-            raise ValueError(f"{spec.type_name} travels on {spec.topic.name}, which {self.group} does not read")
+        type_name = self._readable(model)
 
         def register(handler: Callable[[CloudEvent[DataT]], Awaitable[None]]) -> Handler:
-            self.handlers[spec.type_name] = handler
+            self.handlers[type_name] = handler
             return handler
 
         return register
+
+    def on_batch(
+        self, model: type[DataT]
+    ) -> Callable[[Callable[[Sequence[CloudEvent[DataT]]], Awaitable[None]]], BatchHandler]:
+        """Register a handler that takes consecutive events of one type together (in partition
+        order) and stores all their effects, idempotently, for example in one bulk write."""
+        type_name = self._readable(model)
+
+        def register(handler: Callable[[Sequence[CloudEvent[DataT]]], Awaitable[None]]) -> BatchHandler:
+            self.batch_handlers[type_name] = handler
+            self.handlers[type_name] = lambda event: handler([event])
+            return handler
+
+        return register
+
+    def _readable(self, model: type[Contract]) -> str:
+        spec = spec_of(model)
+        if spec.topic not in self.topics:
+            raise ValueError(f"{spec.type_name} travels on {spec.topic.name}, which {self.group} does not read")
+        return spec.type_name
 
     def on_refused(self, topic: Topic) -> Callable[[RefusalHandler], RefusalHandler]:
         """Answer a message that breaks its contract on an inbound topic (for example with a
@@ -138,88 +225,196 @@ class EventConsumer:
 
         return register
 
-    def subscribe(self, broker: KafkaBroker) -> None:
-        self._broker = broker
-        self.subscriber = broker.subscriber(
-            *[topic.name for topic in self.topics],
+    # The loop -----------------------------------------------------------------------------------
+
+    async def run(self, bootstrap: str, publish: Publish) -> None:
+        """Consume until cancelled. `publish` sends a dead letter."""
+        self._publish = publish
+        kafka = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
             group_id=self.group,
+            enable_auto_commit=False,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_bytes,
-            title=f"{self.group} consumer",
-            include_in_schema=False,  # documented from the contracts instead (deh_platform.asyncapi)
+            max_poll_records=self.batch_size,
+            fetch_max_wait_ms=100,
         )
-        self.subscriber(self.receive)
-
-    async def receive(self, body: bytes, message: KafkaMessage) -> None:
-        record: Any = message.raw_message  # one aiokafka ConsumerRecord (never a batch here)
-        headers = list(record.headers or ())
-        attributes = header_map(headers)
-        type_name = attributes.get("ce_type", "")
-        parent = extract_context(attributes)
-        with tracer.start_as_current_span(
-            f"consume {type_name or 'unknown'}", context=parent, kind=trace.SpanKind.CONSUMER
-        ) as span:
-            span.set_attribute("messaging.system", "kafka")
-            span.set_attribute("messaging.destination.name", record.topic)
-            span.set_attribute("messaging.consumer.group.name", self.group)
-            failure = await self._process(record, type_name, headers, attributes)
-            if failure is not None:
-                span.set_status(trace.StatusCode.ERROR, failure.reason)
-                await self._dead_letter(record, attributes, failure)
-        await message.ack()
-        self._measure_lag(record)
-
-    def _measure_lag(self, record: Any) -> None:
-        consumer = self.subscriber.consumer if self.subscriber else None
-        if consumer is None:
-            return
-        end = consumer.highwater(TopicPartition(record.topic, record.partition))
-        if end is not None:
-            self.lag[(record.topic, record.partition)] = max(end - record.offset - 1, 0)
-
-    async def _process(
-        self, record: Any, type_name: str, headers: list[tuple[str, bytes]], attributes: dict[str, str]
-    ) -> Failure | None:
-        if type_name in MESSAGE_TYPES and type_name not in self.handlers:
-            messages_skipped.add(1, {"group": self.group, "type": type_name})
-            return None
+        kafka.subscribe([topic.name for topic in self.topics], listener=self._partitions)
+        await kafka.start()
+        self._kafka, self._running = kafka, True
         try:
-            event = from_kafka(record.value, headers)
-        except ContractError as error:
-            refusal = self.refusal_handlers.get(record.topic)
-            if refusal is None:
-                return Failure(str(error), "ContractError", attempts=1)
-            refused = RefusedMessage(
-                record.topic,
-                (record.key or b"").decode("utf-8", errors="replace"),
-                attributes,
-                record.value or b"",
-                error,
+            while True:
+                try:
+                    await self._poll_once(kafka)
+                except ConsumerStoppedError:
+                    # What aiokafka can do after some broker restarts: readiness says so, and
+                    # the orchestrator replaces the process.
+                    log.error("consumer %s: the Kafka consumer stopped; the loop ends", self.group)
+                    return
+                except Exception:  # the loop must outlive anything else a batch throws at it
+                    log.exception("consumer %s: a poll failed; polling again", self.group)
+                    await asyncio.sleep(1)
+        finally:
+            self._running = False
+            with contextlib.suppress(Exception):
+                await kafka.stop()
+
+    async def _poll_once(self, kafka: AIOKafkaConsumer) -> None:
+        self._resume_due(kafka)
+        batches = await kafka.getmany(timeout_ms=self._poll_timeout_ms(), max_records=self.batch_size)
+        if batches:
+            await asyncio.gather(*(self._consume_partition(kafka, tp, records) for tp, records in batches.items()))
+
+    def _poll_timeout_ms(self) -> int:
+        """Wait for records, but no longer than until a held partition is due again."""
+        due = [hold.resume_at for hold in self.held.values()]
+        until_due = min(due, default=time.monotonic() + 0.5) - time.monotonic()
+        return max(10, min(500, int(until_due * 1000)))
+
+    def _resume_due(self, kafka: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        due = [tp for tp, hold in self.held.items() if hold.resume_at <= now and tp in kafka.paused()]
+        if due:
+            kafka.resume(*due)
+
+    async def _consume_partition(self, kafka: AIOKafkaConsumer, tp: TopicPartition, records: list[Record]) -> None:
+        done_until: int | None = None
+        for run in self._runs([self._parse(record) for record in records]):
+            failed = await self._consume_run(run)
+            if failed is not None:
+                offset, reason = failed
+                self._hold(kafka, tp, offset, reason)
+                if offset > run[0].record.offset:
+                    done_until = offset
+                break
+            done_until = run[-1].record.offset + 1
+        if done_until is None:
+            return
+        hold = self.held.get(tp)
+        if hold is not None and done_until > hold.offset:
+            log.info("consumer %s: %s[%d] resumed after %d attempts", self.group, tp.topic, tp.partition, hold.attempts)
+            del self.held[tp]
+        await self._commit(kafka, tp, done_until)
+        end = kafka.highwater(tp)
+        if end is not None:
+            self.lag[(tp.topic, tp.partition)] = max(end - done_until, 0)
+
+    async def _commit(self, kafka: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await kafka.commit({tp: offset})
+        except KafkaError as error:
+            # The effects are stored; a redelivery after a rebalance or reconnect finds them applied.
+            log.warning(
+                "consumer %s: commit of %s[%d]@%d failed: %r", self.group, tp.topic, tp.partition, offset, error
             )
-            return await self._attempt(lambda: refusal(refused), type_name or "unknown")
-        return await self._attempt(lambda: self.handlers[event.type](event), event.type)
 
-    async def _attempt(self, work: Callable[[], Awaitable[None]], type_name: str) -> Failure | None:
-        """Run the work, retrying transient errors with backoff; a Failure when it gives up."""
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                await work()
-            except TRANSIENT_ERRORS as error:
-                if attempt == self.retry.attempts:
-                    return Failure(f"still failing after {attempt} attempts: {error!r}", type(error).__name__, attempt)
-                messages_retried.add(1, {"group": self.group, "type": type_name})
-                log.warning("transient failure handling a %s (attempt %d): %r", type_name, attempt, error)
-                await asyncio.sleep(self.retry.delay(attempt))
-            except Exception as error:
-                log.exception("handling a %s failed", type_name)
-                return Failure(f"{type(error).__name__}: {error}", type(error).__name__, attempt)
+    def _hold(self, kafka: AIOKafkaConsumer, tp: TopicPartition, offset: int, reason: str) -> None:
+        previous = self.held.get(tp)
+        attempts = previous.attempts + 1 if previous is not None and previous.offset == offset else 1
+        since = previous.since if previous is not None and previous.offset == offset else datetime.now(UTC)
+        hold = Hold(offset, reason, since, attempts, time.monotonic() + self.backoff.delay(attempts))
+        self.held[tp] = hold
+        kafka.seek(tp, offset)
+        kafka.pause(tp)
+        messages_held.add(1, {"group": self.group, "topic": tp.topic})
+        log.warning("consumer %s: %s", self.group, hold.describe(tp))
+
+    # One run of messages ------------------------------------------------------------------------
+
+    def _parse(self, record: Record) -> Parsed:
+        headers = list(record.headers or ())
+        parsed = Parsed(record, header_map(headers))
+        if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers:
+            return parsed  # a type of the catalogue that this service does not handle
+        try:
+            parsed.event = from_kafka(record.value or b"", headers)
+        except ContractError as error:
+            parsed.error = error
+        return parsed
+
+    def _runs(self, items: list[Parsed]) -> list[list[Parsed]]:
+        """Consecutive events of a type with a batch handler go together; the rest one by one."""
+        runs: list[list[Parsed]] = []
+        for item in items:
+            batched = item.event is not None and item.event.type in self.batch_handlers
+            if batched and runs and runs[-1][-1].event is not None and runs[-1][-1].event.type == item.type_name:
+                runs[-1].append(item)
             else:
-                messages_consumed.add(1, {"group": self.group, "type": type_name})
-                return None
-        raise AssertionError("unreachable: the loop returns on its last attempt")
+                runs.append([item])
+        return runs
 
-    async def _dead_letter(self, record: Any, attributes: dict[str, str], failure: Failure) -> None:
+    async def _consume_run(self, run: list[Parsed]) -> tuple[int, str] | None:
+        """Store the run's effects. On a transient failure: the offset to hold at, and why."""
+        first = run[0]
+        if len(run) > 1:
+            assert first.event is not None
+            handler = self.batch_handlers[first.event.type]
+            events = [item.event for item in run if item.event is not None]
+            with self._span(f"consume {len(run)} {first.type_name}", first) as span:
+                span.set_attribute("messaging.batch.message_count", len(run))
+                failed = await self._attempt(lambda: handler(events))
+            if failed is None:
+                messages_consumed.add(len(run), {"group": self.group, "type": first.type_name})
+                return None
+            if failed.transient:
+                return first.record.offset, failed.reason
+            # One of them cannot be processed: find which, one at a time.
+        for item in run:
+            reason = await self._consume_one(item)
+            if reason is not None:
+                return item.record.offset, reason
+        return None
+
+    async def _consume_one(self, item: Parsed) -> str | None:
+        with self._span(f"consume {item.type_name or 'unknown'}", item) as span:
+            if item.event is None and item.error is None:
+                messages_skipped.add(1, {"group": self.group, "type": item.type_name})
+                return None
+            failed = await self._attempt(lambda: self._dispatch(item))
+            if failed is None:
+                messages_consumed.add(1, {"group": self.group, "type": item.type_name})
+                return None
+            span.set_status(trace.StatusCode.ERROR, failed.reason)
+            if failed.transient:
+                return failed.reason
+            return await self._dead_letter(item, failed)
+
+    async def _dispatch(self, item: Parsed) -> None:
+        if item.event is not None:
+            await self.handlers[item.event.type](item.event)
+            return
+        assert item.error is not None
+        refusal = self.refusal_handlers.get(item.record.topic)
+        if refusal is None:
+            raise item.error
+        key = (item.record.key or b"").decode("utf-8", errors="replace")
+        await refusal(RefusedMessage(item.record.topic, key, item.attributes, item.record.value or b"", item.error))
+
+    async def _attempt(self, work: Callable[[], Awaitable[None]]) -> Failed | None:
+        try:
+            await work()
+        except TRANSIENT_ERRORS as error:
+            # Driver messages can run to kilobytes (a whole topology description): keep the start.
+            return Failed(f"{type(error).__name__}: {str(error)[:200]}", type(error).__name__, transient=True)
+        except ContractError as error:
+            return Failed(str(error), "ContractError", transient=False)
+        except Exception as error:
+            log.exception("consumer %s: a handler failed", self.group)
+            return Failed(f"{type(error).__name__}: {error}", type(error).__name__, transient=False)
+        return None
+
+    @contextlib.contextmanager
+    def _span(self, name: str, item: Parsed) -> Iterator[trace.Span]:
+        """A consumer span, child of the producer's span whose context the message carries."""
+        context = extract_context(item.attributes)
+        with tracer.start_as_current_span(name, context=context, kind=trace.SpanKind.CONSUMER) as span:
+            span.set_attribute("messaging.system", "kafka")
+            span.set_attribute("messaging.destination.name", item.record.topic)
+            span.set_attribute("messaging.consumer.group.name", self.group)
+            yield span
+
+    async def _dead_letter(self, item: Parsed, failed: Failed) -> str | None:
+        """Publish the dead letter; if Kafka cannot take it, hold (the reason is returned)."""
+        record = item.record
         value: bytes = record.value or b""
         try:
             text, encoding = value.decode("utf-8"), "utf-8"
@@ -227,48 +422,47 @@ class EventConsumer:
             text, encoding = base64.b64encode(value).decode(), "base64"
         letter = MessageDeadLettered(
             consumer_group=self.group,
-            reason=failure.reason,
-            error_type=failure.error_type,
-            attempts=failure.attempts,
+            reason=failed.reason,
+            error_type=failed.error_type,
+            attempts=1,
             origin_topic=record.topic,
             origin_partition=record.partition,
             origin_offset=record.offset,
             origin_key=(record.key or b"").decode("utf-8", errors="replace"),
-            origin_headers=attributes,
+            origin_headers=item.attributes,
             origin_value=text,
             origin_value_encoding=encoding,
             failed_at=datetime.now(UTC),
         )
+        assert self._publish is not None
+        try:
+            await self._publish(new_event(letter, source=self.source))
+        except Exception as error:
+            return f"cannot write the dead letter of a failed message ({failed.reason}): {error!r}"
         messages_failed.add(1, {"group": self.group, "topic": record.topic})
-        log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, failure.reason)
-        await self._publish_until_sent(new_event(letter, source=self.source))
+        log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, failed.reason)
+        return None
 
-    async def _publish_until_sent(self, letter: CloudEvent[MessageDeadLettered]) -> None:
-        # Without the dead letter stored, the offset must not move: keep trying while Kafka is away.
-        assert self._broker is not None
-        delay = self.retry.first_delay
-        while True:
-            try:
-                await publish_event(self._broker, letter)
-                return
-            except Exception:
-                log.exception("could not publish a dead letter; retrying")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry.max_delay)
+    # What it reports ----------------------------------------------------------------------------
+
+    @property
+    def held(self) -> dict[TopicPartition, Hold]:
+        return self._partitions.held
+
+    def readings(self) -> list[tuple[str, float, dict[str, str]]]:
+        return [
+            ("deh.consumer.lag", lag, {"group": self.group, "topic": topic, "partition": str(partition)})
+            for (topic, partition), lag in self.lag.items()
+        ]
 
     def state(self) -> str:
-        """ "ok" while the consume loop runs and the consumer is a member of its group."""
-        subscriber = self.subscriber
-        if subscriber is None or not subscriber.running or subscriber.consumer is None:
-            return "not started"
-        if any(task.done() for task in getattr(subscriber, "tasks", [])):
-            return "consume loop stopped"
-        coordinator = getattr(subscriber.consumer, "_coordinator", None)
+        """ "ok" while the loop runs, the consumer is a member of its group and no partition is held."""
+        kafka = self._kafka
+        if kafka is None or not self._running:
+            return "not started" if kafka is None else "consume loop stopped"
+        coordinator = getattr(kafka, "_coordinator", None)
         if coordinator is None or coordinator.coordinator_id is None or coordinator.generation <= 0:
             return f"not a member of group {self.group}"
+        if self.held:
+            return "; ".join(hold.describe(tp) for tp, hold in sorted(self.held.items()))
         return "ok"
-
-
-async def _raw_bytes(message: KafkaMessage) -> bytes:
-    """Hand the handler the value as it arrived: parsing is ours, so a bad message is dead-lettered."""
-    return bytes(message.body)

@@ -14,9 +14,7 @@ from pymongo.errors import ConnectionFailure
 
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from deh_platform.runtime import ServiceRuntime
-
-StartupHook = Callable[[ServiceRuntime], Awaitable[None]]
+from deh_platform.runtime import ServiceRuntime, StartHook
 
 # A server briefly away (MongoDB restarting, an election, OpenSearch unreachable) is a 503, not a 500.
 SERVER_UNAVAILABLE: tuple[type[Exception], ...] = (ConnectionFailure, SearchConnectionError)
@@ -27,13 +25,11 @@ def create_service_app(
     *,
     title: str,
     routers: Sequence[APIRouter] = (),
-    on_startup: Sequence[StartupHook] = (),
+    on_startup: Sequence[StartHook] = (),
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        for hook in on_startup:
-            await hook(runtime)
+        await runtime.start(on_startup)
         try:
             yield
         finally:

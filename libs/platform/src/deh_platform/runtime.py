@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +17,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from deh_contracts import CloudEvent, Contract, new_event
 from deh_contracts.registry import DEAD_LETTERS, Topic
-from deh_platform.consumer import EventConsumer, RetryPolicy
+from deh_platform.consumer import Backoff, EventConsumer
 from deh_platform.logs import configure_logging
 from deh_platform.outbox import Document, OutboxRelay
 from deh_platform.publishing import publish_event
 from deh_platform.settings import ServiceSettings
 from deh_platform.telemetry import configure_telemetry
 from deh_platform.topics import ensure_topics
+
+StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 # A readiness probe must answer quickly even when a server hangs.
 READINESS_CHECK_SECONDS = 2.0
@@ -87,11 +90,11 @@ class ServiceRuntime:
         return new_event(data, source=self.source)
 
     def consumer(
-        self, topics: Sequence[Topic], *, group: str | None = None, retry: RetryPolicy | None = None
+        self, topics: Sequence[Topic], *, group: str | None = None, backoff: Backoff | None = None
     ) -> EventConsumer:
         """Declare a consumer group (by default named after the service) over some topics."""
         consumer = EventConsumer(
-            group or self.settings.consumer_group or self.name, topics, source=self.source, retry=retry
+            group or self.settings.consumer_group or self.name, topics, source=self.source, backoff=backoff
         )
         self.consumers.append(consumer)
         return consumer
@@ -101,14 +104,20 @@ class ServiceRuntime:
         every = [*self.produces, DEAD_LETTERS, *(topic for consumer in self.consumers for topic in consumer.topics)]
         return list({topic.name: topic for topic in every}.values())
 
-    async def start(self) -> None:
+    async def start(self, hooks: Sequence[StartHook] = ()) -> None:
+        """Connect, run the start hooks (which create indexes, aliases, ...), and only then start
+        the consumers and background loops that rely on what the hooks created."""
         configure_logging(self.name, self.settings.log_level)
         configure_telemetry(self.name)
         await ensure_topics(self.settings.kafka_bootstrap, self.topics())
-        for consumer in self.consumers:
-            consumer.subscribe(self.broker)
         await self.broker.start()
         self._started = True
+        for hook in hooks:
+            await hook(self)
+        for consumer in self.consumers:
+            self.background[f"consumer {consumer.group}"] = functools.partial(
+                consumer.run, self.settings.kafka_bootstrap, self._publish_event
+            )
         if self.outbox_collections:
             self.relay = OutboxRelay(
                 [self.db[name] for name in self.outbox_collections],
@@ -130,7 +139,10 @@ class ServiceRuntime:
     async def publish_now(self, data: Contract) -> None:
         """Publish an event that goes with no state change of this service (an answer to a
         partner, say) before the offset of the message that caused it is committed."""
-        await publish_event(self.broker, self.new_event(data))
+        await self._publish_event(self.new_event(data))
+
+    async def _publish_event(self, event: CloudEvent[Any]) -> None:
+        await publish_event(self.broker, event)
 
     def run_in_background(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A loop that runs for the service's lifetime (started after the broker); readiness
@@ -167,7 +179,7 @@ class ServiceRuntime:
         for consumer in self.consumers:
             states[f"consumer {consumer.group}"] = consumer.state()
         for name, task in self._tasks.items():
-            if task.done():
+            if task.done() and not name.startswith("consumer "):
                 states[name] = "stopped"
         return states
 

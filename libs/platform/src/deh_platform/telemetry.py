@@ -26,7 +26,9 @@ messages_skipped = meter.create_counter("deh.messages.skipped", description="Mes
 messages_failed = meter.create_counter(
     "deh.messages.dead_lettered", description="Messages sent to the dead-letter topic"
 )
-messages_retried = meter.create_counter("deh.messages.retried", description="Retries after a transient error")
+messages_held = meter.create_counter(
+    "deh.messages.held", description="Times a partition was held (paused, to retry) after a transient failure"
+)
 events_published = meter.create_counter("deh.outbox.published", description="Outbox events published to Kafka")
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from deh_contracts.registry import Contract, Topic, message_type
-from deh_platform.consumer import RetryPolicy
+from deh_platform.consumer import Backoff
 from deh_platform.http import create_service_app
 from deh_platform.idempotency import apply_once
 from deh_platform.outbox import with_events
@@ -73,7 +73,7 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
         outbox_poll_seconds=0.1,
     )
     runtime = ServiceRuntime.from_settings(settings, produces=[COUNTERS], outbox_collections=["counters"])
-    consumer = runtime.consumer([COUNTERS], retry=RetryPolicy(attempts=3, first_delay=0.05))
+    consumer = runtime.consumer([COUNTERS], backoff=Backoff(first_delay=0.05, max_delay=2.0))
 
     @consumer.on(CounterIncremented)
     async def add_to_total(event) -> None:  # type: ignore[no-untyped-def]

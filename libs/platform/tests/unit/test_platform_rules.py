@@ -12,7 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from deh_contracts.registry import MEMBERSHIP, PRACTICES
 from deh_platform.asyncapi import asyncapi_document
-from deh_platform.consumer import RetryPolicy
+from deh_platform.consumer import Backoff
 from deh_platform.logs import JsonFormatter
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
@@ -33,10 +33,11 @@ def test_a_service_variable_wins_over_the_shared_one(monkeypatch: pytest.MonkeyP
     assert ExampleSettings().kafka_bootstrap == "mine:9092"
 
 
-def test_retry_delays_grow_and_are_capped() -> None:
-    policy = RetryPolicy(attempts=6, first_delay=0.5, max_delay=3.0)
+def test_a_held_partition_is_retried_after_growing_delays_without_limit() -> None:
+    backoff = Backoff(first_delay=0.5, max_delay=3.0)
 
-    assert [policy.delay(attempt) for attempt in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert [backoff.delay(attempt) for attempt in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert backoff.delay(10_000) == 3.0
 
 
 def test_json_logs_carry_the_current_trace() -> None:

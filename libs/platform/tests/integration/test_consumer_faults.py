@@ -1,0 +1,92 @@
+"""Consumers under faults, on the real servers: an outage of MongoDB holds the partition (and
+says so) instead of dead-lettering what arrives meanwhile, and every effect is stored exactly
+once when the server is back."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from counters_service import CountersService, CounterStream, build_counters_service
+from hub_testing import events_on, produce
+
+from deh_contracts import new_event, to_kafka
+from deh_contracts.envelope import KafkaRecord
+from deh_contracts.registry import DEAD_LETTERS
+from deh_stack.mongo import MongoServer
+from deh_stack.testing import ServerAddresses, eventually, private_server, restarted
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_SECONDS = 30
+
+
+def increments(counters: list[str], rounds: int) -> list[tuple[str, int]]:
+    # Distinct amounts per counter (1, 2, 4, ...): any double count or loss shows in the total.
+    return [(counter, 2**round_number) for round_number in range(rounds) for counter in counters]
+
+
+async def totals(service: CountersService, counters: list[str]) -> dict[str, int]:
+    return {counter: await service.total(counter) for counter in counters}
+
+
+async def test_an_outage_of_mongodb_holds_the_partition_and_then_every_effect_is_stored_once(
+    servers: ServerAddresses, tmp_path: Path
+) -> None:
+    counters = [f"c-{uuid.uuid4().hex[:6]}-{n}" for n in range(6)]
+    before, during = increments(counters, 3), increments(counters, 8)[len(counters) * 3 :]
+    expected: Counter[str] = Counter()
+    for counter, amount in before + during:
+        expected[counter] += amount
+
+    with private_server(MongoServer, tmp_path) as mongo:
+        service = build_counters_service(dataclasses.replace(servers, mongo_url=mongo.address))
+        async with LifespanManager(service.app, startup_timeout=60, shutdown_timeout=60):
+            await eventually(service.ready, within=30)
+            await produce(servers, *records(before))
+
+            async def first_effects_stored() -> bool:
+                return sum((await totals(service, counters)).values()) == sum(amount for _, amount in before)
+
+            await eventually(first_effects_stored)
+            mongo.kill()
+            outage_began = datetime.now(UTC)
+            await produce(servers, *records(during))
+
+            consumer = service.runtime.consumers[0]
+
+            async def held_for_the_whole_outage() -> str | None:
+                state = consumer.state()
+                held_long = any(
+                    (datetime.now(UTC) - hold.since).total_seconds() >= OUTAGE_SECONDS
+                    for hold in consumer.held.values()
+                )
+                return state if held_long else None
+
+            reported = await eventually(held_for_the_whole_outage, within=OUTAGE_SECONDS + 30, interval=1)
+            assert reported.startswith("holding ")
+            assert "AutoReconnect" in reported or "ServerSelectionTimeoutError" in reported
+            readiness = await service.runtime.readiness()
+            assert readiness[f"consumer {consumer.group}"].startswith("holding ")
+
+            await restarted(mongo)
+
+            async def everything_stored() -> bool:
+                return await totals(service, counters) == dict(expected)
+
+            await eventually(everything_stored, within=60, interval=0.5)
+            await eventually(service.ready, within=30)
+            assert consumer.held == {}
+            assert (datetime.now(UTC) - outage_began).total_seconds() >= OUTAGE_SECONDS
+
+    letters = [event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"] in counters]
+    assert letters == [], "an outage is not a reason to dead-letter anything"
+
+
+def records(amounts: list[tuple[str, int]]) -> list[KafkaRecord]:
+    return [to_kafka(new_event(CounterStream.increment(counter, by), source="/deh/test")) for counter, by in amounts]
