@@ -1,8 +1,11 @@
 """Is a new JSON Schema of a published message type backward compatible with the old one?
 
-Within a version only additive changes are allowed: a new optional field, a new enum value, a
-type that also accepts null. Breaking: a field removed or renamed, a type changed, an optional
-field made required (or a new required field), an enum value removed.
+Within a version only additive changes are allowed, and "additive" means exactly what an older
+reader tolerates (deh_platform.consumer with deh_contracts.vocabulary): a new optional field (it is
+ignored), a new enum value (it is kept and counted), a new message type (it is skipped). Breaking:
+a field removed or renamed, a type changed or widened (a field that may now be null, or another
+type: an older reader refuses it), an optional field made required (or a new required field), an
+enum value removed.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ class _Comparison:
 
     def _compare_variants(self, old: Schema, new: Schema, path: str) -> list[str]:
         new_variants = [_resolve(variant, self.new_root) for variant in new.get("anyOf", [new])]
-        breaks: list[str] = []
+        old_variants = [_resolve(variant, self.old_root) for variant in old.get("anyOf", [old])]
+        old_kinds = {_kind(variant) for variant in old_variants}
+        breaks = [
+            f"{path}: now also accepts {_kind(variant)}, which older readers refuse"
+            for variant in new_variants
+            if _kind(variant) not in old_kinds
+        ]
         for variant in old.get("anyOf", [old]):
             variant = _resolve(variant, self.old_root)
             same_kind = [candidate for candidate in new_variants if _kind(candidate) == _kind(variant)]

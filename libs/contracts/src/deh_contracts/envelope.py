@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from deh_contracts.errors import ContractError, FieldError
 from deh_contracts.registry import Contract, spec_for_type, spec_of
+from deh_contracts.vocabulary import tolerant_reading
 
 DataT = TypeVar("DataT", bound=Contract)
 
@@ -103,9 +104,18 @@ def header_map(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...])
 
 
 def from_kafka(
-    value: bytes | None, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]
+    value: bytes | None,
+    headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...],
+    *,
+    unknown_values: list[str] | None = None,
 ) -> CloudEvent[Contract]:
-    """Parse a Kafka record strictly: every missing header and every invalid field is reported."""
+    """Parse a Kafka record: every missing header and every invalid field is reported.
+
+    Fields the model does not know are ignored (a newer producer's additive change). With an
+    `unknown_values` list the reading is tolerant as well of values a newer producer added to a
+    closed list (a new sector, result type, ...): they are kept and listed there. Without it, as
+    for what partners send, such a value is an error.
+    """
     attributes = header_map(headers)
     missing = [
         FieldError(name, "required CloudEvents header is missing", "missing")
@@ -116,7 +126,8 @@ def from_kafka(
         raise ContractError("not a CloudEvent", missing)
     spec = spec_for_type(attributes["ce_type"])
     try:
-        data = spec.model.model_validate_json(value or b"")
+        context = tolerant_reading(unknown_values) if unknown_values is not None else None
+        data = spec.model.model_validate_json(value or b"", context=context)
     except ValidationError as error:
         raise ContractError.from_validation(f"invalid {spec.type_name}", error, prefix="data") from None
     try:

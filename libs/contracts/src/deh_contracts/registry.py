@@ -27,6 +27,11 @@ class Topic:
     description: str
     config: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def inbound(self) -> bool:
+        """Written by partner systems: read strictly, answered with an outcome."""
+        return self.name.startswith("deh.inbound.")
+
 
 # Domain streams are kept forever: monitoring rebuilds its indexes by replaying them.
 MEMBERSHIP = Topic(

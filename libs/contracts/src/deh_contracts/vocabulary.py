@@ -1,7 +1,11 @@
-"""The hub's reference vocabularies (from reference/taxonomies.json) as validated string types.
+"""The hub's reference vocabularies (from reference/taxonomies.json) and the contracts' other
+closed lists, as validated string types.
 
 Each type is a plain string for producers in any language, with its allowed values listed in the
 JSON Schema (`enum`). Adding a value is an additive change; removing one breaks the contract.
+Writers (HTTP input, new events) must use a listed value. A reader of another service's events is
+tolerant: a value that a newer producer added is accepted as it is and reported in the list that
+`tolerant_reading` puts in the validation context, so services can be deployed one by one.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, ValidationInfo, WithJsonSchema
 
 TAXONOMIES: dict[str, Any] = json.loads(resources.files(__package__).joinpath("reference/taxonomies.json").read_text())
 
@@ -31,36 +35,51 @@ EVENT_KINDS: list[str] = TAXONOMIES["event_kinds"]
 EU_LEVEL_TARGETS: dict[str, str] = {target["id"]: target["text"] for target in TAXONOMIES["eu_level_targets"]}
 
 
-def _one_of(what: str, allowed: Iterable[str]) -> Callable[[str], str]:
+UNKNOWN_VALUES = "deh_unknown_values"
+
+
+def tolerant_reading(unknown_values: list[str]) -> dict[str, list[str]]:
+    """The validation context of a tolerant reader: unknown values are accepted into this list."""
+    return {UNKNOWN_VALUES: unknown_values}
+
+
+def one_of(what: str, allowed: Iterable[str]) -> Callable[[str, ValidationInfo], str]:
+    """The validator of a closed list of values (see the module's docstring for tolerance)."""
     values = frozenset(allowed)
 
-    def check(value: str) -> str:
-        if value not in values:
-            raise ValueError(f"unknown {what} {value!r}")
-        return value
+    def check(value: str, info: ValidationInfo) -> str:
+        if value in values:
+            return value
+        context = info.context
+        if isinstance(context, dict) and isinstance(context.get(UNKNOWN_VALUES), list):
+            context[UNKNOWN_VALUES].append(f"{what} {value!r}")
+            return value
+        raise ValueError(f"unknown {what} {value!r}")
 
     return check
 
 
-def _enum(values: Iterable[str]) -> WithJsonSchema:
+def enum_schema(values: Iterable[str]) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "enum": list(values)})
 
 
-MemberState = Annotated[str, AfterValidator(_one_of("EU member state", EU_MEMBER_STATES)), _enum(EU_MEMBER_STATES)]
+MemberState = Annotated[str, AfterValidator(one_of("EU member state", EU_MEMBER_STATES)), enum_schema(EU_MEMBER_STATES)]
 _COUNTRIES = [*EU_MEMBER_STATES, *ERASMUS_ASSOCIATED_COUNTRIES]
-Country = Annotated[str, AfterValidator(_one_of("country", _COUNTRIES)), _enum(_COUNTRIES)]
+Country = Annotated[str, AfterValidator(one_of("country", _COUNTRIES)), enum_schema(_COUNTRIES)]
 """An EU member state or an Erasmus+ associated country (ISO 3166-1 alpha-2)."""
-Language = Annotated[str, AfterValidator(_one_of("EU official language", EU_LANGUAGES)), _enum(EU_LANGUAGES)]
-IscedLevel = Annotated[str, AfterValidator(_one_of("ISCED 2011 level", ISCED_LEVELS)), _enum(ISCED_LEVELS)]
+Language = Annotated[str, AfterValidator(one_of("EU official language", EU_LANGUAGES)), enum_schema(EU_LANGUAGES)]
+IscedLevel = Annotated[str, AfterValidator(one_of("ISCED 2011 level", ISCED_LEVELS)), enum_schema(ISCED_LEVELS)]
 DigCompCompetence = Annotated[
-    str, AfterValidator(_one_of("DigComp 2.2 competence", DIGCOMP_COMPETENCES)), _enum(DIGCOMP_COMPETENCES)
+    str, AfterValidator(one_of("DigComp 2.2 competence", DIGCOMP_COMPETENCES)), enum_schema(DIGCOMP_COMPETENCES)
 ]
 DigCompEduCompetence = Annotated[
-    str, AfterValidator(_one_of("DigCompEdu competence", DIGCOMPEDU_COMPETENCES)), _enum(DIGCOMPEDU_COMPETENCES)
+    str, AfterValidator(one_of("DigCompEdu competence", DIGCOMPEDU_COMPETENCES)), enum_schema(DIGCOMPEDU_COMPETENCES)
 ]
-Sector = Annotated[str, AfterValidator(_one_of("sector", SECTORS)), _enum(SECTORS)]
+Sector = Annotated[str, AfterValidator(one_of("sector", SECTORS)), enum_schema(SECTORS)]
 OrganisationType = Annotated[
-    str, AfterValidator(_one_of("organisation type", ORGANISATION_TYPES)), _enum(ORGANISATION_TYPES)
+    str, AfterValidator(one_of("organisation type", ORGANISATION_TYPES)), enum_schema(ORGANISATION_TYPES)
 ]
-EventKind = Annotated[str, AfterValidator(_one_of("event kind", EVENT_KINDS)), _enum(EVENT_KINDS)]
-EuLevelTarget = Annotated[str, AfterValidator(_one_of("EU-level target", EU_LEVEL_TARGETS)), _enum(EU_LEVEL_TARGETS)]
+EventKind = Annotated[str, AfterValidator(one_of("event kind", EVENT_KINDS)), enum_schema(EVENT_KINDS)]
+EuLevelTarget = Annotated[
+    str, AfterValidator(one_of("EU-level target", EU_LEVEL_TARGETS)), enum_schema(EU_LEVEL_TARGETS)
+]

@@ -36,7 +36,7 @@ def test_an_event_round_trips_through_a_kafka_record() -> None:
     assert from_kafka(record.value, record.headers) == event
 
 
-def test_nested_multilingual_data_round_trips() -> None:
+def sample_metadata_event() -> PracticePublished:
     metadata = PracticeMetadata(
         title={"en": "Coding clubs", "pl": "Kluby programowania"},
         summary={"en": "After-school coding"},
@@ -48,9 +48,13 @@ def test_nested_multilingual_data_round_trips() -> None:
         result_type="handbook",
         origin=Origin(kind="eu_project", reference="2023-1-PL01-KA220-SCH-000123456"),
     )
-    published = PracticePublished(
+    return PracticePublished(
         practice_id="p-1", version=2, metadata=metadata, author_ids=["m-1"], published_at=datetime.now(UTC)
     )
+
+
+def test_nested_multilingual_data_round_trips() -> None:
+    published = sample_metadata_event()
     event = new_event(published, source="/deh/practices")
 
     assert from_kafka(to_kafka(event).value, to_kafka(event).headers).data == published
@@ -113,3 +117,17 @@ def test_no_membership_event_declares_an_email_field() -> None:
 
     for spec in all_types().values():
         assert not any("email" in name for name in spec.model.model_fields), spec.type_name
+
+
+def test_a_tolerant_reader_keeps_a_value_a_newer_producer_added_and_lists_it() -> None:
+    record = to_kafka(new_event(sample_metadata_event(), source="/deh/practices"))
+    newer = record.value.replace(b'"handbook"', b'"podcast"').replace(b'"school"', b'"space_academy"')
+    unknown: list[str] = []
+
+    event = from_kafka(newer, record.headers, unknown_values=unknown)
+
+    assert isinstance(event.data, PracticePublished)
+    assert event.data.metadata.result_type == "podcast"
+    assert sorted(unknown) == ["result type 'podcast'", "sector 'space_academy'"]
+    with pytest.raises(ContractError, match="podcast"):
+        from_kafka(newer, record.headers)  # a strict reader (what partners send) refuses it

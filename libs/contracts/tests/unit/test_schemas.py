@@ -77,6 +77,15 @@ def test_additive_changes_are_compatible() -> None:
     assert breaking_changes(published(APPROVED), new) == []
 
 
+def test_a_field_that_may_now_be_null_is_breaking_because_older_readers_refuse_null() -> None:
+    new = copy.deepcopy(published(APPROVED))
+    new["properties"]["approved_by"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+
+    assert breaking_changes(published(APPROVED), new) == [
+        "(root).approved_by: now also accepts null, which older readers refuse"
+    ]
+
+
 def test_a_model_change_that_breaks_is_caught_against_the_committed_schema() -> None:
     spec = all_types()[APPROVED]
     current = json_schema(spec)

@@ -48,6 +48,7 @@ from deh_platform.telemetry import (
     messages_skipped,
     observe,
     tracer,
+    values_unknown,
 )
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class Parsed:
     attributes: dict[str, str]
     event: CloudEvent[Any] | None = None
     error: ContractError | None = None
+    skip: str = ""
 
     @property
     def type_name(self) -> str:
@@ -168,6 +170,7 @@ class EventConsumer:
     ) -> None:
         self.group = group
         self.topics = list(topics)
+        self._topic_named = {topic.name: topic for topic in topics}
         self.source = source
         self.backoff = backoff or Backoff()
         self.batch_size = batch_size
@@ -321,14 +324,25 @@ class EventConsumer:
     # One run of messages ------------------------------------------------------------------------
 
     def _parse(self, record: Record) -> Parsed:
+        """Read a record as a tolerant reader of other services' streams (see deh_contracts
+        .vocabulary) and a strict one of what partners send (inbound topics)."""
         headers = list(record.headers or ())
         parsed = Parsed(record, header_map(headers))
         if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers:
-            return parsed  # a type of the catalogue that this service does not handle
+            parsed.skip = "not handled here"
+            return parsed
+        inbound = self._topic_named[record.topic].inbound
+        if parsed.type_name and parsed.type_name not in MESSAGE_TYPES and not inbound:
+            parsed.skip = "a type newer than this service"
+            return parsed
+        unknown_values: list[str] | None = None if inbound else []
         try:
-            parsed.event = from_kafka(record.value or b"", headers)
+            parsed.event = from_kafka(record.value or b"", headers, unknown_values=unknown_values)
         except ContractError as error:
             parsed.error = error
+        if unknown_values:
+            values_unknown.add(len(unknown_values), {"group": self.group, "type": parsed.type_name})
+            log.info("consumer %s: kept values newer than this service: %s", self.group, ", ".join(unknown_values))
         return parsed
 
     def _runs(self, items: list[Parsed]) -> list[list[Parsed]]:
@@ -366,8 +380,8 @@ class EventConsumer:
 
     async def _consume_one(self, item: Parsed) -> str | None:
         with self._span(f"consume {item.type_name or 'unknown'}", item) as span:
-            if item.event is None and item.error is None:
-                messages_skipped.add(1, {"group": self.group, "type": item.type_name})
+            if item.skip:
+                messages_skipped.add(1, {"group": self.group, "type": item.type_name, "reason": item.skip})
                 return None
             failed = await self._attempt(lambda: self._dispatch(item))
             if failed is None:

@@ -22,7 +22,12 @@ tracer = trace.get_tracer(INSTRUMENTATION)
 meter = metrics.get_meter(INSTRUMENTATION)
 
 messages_consumed = meter.create_counter("deh.messages.consumed", description="Messages whose effect was stored")
-messages_skipped = meter.create_counter("deh.messages.skipped", description="Messages of types this service ignores")
+messages_skipped = meter.create_counter(
+    "deh.messages.skipped", description="Messages of types this service ignores or does not know yet"
+)
+values_unknown = meter.create_counter(
+    "deh.messages.unknown_values", description="Values of closed lists that a newer producer added, kept as they are"
+)
 messages_failed = meter.create_counter(
     "deh.messages.dead_lettered", description="Messages sent to the dead-letter topic"
 )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from deh_contracts.registry import Contract, Topic, message_type
+from deh_contracts.vocabulary import Sector
 from deh_platform.consumer import Backoff
 from deh_platform.http import create_service_app
 from deh_platform.idempotency import apply_once
@@ -34,6 +35,7 @@ class CounterIncremented(Contract):
 
     counter_id: str
     by: int
+    sector: Sector | None = None
 
 
 class Increment(BaseModel):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from deh_contracts.registry import EVENTS, Contract, message_type
-from deh_contracts.vocabulary import Country, EventKind, Sector
+from deh_contracts.vocabulary import Country, EventKind, Sector, enum_schema, one_of
 
 PREFIX = "eu.deh.events."
 
-Audience = Literal["public", "members", "nas_only"]
+AUDIENCES = ["public", "members", "nas_only"]
+Audience = Annotated[str, AfterValidator(one_of("audience", AUDIENCES)), enum_schema(AUDIENCES)]
 
 
 @message_type(PREFIX + "event.scheduled.v1", topic=EVENTS, subject="event_id")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from deh_contracts.catalogue.monitoring import ObservationValue
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.errors import FieldError
 from deh_contracts.registry import OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS, Contract, message_type
+from deh_contracts.vocabulary import enum_schema, one_of
 
 PREFIX = "eu.deh.inbound."
+
+SUBMISSION_KINDS = ["practice", "observation"]
+SubmissionKind = Annotated[
+    str, AfterValidator(one_of("submission kind", SUBMISSION_KINDS)), enum_schema(SUBMISSION_KINDS)
+]
 
 
 @message_type(PREFIX + "practice-submission.requested.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
@@ -54,7 +60,7 @@ class SubmissionAccepted(Contract):
     partner: str
     external_id: str
     request_id: str = Field(description="The CloudEvents id of the submission message.")
-    kind: Literal["practice", "observation"]
+    kind: SubmissionKind
     accepted_id: str
     accepted_at: datetime
 
@@ -66,6 +72,6 @@ class SubmissionRejected(Contract):
     partner: str
     external_id: str
     request_id: str
-    kind: Literal["practice", "observation"]
+    kind: SubmissionKind
     reasons: list[Rejection] = Field(min_length=1)
     rejected_at: datetime

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from deh_contracts.registry import PRACTICES, Contract, message_type
 from deh_contracts.vocabulary import (
@@ -15,6 +15,8 @@ from deh_contracts.vocabulary import (
     IscedLevel,
     Language,
     Sector,
+    enum_schema,
+    one_of,
 )
 
 PREFIX = "eu.deh.practices."
@@ -22,7 +24,7 @@ PREFIX = "eu.deh.practices."
 LocalizedText = dict[Language, str]
 """Text by EU language code, for example {"en": "Coding clubs", "de": "Programmier-AGs"}."""
 
-ResultType = Literal[
+RESULT_TYPES = [
     "handbook",
     "curriculum",
     "course",
@@ -34,8 +36,13 @@ ResultType = Literal[
     "case_study",
     "other",
 ]
-OriginKind = Literal["community", "squad", "salto", "eu_project", "hackathon"]
-ReviewDecision = Literal["publish", "request_changes", "reject"]
+ResultType = Annotated[str, AfterValidator(one_of("result type", RESULT_TYPES)), enum_schema(RESULT_TYPES)]
+ORIGIN_KINDS = ["community", "squad", "salto", "eu_project", "hackathon"]
+OriginKind = Annotated[str, AfterValidator(one_of("origin kind", ORIGIN_KINDS)), enum_schema(ORIGIN_KINDS)]
+REVIEW_DECISIONS = ["publish", "request_changes", "reject"]
+ReviewDecision = Annotated[
+    str, AfterValidator(one_of("review decision", REVIEW_DECISIONS)), enum_schema(REVIEW_DECISIONS)
+]
 
 
 class Origin(Contract):

@@ -1,6 +1,6 @@
-"""Consumers under faults, on the real servers: an outage of MongoDB holds the partition (and
-says so) instead of dead-lettering what arrives meanwhile, and every effect is stored exactly
-once when the server is back."""
+"""Consumers on the real servers: an outage of MongoDB holds the partition (and says so) instead
+of dead-lettering what arrives meanwhile, and every effect is stored exactly once when the server
+is back; messages of a newer producer are read, never dead-lettered."""
 
 from __future__ import annotations
 
@@ -90,3 +90,29 @@ async def test_an_outage_of_mongodb_holds_the_partition_and_then_every_effect_is
 
 def records(amounts: list[tuple[str, int]]) -> list[KafkaRecord]:
     return [to_kafka(new_event(CounterStream.increment(counter, by), source="/deh/test")) for counter, by in amounts]
+
+
+async def test_messages_of_a_newer_contract_version_are_read_or_skipped_never_dead_lettered(
+    servers: ServerAddresses, counters: CountersService
+) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+
+    def newer(by: int, value: bytes, type_name: str = "eu.deh.test.counter.incremented.v1") -> KafkaRecord:
+        record = to_kafka(new_event(CounterStream.increment(counter, by), source="/deh/test"))
+        headers = [(name, type_name.encode() if name == "ce_type" else raw) for name, raw in record.headers]
+        return dataclasses.replace(record, value=value % counter.encode(), headers=headers)
+
+    with_a_new_field = newer(2, b'{"counter_id": "%s", "by": 2, "colour": "blue"}')
+    with_a_new_sector = newer(4, b'{"counter_id": "%s", "by": 4, "sector": "space_academy"}')
+    of_a_new_type = newer(16, b'{"counter_id": "%s"}', "eu.deh.test.counter.reset.v1")
+    last = to_kafka(new_event(CounterStream.increment(counter, 8), source="/deh/test"))
+
+    await produce(servers, with_a_new_field, with_a_new_sector, of_a_new_type, last)
+
+    async def all_counted() -> bool:
+        return await counters.total(counter) == 2 + 4 + 8
+
+    await eventually(all_counted)
+    letters = [event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"] == counter]
+    assert letters == []
+    assert await counters.ready()
