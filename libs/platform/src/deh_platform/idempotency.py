@@ -8,13 +8,17 @@ per document suffices.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 APPLIED_FIELD = "_applied_events"
 REMEMBERED_PER_DOCUMENT = 200
+DUPLICATE_KEY = 11000
 Document = dict[str, Any]
 
 
@@ -31,16 +35,57 @@ async def apply_once(
     With `upsert`, the selector must name the `_id`: a duplicate then fails on the unique `_id`
     instead of creating a second document. Returns True when the effect was applied now.
     """
-    if upsert and "_id" not in selector:
-        raise ValueError("an idempotent upsert needs the _id in its selector")
-    guarded = {**selector, APPLIED_FIELD: {"$ne": event_id}}
-    pushes = dict(update.get("$push", {}))
-    pushes[APPLIED_FIELD] = {"$each": [event_id], "$slice": -REMEMBERED_PER_DOCUMENT}
+    effect = Effect(selector, update, event_id, upsert=upsert)
     try:
-        result = await collection.update_one(guarded, {**update, "$push": pushes}, upsert=upsert)
+        result = await collection.update_one(*effect.guarded(), upsert=upsert)
     except DuplicateKeyError:
         return False
     return result.modified_count == 1 or result.upserted_id is not None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One event's change to one document, to apply once (see `apply_once`)."""
+
+    selector: Document
+    update: Document
+    event_id: str
+    upsert: bool = False
+
+    def __post_init__(self) -> None:
+        if self.upsert and "_id" not in self.selector:
+            raise ValueError("an idempotent upsert needs the _id in its selector")
+
+    def guarded(self) -> tuple[Document, Document]:
+        """The selector and update that apply the change only if the event is not among those
+        the document remembers, and remember it."""
+        pushes = dict(self.update.get("$push", {}))
+        pushes[APPLIED_FIELD] = {"$each": [self.event_id], "$slice": -REMEMBERED_PER_DOCUMENT}
+        return {**self.selector, APPLIED_FIELD: {"$ne": self.event_id}}, {**self.update, "$push": pushes}
+
+
+async def apply_all_once(collection: AsyncCollection[Document], effects: Sequence[Effect]) -> int:
+    """Apply many events' effects in order, in as few bulk writes as possible, each once.
+
+    An upsert whose event was applied already fails on the unique `_id` (the guard hides the
+    document); an ordered bulk write stops there, so the rest is sent again after it. Returns
+    how many effects were applied now.
+    """
+    operations = [UpdateOne(*effect.guarded(), upsert=effect.upsert) for effect in effects]
+    applied, start = 0, 0
+    while start < len(operations):
+        try:
+            result = await collection.bulk_write(operations[start:], ordered=True)
+        except BulkWriteError as error:
+            details = error.details
+            applied += details.get("nModified", 0) + details.get("nUpserted", 0)
+            first = details["writeErrors"][0]
+            if first["code"] != DUPLICATE_KEY:
+                raise
+            start += first["index"] + 1
+        else:
+            return applied + result.modified_count + result.upserted_count
+    return applied
 
 
 async def insert_once(collection: AsyncCollection[Document], document: Document) -> bool:

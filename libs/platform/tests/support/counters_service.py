@@ -4,16 +4,18 @@ incremented over HTTP (through the outbox) and totalled by a consumer (idempoten
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
+from deh_contracts import CloudEvent
 from deh_contracts.registry import Contract, Topic, message_type
 from deh_contracts.vocabulary import Sector
 from deh_platform.consumer import Backoff
 from deh_platform.http import create_service_app
-from deh_platform.idempotency import apply_once
+from deh_platform.idempotency import Effect, apply_all_once
 from deh_platform.outbox import with_events
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
@@ -77,11 +79,13 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
     runtime = ServiceRuntime.from_settings(settings, produces=[COUNTERS], outbox_collections=["counters"])
     consumer = runtime.consumer([COUNTERS], backoff=Backoff(first_delay=0.05, max_delay=2.0))
 
-    @consumer.on(CounterIncremented)
-    async def add_to_total(event) -> None:  # type: ignore[no-untyped-def]
-        await apply_once(
-            runtime.db.totals, {"_id": event.data.counter_id}, {"$inc": {"total": event.data.by}}, event.id, upsert=True
-        )
+    @consumer.on_batch(CounterIncremented)
+    async def add_to_totals(events: Sequence[CloudEvent[CounterIncremented]]) -> None:
+        effects = [
+            Effect({"_id": event.data.counter_id}, {"$inc": {"total": event.data.by}}, event.id, upsert=True)
+            for event in events
+        ]
+        await apply_all_once(runtime.db.totals, effects)
 
     router = APIRouter()
 
