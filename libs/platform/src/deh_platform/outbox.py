@@ -1,11 +1,22 @@
-"""The transactional outbox, inside the changed document itself.
+"""The transactional outbox, inside the changed document itself, and the relay that publishes it.
 
-A state change and the events it causes are one `update_one`: the events are pushed onto the
-document's `_outbox` array in the same atomic write (single-document atomicity holds on every
-MongoDB-compatible server, no transaction needed). The relay publishes each pending event with
-the idempotent producer, waits for the broker's acknowledgement, then pulls it from the array.
-A crash between publish and pull republishes it: duplicates are possible, losses are not, and
-consumers deduplicate on the event id.
+A state change and the events it causes are one write: the events are pushed onto the document's
+`_outbox` array in the same atomic update (single-document atomicity holds on every
+MongoDB-compatible server, no transaction needed).
+
+The relay publishes them. The writer hands it the ids of the documents it just changed, so it
+reads those by `_id` and never scans a collection for its work; a sweep at start and every few
+minutes finds what a crash left behind. With any number of replicas, each aggregate's events
+leave in order: a relay first claims a document (a conditional update, with an expiry so that a
+dead replica's claim passes to another), publishes its pending events in order, numbering them
+with the document's own sequence (`ce_sequence`), and releases the claim in the same update that
+removes what it published. Events of many documents are sent together and their
+acknowledgements awaited together. A crash between publish and removal republishes: duplicates
+are possible (consumers deduplicate on the event id), losses are not.
+
+An event that Kafka can never take (too large, say) is set aside in the document with the
+reason (`_outbox_set_aside`, counted, listed by `python -m deh_platform.operations`), and the
+rest go on.
 """
 
 from __future__ import annotations
@@ -13,20 +24,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from opentelemetry import trace
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts import CloudEvent, to_kafka
-from deh_platform.telemetry import events_published, extract_context, inject_context, observe, tracer
+from deh_platform.telemetry import (
+    events_published,
+    events_set_aside,
+    extract_context,
+    inject_context,
+    observe,
+    tracer,
+)
 
 OUTBOX_FIELD = "_outbox"
+CLAIM_FIELD = "_outbox_claim"
+SEQUENCE_FIELD = "_outbox_sequence"
+SET_ASIDE_FIELD = "_outbox_set_aside"
+SEQUENCE_HEADER = "ce_sequence"
 Document = dict[str, Any]
-Publish = Callable[[Document], Awaitable[None]]
 log = logging.getLogger(__name__)
+
+# Kafka refuses these for good: retrying the same record cannot succeed.
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError, TopicAuthorizationFailedError)
 
 
 def pending(event: CloudEvent[Any]) -> Document:
@@ -60,37 +93,80 @@ def new_document(document: Document, events: Sequence[CloudEvent[Any]]) -> Docum
     return {**document, OUTBOX_FIELD: [pending(event) for event in events]}
 
 
+def sequence_header(number: int) -> str:
+    """CloudEvents' sequence extension orders lexicographically: zero-padded decimal."""
+    return f"{number:020d}"
+
+
+class Producer(Protocol):
+    """What the relay needs of aiokafka's AIOKafkaProducer (started, idempotent, acks=all)."""
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[Any]: ...
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not take every event: the relay backs off and tries again."""
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One event on its way: the send's future, and its span to end when Kafka answers."""
+
+    event: Document
+    delivery: asyncio.Future[Any] | None
+    span: trace.Span
+    refused: BaseException | None = None
+
+
 class OutboxRelay:
-    """Publishes pending events of the given collections until stopped; safe to run in every replica."""
+    """Publishes pending events of the given collections until stopped; safe in every replica."""
 
     def __init__(
         self,
         collections: Sequence[AsyncCollection[Document]],
-        publish: Publish,
         *,
-        poll_seconds: float = 0.5,
-        batch_size: int = 100,
+        owner: str | None = None,
+        claim_seconds: float = 30.0,
+        sweep_seconds: float = 300.0,
+        batch_size: int = 200,
     ) -> None:
-        self.collections = list(collections)
-        self.publish = publish
-        self.poll_seconds = poll_seconds
+        self.collections = {collection.name: collection for collection in collections}
+        self.producer: Producer | None = None
+        self.owner = owner or uuid.uuid4().hex
+        self.claim_seconds = claim_seconds
+        self.sweep_seconds = sweep_seconds
         self.batch_size = batch_size
         self.backlog = 0
+        self._hints: dict[str, set[Any]] = {name: set() for name in self.collections}
+        # Documents another relay had claimed: looked at again once that claim may have expired.
+        self._claimed_elsewhere: list[tuple[float, str, Any]] = []
         self._wake = asyncio.Event()
         observe(self)
 
     def readings(self) -> list[tuple[str, float, dict[str, str]]]:
-        return [("deh.outbox.backlog", self.backlog, {"collections": ",".join(c.name for c in self.collections)})]
+        return [("deh.outbox.backlog", self.backlog, {"collections": ",".join(self.collections)})]
 
-    def notify(self) -> None:
-        """Something was just written: publish now rather than at the next poll."""
+    def notify(self, collection: str, document_id: Any) -> None:
+        """This document was just written with events: publish them now."""
+        self._hints[collection].add(document_id)
+        self.backlog = sum(len(ids) for ids in self._hints.values())
         self._wake.set()
 
-    async def run(self) -> None:
+    async def run(self, producer: Producer) -> None:
+        """Publish until cancelled, with this (started, idempotent, acks=all) producer."""
+        self.producer = producer
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
         failures = 0
         while True:
             try:
-                published = await self.drain()
+                if loop.time() >= next_sweep:
+                    await self.sweep()
+                    next_sweep = loop.time() + self.sweep_seconds
+                self._recheck_claims_due(loop.time())
+                await self.drain()
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -99,38 +175,167 @@ class OutboxRelay:
                 log.exception("outbox relay failed; the events stay pending and are retried")
                 await asyncio.sleep(min(0.2 * 2**failures, 10.0))
                 continue
-            if published == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            wake_at = min([next_sweep, *(due for due, _, _ in self._claimed_elsewhere)])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.05, wake_at - loop.time()))
+
+    def _recheck_claims_due(self, now: float) -> None:
+        due = [(name, document_id) for at, name, document_id in self._claimed_elsewhere if at <= now]
+        self._claimed_elsewhere = [entry for entry in self._claimed_elsewhere if entry[0] > now]
+        for name, document_id in due:
+            self._hints[name].add(document_id)
+
+    async def sweep(self) -> int:
+        """Find every document with pending events (what a crash or another replica left): a
+        scan, so it runs only at start and every `sweep_seconds`."""
+        found = 0
+        for name, collection in self.collections.items():
+            async for document in collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1}):
+                self.notify(name, document["_id"])
+                found += 1
+        return found
 
     async def drain(self) -> int:
-        """Publish what is pending now; returns how many events were published."""
+        """Publish the events of every hinted document; returns how many were published."""
+        self._wake.clear()
         published = 0
-        found = 0
-        for collection in self.collections:
-            cursor = collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}).limit(self.batch_size)
-            async for document in cursor:
-                events = document[OUTBOX_FIELD]
-                found += len(events)
-                for event in events:  # in order: the per-aggregate order is kept
-                    await self._publish_one(event)
-                await collection.update_one(
-                    {"_id": document["_id"]},
-                    {"$pull": {OUTBOX_FIELD: {"id": {"$in": [event["id"] for event in events]}}}},
-                )
-                published += len(events)
-        self.backlog = found
+        for name, collection in self.collections.items():
+            while self._hints[name]:
+                batch = [self._hints[name].pop() for _ in range(min(self.batch_size, len(self._hints[name])))]
+                try:
+                    published += await self.publish_documents(collection, batch)
+                except BaseException:
+                    self._hints[name].update(batch)  # tried again after the back-off
+                    raise
+        self.backlog = sum(len(ids) for ids in self._hints.values())
         return published
 
-    async def _publish_one(self, event: Document) -> None:
-        parent = extract_context(event["headers"])
-        with tracer.start_as_current_span(
-            f"publish {event['type']}", context=parent, kind=trace.SpanKind.PRODUCER
-        ) as span:
+    async def publish_documents(self, collection: AsyncCollection[Document], ids: list[Any]) -> int:
+        """Claim these documents, publish their pending events in order, remove them and release
+        the claims. Documents another relay holds are left to it."""
+        token = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        claim = {"owner": self.owner, "token": token, "until": now + timedelta(seconds=self.claim_seconds)}
+        free = {"$or": [{CLAIM_FIELD: None}, {f"{CLAIM_FIELD}.until": {"$lt": now}}]}
+        await collection.update_many(
+            {"_id": {"$in": ids}, f"{OUTBOX_FIELD}.0": {"$exists": True}, **free}, {"$set": {CLAIM_FIELD: claim}}
+        )
+        documents = [
+            document
+            async for document in collection.find(
+                {"_id": {"$in": ids}, f"{CLAIM_FIELD}.token": token}, {OUTBOX_FIELD: 1, SEQUENCE_FIELD: 1}
+            )
+        ]
+        await self._remember_claimed_elsewhere(collection, ids, {document["_id"] for document in documents})
+        # Everything is handed to the producer first, then the acknowledgements are awaited.
+        sent = {document["_id"]: await self._send_all(document) for document in documents}
+        releases, published, stopped = [], 0, False
+        for document in documents:
+            done, set_aside, last = await self._delivered(sent[document["_id"]], document.get(SEQUENCE_FIELD, 0))
+            published += len(done)
+            stopped = stopped or len(done) + len(set_aside) < len(document[OUTBOX_FIELD])
+            releases.append(self._release(document["_id"], token, done, set_aside, last))
+        if releases:
+            await collection.bulk_write(releases, ordered=False)
+        # New events may have been written to a document while it was claimed: look again.
+        async for document in collection.find(
+            {"_id": {"$in": ids}, f"{OUTBOX_FIELD}.0": {"$exists": True}, **free}, {"_id": 1}
+        ):
+            self._hints[collection.name].add(document["_id"])
+        if stopped:
+            raise KafkaUnavailable("Kafka did not acknowledge every event; the rest stay pending")
+        return published
+
+    async def _remember_claimed_elsewhere(
+        self, collection: AsyncCollection[Document], ids: list[Any], claimed: set[Any]
+    ) -> None:
+        """Another relay publishes these now; if it dies, its claim expires and this one takes over."""
+        others = [document_id for document_id in ids if document_id not in claimed]
+        if not others:
+            return
+        async for document in collection.find(
+            {"_id": {"$in": others}, f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1}
+        ):
+            due = asyncio.get_running_loop().time() + self.claim_seconds
+            self._claimed_elsewhere.append((due, collection.name, document["_id"]))
+
+    async def _send_all(self, document: Document) -> list[_Sent]:
+        """Hand every pending event of the document to the producer, in order, numbered."""
+        assert self.producer is not None, "the relay publishes only while it runs"
+        sequence = int(document.get(SEQUENCE_FIELD, 0))
+        sent = []
+        for event in document[OUTBOX_FIELD]:
+            sequence += 1
+            span = tracer.start_span(
+                f"publish {event['type']}", context=extract_context(event["headers"]), kind=trace.SpanKind.PRODUCER
+            )
             span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.destination.name", event["topic"])
             span.set_attribute("messaging.message.id", event["id"])
-            headers = inject_context(dict(event["headers"]))  # the consumer becomes a child of this span
-            await self.publish({**event, "headers": headers})
-        events_published.add(1, {"topic": event["topic"]})
+            headers = dict(event["headers"])
+            headers[SEQUENCE_HEADER] = sequence_header(sequence)
+            with trace.use_span(span, end_on_exit=False):
+                inject_context(headers)  # the consumer becomes a child of this span
+            try:
+                delivery = await self.producer.send(
+                    event["topic"],
+                    event["value"].encode(),
+                    key=event["key"].encode(),
+                    headers=[(name, value.encode()) for name, value in headers.items()],
+                )
+                sent.append(_Sent(event, delivery, span))
+            except UNPUBLISHABLE as error:
+                sent.append(_Sent(event, None, span, refused=error))
+            except Exception as error:  # Kafka away: what was handed over so far is awaited
+                log.warning("could not hand %s to the producer (%r); it stays pending", event["id"], error)
+                span.end()
+                break
+        return sent
+
+    async def _delivered(self, sent: list[_Sent], sequence: int) -> tuple[list[str], list[Document], int]:
+        """Await the acknowledgements in order. Returns the published ids, the events set aside
+        and the last sequence number used; stops at the first transient failure (what follows
+        stays pending, to be sent again in order)."""
+        done: list[str] = []
+        set_aside: list[Document] = []
+        for item in sent:
+            refused = item.refused
+            if refused is None and item.delivery is not None:
+                try:
+                    await item.delivery
+                except UNPUBLISHABLE as error:
+                    refused = error
+                except Exception as error:
+                    item.span.set_status(trace.StatusCode.ERROR, repr(error))
+                    item.span.end()
+                    for rest in sent[sent.index(item) + 1 :]:
+                        rest.span.end()
+                        if rest.delivery is not None:  # its outcome no longer matters: it is sent again
+                            rest.delivery.add_done_callback(_ignore_outcome)
+                    log.warning("publishing %s failed (%r); it stays pending", item.event["id"], error)
+                    break
+            sequence += 1
+            if refused is not None:
+                item.span.set_status(trace.StatusCode.ERROR, repr(refused))
+                set_aside.append({**item.event, "reason": f"{type(refused).__name__}: {refused}"})
+                events_set_aside.add(1, {"topic": item.event["topic"]})
+                log.error("set aside outbox event %s (%s): %r", item.event["id"], item.event["type"], refused)
+            else:
+                done.append(item.event["id"])
+                events_published.add(1, {"topic": item.event["topic"]})
+            item.span.end()
+        return done, set_aside, sequence
+
+    def _release(self, document_id: Any, token: str, done: list[str], set_aside: list[Document], sequence: int) -> Any:
+        removed = done + [event["id"] for event in set_aside]
+        update: Document = {"$unset": {CLAIM_FIELD: ""}, "$set": {SEQUENCE_FIELD: sequence}}
+        if removed:
+            update["$pull"] = {OUTBOX_FIELD: {"id": {"$in": removed}}}
+        if set_aside:
+            update["$push"] = {SET_ASIDE_FIELD: {"$each": set_aside}}
+        return UpdateOne({"_id": document_id, f"{CLAIM_FIELD}.token": token}, update)
+
+
+def _ignore_outcome(delivery: asyncio.Future[Any]) -> None:
+    if not delivery.cancelled():
+        delivery.exception()

@@ -6,20 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from opensearchpy import AsyncOpenSearch
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.results import UpdateResult
 
 from deh_contracts import CloudEvent, Contract, new_event
 from deh_contracts.registry import DEAD_LETTERS, Topic
 from deh_platform.consumer import Backoff, EventConsumer
 from deh_platform.logs import configure_logging
-from deh_platform.outbox import Document, OutboxRelay
+from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
 from deh_platform.publishing import publish_event
 from deh_platform.settings import ServiceSettings
 from deh_platform.telemetry import configure_telemetry
@@ -29,6 +33,17 @@ StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 # A readiness probe must answer quickly even when a server hangs.
 READINESS_CHECK_SECONDS = 2.0
+
+
+def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """The outbox relay's producer: idempotent, waits for all in-sync replicas, batches briefly."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.service_name}-relay",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+    )
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -53,6 +68,7 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     background: dict[str, Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=dict)
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    _relay_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _started: bool = field(default=False, init=False)
 
     @classmethod
@@ -69,7 +85,13 @@ class ServiceRuntime:
                 settings.mongo_url, appname=settings.service_name, serverSelectionTimeoutMS=5000, tz_aware=True
             )
         search = AsyncOpenSearch(settings.opensearch_url, timeout=10) if settings.uses_opensearch else None
-        return cls(settings, create_broker(settings), produces, outbox_collections, mongo, search)
+        runtime = cls(settings, create_broker(settings), produces, outbox_collections, mongo, search)
+        if outbox_collections:
+            runtime.relay = OutboxRelay(
+                [runtime.db[name] for name in outbox_collections],
+                owner=f"{settings.service_name}-{uuid.uuid4().hex[:8]}",
+            )
+        return runtime
 
     @property
     def name(self) -> str:
@@ -118,23 +140,12 @@ class ServiceRuntime:
             self.background[f"consumer {consumer.group}"] = functools.partial(
                 consumer.run, self.settings.kafka_bootstrap, self._publish_event
             )
-        if self.outbox_collections:
-            self.relay = OutboxRelay(
-                [self.db[name] for name in self.outbox_collections],
-                self._publish_pending,
-                poll_seconds=self.settings.outbox_poll_seconds,
-            )
-            self.background["outbox relay"] = self.relay.run
+        if self.relay is not None:
+            self._relay_producer = create_producer(self.settings)
+            await self._relay_producer.start()
+            self.background["outbox relay"] = functools.partial(self.relay.run, self._relay_producer)
         for name, loop in self.background.items():
             self._tasks[name] = asyncio.create_task(loop(), name=f"{self.name} {name}")
-
-    async def _publish_pending(self, event: Document) -> None:
-        await self.broker.publish(
-            event["value"].encode(),
-            topic=event["topic"],
-            key=event["key"].encode(),
-            headers=event["headers"],
-        )
 
     async def publish_now(self, data: Contract) -> None:
         """Publish an event that goes with no state change of this service (an answer to a
@@ -149,15 +160,47 @@ class ServiceRuntime:
         reports it when it stops."""
         self.background[name] = loop
 
-    def notify_outbox(self) -> None:
-        if self.relay is not None:
-            self.relay.notify()
+    async def write(
+        self,
+        collection: AsyncCollection[Document],
+        selector: Document,
+        update: Document,
+        events: Sequence[Contract | CloudEvent[Any]],
+        *,
+        upsert: bool = False,
+    ) -> UpdateResult:
+        """One atomic update of one document (`selector` names its `_id`) that stores the change
+        and the events it causes; the relay is told to publish them."""
+        if "_id" not in selector:
+            raise ValueError("a write with events names the document's _id (the relay reads it by _id)")
+        result = await collection.update_one(selector, with_events(update, self._events(events)), upsert=upsert)
+        if events and (result.modified_count or result.upserted_id is not None):
+            self._notify(collection, selector["_id"])
+        return result
+
+    async def insert(
+        self, collection: AsyncCollection[Document], document: Document, events: Sequence[Contract | CloudEvent[Any]]
+    ) -> None:
+        """Insert a document together with the events its creation causes."""
+        await collection.insert_one(new_document(document, self._events(events)))
+        if events:
+            self._notify(collection, document["_id"])
+
+    def _events(self, events: Sequence[Contract | CloudEvent[Any]]) -> list[CloudEvent[Any]]:
+        return [event if isinstance(event, CloudEvent) else self.new_event(event) for event in events]
+
+    def _notify(self, collection: AsyncCollection[Document], document_id: Any) -> None:
+        if self.relay is None or collection.name not in self.relay.collections:
+            raise ValueError(f"{collection.name} is not an outbox collection of {self.name}")
+        self.relay.notify(collection.name, document_id)
 
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._relay_producer is not None:
+            await self._relay_producer.stop()
         if self._started:
             await self.broker.stop()
         if self.mongo is not None:

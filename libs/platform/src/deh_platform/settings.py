@@ -23,7 +23,8 @@ class ServiceSettings(BaseSettings):
     mongo_database: str | None = None
     opensearch_url: str = "http://127.0.0.1:19200"
     log_level: str = "INFO"
-    outbox_poll_seconds: float = 0.5
+    # The relay is told what to publish; this sweep finds what a crash left behind.
+    outbox_sweep_seconds: float = 300.0
     # Consumer groups are named after the service unless set (tests run isolated copies).
     consumer_group: str | None = None
     # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a

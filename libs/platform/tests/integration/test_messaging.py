@@ -1,86 +1,26 @@
-"""The platform's messaging guarantees, on the real Kafka and MongoDB servers: the outbox loses
-nothing across a relay crash, a redelivered event has one effect, a malformed message is
-dead-lettered while the next one is processed, and one trace spans HTTP, producer and consumer."""
+"""The platform's messaging guarantees, on the real Kafka and MongoDB servers: a redelivered
+event has one effect, a malformed message is dead-lettered while the next one is processed, and
+one trace spans HTTP, producer and consumer (the outbox relay: test_outbox.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from counters_service import CountersService, CounterStream
-from faststream.kafka import KafkaBroker
 from hub_testing import produce, published_events
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from pymongo import AsyncMongoClient
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import DEAD_LETTERS
-from deh_platform.outbox import OUTBOX_FIELD, Document, OutboxRelay, with_events
-from deh_platform.topics import ensure_topics
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def test_every_outbox_event_is_published_after_the_relay_is_killed_and_restarted(
-    servers: ServerAddresses, counter_stream: CounterStream
-) -> None:
-    await ensure_topics(servers.kafka_bootstrap, [counter_stream.topic])
-    mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
-    collection = mongo[f"outbox-{uuid.uuid4().hex[:8]}"].counters
-    counters = [f"c-{uuid.uuid4().hex[:6]}-{n}" for n in range(10)]
-    written: dict[str, list[str]] = {counter: [] for counter in counters}
-    for round_number in range(10):
-        for counter in counters:
-            event = new_event(CounterStream.increment(counter, round_number), source="/deh/test")
-            await collection.update_one({"_id": counter}, with_events({"$inc": {"value": 1}}, [event]), upsert=True)
-            written[counter].append(event.id)
-
-    broker = KafkaBroker(servers.kafka_bootstrap, acks="all", enable_idempotence=True)
-    await broker.start()
-    published = 0
-    crash = asyncio.Event()
-
-    async def publish(event: Document) -> None:
-        nonlocal published
-        await broker.publish(
-            event["value"].encode(), topic=event["topic"], key=event["key"].encode(), headers=event["headers"]
-        )
-        published += 1
-
-    async def publish_until_the_crash(event: Document) -> None:
-        await publish(event)
-        if published >= 25:
-            crash.set()
-            await asyncio.Event().wait()  # the process dies here: published, not yet pulled
-
-    crashing = asyncio.create_task(OutboxRelay([collection], publish_until_the_crash, batch_size=3).run())
-    await crash.wait()
-    crashing.cancel()
-    await asyncio.gather(crashing, return_exceptions=True)
-    assert await collection.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) > 0
-
-    restarted = asyncio.create_task(OutboxRelay([collection], publish).run())
-    await eventually(lambda: _none_pending(collection))
-    restarted.cancel()
-    await broker.stop()
-
-    seen: dict[str, list[str]] = {counter: [] for counter in counters}
-    for arrived in await published_events(servers, counter_stream.topic, counters, at_least=100):
-        if arrived.headers["ce_id"] not in seen[arrived.subject]:
-            seen[arrived.subject].append(arrived.headers["ce_id"])
-    assert seen == written, "every event arrives, in the order it was written per counter"
-    await mongo.close()
-
-
-async def _none_pending(collection: object) -> bool:
-    return await collection.count_documents({f"{OUTBOX_FIELD}.0": {"$exists": True}}) == 0  # type: ignore[attr-defined, no-any-return]
 
 
 async def test_a_redelivered_event_has_one_effect(

@@ -16,7 +16,6 @@ from deh_contracts.vocabulary import Sector
 from deh_platform.consumer import Backoff
 from deh_platform.http import create_service_app
 from deh_platform.idempotency import Effect, apply_all_once
-from deh_platform.outbox import with_events
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
 from deh_stack.testing import ServerAddresses
@@ -74,7 +73,6 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
         service_name=name,
         kafka_bootstrap=servers.kafka_bootstrap,
         mongo_url=servers.mongo_url,
-        outbox_poll_seconds=0.1,
     )
     runtime = ServiceRuntime.from_settings(settings, produces=[COUNTERS], outbox_collections=["counters"])
     consumer = runtime.consumer([COUNTERS], backoff=Backoff(first_delay=0.05, max_delay=2.0))
@@ -92,9 +90,9 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
     @router.post("/counters/{counter_id}/increment", status_code=202)
     async def increment(counter_id: str, body: Increment) -> dict[str, str]:
         event = runtime.new_event(CounterIncremented(counter_id=counter_id, by=body.by))
-        update = with_events({"$inc": {"value": body.by}}, [event])
-        await runtime.db.counters.update_one({"_id": counter_id}, update, upsert=True)
-        runtime.notify_outbox()
+        await runtime.write(
+            runtime.db.counters, {"_id": counter_id}, {"$inc": {"value": body.by}}, [event], upsert=True
+        )
         return {"event_id": event.id}
 
     return CountersService(runtime, create_service_app(runtime, title=name, routers=[router]))

@@ -27,7 +27,6 @@ from deh_membership.domain.directory import decode_cursor, encode_cursor, name_k
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal, spread
 from deh_platform.errors import Conflict, InvalidInput, NotFound
-from deh_platform.outbox import new_document, with_events
 from deh_platform.runtime import ServiceRuntime
 
 Document = dict[str, Any]
@@ -61,15 +60,8 @@ class MembershipStore:
     async def _write(
         self, collection: AsyncCollection[Document], selector: Document, update: Document, events: list[Contract]
     ) -> bool:
-        result = await collection.update_one(
-            selector, with_events(update, [self.runtime.new_event(data) for data in events])
-        )
-        self.runtime.notify_outbox()
+        result = await self.runtime.write(collection, selector, update, events)
         return result.modified_count == 1
-
-    async def _insert(self, collection: AsyncCollection[Document], document: Document, events: list[Contract]) -> None:
-        await collection.insert_one(new_document(document, [self.runtime.new_event(data) for data in events]))
-        self.runtime.notify_outbox()
 
     # Members ---------------------------------------------------------------------------------
 
@@ -97,7 +89,7 @@ class MembershipStore:
             "decisions": [],
         }
         try:
-            await self._insert(self.members, document, [rules.applied(member)])
+            await self.runtime.insert(self.members, document, [rules.applied(member)])
         except DuplicateKeyError as error:
             field = "email" if "email_key" in str(error) else "member"
             raise Conflict(f"a {field} with these details has applied already") from None
@@ -276,7 +268,7 @@ class MembershipStore:
         event = OrganisationRegistered(
             organisation_id=organisation_id, name=name, type=type_, country=country, registered_at=at
         )
-        await self._insert(self.organisations, document, [event])
+        await self.runtime.insert(self.organisations, document, [event])
         return document
 
     async def organisation(self, organisation_id: str) -> Document:
@@ -310,7 +302,7 @@ class MembershipStore:
             scope=scope,
             registered_at=at,
         )
-        await self._insert(self.nas, document, [event])
+        await self.runtime.insert(self.nas, document, [event])
         return document
 
     async def nas_entry(self, nas_id: str) -> Document:
@@ -342,7 +334,7 @@ class MembershipStore:
             created_by=by,
             created_at=at,
         )
-        await self._insert(self.squads, document, [event])
+        await self.runtime.insert(self.squads, document, [event])
         return document
 
     async def squad(self, squad_id: str) -> Document:

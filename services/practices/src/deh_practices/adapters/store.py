@@ -24,7 +24,6 @@ from deh_contracts.catalogue.practices import (
 from deh_contracts.registry import Contract
 from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
-from deh_platform.outbox import new_document, with_events
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import practices as rules
 from deh_practices.domain.practices import Edit, Review, Status
@@ -98,10 +97,9 @@ class PracticeStore:
         if status == "submitted":
             events.insert(0, _submitted(document, at))
         try:
-            await self.practices.insert_one(new_document(document, [self.runtime.new_event(event) for event in events]))
+            await self.runtime.insert(self.practices, document, events)
         except DuplicateKeyError:
             raise Conflict(f"practice {practice_id} exists already") from None
-        self.runtime.notify_outbox()
         return document
 
     async def get(self, practice_id: str) -> Document:
@@ -124,11 +122,9 @@ class PracticeStore:
         update = touched(set_fields)
         if push:
             update["$push"] = push
-        result = await self.practices.update_one(
-            {"_id": document["_id"], "revision": document["revision"]},
-            with_events(update, [self.runtime.new_event(event) for event in events]),
+        result = await self.runtime.write(
+            self.practices, {"_id": document["_id"], "revision": document["revision"]}, update, events
         )
-        self.runtime.notify_outbox()
         if result.modified_count != 1:
             raise Conflict("the practice changed meanwhile; read it again and retry")
         return await self.get(document["_id"])
