@@ -48,7 +48,7 @@ class Result:
         return self.count / self.seconds
 
     def line(self) -> str:
-        text = f"{self.name:<50} {self.per_second:>9.0f} msg/s"
+        text = f"{self.name:<58} {self.per_second:>9.0f} msg/s"
         if self.latencies:
             quantiles = statistics.quantiles(self.latencies, n=100)
             p50, p95, p99 = (quantiles[index] * 1000 for index in (49, 94, 98))

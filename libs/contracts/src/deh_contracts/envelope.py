@@ -23,6 +23,14 @@ from deh_contracts.vocabulary import tolerant_reading
 DataT = TypeVar("DataT", bound=Contract)
 
 SCHEMA_URN_PREFIX = "urn:deh:schema:"
+SEQUENCE_HEADER: Final = "ce_sequence"
+
+
+def sequence_text(number: int) -> str:
+    """CloudEvents' sequence extension orders as text: a zero-padded decimal."""
+    return f"{number:020d}"
+
+
 CONTENT_TYPE: Final = "application/json"
 
 
@@ -41,7 +49,17 @@ class CloudEvent(BaseModel, Generic[DataT]):
     dataschema: str
     traceparent: str | None = None
     tracestate: str | None = None
+    sequence: str | None = Field(
+        None,
+        description="CloudEvents sequence extension: the event's number among the events of the document that "
+        "emitted it (zero-padded decimal, so it also orders as text). Set by the outbox relay.",
+    )
     data: DataT
+
+    @property
+    def sequence_number(self) -> int:
+        """The sequence as a number; 0 for an event published without one."""
+        return int(self.sequence) if self.sequence else 0
 
 
 def new_event(
@@ -90,6 +108,7 @@ def to_kafka(event: CloudEvent[DataT]) -> KafkaRecord:
         "content-type": event.datacontenttype,
         "traceparent": event.traceparent,
         "tracestate": event.tracestate,
+        SEQUENCE_HEADER: event.sequence,
     }
     return KafkaRecord(
         topic=spec_of(event.data).topic.name,
@@ -143,6 +162,7 @@ def from_kafka(
                 "dataschema": attributes.get("ce_dataschema", SCHEMA_URN_PREFIX + spec.type_name),
                 "traceparent": attributes.get("traceparent"),
                 "tracestate": attributes.get("tracestate"),
+                "sequence": attributes.get(SEQUENCE_HEADER),
                 "data": data,
             }
         )

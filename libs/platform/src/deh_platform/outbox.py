@@ -41,6 +41,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts import CloudEvent, to_kafka
+from deh_contracts.envelope import SEQUENCE_HEADER, sequence_text
 from deh_platform.telemetry import (
     events_published,
     events_set_aside,
@@ -54,7 +55,6 @@ OUTBOX_FIELD = "_outbox"
 CLAIM_FIELD = "_outbox_claim"
 SEQUENCE_FIELD = "_outbox_sequence"
 SET_ASIDE_FIELD = "_outbox_set_aside"
-SEQUENCE_HEADER = "ce_sequence"
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,6 @@ def with_events(update: Document, events: Sequence[CloudEvent[Any]]) -> Document
 def new_document(document: Document, events: Sequence[CloudEvent[Any]]) -> Document:
     """A document to insert, carrying the events its creation causes."""
     return {**document, OUTBOX_FIELD: [pending(event) for event in events]}
-
-
-def sequence_header(number: int) -> str:
-    """CloudEvents' sequence extension orders lexicographically: zero-padded decimal."""
-    return f"{number:020d}"
 
 
 class Producer(Protocol):
@@ -273,7 +268,7 @@ class OutboxRelay:
             span.set_attribute("messaging.destination.name", event["topic"])
             span.set_attribute("messaging.message.id", event["id"])
             headers = dict(event["headers"])
-            headers[SEQUENCE_HEADER] = sequence_header(sequence)
+            headers[SEQUENCE_HEADER] = sequence_text(sequence)
             with trace.use_span(span, end_on_exit=False):
                 inject_context(headers)  # the consumer becomes a child of this span
             try:

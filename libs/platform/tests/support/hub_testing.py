@@ -18,7 +18,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from deh_contracts.envelope import KafkaRecord, header_map
+from deh_contracts import Contract, new_event, to_kafka
+from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
 from deh_contracts.registry import Topic
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
@@ -126,6 +127,12 @@ def validate_against_committed_schema(event: Published) -> None:
     jsonschema.validate(
         event.data, schema, cls=jsonschema.Draft202012Validator, format_checker=jsonschema.FormatChecker()
     )
+
+
+def from_membership(data: Contract, sequence: int) -> KafkaRecord:
+    """A membership event as its outbox relay publishes it: numbered among the member's events."""
+    event = new_event(data, source="/deh/membership").model_copy(update={"sequence": sequence_text(sequence)})
+    return to_kafka(event)
 
 
 async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:

@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hub_testing import ServiceUnderTest, produce, published_events, validate_against_committed_schema
+from hub_testing import (
+    ServiceUnderTest,
+    from_membership,
+    produce,
+    published_events,
+    validate_against_committed_schema,
+)
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
@@ -414,23 +420,16 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
     tag = f"t{uuid.uuid4().hex[:8]}"
     author = f"m-{tag}"
     now = datetime.now(UTC)
-    await produce(
-        servers,
-        to_kafka(
-            new_event(
-                MemberApproved(
-                    member_id=author,
-                    country="EE",
-                    sectors=["school"],
-                    roles=["member"],
-                    display_name="Kadri Tamm",
-                    approved_by="mod",
-                    approved_at=now,
-                ),
-                source="/deh/membership",
-            )
-        ),
+    approved = MemberApproved(
+        member_id=author,
+        country="EE",
+        sectors=["school"],
+        roles=["member"],
+        display_name="Kadri Tamm",
+        approved_by="mod",
+        approved_at=now,
     )
+    await produce(servers, from_membership(approved, 1))
     practice_id = await submit(practices, author, metadata(tag))
 
     async def author_named(name: str | None) -> bool:
@@ -443,9 +442,9 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
     hidden = MemberProfileUpdated(
         member_id=author, display_name=None, country="EE", sectors=["school"], directory_visible=False, updated_at=now
     )
-    await produce(servers, to_kafka(new_event(hidden, source="/deh/membership")))
+    await produce(servers, from_membership(hidden, 2))
     await eventually(lambda: author_named(None))
-    await produce(servers, to_kafka(new_event(MemberErased(member_id=author, erased_at=now), source="/deh/membership")))
+    await produce(servers, from_membership(MemberErased(member_id=author, erased_at=now), 3))
     await eventually(lambda: author_named("absent"))
     anonymised = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
     assert anonymised["author_names"] == ["(erased member)"]

@@ -101,15 +101,15 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     @consumer.on(MemberApproved)
     async def member_approved(event: CloudEvent[MemberApproved]) -> None:
-        await store.remember_author(event.data.member_id, event.data.display_name)
+        await store.remember_author(event.data.member_id, event.data.display_name, event.sequence_number)
 
     @consumer.on(MemberProfileUpdated)
     async def profile_updated(event: CloudEvent[MemberProfileUpdated]) -> None:
-        await store.remember_author(event.data.member_id, event.data.display_name)
+        await store.remember_author(event.data.member_id, event.data.display_name, event.sequence_number)
 
     @consumer.on(MemberErased)
     async def member_erased(event: CloudEvent[MemberErased]) -> None:
-        await store.anonymise(event.data.member_id)
+        await store.anonymise(event.data.member_id, event.sequence_number)
 
     @consumer.on(HackathonSubmissionMade)
     async def hackathon_submission(event: CloudEvent[HackathonSubmissionMade]) -> None:

@@ -48,10 +48,10 @@ class PracticeStore:
         await self.practices.create_index([("status", ASCENDING), ("last_reviewed_at", ASCENDING)])
         await self.practices.create_index("author_ids")
 
-    async def author_name(self, member_id: str) -> str | None:
-        """The local copy of a member's visible name (None when hidden or unknown)."""
-        known = await self.authors.find_one({"_id": member_id})
-        return known.get("display_name") if known else None
+    async def author_names(self, member_ids: list[str]) -> dict[str, str | None]:
+        """The local copies of members' visible names (None when hidden, unknown or erased)."""
+        known = {document["_id"]: document async for document in self.authors.find({"_id": {"$in": member_ids}})}
+        return {member_id: known.get(member_id, {}).get("display_name") for member_id in member_ids}
 
     async def create(
         self,
@@ -68,7 +68,7 @@ class PracticeStore:
     ) -> Document:
         at = now()
         practice_id = practice_id or uuid.uuid4().hex
-        authors = {member_id: await self.author_name(member_id) for member_id in author_ids}
+        authors = await self.author_names(author_ids)
         document: Document = {
             "_id": practice_id,
             "status": status,
@@ -100,7 +100,8 @@ class PracticeStore:
             await self.runtime.insert(self.practices, document, events)
         except DuplicateKeyError:
             raise Conflict(f"practice {practice_id} exists already") from None
-        return document
+        await self._reconcile_authors(practice_id, authors)
+        return await self.get(practice_id)
 
     async def get(self, practice_id: str) -> Document:
         document = await self.practices.find_one({"_id": practice_id}, _INTERNAL)
@@ -256,27 +257,55 @@ class PracticeStore:
 
     # What other services tell us ---------------------------------------------------------------
 
-    async def remember_author(self, member_id: str, display_name: str | None) -> None:
-        await self.authors.update_one({"_id": member_id}, {"$set": {"display_name": display_name}}, upsert=True)
+    async def remember_author(self, member_id: str, display_name: str | None, sequence: int) -> None:
+        """Keep the latest visible name of a member (the event's `sequence` orders a member's
+        events: an older or re-driven one never overwrites a newer name, nor revives an erased
+        member), then show it on their practices."""
+        newer = {"$or": [{"sequence": {"$lt": sequence}}, {"sequence": None}], "erased": {"$ne": True}}
+        try:
+            await self.authors.update_one(
+                {"_id": member_id, **newer}, {"$set": {"display_name": display_name, "sequence": sequence}}, upsert=True
+            )
+        except DuplicateKeyError:
+            return  # we hold a newer copy, or the member was erased
         await self.practices.update_many(
             {f"authors.{member_id}": {"$exists": True}},
             touched({f"authors.{member_id}": display_name}),
         )
 
-    async def anonymise(self, member_id: str) -> None:
-        """After `member erased`: the practices stay, without the person's id or name."""
-        await self.authors.delete_one({"_id": member_id})
+    async def anonymise(self, member_id: str, sequence: int) -> None:
+        """After `member erased`: the practices stay, without the person's id or name. A bare
+        tombstone (the opaque id, nothing else) keeps a later copy of the name from coming back."""
+        await self.authors.replace_one(
+            {"_id": member_id}, {"_id": member_id, "erased": True, "sequence": sequence}, upsert=True
+        )
         async for document in self.practices.find({f"authors.{member_id}": {"$exists": True}}, {"_id": 1}):
-            await self.practices.update_one(
-                {"_id": document["_id"]},
-                {
-                    **touched(),
-                    "$unset": {f"authors.{member_id}": ""},
-                    "$pull": {"author_ids": member_id},
-                    "$push": {"author_names": "(erased member)"},
-                },
-            )
+            await self._drop_author(document["_id"], member_id)
         await self.practices.update_many({"reviewer_id": member_id}, touched({"reviewer_id": None}))
+
+    async def _drop_author(self, practice_id: str, member_id: str) -> None:
+        await self.practices.update_one(
+            {"_id": practice_id, f"authors.{member_id}": {"$exists": True}},
+            {
+                **touched(),
+                "$unset": {f"authors.{member_id}": ""},
+                "$pull": {"author_ids": member_id},
+                "$push": {"author_names": "(erased member)"},
+            },
+        )
+
+    async def _reconcile_authors(self, practice_id: str, authors: dict[str, str | None]) -> None:
+        """A new practice copied its authors' names before it was stored; a name or an erasure
+        that arrived in between has updated only the practices that existed then. Look again,
+        now that this one exists: whatever arrives later finds it."""
+        async for known in self.authors.find({"_id": {"$in": list(authors)}}):
+            member_id = known["_id"]
+            if known.get("erased"):
+                await self._drop_author(practice_id, member_id)
+            elif known.get("display_name") != authors[member_id]:
+                await self.practices.update_one(
+                    {"_id": practice_id}, touched({f"authors.{member_id}": known.get("display_name")})
+                )
 
 
 def touched(set_fields: Document | None = None) -> Document:
