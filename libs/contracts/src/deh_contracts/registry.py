@@ -106,6 +106,18 @@ DEAD_LETTERS = Topic(
     description="Messages a consumer could not process, with the reason and where they came from.",
     config={"retention.ms": str(90 * 24 * 3600 * 1000)},
 )
+REDRIVE = Topic(
+    "deh.redrive.v1",
+    key="the original message's key",
+    partitions=3,
+    producer="operators (python -m deh_platform.operations redrive)",
+    consumers=("every service",),
+    description="Dead letters sent back, byte for byte, to the consumer group that failed them "
+    "(header deh_redrive_group; the original topic in deh_origin_topic). Other groups skip them.",
+    config={"retention.ms": str(7 * 24 * 3600 * 1000)},
+)
+REDRIVE_GROUP_HEADER = "deh_redrive_group"
+REDRIVE_ORIGIN_HEADER = "deh_origin_topic"
 TOPICS: tuple[Topic, ...] = (
     MEMBERSHIP,
     PRACTICES,
@@ -115,6 +127,7 @@ TOPICS: tuple[Topic, ...] = (
     OBSERVATIONS,
     OUTCOMES,
     DEAD_LETTERS,
+    REDRIVE,
 )
 
 

@@ -39,7 +39,7 @@ from pymongo.errors import ConnectionFailure
 from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_event, spec_of
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
 from deh_contracts.envelope import header_map
-from deh_contracts.registry import MESSAGE_TYPES, Topic
+from deh_contracts.registry import MESSAGE_TYPES, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, Topic
 from deh_platform.telemetry import (
     extract_context,
     messages_consumed,
@@ -170,7 +170,7 @@ class EventConsumer:
     ) -> None:
         self.group = group
         self.topics = list(topics)
-        self._topic_named = {topic.name: topic for topic in topics}
+        self._topic_named = {topic.name: topic for topic in [*topics, REDRIVE]}
         self.source = source
         self.backoff = backoff or Backoff()
         self.batch_size = batch_size
@@ -241,7 +241,8 @@ class EventConsumer:
             max_poll_records=self.batch_size,
             fetch_max_wait_ms=100,
         )
-        kafka.subscribe([topic.name for topic in self.topics], listener=self._partitions)
+        # Every group also reads what operators re-drive to it (python -m deh_platform.operations).
+        kafka.subscribe([topic.name for topic in [*self.topics, REDRIVE]], listener=self._partitions)
         await kafka.start()
         self._kafka, self._running = kafka, True
         try:
@@ -328,14 +329,17 @@ class EventConsumer:
         .vocabulary) and a strict one of what partners send (inbound topics)."""
         headers = list(record.headers or ())
         parsed = Parsed(record, header_map(headers))
+        origin = self._origin_topic(parsed)
+        if origin is None:
+            parsed.skip = "re-driven to another group"
+            return parsed
         if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers:
             parsed.skip = "not handled here"
             return parsed
-        inbound = self._topic_named[record.topic].inbound
-        if parsed.type_name and parsed.type_name not in MESSAGE_TYPES and not inbound:
+        if parsed.type_name and parsed.type_name not in MESSAGE_TYPES and not origin.inbound:
             parsed.skip = "a type newer than this service"
             return parsed
-        unknown_values: list[str] | None = None if inbound else []
+        unknown_values: list[str] | None = None if origin.inbound else []
         try:
             parsed.event = from_kafka(record.value or b"", headers, unknown_values=unknown_values)
         except ContractError as error:
@@ -344,6 +348,15 @@ class EventConsumer:
             values_unknown.add(len(unknown_values), {"group": self.group, "type": parsed.type_name})
             log.info("consumer %s: kept values newer than this service: %s", self.group, ", ".join(unknown_values))
         return parsed
+
+    def _origin_topic(self, parsed: Parsed) -> Topic | None:
+        """The topic the message was first published on; None for a message re-driven to
+        another group."""
+        if parsed.record.topic != REDRIVE.name:
+            return self._topic_named[parsed.record.topic]
+        if parsed.attributes.get(REDRIVE_GROUP_HEADER) != self.group:
+            return None
+        return self._topic_named.get(parsed.attributes.get(REDRIVE_ORIGIN_HEADER, ""), REDRIVE)
 
     def _runs(self, items: list[Parsed]) -> list[list[Parsed]]:
         """Consecutive events of a type with a batch handler go together; the rest one by one."""
@@ -397,11 +410,12 @@ class EventConsumer:
             await self.handlers[item.event.type](item.event)
             return
         assert item.error is not None
-        refusal = self.refusal_handlers.get(item.record.topic)
+        topic = item.attributes.get(REDRIVE_ORIGIN_HEADER, item.record.topic)
+        refusal = self.refusal_handlers.get(topic)
         if refusal is None:
             raise item.error
         key = (item.record.key or b"").decode("utf-8", errors="replace")
-        await refusal(RefusedMessage(item.record.topic, key, item.attributes, item.record.value or b"", item.error))
+        await refusal(RefusedMessage(topic, key, item.attributes, item.record.value or b"", item.error))
 
     async def _attempt(self, work: Callable[[], Awaitable[None]]) -> Failed | None:
         try:

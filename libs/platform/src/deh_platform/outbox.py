@@ -15,8 +15,8 @@ acknowledgements awaited together. A crash between publish and removal republish
 are possible (consumers deduplicate on the event id), losses are not.
 
 An event that Kafka can never take (too large, say) is set aside in the document with the
-reason (`_outbox_set_aside`, counted, listed by `python -m deh_platform.operations`), and the
-rest go on.
+reason (`_set_aside`, counted, listed by `python -m deh_platform.operations set-aside`), and
+the rest go on.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ from deh_platform.telemetry import (
 OUTBOX_FIELD = "_outbox"
 CLAIM_FIELD = "_outbox_claim"
 SEQUENCE_FIELD = "_outbox_sequence"
-SET_ASIDE_FIELD = "_outbox_set_aside"
+# Items a loop of the platform could never process, with the reason, in the document they
+# belong to; listed by `python -m deh_platform.operations set-aside`.
+SET_ASIDE_FIELD = "_set_aside"
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,11 @@ def pending(event: CloudEvent[Any]) -> Document:
         "headers": headers,
         "stored_at": datetime.now(UTC),
     }
+
+
+def set_aside_entry(kind: str, reason: str, **details: Any) -> Document:
+    """What a loop stores about an item it sets aside (see SET_ASIDE_FIELD)."""
+    return {"kind": kind, "reason": reason, "at": datetime.now(UTC), **details}
 
 
 def with_events(update: Document, events: Sequence[CloudEvent[Any]]) -> Document:
@@ -312,7 +319,7 @@ class OutboxRelay:
             sequence += 1
             if refused is not None:
                 item.span.set_status(trace.StatusCode.ERROR, repr(refused))
-                set_aside.append({**item.event, "reason": f"{type(refused).__name__}: {refused}"})
+                set_aside.append(set_aside_entry("publish", f"{type(refused).__name__}: {refused}", event=item.event))
                 events_set_aside.add(1, {"topic": item.event["topic"]})
                 log.error("set aside outbox event %s (%s): %r", item.event["id"], item.event["type"], refused)
             else:
@@ -322,7 +329,7 @@ class OutboxRelay:
         return done, set_aside, sequence
 
     def _release(self, document_id: Any, token: str, done: list[str], set_aside: list[Document], sequence: int) -> Any:
-        removed = done + [event["id"] for event in set_aside]
+        removed = done + [entry["event"]["id"] for entry in set_aside]
         update: Document = {"$unset": {CLAIM_FIELD: ""}, "$set": {SEQUENCE_FIELD: sequence}}
         if removed:
             update["$pull"] = {OUTBOX_FIELD: {"id": {"$in": removed}}}

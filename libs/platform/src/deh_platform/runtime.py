@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.results import UpdateResult
 
 from deh_contracts import CloudEvent, Contract, new_event
-from deh_contracts.registry import DEAD_LETTERS, Topic
+from deh_contracts.registry import DEAD_LETTERS, REDRIVE, Topic
 from deh_platform.consumer import Backoff, EventConsumer
 from deh_platform.logs import configure_logging
 from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
@@ -123,7 +123,8 @@ class ServiceRuntime:
 
     def topics(self) -> list[Topic]:
         """Every topic the service writes or reads, each once."""
-        every = [*self.produces, DEAD_LETTERS, *(topic for consumer in self.consumers for topic in consumer.topics)]
+        reads = [topic for consumer in self.consumers for topic in [*consumer.topics, REDRIVE]]
+        every = [*self.produces, DEAD_LETTERS, *reads]
         return list({topic.name: topic for topic in every}.values())
 
     async def start(self, hooks: Sequence[StartHook] = ()) -> None:

@@ -4,6 +4,7 @@ is back; messages of a newer producer are read, never dead-lettered."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections import Counter
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 from asgi_lifespan import LifespanManager
 from counters_service import CountersService, CounterStream, build_counters_service
-from hub_testing import events_on, produce
+from hub_testing import events_on, produce, settle
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import DEAD_LETTERS
+from deh_platform import operations
 from deh_stack.mongo import MongoServer
 from deh_stack.testing import ServerAddresses, eventually, private_server, restarted
 
@@ -116,3 +118,44 @@ async def test_messages_of_a_newer_contract_version_are_read_or_skipped_never_de
     letters = [event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"] == counter]
     assert letters == []
     assert await counters.ready()
+
+
+async def test_a_dead_letter_redriven_by_the_operator_command_has_its_effect_once(
+    servers: ServerAddresses,
+    counters: CountersService,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DEH_KAFKA_BOOTSTRAP", servers.kafka_bootstrap)
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    group = counters.runtime.consumers[0].group
+    counters.refused_amounts.add(13)  # a bug: the handler fails on 13
+
+    await produce(servers, *records([(counter, 1), (counter, 13), (counter, 2)]))
+
+    async def failed_once() -> list[operations.Letter] | None:
+        letters = [
+            letter
+            for letter in await operations.read_dead_letters(servers.kafka_bootstrap)
+            if letter.data["origin_key"] == counter
+        ]
+        return letters or None
+
+    (letter,) = await eventually(failed_once)
+    assert await counters.total(counter) == 3, "the other events were applied"
+    assert await asyncio.to_thread(operations.main, ["dead-letters", "--group", group, "--reason", "a bug"]) == 0
+    listing = capsys.readouterr().out
+    assert letter.letter_id in listing
+    assert "ValueError: a bug: amounts [13] are refused" in listing
+
+    counters.refused_amounts.clear()  # the fix is deployed
+    for _ in range(2):  # and an operator re-drives it twice
+        argv = ["redrive", "--group", group, "--letter", letter.letter_id]
+        assert await asyncio.to_thread(operations.main, argv) == 0
+
+    async def redriven() -> bool:
+        return await counters.total(counter) == 16
+
+    await eventually(redriven)
+    await settle(1.0)
+    assert await counters.total(counter) == 16, "one effect, however often it is re-driven"

@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts import new_event
+from deh_platform import operations
 from deh_platform.outbox import OUTBOX_FIELD, SET_ASIDE_FIELD, Document, OutboxRelay, pending, with_events
 from deh_platform.topics import ensure_topics
 from deh_stack.testing import ServerAddresses, eventually
@@ -171,5 +172,8 @@ async def test_an_event_kafka_can_never_take_is_set_aside_and_the_rest_are_publi
     document = await collection.find_one({"_id": counter})
     assert document is not None
     (set_aside,) = document[SET_ASIDE_FIELD]
-    assert set_aside["id"] == too_large["id"]
+    assert set_aside["kind"] == "publish"
+    assert set_aside["event"]["id"] == too_large["id"]
     assert set_aside["reason"].startswith("MessageSizeTooLargeError")
+    listed = await operations.set_aside(servers.mongo_url, collection.database.name)
+    assert [(item["document"], item["event"]["id"]) for item in listed] == [(counter, too_large["id"])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
@@ -47,6 +47,8 @@ class Increment(BaseModel):
 class CountersService:
     runtime: ServiceRuntime
     app: FastAPI
+    # Amounts the handler refuses, as a bug would (a test "fixes" it by emptying the set).
+    refused_amounts: set[int] = field(default_factory=set)
 
     async def ready(self) -> bool:
         return all(state == "ok" for state in (await self.runtime.readiness()).values())
@@ -79,6 +81,8 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
 
     @consumer.on_batch(CounterIncremented)
     async def add_to_totals(events: Sequence[CloudEvent[CounterIncremented]]) -> None:
+        if refused := [event.data.by for event in events if event.data.by in service.refused_amounts]:
+            raise ValueError(f"a bug: amounts {refused} are refused")
         effects = [
             Effect({"_id": event.data.counter_id}, {"$inc": {"total": event.data.by}}, event.id, upsert=True)
             for event in events
@@ -95,4 +99,5 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
         )
         return {"event_id": event.id}
 
-    return CountersService(runtime, create_service_app(runtime, title=name, routers=[router]))
+    service = CountersService(runtime, create_service_app(runtime, title=name, routers=[router]))
+    return service

@@ -1,0 +1,181 @@
+"""Operator commands for what the platform sets aside: dead letters (list them, re-drive chosen
+ones to the consumer group that failed them) and outbox or search-index items set aside in a
+service's MongoDB documents.
+
+    python -m deh_platform.operations dead-letters [--group G] [--type T] [--reason TEXT]
+    python -m deh_platform.operations redrive --group G [--letter ID ...] [--type T] [--reason TEXT]
+    python -m deh_platform.operations set-aside --database NAME
+
+Servers come from DEH_KAFKA_BOOTSTRAP and DEH_MONGO_URL (the local stack's by default; `uv run
+deh-stack env` prints them). A re-driven message keeps its CloudEvents id, so the consumer's
+once-only guard gives it one effect however often it is re-driven.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from deh_contracts.envelope import header_map
+from deh_contracts.registry import DEAD_LETTERS, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER
+from deh_platform.outbox import SET_ASIDE_FIELD
+from deh_platform.topics import ensure_topics
+
+REDRIVE_OF_HEADER = "deh_redrive_of"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A dead letter as the operator sees it: its own id and what it says."""
+
+    letter_id: str
+    data: dict[str, Any]
+
+    @property
+    def group(self) -> str:
+        return str(self.data["consumer_group"])
+
+    @property
+    def type_name(self) -> str:
+        return str(self.data["origin_headers"].get("ce_type", "(no type)"))
+
+    @property
+    def reason(self) -> str:
+        return str(self.data["reason"])
+
+    def matches(self, group: str | None, type_name: str | None, reason: str | None) -> bool:
+        return (
+            (group is None or self.group == group)
+            and (type_name is None or self.type_name == type_name)
+            and (reason is None or reason.lower() in self.reason.lower())
+        )
+
+
+async def read_dead_letters(bootstrap: str) -> list[Letter]:
+    """Every dead letter on the topic now (it is kept for 90 days)."""
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTERS.name, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    letters: list[Letter] = []
+    try:
+        while batches := await consumer.getmany(timeout_ms=1000):
+            for records in batches.values():
+                for record in records:
+                    headers = header_map(list(record.headers))
+                    letters.append(Letter(headers.get("ce_id", ""), json.loads(record.value or b"{}")))
+    finally:
+        await consumer.stop()
+    return letters
+
+
+async def redrive(
+    bootstrap: str,
+    letters: Sequence[Letter],
+) -> int:
+    """Send the original messages back to the groups that failed them; returns how many."""
+    await ensure_topics(bootstrap, [REDRIVE])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        deliveries = [await producer.send(REDRIVE.name, **_original(letter)) for letter in letters]
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+    return len(letters)
+
+
+def _original(letter: Letter) -> dict[str, Any]:
+    data = letter.data
+    value = data["origin_value"]
+    raw = base64.b64decode(value) if data["origin_value_encoding"] == "base64" else value.encode()
+    headers = {
+        **data["origin_headers"],
+        REDRIVE_GROUP_HEADER: letter.group,
+        REDRIVE_ORIGIN_HEADER: data["origin_topic"],
+        REDRIVE_OF_HEADER: letter.letter_id,
+    }
+    return {
+        "value": raw,
+        "key": data["origin_key"].encode(),
+        "headers": [(name, text.encode()) for name, text in headers.items()],
+    }
+
+
+async def set_aside(mongo_url: str, database: str) -> list[dict[str, Any]]:
+    """Every item set aside in the database's documents (a scan: an operator's occasional look)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    found: list[dict[str, Any]] = []
+    try:
+        db = client[database]
+        for name in await db.list_collection_names():
+            query = {f"{SET_ASIDE_FIELD}.0": {"$exists": True}}
+            async for document in db[name].find(query, {SET_ASIDE_FIELD: 1}):
+                found += [
+                    {"collection": name, "document": document["_id"], **item} for item in document[SET_ASIDE_FIELD]
+                ]
+    finally:
+        await client.close()
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deh_platform.operations", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("dead-letters", "redrive"):
+        command = commands.add_parser(name)
+        command.add_argument("--group", required=name == "redrive", help="the consumer group that failed them")
+        command.add_argument("--type", dest="type_name", help="the CloudEvents type of the original message")
+        command.add_argument("--reason", help="text the reason contains (case-insensitive)")
+        if name == "redrive":
+            command.add_argument("--letter", action="append", default=[], help="a dead letter's id (repeatable)")
+    aside = commands.add_parser("set-aside")
+    aside.add_argument("--database", required=True, help="a service's MongoDB database, e.g. practices")
+    args = parser.parse_args(argv)
+    bootstrap = os.environ.get("DEH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    mongo_url = os.environ.get("DEH_MONGO_URL", "mongodb://127.0.0.1:17017")
+
+    if args.command == "set-aside":
+        for item in asyncio.run(set_aside(mongo_url, args.database)):
+            print(json.dumps(item, default=str))
+        return 0
+    letters = [
+        letter
+        for letter in asyncio.run(read_dead_letters(bootstrap))
+        if letter.matches(args.group, args.type_name, args.reason)
+    ]
+    if args.command == "dead-letters":
+        _print_letters(letters)
+        return 0
+    chosen = [letter for letter in letters if not args.letter or letter.letter_id in args.letter]
+    print(f"re-driven: {asyncio.run(redrive(bootstrap, chosen))} dead letters to their groups")
+    return 0
+
+
+def _print_letters(letters: list[Letter]) -> None:
+    summary = Counter((letter.group, letter.type_name, letter.reason.splitlines()[0][:100]) for letter in letters)
+    print(f"{len(letters)} dead letters")
+    for (group, type_name, reason), count in summary.most_common():
+        print(f"{count:6d}  {group}  {type_name}  {reason}")
+    print()
+    for letter in letters:
+        data = letter.data
+        print(
+            f"{letter.letter_id}  {data['origin_topic']}[{data['origin_partition']}]@{data['origin_offset']}"
+            f"  key={data['origin_key']}  {data['failed_at']}  {letter.group}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
