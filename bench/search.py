@@ -18,8 +18,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from deh_contracts.catalogue.practices import PracticeMetadata
-from deh_practices.adapters.index import index_document, usable_analyses
-from deh_practices.adapters.store import PENDING
+from deh_practices.adapters.index import SearchIndex, index_document, usable_analyses
+from deh_practices.adapters.store import PENDING, PracticeStore
 from deh_practices.app import create_app
 from deh_practices.domain.demo import demo_practices
 from deh_practices.domain.search import SearchRequest, build_query, choose_analyses, index_definition
@@ -44,7 +44,20 @@ def percentiles(samples: list[float]) -> str:
     return "  ".join(f"p{p} {cuts[p - 1] * 1000:6.1f} ms" for p in (50, 95, 99))
 
 
-async def run(servers: ServerAddresses, count: int, queries: int) -> None:
+async def index_all(store: PracticeStore, index: SearchIndex, ids: list[str], changes: dict[str, Any]) -> float:
+    """Mark the practices changed (as a store write does), tell the indexer, and time until
+    every mark is cleared."""
+    await store.practices.update_many(
+        {"_id": {"$in": ids}}, {"$set": {**changes, PENDING: True}, "$inc": {"revision": 1}}
+    )
+    began = time.perf_counter()
+    index.notify(ids)
+    while await store.practices.find_one({"_id": {"$in": ids}, PENDING: True}, {"_id": 1}):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - began
+
+
+async def run(servers: ServerAddresses, count: int, queries: int, existing: int) -> None:
     isolated = uuid.uuid4().hex[:8]
     settings = PracticesSettings(
         kafka_bootstrap=servers.kafka_bootstrap,
@@ -68,13 +81,16 @@ async def run(servers: ServerAddresses, count: int, queries: int) -> None:
                 status="submitted",
                 created_by="bench",
             )
-        await store.practices.update_many(
-            {}, {"$set": {"status": "published", "published_at": None, PENDING: True}, "$inc": {"revision": 1}}
-        )
-        began = time.perf_counter()  # the marks are set: from here on it is the indexer's work
-        while await store.practices.count_documents({PENDING: True}):  # noqa: ASYNC110 (the state is in MongoDB)
-            await asyncio.sleep(0.05)
-        indexer_seconds = time.perf_counter() - began
+        ids = [document["_id"] async for document in store.practices.find({}, {"_id": 1})]
+        indexer_seconds = await index_all(store, index, ids, {"status": "published", "published_at": None})
+        # The same work with many more practices in the collection: the indexer reads by id, so
+        # its cost per practice must not grow with the collection.
+        for first in range(0, existing, 5000):
+            stored = range(first, min(existing, first + 5000))
+            await store.practices.insert_many(
+                [{"_id": f"old-{n}", "status": "archived", "revision": 1} for n in stored]
+            )
+        crowded_seconds = await index_all(store, index, ids, {})
 
         raw_index = f"bench-raw-{isolated}"
         raw_definition = index_definition(choose_analyses(await usable_analyses(index.search)))
@@ -106,10 +122,13 @@ async def run(servers: ServerAddresses, count: int, queries: int) -> None:
 
     print(f"\n{count} demo practices, {queries} searches, servers from {servers.origin}\n")
     print(f"{'indexer (MongoDB -> OpenSearch, external versions)':<52} {count / indexer_seconds:8.0f} practices/s")
+    crowded = f"indexer, {existing:,} more practices stored"
+    print(f"{crowded:<52} {count / crowded_seconds:8.0f} practices/s")
     print(f"{'raw bulk of the same documents':<52} {count / raw_seconds:8.0f} practices/s")
     print(f"{'search API (FastAPI, facets, highlights)':<52} {percentiles(api)}")
     print(f"{'raw OpenSearch query, same body':<52} {percentiles(raw)}")
     print(f"\nindexer / raw bulk throughput:      {raw_seconds / indexer_seconds:.2f}")
+    print(f"indexer, crowded / not crowded:     {indexer_seconds / crowded_seconds:.2f}")
     print(f"search API / raw query, median:     {statistics.median(api) / statistics.median(raw):.2f}")
     print(f"peak memory (RSS) of this process:  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
@@ -118,9 +137,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--practices", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--existing", type=int, default=100_000, help="practices added before the second indexing")
     args = parser.parse_args()
     with provide_servers() as servers:
-        asyncio.run(run(servers, args.practices, args.queries))
+        asyncio.run(run(servers, args.practices, args.queries, args.existing))
 
 
 if __name__ == "__main__":

@@ -483,6 +483,19 @@ class EventConsumer:
             for (topic, partition), lag in self.lag.items()
         ]
 
+    async def caught_up(self) -> bool:
+        """Whether the consumer has processed (and committed) every partition assigned to it up
+        to its end as of now (a new group reads the topics' whole history first)."""
+        kafka = self._kafka
+        assigned = list(kafka.assignment()) if kafka is not None else []
+        if kafka is None or not assigned:
+            return False
+        ends = await kafka.end_offsets(assigned)
+        for partition in assigned:
+            if ends[partition] > 0 and (await kafka.committed(partition) or 0) < ends[partition]:
+                return False
+        return True
+
     def state(self) -> str:
         """ "ok" while the loop runs, the consumer is a member of its group and no partition is held."""
         kafka = self._kafka

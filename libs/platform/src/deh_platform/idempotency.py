@@ -8,6 +8,7 @@ per document suffices.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,12 @@ APPLIED_FIELD = "_applied_events"
 REMEMBERED_PER_DOCUMENT = 200
 DUPLICATE_KEY = 11000
 Document = dict[str, Any]
+
+
+def derived_id(*parts: str) -> str:
+    """The same id for the same source (a practice for a partner's submission, an answer to a
+    request): a redelivery creates or sends nothing new."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "deh:" + ":".join(parts)).hex
 
 
 async def apply_once(

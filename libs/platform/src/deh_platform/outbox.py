@@ -44,9 +44,9 @@ from deh_contracts import CloudEvent, to_kafka
 from deh_contracts.envelope import SEQUENCE_HEADER, sequence_text
 from deh_platform.telemetry import (
     events_published,
-    events_set_aside,
     extract_context,
     inject_context,
+    items_set_aside,
     observe,
     tracer,
 )
@@ -320,7 +320,7 @@ class OutboxRelay:
             if refused is not None:
                 item.span.set_status(trace.StatusCode.ERROR, repr(refused))
                 set_aside.append(set_aside_entry("publish", f"{type(refused).__name__}: {refused}", event=item.event))
-                events_set_aside.add(1, {"topic": item.event["topic"]})
+                items_set_aside.add(1, {"kind": "publish", "topic": item.event["topic"]})
                 log.error("set aside outbox event %s (%s): %r", item.event["id"], item.event["type"], refused)
             else:
                 done.append(item.event["id"])

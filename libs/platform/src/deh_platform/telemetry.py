@@ -35,8 +35,10 @@ messages_held = meter.create_counter(
     "deh.messages.held", description="Times a partition was held (paused, to retry) after a transient failure"
 )
 events_published = meter.create_counter("deh.outbox.published", description="Outbox events published to Kafka")
-events_set_aside = meter.create_counter(
-    "deh.outbox.set_aside", description="Outbox events Kafka refused for good, set aside with the reason"
+items_set_aside = meter.create_counter(
+    "deh.set_aside",
+    description="Items a loop could never process (an event Kafka refuses, a document OpenSearch refuses), "
+    "set aside with the reason; attribute kind",
 )
 
 

@@ -71,7 +71,12 @@ async def running(app: FastAPI) -> AsyncIterator[ServiceUnderTest]:
         async def ready() -> bool:
             return all(state == "ok" for state in (await runtime.readiness()).values())
 
+        async def caught_up() -> bool:
+            # A new consumer group reads the topics' whole history (other tests') first.
+            return all([await consumer.caught_up() for consumer in runtime.consumers])
+
         await eventually(ready, within=60)
+        await eventually(caught_up, within=180, interval=0.5)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{runtime.name}") as client:
             yield ServiceUnderTest(app, client)

@@ -19,6 +19,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     store = PracticeStore(runtime)
     assert runtime.search is not None
     index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
+    store.on_marked = index.notify
     subscribe(runtime, store)
     runtime.run_in_background("search indexer", index.run_indexer)
 

@@ -68,6 +68,8 @@ async def create_while(
 
     async def read_then_wait(member_ids: list[str]) -> dict[str, str | None]:
         names = await read_names(member_ids)
+        if member_ids != [author]:
+            return names  # another creation, from a consumer
         names_read.set()
         await go_on.wait()
         return names

@@ -27,7 +27,8 @@ from deh_contracts.catalogue.membership import MemberApproved, MemberErased, Mem
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
-from deh_practices.adapters.kafka import derived_id
+from deh_platform import operations
+from deh_platform.idempotency import derived_id
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
@@ -537,3 +538,30 @@ async def test_dead_links_are_reported_once_and_old_entries_go_back_to_review(
     assert {"id": practice_id, "status": "published", "stale": True, "reviewer_id": "reviewer-1"} in queue
     await publish(practices, practice_id)
     assert (await practices.client.get(f"/practices/{practice_id}")).json()["stale"] is False
+
+
+async def test_a_practice_opensearch_refuses_is_set_aside_and_the_others_are_indexed(
+    practices: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    # A keyword longer than Lucene's 32,766-byte term limit: OpenSearch refuses the document.
+    refused = await submit(practices, "author-1", metadata(tag, licence="CC-BY-4.0 " + "x" * 40_000))
+    accepted = await submit(practices, "author-1", metadata(tag))
+    for practice_id in (refused, accepted):
+        await publish(practices, practice_id)
+
+    await found(practices, {accepted}, topics=[tag])
+
+    async def set_aside() -> list[dict[str, Any]] | None:
+        database = practices.runtime.db.name
+        items = [
+            item for item in await operations.set_aside(servers.mongo_url, database) if item["document"] == refused
+        ]
+        return items or None
+
+    items = await eventually(set_aside)
+    assert {item["kind"] for item in items} == {"search index"}
+    assert all("max_bytes_length_exceeded_exception" in item["reason"] or "immense" in item["reason"] for item in items)
+    store_document = await practices.runtime.db.practices.find_one({"_id": refused})
+    assert store_document is not None
+    assert "search_pending" not in store_document, "the indexer does not try it again and again"

@@ -2,8 +2,11 @@
 follows MongoDB, the zero-downtime rebuild, and running searches.
 
 The indexer is the outbox idea again: a change marks the practice `search_pending` in the same
-write; the indexer indexes pending practices with their revision as external version (so an
-older copy can never overwrite a newer one), then clears the mark if the revision is unchanged.
+write and tells the indexer its id; the indexer reads those practices by id, indexes them with
+their revision as external version (so an older copy can never overwrite a newer one), then
+clears the mark if the revision is unchanged. A sweep at start and every few minutes finds marks
+a crash left. A practice OpenSearch refuses for good is set aside with the reason
+(`_set_aside`), and the rest are indexed.
 During a rebuild it writes to both the live index and the one being built (read from MongoDB
 at every pass), so no change made while the rebuild copies is lost.
 """
@@ -13,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
+from deh_platform.telemetry import items_set_aside
 from deh_practices.adapters.store import PENDING, Document
 from deh_practices.domain.search import (
     FACETS,
@@ -97,6 +103,8 @@ class SearchIndex:
         self.practices = practices
         self.state = state
         self.alias = alias
+        self._hints: set[str] = set()
+        self._wake = asyncio.Event()
 
     def new_index_name(self) -> str:
         return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
@@ -133,29 +141,71 @@ class SearchIndex:
 
     # The indexer ---------------------------------------------------------------------------
 
-    async def run_indexer(self, poll_seconds: float = 0.5) -> None:
+    def notify(self, practice_ids: Sequence[str]) -> None:
+        """These practices were just marked: index them now (the store calls this)."""
+        self._hints.update(practice_ids)
+        self._wake.set()
+
+    async def run_indexer(self, sweep_seconds: float = 300.0) -> None:
+        """Index what the store marks; a sweep at start and every few minutes finds what a
+        crash left marked (a scan of the collection, so only then)."""
+        loop = asyncio.get_running_loop()
+        next_sweep, failures = loop.time(), 0
         while True:
             try:
-                if await self.index_pending() == 0:
-                    await asyncio.sleep(poll_seconds)
+                if loop.time() >= next_sweep:
+                    await self.sweep()
+                    next_sweep = loop.time() + sweep_seconds
+                while self._hints:
+                    await self.index_pending()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("indexing failed; the practices stay pending and are retried")
-                await asyncio.sleep(2)
+                failures += 1
+                log.exception("indexing failed; the practices stay marked and are retried")
+                await asyncio.sleep(min(0.2 * 2**failures, 10.0))
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.05, next_sweep - loop.time()))
+
+    async def sweep(self) -> int:
+        found = [document["_id"] async for document in self.practices.find({PENDING: True}, {"_id": 1})]
+        self.notify(found)
+        return len(found)
 
     async def index_pending(self, batch: int = 200) -> int:
-        pending = [document async for document in self.practices.find({PENDING: True}).limit(batch)]
-        if not pending:
-            return 0
-        await self.write(pending, await self.targets())
-        for document in pending:
-            await self.practices.update_one(
-                {"_id": document["_id"], "revision": document["revision"]}, {"$unset": {PENDING: ""}}
-            )
+        """Index up to `batch` hinted practices that are still marked, then clear their marks
+        where the revision is unchanged (a newer change keeps its mark)."""
+        ids = [self._hints.pop() for _ in range(min(batch, len(self._hints)))]
+        try:
+            pending = [document async for document in self.practices.find({"_id": {"$in": ids}, PENDING: True})]
+            if pending:
+                refused = await self.write(pending, await self.targets())
+                await self._clear_marks(pending, refused)
+        except BaseException:
+            self._hints.update(ids)
+            raise
         return len(pending)
 
-    async def write(self, practices: list[Document], indexes: list[str]) -> None:
+    async def _clear_marks(self, indexed: list[Document], refused: dict[str, str]) -> None:
+        operations = []
+        for document in indexed:
+            update: Document = {"$unset": {PENDING: ""}}
+            if document["_id"] in refused:
+                reason = refused[document["_id"]]
+                entry = set_aside_entry("search index", reason, revision=document["revision"])
+                update["$push"] = {SET_ASIDE_FIELD: entry}
+                items_set_aside.add(1, {"kind": "search index"})
+                log.error("practice %s set aside from the search index: %s", document["_id"], reason)
+            operations.append(UpdateOne({"_id": document["_id"], "revision": document["revision"]}, update))
+        await self.practices.bulk_write(operations, ordered=False)
+
+    async def write(self, practices: list[Document], indexes: list[str]) -> dict[str, str]:
+        """Bulk-index the practices into every index; returns those OpenSearch refused for good
+        (a document it can never take, by id with the reason). Raises when it may take them
+        later (overloaded, unavailable), so that they are tried again."""
         operations: list[dict[str, Any]] = []
         for practice in practices:
             for index in indexes:
@@ -171,14 +221,18 @@ class SearchIndex:
                 )
                 operations.append(index_document(practice))
         response = await self.search.bulk(body=operations)
-        # 409: the index already holds this revision or a newer one, which is what we want.
-        failures = [
-            item["index"]
-            for item in response["items"]
-            if item["index"].get("status", 200) >= 300 and item["index"]["status"] != 409
-        ]
-        if failures:
-            raise RuntimeError(f"{len(failures)} practices could not be indexed, first: {failures[0]}")
+        refused: dict[str, str] = {}
+        for item in response["items"]:
+            result = item["index"]
+            status = result.get("status", 200)
+            # 409: the index already holds this revision or a newer one, which is what we want.
+            if status < 300 or status == 409:
+                continue
+            if status == 429 or status >= 500:
+                raise RuntimeError(f"OpenSearch could not index practice {result['_id']} now: {result.get('error')}")
+            error = result.get("error", {})
+            refused[result["_id"]] = f"{error.get('type', status)}: {str(error.get('reason', ''))[:300]}"
+        return refused
 
     # Rebuild ----------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from datetime import UTC, datetime
 
 from deh_contracts import CloudEvent
@@ -22,6 +21,7 @@ from deh_contracts.errors import FieldError
 from deh_contracts.registry import EVENTS, MEMBERSHIP, PRACTICE_SUBMISSIONS
 from deh_platform.consumer import RefusedMessage
 from deh_platform.errors import Conflict
+from deh_platform.idempotency import derived_id
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.domain.practices import Status, metadata_problems
@@ -34,26 +34,24 @@ SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
 }
 
 
-def derived_id(*parts: str) -> str:
-    """The same practice id for the same source, so that a redelivery creates nothing new."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, "deh:" + ":".join(parts)).hex
-
-
 def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, EVENTS])
 
-    async def reject(partner: str, external_id: str, request_id: str, problems: list[FieldError]) -> None:
-        reasons = [Rejection.from_field_error(problem) for problem in problems]
-        await runtime.publish_now(
-            SubmissionRejected(
-                partner=partner,
-                external_id=external_id,
-                request_id=request_id,
-                kind="practice",
-                reasons=reasons,
-                rejected_at=datetime.now(UTC),
-            )
+    def rejection(partner: str, external_id: str, request_id: str, problems: list[FieldError]) -> SubmissionRejected:
+        return SubmissionRejected(
+            partner=partner,
+            external_id=external_id,
+            request_id=request_id,
+            kind="practice",
+            reasons=[Rejection.from_field_error(problem) for problem in problems],
+            rejected_at=datetime.now(UTC),
         )
+
+    async def reject(partner: str, external_id: str, request_id: str, problems: list[FieldError]) -> None:
+        # Nothing is stored: the answer's id derives from the request's, so a redelivery that
+        # answers again sends the same message (the partner deduplicates on the id).
+        answer = rejection(partner, external_id, request_id, problems)
+        await runtime.publish_now(answer, event_id=derived_id("rejection", request_id))
 
     @consumer.on(PracticeSubmissionRequested)
     async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
@@ -67,7 +65,9 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
         if existing is not None:
             if existing["request_id"] != event.id:  # a redelivery was answered already
                 duplicate = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
-                await reject(request.partner, request.external_id, event.id, [duplicate])
+                # Through the practice's outbox, so that it leaves after that practice's acceptance.
+                answer = rejection(request.partner, request.external_id, event.id, [duplicate])
+                await runtime.write(store.practices, {"_id": practice_id}, {}, [answer])
             return
         accepted = SubmissionAccepted(
             partner=request.partner,

@@ -5,7 +5,7 @@ marking the practice for the search index in the same write."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,8 @@ class PracticeStore:
         self.runtime = runtime
         self.practices: AsyncCollection[Document] = runtime.db.practices
         self.authors: AsyncCollection[Document] = runtime.db.authors
+        # Told the ids of practices marked for the search index (SearchIndex.notify).
+        self.on_marked: Callable[[Sequence[str]], None] = lambda ids: None
 
     async def create_indexes(self) -> None:
         await self.practices.create_index([("status", ASCENDING), ("last_reviewed_at", ASCENDING)])
@@ -100,6 +102,7 @@ class PracticeStore:
             await self.runtime.insert(self.practices, document, events)
         except DuplicateKeyError:
             raise Conflict(f"practice {practice_id} exists already") from None
+        self.on_marked([practice_id])
         await self._reconcile_authors(practice_id, authors)
         return await self.get(practice_id)
 
@@ -126,6 +129,7 @@ class PracticeStore:
         result = await self.runtime.write(
             self.practices, {"_id": document["_id"], "revision": document["revision"]}, update, events
         )
+        self.on_marked([document["_id"]])
         if result.modified_count != 1:
             raise Conflict("the practice changed meanwhile; read it again and retry")
         return await self.get(document["_id"])
@@ -245,15 +249,14 @@ class PracticeStore:
     async def flag_stale(self) -> int:
         """Mark published practices whose last review is too old; they join the review queue."""
         cutoff = now() - rules.STALE_AFTER
-        result = await self.practices.update_many(
+        return await self._touch_all(
             {
                 "status": "published",
                 "stale": False,
                 "$or": [{"last_reviewed_at": {"$lt": cutoff}}, {"last_reviewed_at": None}],
             },
-            touched({"stale": True}),
+            {"stale": True},
         )
-        return result.modified_count
 
     # What other services tell us ---------------------------------------------------------------
 
@@ -268,10 +271,7 @@ class PracticeStore:
             )
         except DuplicateKeyError:
             return  # we hold a newer copy, or the member was erased
-        await self.practices.update_many(
-            {f"authors.{member_id}": {"$exists": True}},
-            touched({f"authors.{member_id}": display_name}),
-        )
+        await self._touch_all({f"authors.{member_id}": {"$exists": True}}, {f"authors.{member_id}": display_name})
 
     async def anonymise(self, member_id: str, sequence: int) -> None:
         """After `member erased`: the practices stay, without the person's id or name. A bare
@@ -281,7 +281,17 @@ class PracticeStore:
         )
         async for document in self.practices.find({f"authors.{member_id}": {"$exists": True}}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
-        await self.practices.update_many({"reviewer_id": member_id}, touched({"reviewer_id": None}))
+        await self._touch_all({"reviewer_id": member_id}, {"reviewer_id": None})
+
+    async def _touch_all(self, query: Document, set_fields: Document) -> int:
+        """Change every practice the query finds, outside `change` (a sweep, another service's
+        event); the search index is told which."""
+        ids = [document["_id"] async for document in self.practices.find(query, {"_id": 1})]
+        if not ids:
+            return 0
+        result = await self.practices.update_many({"_id": {"$in": ids}, **query}, touched(set_fields))
+        self.on_marked(ids)
+        return result.modified_count
 
     async def _drop_author(self, practice_id: str, member_id: str) -> None:
         await self.practices.update_one(
@@ -293,6 +303,7 @@ class PracticeStore:
                 "$push": {"author_names": "(erased member)"},
             },
         )
+        self.on_marked([practice_id])
 
     async def _reconcile_authors(self, practice_id: str, authors: dict[str, str | None]) -> None:
         """A new practice copied its authors' names before it was stored; a name or an erasure
@@ -306,6 +317,7 @@ class PracticeStore:
                 await self.practices.update_one(
                     {"_id": practice_id}, touched({f"authors.{member_id}": known.get("display_name")})
                 )
+                self.on_marked([practice_id])
 
 
 def touched(set_fields: Document | None = None) -> Document:
