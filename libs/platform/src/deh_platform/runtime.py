@@ -27,7 +27,7 @@ from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
 from deh_platform.publishing import publish_event
 from deh_platform.settings import ServiceSettings
 from deh_platform.telemetry import configure_telemetry
-from deh_platform.topics import ensure_topics
+from deh_platform.topics import Replication, ensure_topics
 
 StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
 
@@ -132,7 +132,8 @@ class ServiceRuntime:
         the consumers and background loops that rely on what the hooks created."""
         configure_logging(self.name, self.settings.log_level)
         configure_telemetry(self.name)
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics())
+        replication = Replication(self.settings.kafka_replication_factor, self.settings.kafka_min_insync_replicas)
+        await ensure_topics(self.settings.kafka_bootstrap, self.topics(), replication)
         await self.broker.start()
         self._started = True
         for hook in hooks:

@@ -23,6 +23,10 @@ class ServiceSettings(BaseSettings):
     mongo_database: str | None = None
     opensearch_url: str = "http://127.0.0.1:19200"
     log_level: str = "INFO"
+    # Durability of the topics a service creates, and the least it runs on (checked at start):
+    # 1 and 1 for the local single broker; deployments set 3 and 2.
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
     # The relay is told what to publish; this sweep finds what a crash left behind.
     outbox_sweep_seconds: float = 300.0
     # Consumer groups are named after the service unless set (tests run isolated copies).

@@ -1,6 +1,7 @@
 """Consumers on the real servers: an outage of MongoDB holds the partition (and says so) instead
 of dead-lettering what arrives meanwhile, and every effect is stored exactly once when the server
-is back; messages of a newer producer are read, never dead-lettered."""
+is back; messages of a newer producer are read, never dead-lettered; a dead letter re-driven by
+the operator command has one effect; topics less durable than the environment asks are refused."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from hub_testing import events_on, produce, settle
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.envelope import KafkaRecord
-from deh_contracts.registry import DEAD_LETTERS
+from deh_contracts.registry import DEAD_LETTERS, Topic
 from deh_platform import operations
+from deh_platform.topics import Replication, TopicMisconfigured, ensure_topics
 from deh_stack.mongo import MongoServer
 from deh_stack.testing import ServerAddresses, eventually, private_server, restarted
 
@@ -159,3 +161,16 @@ async def test_a_dead_letter_redriven_by_the_operator_command_has_its_effect_onc
     await eventually(redriven)
     await settle(1.0)
     assert await counters.total(counter) == 16, "one effect, however often it is re-driven"
+
+
+async def test_a_service_refuses_topics_less_durable_than_its_environment_asks(
+    servers: ServerAddresses, unique_name: str
+) -> None:
+    topic = Topic(unique_name, key="id", partitions=2, producer="test", consumers=(), description="test")
+    await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=1, min_insync=1))
+    await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=1, min_insync=1))  # again: a no-op
+
+    with pytest.raises(TopicMisconfigured) as refused:
+        await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=3, min_insync=2))
+    assert f"{unique_name} has 1 replicas, 3 wanted" in str(refused.value)
+    assert f"{unique_name} has min.insync.replicas=1, 2 wanted" in str(refused.value)

@@ -16,6 +16,7 @@ from deh_platform.consumer import Backoff
 from deh_platform.logs import JsonFormatter
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
+from deh_platform.topics import Replication
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +81,10 @@ def test_a_handler_for_a_type_on_an_unread_topic_is_refused() -> None:
 
     with pytest.raises(ValueError, match=r"deh\.practices\.v1"):
         consumer.on(PracticeArchived)
+
+
+def test_min_insync_replicas_lie_between_one_and_the_replication_factor() -> None:
+    assert Replication(3, 2).min_insync == 2
+    for impossible in ((1, 2), (3, 0)):
+        with pytest.raises(ValueError, match="between 1 and the factor"):
+            Replication(*impossible)
