@@ -141,6 +141,7 @@ async def outbox_produce(
     timed = TimedProducer(producer, written_at, count)
     relay = OutboxRelay([collection])
     relay_task = asyncio.create_task(relay.run(timed))
+    await relay.swept.wait()  # its start-up sweep scans the collection once; the steady state is timed
     began = time.perf_counter()
     for event in events(count):
         written_at[event.id] = time.perf_counter()

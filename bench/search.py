@@ -95,7 +95,7 @@ async def run(servers: ServerAddresses, count: int, queries: int, existing: int)
         raw_index = f"bench-raw-{isolated}"
         raw_definition = index_definition(choose_analyses(await usable_analyses(index.search)))
         await index.search.indices.create(index=raw_index, body=raw_definition)
-        documents = [document async for document in store.practices.find({})]
+        documents = [document async for document in store.practices.find({"_id": {"$in": ids}})]
         began = time.perf_counter()
         for offset in range(0, len(documents), 200):
             operations: list[dict[str, Any]] = []

@@ -141,6 +141,7 @@ class OutboxRelay:
         self.sweep_seconds = sweep_seconds
         self.batch_size = batch_size
         self.backlog = 0
+        self.swept = asyncio.Event()  # set once the first sweep has finished
         self._hints: dict[str, set[Any]] = {name: set() for name in self.collections}
         # Documents another relay had claimed: looked at again once that claim may have expired.
         self._claimed_elsewhere: list[tuple[float, str, Any]] = []
@@ -166,6 +167,7 @@ class OutboxRelay:
             try:
                 if loop.time() >= next_sweep:
                     await self.sweep()
+                    self.swept.set()
                     next_sweep = loop.time() + self.sweep_seconds
                 self._recheck_claims_due(loop.time())
                 await self.drain()

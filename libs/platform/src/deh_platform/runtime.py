@@ -47,7 +47,8 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    """The one way a service talks to Kafka: an idempotent producer that waits for all replicas."""
+    """Publishing that goes with no outbox (answers, dead letters): an idempotent producer that
+    waits for all in-sync replicas."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=settings.service_name,
@@ -90,6 +91,7 @@ class ServiceRuntime:
             runtime.relay = OutboxRelay(
                 [runtime.db[name] for name in outbox_collections],
                 owner=f"{settings.service_name}-{uuid.uuid4().hex[:8]}",
+                sweep_seconds=settings.sweep_seconds,
             )
         return runtime
 

@@ -27,8 +27,9 @@ class ServiceSettings(BaseSettings):
     # 1 and 1 for the local single broker; deployments set 3 and 2.
     kafka_replication_factor: int = 1
     kafka_min_insync_replicas: int = 1
-    # The relay is told what to publish; this sweep finds what a crash left behind.
-    outbox_sweep_seconds: float = 300.0
+    # Loops that are told their work (the outbox relay, a search indexer) also sweep this often
+    # for what a crash left behind (a scan of their collections).
+    sweep_seconds: float = 300.0
     # Consumer groups are named after the service unless set (tests run isolated copies).
     consumer_group: str | None = None
     # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a

@@ -1,5 +1,7 @@
 """Composition root: the practices service's HTTP app, Kafka wiring and search indexer."""
 
+import functools
+
 from fastapi import FastAPI
 
 from deh_contracts.registry import OUTCOMES, PRACTICES
@@ -21,7 +23,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
     store.on_marked = index.notify
     subscribe(runtime, store)
-    runtime.run_in_background("search indexer", index.run_indexer)
+    runtime.run_in_background("search indexer", functools.partial(index.run_indexer, settings.sweep_seconds))
 
     async def prepare(_: ServiceRuntime) -> None:
         await store.create_indexes()
