@@ -154,6 +154,7 @@ async def outbox_produce(
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
     await producer.stop()
+    await mongo.drop_database(collection.database.name)  # leave the shared server as found
     await mongo.close()
     return Result(f"outbox write + relay publish ({label})", elapsed, count, timed.latencies)
 
@@ -169,6 +170,7 @@ async def raw_writes(mongo_url: str, count: int, label: str) -> Result:
         await collection.update_one({"_id": event.subject}, {"$inc": {"attended": 1}}, upsert=True)
         latencies.append(time.perf_counter() - start)
     elapsed = time.perf_counter() - began
+    await mongo.drop_database(collection.database.name)  # leave the shared server as found
     await mongo.close()
     return Result(f"raw update_one ({label})", elapsed, count, latencies)
 
@@ -200,6 +202,7 @@ async def raw_consume(servers: ServerAddresses, topic: Topic, count: int, *, gua
             await consumer.commit()
     elapsed = time.perf_counter() - began
     await consumer.stop()
+    await mongo.drop_database(totals.database.name)  # leave the shared server as found
     await mongo.close()
     name = "raw consumer, once-only guard" if guarded else "raw consumer (getmany, bulk write, commit per batch)"
     return Result(name, elapsed, count)
@@ -238,6 +241,7 @@ async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -
     consuming.cancel()
     await asyncio.gather(consuming, return_exceptions=True)
     await broker.stop()
+    await mongo.drop_database(totals.database.name)  # leave the shared server as found
     await mongo.close()
     return Result("EventConsumer (on_batch, apply_all_once)", elapsed, count)
 

@@ -119,6 +119,9 @@ async def run(servers: ServerAddresses, count: int, queries: int, existing: int)
                 )
                 raw.append(time.perf_counter() - start)
         await index.search.indices.delete(index=raw_index)
+        # Leave the shared servers as found: the practices' database and their search index.
+        await index.search.indices.delete(index=await index.live_index())
+        await store.practices.database.client.drop_database(store.practices.database.name)
 
     print(f"\n{count} demo practices, {queries} searches, servers from {servers.origin}\n")
     print(f"{'indexer (MongoDB -> OpenSearch, external versions)':<52} {count / indexer_seconds:8.0f} practices/s")
