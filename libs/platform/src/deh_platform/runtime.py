@@ -134,7 +134,11 @@ class ServiceRuntime:
         the consumers and background loops that rely on what the hooks created."""
         configure_logging(self.name, self.settings.log_level)
         configure_telemetry(self.name)
-        replication = Replication(self.settings.kafka_replication_factor, self.settings.kafka_min_insync_replicas)
+        replication = Replication(
+            self.settings.kafka_replication_factor,
+            self.settings.kafka_min_insync_replicas,
+            self.settings.kafka_retention_ms,
+        )
         await ensure_topics(self.settings.kafka_bootstrap, self.topics(), replication)
         await self.broker.start()
         self._started = True

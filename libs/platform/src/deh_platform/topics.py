@@ -9,9 +9,12 @@ from loss.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -20,14 +23,25 @@ from aiokafka.errors import TopicAlreadyExistsError
 from deh_contracts.registry import Topic
 
 MIN_INSYNC = "min.insync.replicas"
+RETENTION = "retention.ms"
+METADATA_ATTEMPTS = 40
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Replication:
-    """How many copies of every partition, and how many must have an event before acks=all."""
+    """How many copies of every partition, how many must have an event before acks=all, and the
+    retention an environment sets for some topics instead of the registry's."""
 
     factor: int = 1
     min_insync: int = 1
+    retention_ms: Mapping[str, int] = field(default_factory=dict)
+
+    def config_of(self, topic: Topic) -> dict[str, str]:
+        config = {**topic.config, MIN_INSYNC: str(self.min_insync)}
+        if topic.name in self.retention_ms:
+            config[RETENTION] = str(self.retention_ms[topic.name])
+        return config
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_insync <= self.factor:
@@ -50,7 +64,7 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic], replication: Re
                 topic.name,
                 num_partitions=topic.partitions,
                 replication_factor=replication.factor,
-                topic_configs={**topic.config, MIN_INSYNC: str(replication.min_insync)},
+                topic_configs=replication.config_of(topic),
             )
             for name, topic in wanted.items()
             if name not in existing
@@ -58,28 +72,48 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic], replication: Re
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
                 await admin.create_topics(missing)
-        await _check(admin, list(wanted), replication)
+        await _check(admin, wanted, replication)
     finally:
         await admin.close()
 
 
-async def _check(admin: AIOKafkaAdminClient, names: list[str], replication: Replication) -> None:
-    problems = []
-    for description in await admin.describe_topics(names):
+async def _described(admin: AIOKafkaAdminClient, names: list[str]) -> list[dict[str, Any]]:
+    """The topics' metadata, once the broker has it for all of them: a topic that another
+    replica or service has only just created shows no partitions for a moment."""
+    for _ in range(METADATA_ATTEMPTS):
+        descriptions: list[dict[str, Any]] = await admin.describe_topics(names)
+        if all(description["partitions"] for description in descriptions):
+            return descriptions
+        await asyncio.sleep(0.5)
+    missing = [description["topic"] for description in descriptions if not description["partitions"]]
+    raise TopicMisconfigured(f"the broker shows no partitions for {', '.join(missing)}")
+
+
+async def _check(admin: AIOKafkaAdminClient, topics: dict[str, Topic], replication: Replication) -> None:
+    names, problems = list(topics), []
+    for description in await _described(admin, names):
         factors = {len(partition["replicas"]) for partition in description["partitions"]}
         if min(factors, default=0) < replication.factor:
             problems.append(
                 f"{description['topic']} has {min(factors, default=0)} replicas, {replication.factor} wanted"
             )
-    resources = [ConfigResource(ConfigResourceType.TOPIC, name, {MIN_INSYNC: None}) for name in names]
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name, {MIN_INSYNC: None, RETENTION: None}) for name in names]
     for response in await admin.describe_configs(resources):
         for resource in response.to_object()["resources"]:
-            for entry in resource["config_entries"]:
-                if entry["config_names"] == MIN_INSYNC and int(entry["config_value"]) < replication.min_insync:
-                    problems.append(
-                        f"{resource['resource_name']} has {MIN_INSYNC}={entry['config_value']}, "
-                        f"{replication.min_insync} wanted"
-                    )
+            name = resource["resource_name"]
+            values = {entry["config_names"]: entry["config_value"] for entry in resource["config_entries"]}
+            if int(values.get(MIN_INSYNC, 0)) < replication.min_insync:
+                problems.append(f"{name} has {MIN_INSYNC}={values.get(MIN_INSYNC)}, {replication.min_insync} wanted")
+            wanted_retention = replication.config_of(topics[name]).get(RETENTION)
+            if wanted_retention is not None and values.get(RETENTION) != wanted_retention:
+                # Retention can be changed on a live topic without harm: say so, do not refuse.
+                log.warning(
+                    "topic %s keeps %s=%s; this environment asks %s",
+                    name,
+                    RETENTION,
+                    values.get(RETENTION),
+                    wanted_retention,
+                )
     if problems:
         raise TopicMisconfigured(
             "Kafka topics are less durable than this environment asks for (DEH_KAFKA_REPLICATION_FACTOR, "

@@ -88,3 +88,14 @@ def test_min_insync_replicas_lie_between_one_and_the_replication_factor() -> Non
     for impossible in ((1, 2), (3, 0)):
         with pytest.raises(ValueError, match="between 1 and the factor"):
             Replication(*impossible)
+
+
+def test_an_environment_can_set_a_topics_retention_over_the_registrys() -> None:
+    from deh_contracts.registry import DEAD_LETTERS
+
+    week = 7 * 24 * 3600 * 1000
+    assert Replication().config_of(DEAD_LETTERS)["retention.ms"] == DEAD_LETTERS.config["retention.ms"]
+    assert Replication(3, 2, {DEAD_LETTERS.name: week}).config_of(DEAD_LETTERS) == {
+        "retention.ms": str(week),
+        "min.insync.replicas": "2",
+    }
