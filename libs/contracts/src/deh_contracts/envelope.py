@@ -118,8 +118,11 @@ def to_kafka(event: CloudEvent[DataT]) -> KafkaRecord:
     )
 
 
-def header_map(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> dict[str, str]:
-    return {name: value.decode("utf-8", errors="replace") for name, value in headers}
+def header_map(
+    headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] | list[tuple[str, bytes | None]],
+) -> dict[str, str]:
+    """Headers as text; Kafka allows a header without a value (None), read as empty."""
+    return {name: (value or b"").decode("utf-8", errors="replace") for name, value in headers}
 
 
 def from_kafka(

@@ -40,6 +40,7 @@ from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_e
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
 from deh_contracts.envelope import header_map
 from deh_contracts.registry import MESSAGE_TYPES, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, Topic
+from deh_platform.errors import TransientError
 from deh_platform.telemetry import (
     extract_context,
     messages_consumed,
@@ -72,10 +73,6 @@ class RefusedMessage:
 
 
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
-
-
-class TransientError(Exception):
-    """Raise from a handler when trying again later may succeed."""
 
 
 # ConnectionFailure covers PyMongo's AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError.
@@ -131,6 +128,12 @@ class Parsed:
     @property
     def type_name(self) -> str:
         return self.attributes.get("ce_type", "")
+
+    @property
+    def origin_topic(self) -> str:
+        """The topic the message was first published on (a re-driven one names it in a header)."""
+        topic = str(self.record.topic)
+        return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if topic == REDRIVE.name else topic
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,17 @@ class EventConsumer:
         if batches:
             await asyncio.gather(*(self._consume_partition(kafka, tp, records) for tp, records in batches.items()))
 
+    async def _consume_partition(self, kafka: AIOKafkaConsumer, tp: TopicPartition, records: list[Record]) -> None:
+        """Work through one partition's records; whatever goes wrong unexpectedly holds the
+        partition where it stopped, so that no record is skipped."""
+        try:
+            await self._consume_records(kafka, tp, records)
+        except Exception as error:
+            log.exception("consumer %s: %s[%d] failed unexpectedly", self.group, tp.topic, tp.partition)
+            if tp in kafka.assignment():
+                committed = await kafka.committed(tp)
+                self._hold(kafka, tp, committed if committed is not None else records[0].offset, repr(error))
+
     def _poll_timeout_ms(self) -> int:
         """Wait for records, but no longer than until a held partition is due again."""
         due = [hold.resume_at for hold in self.held.values()]
@@ -280,7 +294,7 @@ class EventConsumer:
         if due:
             kafka.resume(*due)
 
-    async def _consume_partition(self, kafka: AIOKafkaConsumer, tp: TopicPartition, records: list[Record]) -> None:
+    async def _consume_records(self, kafka: AIOKafkaConsumer, tp: TopicPartition, records: list[Record]) -> None:
         done_until: int | None = None
         for run in self._runs([self._parse(record) for record in records]):
             failed = await self._consume_run(run)
@@ -298,7 +312,7 @@ class EventConsumer:
             log.info("consumer %s: %s[%d] resumed after %d attempts", self.group, tp.topic, tp.partition, hold.attempts)
             del self.held[tp]
         await self._commit(kafka, tp, done_until)
-        end = kafka.highwater(tp)
+        end = kafka.highwater(tp) if tp in kafka.assignment() else None
         if end is not None:
             self.lag[(tp.topic, tp.partition)] = max(end - done_until, 0)
 
@@ -312,6 +326,8 @@ class EventConsumer:
             )
 
     def _hold(self, kafka: AIOKafkaConsumer, tp: TopicPartition, offset: int, reason: str) -> None:
+        if tp not in kafka.assignment():
+            return  # taken over by another member meanwhile: it starts from the committed offset
         previous = self.held.get(tp)
         attempts = previous.attempts + 1 if previous is not None and previous.offset == offset else 1
         since = previous.since if previous is not None and previous.offset == offset else datetime.now(UTC)
@@ -356,7 +372,7 @@ class EventConsumer:
             return self._topic_named[parsed.record.topic]
         if parsed.attributes.get(REDRIVE_GROUP_HEADER) != self.group:
             return None
-        return self._topic_named.get(parsed.attributes.get(REDRIVE_ORIGIN_HEADER, ""), REDRIVE)
+        return self._topic_named.get(parsed.origin_topic, REDRIVE)
 
     def _runs(self, items: list[Parsed]) -> list[list[Parsed]]:
         """Consecutive events of a type with a batch handler go together; the rest one by one."""
@@ -410,7 +426,7 @@ class EventConsumer:
             await self.handlers[item.event.type](item.event)
             return
         assert item.error is not None
-        topic = item.attributes.get(REDRIVE_ORIGIN_HEADER, item.record.topic)
+        topic = item.origin_topic
         refusal = self.refusal_handlers.get(topic)
         if refusal is None:
             raise item.error
@@ -453,18 +469,22 @@ class EventConsumer:
             reason=failed.reason,
             error_type=failed.error_type,
             attempts=1,
-            origin_topic=record.topic,
+            # A re-driven message keeps the topic it first came from.
+            origin_topic=item.origin_topic,
             origin_partition=record.partition,
             origin_offset=record.offset,
-            origin_key=(record.key or b"").decode("utf-8", errors="replace"),
+            # The dead letter's subject is its key: a message without one gets its position.
+            origin_key=(record.key or b"").decode("utf-8", errors="replace")
+            or f"{record.topic}[{record.partition}]@{record.offset}",
             origin_headers=item.attributes,
             origin_value=text,
             origin_value_encoding=encoding,
             failed_at=datetime.now(UTC),
         )
         assert self._publish is not None
+        event = new_event(letter, source=self.source)  # outside the try: a bug here is not an outage
         try:
-            await self._publish(new_event(letter, source=self.source))
+            await self._publish(event)
         except Exception as error:
             return f"cannot write the dead letter of a failed message ({failed.reason}): {error!r}"
         messages_failed.add(1, {"group": self.group, "topic": record.topic})

@@ -1,4 +1,5 @@
-"""Errors a service's rules raise; the HTTP layer maps them to status codes (no I/O here)."""
+"""Errors a service's rules raise; the HTTP layer maps them to status codes (no I/O here). And
+the one a consumer's handler raises when trying again later may succeed."""
 
 
 class NotFound(Exception):
@@ -21,3 +22,7 @@ class InvalidInput(Exception):
         super().__init__(message)
         self.location = location
         self.message = message
+
+
+class TransientError(Exception):
+    """Trying again later may succeed (a consumer holds the partition instead of dead-lettering)."""

@@ -17,6 +17,8 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from deh_platform.errors import TransientError
+
 APPLIED_FIELD = "_applied_events"
 REMEMBERED_PER_DOCUMENT = 200
 DUPLICATE_KEY = 11000
@@ -46,8 +48,16 @@ async def apply_once(
     try:
         result = await collection.update_one(*effect.guarded(), upsert=upsert)
     except DuplicateKeyError:
-        return False
+        return await _after_duplicate(collection, effect)
     return result.modified_count == 1 or result.upserted_id is not None
+
+
+async def _after_duplicate(collection: AsyncCollection[Document], effect: Effect) -> bool:
+    """An upsert met an existing `_id`: either the event was applied already (the guard hid the
+    document), or another writer created the document a moment before. Try once more without
+    upserting: the guard tells which."""
+    result = await collection.update_one(*effect.guarded())
+    return result.modified_count == 1
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,8 @@ async def apply_all_once(collection: AsyncCollection[Document], effects: Sequenc
     """Apply many events' effects in order, in as few bulk writes as possible, each once.
 
     An upsert whose event was applied already fails on the unique `_id` (the guard hides the
-    document); an ordered bulk write stops there, so the rest is sent again after it. Returns
-    how many effects were applied now.
+    document); an ordered bulk write stops there, so that one is checked and the rest is sent
+    again after it. Returns how many effects were applied now.
     """
     operations = [UpdateOne(*effect.guarded(), upsert=effect.upsert) for effect in effects]
     applied, start = 0, 0
@@ -86,10 +96,14 @@ async def apply_all_once(collection: AsyncCollection[Document], effects: Sequenc
         except BulkWriteError as error:
             details = error.details
             applied += details.get("nModified", 0) + details.get("nUpserted", 0)
+            if not details.get("writeErrors"):  # only the write concern failed: try again later
+                raise TransientError(f"write concern not satisfied: {details.get('writeConcernErrors')}") from error
             first = details["writeErrors"][0]
             if first["code"] != DUPLICATE_KEY:
                 raise
-            start += first["index"] + 1
+            failed_at = start + first["index"]
+            applied += await _after_duplicate(collection, effects[failed_at])
+            start = failed_at + 1
         else:
             return applied + result.modified_count + result.upserted_count
     return applied

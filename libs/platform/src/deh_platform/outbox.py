@@ -34,7 +34,6 @@ from aiokafka.errors import (
     InvalidTopicError,
     MessageSizeTooLargeError,
     RecordTooLargeError,
-    TopicAuthorizationFailedError,
 )
 from opentelemetry import trace
 from pymongo import UpdateOne
@@ -60,8 +59,9 @@ SET_ASIDE_FIELD = "_set_aside"
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
 
-# Kafka refuses these for good: retrying the same record cannot succeed.
-UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError, TopicAuthorizationFailedError)
+# Kafka refuses these for good: retrying the same record cannot succeed. (A missing ACL is not
+# among them: it is fixed by an operator, and the events wait for that.)
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError)
 
 
 def pending(event: CloudEvent[Any]) -> Document:
@@ -130,7 +130,7 @@ class OutboxRelay:
         collections: Sequence[AsyncCollection[Document]],
         *,
         owner: str | None = None,
-        claim_seconds: float = 30.0,
+        claim_seconds: float = 120.0,
         sweep_seconds: float = 300.0,
         batch_size: int = 200,
     ) -> None:

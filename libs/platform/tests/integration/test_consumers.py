@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from counters_service import CountersService, CounterStream, build_counters_service
 from hub_testing import events_on, produce, settle
@@ -174,3 +175,31 @@ async def test_a_service_refuses_topics_less_durable_than_its_environment_asks(
         await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=3, min_insync=2))
     assert f"{unique_name} has 1 replicas, 3 wanted" in str(refused.value)
     assert f"{unique_name} has min.insync.replicas=1, 2 wanted" in str(refused.value)
+
+
+async def test_a_keyless_message_with_a_valueless_header_is_dead_lettered_and_the_next_one_processed(
+    servers: ServerAddresses, counters: CountersService, counter_stream: CounterStream
+) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        # Same partition as the counter's events, so the next one waits for it.
+        partition = (await producer.partitions_for(counter_stream.topic.name)).pop()
+        garbage = [("ce_type", b"eu.deh.test.counter.incremented.v1"), ("x-empty", None)]
+        await producer.send_and_wait(counter_stream.topic.name, b"not json", partition=partition, headers=garbage)
+        good = to_kafka(new_event(CounterStream.increment(counter, 5), source="/deh/test"))
+        await producer.send_and_wait(good.topic, good.value, key=good.key, headers=good.headers, partition=partition)
+    finally:
+        await producer.stop()
+
+    async def counted() -> bool:
+        return await counters.total(counter) == 5
+
+    await eventually(counted)
+    position = f"{counter_stream.topic.name}[{partition}]@"
+    letters = [
+        event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"].startswith(position)
+    ]
+    assert letters, "dead-lettered under its position, since it has no key"
+    assert await counters.ready()

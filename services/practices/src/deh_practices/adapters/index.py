@@ -194,13 +194,27 @@ class SearchIndex:
         for document in indexed:
             update: Document = {"$unset": {PENDING: ""}}
             if document["_id"] in refused:
-                reason = refused[document["_id"]]
-                entry = set_aside_entry("search index", reason, revision=document["revision"])
-                update["$push"] = {SET_ASIDE_FIELD: entry}
-                items_set_aside.add(1, {"kind": "search index"})
-                log.error("practice %s set aside from the search index: %s", document["_id"], reason)
+                update["$push"] = {SET_ASIDE_FIELD: self._set_aside_entry(document, refused[document["_id"]])}
             operations.append(UpdateOne({"_id": document["_id"], "revision": document["revision"]}, update))
         await self.practices.bulk_write(operations, ordered=False)
+
+    def _set_aside_entry(self, document: Document, reason: str) -> Document:
+        items_set_aside.add(1, {"kind": "search index"})
+        log.error("practice %s set aside from the search index: %s", document["_id"], reason)
+        return set_aside_entry("search index", reason, revision=document["revision"])
+
+    async def _set_aside(self, documents: list[Document], refused: dict[str, str]) -> None:
+        """Record what a rebuild's new index refused (their marks are the live indexer's)."""
+        operations = [
+            UpdateOne(
+                {"_id": document["_id"]},
+                {"$push": {SET_ASIDE_FIELD: self._set_aside_entry(document, refused[document["_id"]])}},
+            )
+            for document in documents
+            if document["_id"] in refused
+        ]
+        if operations:
+            await self.practices.bulk_write(operations, ordered=False)
 
     async def write(self, practices: list[Document], indexes: list[str]) -> dict[str, str]:
         """Bulk-index the practices into every index; returns those OpenSearch refused for good
@@ -276,13 +290,13 @@ class SearchIndex:
         async for document in self.practices.find(query).sort("_id", 1):
             chunk.append(document)
             if len(chunk) == batch:
-                await self.write(chunk, [index])
+                await self._set_aside(chunk, await self.write(chunk, [index]))
                 done += len(chunk)
                 chunk = []
                 if progress and total is not None:
                     progress(done, max(total, done))  # practices written meanwhile are copied too
         if chunk:
-            await self.write(chunk, [index])
+            await self._set_aside(chunk, await self.write(chunk, [index]))
             done += len(chunk)
         if progress and total is not None:
             progress(done, max(total, done))

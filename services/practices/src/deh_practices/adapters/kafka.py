@@ -3,7 +3,6 @@ names and erasure from membership, hackathon submissions and squad outputs to tu
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import UTC, datetime
 
@@ -157,7 +156,7 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 async def create_once(
     store: PracticeStore, practice_id: str, metadata: PracticeMetadata, authors: list[str], status: Status, by: str
 ) -> None:
-    with contextlib.suppress(Conflict):  # created by an earlier delivery of the same event
+    try:
         await store.create(
             practice_id=practice_id,
             metadata=metadata,
@@ -167,3 +166,5 @@ async def create_once(
             status=status,
             created_by=by,
         )
+    except Conflict:  # created by an earlier delivery, which may have failed before reconciling
+        await store.reconcile_authors(practice_id)

@@ -4,6 +4,7 @@ marking the practice for the search index in the same write."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -103,7 +104,7 @@ class PracticeStore:
         except DuplicateKeyError:
             raise Conflict(f"practice {practice_id} exists already") from None
         self.on_marked([practice_id])
-        await self._reconcile_authors(practice_id, authors)
+        await self.reconcile_authors(practice_id)
         return await self.get(practice_id)
 
     async def get(self, practice_id: str) -> Document:
@@ -263,15 +264,21 @@ class PracticeStore:
     async def remember_author(self, member_id: str, display_name: str | None, sequence: int) -> None:
         """Keep the latest visible name of a member (the event's `sequence` orders a member's
         events: an older or re-driven one never overwrites a newer name, nor revives an erased
-        member), then show it on their practices."""
-        newer = {"$or": [{"sequence": {"$lt": sequence}}, {"sequence": None}], "erased": {"$ne": True}}
-        try:
+        member), then show the copy on their practices."""
+        # An event without a sequence (published before they had one) counts as 0: it may
+        # replace a copy from another such event, never a numbered one.
+        older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
+        newer = {"$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
+        with contextlib.suppress(DuplicateKeyError):  # we hold a newer copy, or the member was erased
             await self.authors.update_one(
                 {"_id": member_id, **newer}, {"$set": {"display_name": display_name, "sequence": sequence}}, upsert=True
             )
-        except DuplicateKeyError:
-            return  # we hold a newer copy, or the member was erased
-        await self._touch_all({f"authors.{member_id}": {"$exists": True}}, {f"authors.{member_id}": display_name})
+        # From the copy, not the event: a retry after a failure here still shows the newest name.
+        copy = await self.authors.find_one({"_id": member_id})
+        if copy is None or copy.get("erased"):
+            return
+        name = copy.get("display_name")
+        await self._touch_all({f"authors.{member_id}": {"$exists": True, "$ne": name}}, {f"authors.{member_id}": name})
 
     async def anonymise(self, member_id: str, sequence: int) -> None:
         """After `member erased`: the practices stay, without the person's id or name. A bare
@@ -305,19 +312,24 @@ class PracticeStore:
         )
         self.on_marked([practice_id])
 
-    async def _reconcile_authors(self, practice_id: str, authors: dict[str, str | None]) -> None:
+    async def reconcile_authors(self, practice_id: str) -> None:
         """A new practice copied its authors' names before it was stored; a name or an erasure
         that arrived in between has updated only the practices that existed then. Look again,
-        now that this one exists: whatever arrives later finds it."""
+        now that this one exists: whatever arrives later finds it. Each change is conditional on
+        what it replaces, so that it never undoes a newer one."""
+        practice = await self.practices.find_one({"_id": practice_id}, {"authors": 1})
+        authors: dict[str, str | None] = practice.get("authors", {}) if practice else {}
         async for known in self.authors.find({"_id": {"$in": list(authors)}}):
-            member_id = known["_id"]
+            member_id, name = known["_id"], known.get("display_name")
             if known.get("erased"):
                 await self._drop_author(practice_id, member_id)
-            elif known.get("display_name") != authors[member_id]:
-                await self.practices.update_one(
-                    {"_id": practice_id}, touched({f"authors.{member_id}": known.get("display_name")})
+            elif name != authors[member_id]:
+                result = await self.practices.update_one(
+                    {"_id": practice_id, f"authors.{member_id}": {"$exists": True, "$ne": name}},
+                    touched({f"authors.{member_id}": name}),
                 )
-                self.on_marked([practice_id])
+                if result.modified_count:
+                    self.on_marked([practice_id])
 
 
 def touched(set_fields: Document | None = None) -> Document:
