@@ -220,7 +220,11 @@ class OutboxRelay:
         token = uuid.uuid4().hex
         now = datetime.now(UTC)
         claim = {"owner": self.owner, "token": token, "until": now + timedelta(seconds=self.claim_seconds)}
-        free = {"$or": [{CLAIM_FIELD: None}, {f"{CLAIM_FIELD}.until": {"$lt": now}}]}
+        # Free: unclaimed, expired, or claimed by this relay in a pass that failed (one relay
+        # works through its batches one at a time, so such a claim is abandoned).
+        free = {
+            "$or": [{CLAIM_FIELD: None}, {f"{CLAIM_FIELD}.until": {"$lt": now}}, {f"{CLAIM_FIELD}.owner": self.owner}]
+        }
         await collection.update_many(
             {"_id": {"$in": ids}, f"{OUTBOX_FIELD}.0": {"$exists": True}, **free}, {"$set": {CLAIM_FIELD: claim}}
         )
