@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hub_samples import member_application, practice_metadata
 from hub_testing import ServiceUnderTest, events_on, isolated_settings, running
 
 from deh_contracts.registry import MEMBERSHIP, PRACTICES, Topic
@@ -30,38 +31,13 @@ Write = Callable[[ServiceUnderTest], Awaitable[tuple[str, httpx.Response]]]
 
 async def apply_to_join(membership: ServiceUnderTest) -> tuple[str, httpx.Response]:
     member_id = f"m-{uuid.uuid4().hex[:10]}"
-    application = {
-        "profile": {
-            "display_name": f"Ana {member_id[-6:]}",
-            "email": f"{member_id}@school.example.eu",
-            "country": "LV",
-            "sectors": ["school"],
-            "expertise_topics": ["ai-in-education"],
-            "languages": ["lv"],
-        },
-        "consent": {"terms": True, "privacy": True, "directory_visible": True, "newsletter": False},
-    }
+    application = member_application(member_id)
     return member_id, await membership.client.post("/members", json=application, headers=membership.caller(member_id))
 
 
 async def submit_a_practice(practices: ServiceUnderTest) -> tuple[str, httpx.Response]:
-    metadata = {
-        "title": {"en": "Coding clubs in rural schools"},
-        "summary": {"en": "Volunteers teach children to code after school."},
-        "languages": ["en"],
-        "countries": ["PL"],
-        "sectors": ["school"],
-        "isced_levels": ["1"],
-        "topics": ["coding"],
-        "licence": "CC-BY-4.0",
-        "result_type": "handbook",
-        "origin": {"kind": "community"},
-    }
-    response = await practices.client.post(
-        "/practices",
-        json={"metadata": metadata, "body": "Find a room.", "submit": True},
-        headers=practices.caller("a-1"),
-    )
+    body = {"metadata": practice_metadata(), "body": "Find a room.", "submit": True}
+    response = await practices.client.post("/practices", json=body, headers=practices.caller("a-1"))
     return (response.json()["id"] if response.status_code == 201 else ""), response
 
 

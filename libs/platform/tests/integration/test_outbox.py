@@ -9,6 +9,7 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -41,6 +42,24 @@ async def started_producer(servers: ServerAddresses) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     return producer
+
+
+@asynccontextmanager
+async def relays_running(
+    servers: ServerAddresses, collection: AsyncCollection[Document], count: int = 1, claim_seconds: float = 5
+) -> AsyncIterator[list[OutboxRelay]]:
+    """`count` relays (as in as many replicas), each with its own producer, until the block ends."""
+    producers = [await started_producer(servers) for _ in range(count)]
+    relays = [OutboxRelay([collection], claim_seconds=claim_seconds) for _ in range(count)]
+    running = [asyncio.create_task(relay.run(producer)) for relay, producer in zip(relays, producers, strict=True)]
+    try:
+        yield relays
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for producer in producers:
+            await producer.stop()
 
 
 async def write(collection: AsyncCollection[Document], counter: str, by: int) -> str:
@@ -109,10 +128,9 @@ async def test_every_event_is_published_in_order_after_a_relay_dies_mid_way(
     await asyncio.gather(crashed, return_exceptions=True)
     assert not await none_pending(collection)
 
-    successor = asyncio.create_task(OutboxRelay([collection], claim_seconds=1).run(producer))
-    await eventually(lambda: none_pending(collection))
-    successor.cancel()
     await producer.stop()
+    async with relays_running(servers, collection, claim_seconds=1):  # the successor
+        await eventually(lambda: none_pending(collection))
 
     events = await events_on(servers, counter_stream.topic)
     assert_in_order(first_arrivals(events, set(counters)), written, events)
@@ -123,24 +141,18 @@ async def test_two_relays_at_once_keep_each_aggregates_order(
 ) -> None:
     counters = [f"c-{uuid.uuid4().hex[:6]}-{n}" for n in range(20)]
     written: dict[str, list[str]] = {counter: [] for counter in counters}
-    producers = [await started_producer(servers), await started_producer(servers)]
-    relays = [OutboxRelay([collection], claim_seconds=5), OutboxRelay([collection], claim_seconds=5)]
-    running = [asyncio.create_task(relay.run(producer)) for relay, producer in zip(relays, producers, strict=True)]
     chooser = random.Random(7)
 
-    async def writer(counter: str) -> None:
-        for round_number in range(15):
-            written[counter].append(await write(collection, counter, round_number))
-            # Requests land on either replica; each tells its own relay, and both sweep.
-            chooser.choice(relays).notify(collection.name, counter)
+    async with relays_running(servers, collection, count=2) as relays:
 
-    await asyncio.gather(*(writer(counter) for counter in counters))
-    await eventually(lambda: none_pending(collection), within=60)
-    for task in running:
-        task.cancel()
-    await asyncio.gather(*running, return_exceptions=True)
-    for producer in producers:
-        await producer.stop()
+        async def writer(counter: str) -> None:
+            for round_number in range(15):
+                written[counter].append(await write(collection, counter, round_number))
+                # Requests land on either replica; each tells its own relay, and both sweep.
+                chooser.choice(relays).notify(collection.name, counter)
+
+        await asyncio.gather(*(writer(counter) for counter in counters))
+        await eventually(lambda: none_pending(collection), within=60)
 
     events = await events_on(servers, counter_stream.topic)
     assert_in_order(first_arrivals(events, set(counters)), written, events)
@@ -157,13 +169,8 @@ async def test_an_event_kafka_can_never_take_is_set_aside_and_the_rest_are_publi
     after = await write(collection, counter, 4)
     elsewhere = await write(collection, other, 8)
 
-    producer = await started_producer(servers)
-    relay = OutboxRelay([collection])
-    running = asyncio.create_task(relay.run(producer))
-    await eventually(lambda: none_pending(collection))
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
-    await producer.stop()
+    async with relays_running(servers, collection):
+        await eventually(lambda: none_pending(collection))
 
     events = await events_on(servers, counter_stream.topic)
     arrivals = first_arrivals(events, {counter, other})

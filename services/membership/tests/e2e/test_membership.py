@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hub_samples import member_application as application
 from hub_testing import ServiceUnderTest, produce, published_events, settle, validate_against_committed_schema
 
 from deh_contracts import new_event, to_kafka
@@ -24,22 +25,6 @@ ADMIN = ("admin-1", "admin")
 
 def new_member_id() -> str:
     return f"m-{uuid.uuid4().hex[:10]}"
-
-
-def application(member_id: str, **profile: Any) -> dict[str, Any]:
-    visible = profile.pop("visible", True)
-    return {
-        "profile": {
-            "display_name": f"Ana {member_id[-6:]}",
-            "email": f"{member_id}@school.example.eu",
-            "country": "LV",
-            "sectors": ["school"],
-            "expertise_topics": ["ai-in-education"],
-            "languages": ["lv", "en"],
-            **profile,
-        },
-        "consent": {"terms": True, "privacy": True, "directory_visible": visible, "newsletter": False},
-    }
 
 
 async def join(hub: ServiceUnderTest, member_id: str | None = None, **profile: Any) -> str:

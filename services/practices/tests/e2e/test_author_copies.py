@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka.partitioner import murmur2
+from hub_samples import practice_metadata
 from hub_testing import ServiceUnderTest, from_membership, produce
 
 from deh_contracts import Contract
@@ -44,16 +45,6 @@ def renamed(member_id: str, name: str | None) -> MemberProfileUpdated:
     )
 
 
-METADATA = {
-    "title": {"en": "Peer coaching for teachers"},
-    "summary": {"en": "Teachers observe each other's lessons."},
-    "languages": ["en"],
-    "licence": "CC-BY-4.0",
-    "result_type": "handbook",
-    "origin": {"kind": "community"},
-}
-
-
 async def create_while(
     practices: ServiceUnderTest,
     monkeypatch: pytest.MonkeyPatch,
@@ -78,7 +69,7 @@ async def create_while(
     creating = asyncio.create_task(
         practices.client.post(
             "/practices",
-            json={"metadata": METADATA, "body": "Pairs.", "submit": True},
+            json={"metadata": practice_metadata(), "body": "Pairs.", "submit": True},
             headers=practices.caller(author),
         )
     )

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hub_samples import practice_metadata
 from hub_testing import isolated_settings, running
 from opensearchpy import AsyncOpenSearch
 
@@ -55,18 +56,11 @@ async def test_practices_start_and_search_on_a_node_without_polish_analysis(
                 assert len(warnings) == 1
                 assert "of pl:" in warnings[0]
 
-                metadata = {
-                    "title": {"pl": "Kluby programowania w szkołach wiejskich"},
-                    "summary": {"pl": "Wolontariusze uczą dzieci programowania."},
-                    "languages": ["pl"],
-                    "countries": ["PL"],
-                    "sectors": ["school"],
-                    "isced_levels": ["1"],
-                    "topics": ["coding"],
-                    "licence": "CC-BY-4.0",
-                    "result_type": "handbook",
-                    "origin": {"kind": "community"},
-                }
+                metadata = practice_metadata(
+                    title={"pl": "Kluby programowania w szkołach wiejskich"},
+                    summary={"pl": "Wolontariusze uczą dzieci programowania."},
+                    languages=["pl"],
+                )
                 created = await practices.client.post(
                     "/practices",
                     json={"metadata": metadata, "body": "Znajdź salę.", "submit": True},

@@ -104,8 +104,9 @@ class PracticeStore:
         except DuplicateKeyError:
             raise Conflict(f"practice {practice_id} exists already") from None
         self.on_marked([practice_id])
-        await self.reconcile_authors(practice_id)
-        return await self.get(practice_id)
+        if await self.reconcile_authors(practice_id, authors):
+            return await self.get(practice_id)
+        return document
 
     async def get(self, practice_id: str) -> Document:
         document = await self.practices.find_one({"_id": practice_id}, _INTERNAL)
@@ -300,8 +301,8 @@ class PracticeStore:
         self.on_marked(ids)
         return result.modified_count
 
-    async def _drop_author(self, practice_id: str, member_id: str) -> None:
-        await self.practices.update_one(
+    async def _drop_author(self, practice_id: str, member_id: str) -> bool:
+        result = await self.practices.update_one(
             {"_id": practice_id, f"authors.{member_id}": {"$exists": True}},
             {
                 **touched(),
@@ -310,19 +311,24 @@ class PracticeStore:
                 "$push": {"author_names": "(erased member)"},
             },
         )
-        self.on_marked([practice_id])
+        if result.modified_count:
+            self.on_marked([practice_id])
+        return result.modified_count == 1
 
-    async def reconcile_authors(self, practice_id: str) -> None:
+    async def reconcile_authors(self, practice_id: str, authors: dict[str, str | None] | None = None) -> bool:
         """A new practice copied its authors' names before it was stored; a name or an erasure
         that arrived in between has updated only the practices that existed then. Look again,
         now that this one exists: whatever arrives later finds it. Each change is conditional on
-        what it replaces, so that it never undoes a newer one."""
-        practice = await self.practices.find_one({"_id": practice_id}, {"authors": 1})
-        authors: dict[str, str | None] = practice.get("authors", {}) if practice else {}
+        what it replaces, so that it never undoes a newer one. `authors`: the names the practice
+        was stored with (read from it when not given). True when something changed."""
+        if authors is None:
+            practice = await self.practices.find_one({"_id": practice_id}, {"authors": 1})
+            authors = practice.get("authors", {}) if practice else {}
+        changed = False
         async for known in self.authors.find({"_id": {"$in": list(authors)}}):
             member_id, name = known["_id"], known.get("display_name")
             if known.get("erased"):
-                await self._drop_author(practice_id, member_id)
+                changed = await self._drop_author(practice_id, member_id) or changed
             elif name != authors[member_id]:
                 result = await self.practices.update_one(
                     {"_id": practice_id, f"authors.{member_id}": {"$exists": True, "$ne": name}},
@@ -330,6 +336,8 @@ class PracticeStore:
                 )
                 if result.modified_count:
                     self.on_marked([practice_id])
+                    changed = True
+        return changed
 
 
 def touched(set_fields: Document | None = None) -> Document:
