@@ -22,6 +22,7 @@ from pymongo.results import UpdateResult
 from deh_contracts import CloudEvent, Contract, new_event
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, Topic
 from deh_platform.consumer import Backoff, EventConsumer
+from deh_platform.leases import ExclusiveJob, Job, Lease
 from deh_platform.logs import configure_logging
 from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
 from deh_platform.publishing import publish_event
@@ -68,6 +69,8 @@ class ServiceRuntime:
     consumers: list[EventConsumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
     background: dict[str, Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=dict)
+    jobs: dict[str, ExclusiveJob] = field(default_factory=dict)
+    replica: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
     _relay_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _started: bool = field(default=False, init=False)
@@ -90,7 +93,7 @@ class ServiceRuntime:
         if outbox_collections:
             runtime.relay = OutboxRelay(
                 [runtime.db[name] for name in outbox_collections],
-                owner=f"{settings.service_name}-{uuid.uuid4().hex[:8]}",
+                owner=f"{settings.service_name}-{runtime.replica}",
                 sweep_seconds=settings.sweep_seconds,
             )
         return runtime
@@ -169,6 +172,16 @@ class ServiceRuntime:
         """A loop that runs for the service's lifetime (started after the broker); readiness
         reports it when it stops."""
         self.background[name] = loop
+
+    def run_exclusively(self, name: str, job: Job, *, every_seconds: float, lease_seconds: float) -> None:
+        """A job that must run once per deployment, whatever the number of replicas (see
+        deh_platform.leases): the replica holding the lease `name` runs it every `every_seconds`;
+        when that replica dies, another takes over within `lease_seconds` plus one interval."""
+        if lease_seconds <= every_seconds:
+            raise ValueError("a lease must outlast the interval at which its holder renews it")
+        lease = Lease(self.db.leases, name, f"{self.name}-{self.replica}", lease_seconds)
+        self.jobs[name] = ExclusiveJob(lease, job, every_seconds)
+        self.run_in_background(f"job {name}", self.jobs[name].run)
 
     async def write(
         self,

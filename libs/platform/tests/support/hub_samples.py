@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -35,5 +36,25 @@ def practice_metadata(**overrides: Any) -> dict[str, Any]:
         "licence": "CC-BY-4.0",
         "result_type": "handbook",
         "origin": {"kind": "community"},
+        **overrides,
+    }
+
+
+def event_draft(**overrides: Any) -> dict[str, Any]:
+    """`POST /events` (events): a workshop in Brussels three weeks from now, open to members."""
+    starts = datetime.now(UTC).replace(microsecond=0, tzinfo=None) + timedelta(days=21)
+    return {
+        "kind": "workshop",
+        "title": "Idea-sketching: AI tutors in vocational schools",
+        "description": "A hands-on workshop of the hub's AI squad.",
+        "schedule": {
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=3)).isoformat(),
+            "timezone": "Europe/Brussels",
+        },
+        "online": False,
+        "venue": {"name": "Square", "address": "Mont des Arts", "city": "Brussels", "country": "BE"},
+        "capacity": 45,
+        "audience": "members",
         **overrides,
     }

@@ -1,9 +1,31 @@
-"""Composition root: the events service's HTTP app and Kafka wiring on the shared platform."""
+"""Composition root: the events service's HTTP app, Kafka wiring and once-per-deployment jobs."""
+
+from fastapi import FastAPI
 
 from deh_contracts.registry import EVENTS
+from deh_events.adapters.http import router
+from deh_events.adapters.jobs import schedule_jobs
+from deh_events.adapters.kafka import subscribe_membership
+from deh_events.adapters.store import OUTBOX_COLLECTIONS, EventStore
+from deh_events.adapters.teams import TeamStore
 from deh_events.settings import EventsSettings
 from deh_platform.http import create_service_app
 from deh_platform.runtime import ServiceRuntime
 
-runtime = ServiceRuntime.from_settings(EventsSettings(), produces=[EVENTS])
-app = create_service_app(runtime, title="Digital Education Hub: events")
+
+def create_app(settings: EventsSettings) -> FastAPI:
+    runtime = ServiceRuntime.from_settings(settings, produces=[EVENTS], outbox_collections=OUTBOX_COLLECTIONS)
+    store = EventStore(runtime)
+    subscribe_membership(runtime, store)
+    schedule_jobs(runtime, store, settings)
+
+    async def prepare(_: ServiceRuntime) -> None:
+        await store.create_indexes()
+
+    app = create_service_app(runtime, title="Digital Education Hub: events", routers=[router], on_startup=[prepare])
+    app.state.store = store
+    app.state.teams = TeamStore(store)
+    return app
+
+
+app = create_app(EventsSettings())

@@ -7,3 +7,9 @@ class EventsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DEH_EVENTS_", extra="ignore")
 
     service_name: str = "events"
+    # The jobs that close registration windows, send reminders and end events run this often,
+    # on one replica at a time; another takes over within the lease after that one dies.
+    job_seconds: float = 30.0
+    job_lease_seconds: float = 90.0
+    # A reminder is due this long before an event starts.
+    reminder_hours: float = 24.0

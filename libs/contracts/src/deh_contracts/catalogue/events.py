@@ -14,6 +14,21 @@ PREFIX = "eu.deh.events."
 
 AUDIENCES = ["public", "members", "nas_only"]
 Audience = Annotated[str, AfterValidator(one_of("audience", AUDIENCES)), enum_schema(AUDIENCES)]
+WAITLIST_POLICIES = ["first_come", "balanced"]
+WaitlistPolicy = Annotated[
+    str, AfterValidator(one_of("waitlist policy", WAITLIST_POLICIES)), enum_schema(WAITLIST_POLICIES)
+]
+CANCELLATION_REASONS = [
+    "by_participant",
+    "by_organiser",
+    "event_cancelled",
+    "member_suspended",
+    "member_left",
+    "member_erased",
+]
+CancellationReason = Annotated[
+    str, AfterValidator(one_of("cancellation reason", CANCELLATION_REASONS)), enum_schema(CANCELLATION_REASONS)
+]
 
 
 @message_type(PREFIX + "event.scheduled.v1", topic=EVENTS, subject="event_id")
@@ -31,6 +46,9 @@ class EventScheduled(Contract):
     capacity: int = Field(ge=0)
     audience: Audience
     scheduled_at: datetime
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    waitlist_policy: WaitlistPolicy = "first_come"
 
 
 @message_type(PREFIX + "event.updated.v1", topic=EVENTS, subject="event_id")
@@ -81,16 +99,51 @@ class RegistrationWaitlisted(_Registration):
 
 @message_type(PREFIX + "registration.promoted.v1", topic=EVENTS, subject="event_id")
 class RegistrationPromoted(_Registration):
-    """A seat freed and the first on the waitlist got it."""
+    """A seat freed and the next on the waitlist got it, chosen by the event's policy."""
 
     promoted_at: datetime
+    policy: WaitlistPolicy = "first_come"
+    explanation: str = Field("", description="Why this person was chosen, in words.")
 
 
 @message_type(PREFIX + "registration.cancelled.v1", topic=EVENTS, subject="event_id")
 class RegistrationCancelled(_Registration):
-    """A participant gave up their seat or waitlist place."""
+    """A participant lost or gave up their seat or waitlist place; the reason says which."""
 
     cancelled_at: datetime
+    reason: CancellationReason = "by_participant"
+    was_registered: bool = Field(False, description="True when a seat was freed (not a waitlist place).")
+
+
+@message_type(PREFIX + "registration.reminder-due.v1", topic=EVENTS, subject="event_id")
+class RegistrationReminderDue(_Registration):
+    """An event a participant holds a seat at starts soon: a notification service reminds them."""
+
+    starts_at: datetime
+    timezone: str
+    due_at: datetime
+
+
+@message_type(PREFIX + "event.registration-closed.v1", topic=EVENTS, subject="event_id")
+class EventRegistrationClosed(Contract):
+    """The registration window of an event closed, with the numbers at that moment."""
+
+    event_id: str
+    registered: int = Field(ge=0)
+    waitlisted: int = Field(ge=0)
+    closed_at: datetime
+
+
+@message_type(PREFIX + "event.ended.v1", topic=EVENTS, subject="event_id")
+class EventEnded(Contract):
+    """An event is over: attendance and no-shows are counted (each also has its own record)."""
+
+    event_id: str
+    kind: EventKind
+    registered: int = Field(ge=0, description="Seats held at the end: attended plus no-shows.")
+    attended: int = Field(ge=0)
+    no_shows: int = Field(ge=0)
+    ended_at: datetime
 
 
 @message_type(PREFIX + "attendance.recorded.v1", topic=EVENTS, subject="event_id")
@@ -99,6 +152,16 @@ class AttendanceRecorded(_Registration):
 
     attended: bool
     recorded_at: datetime
+
+
+@message_type(PREFIX + "hackathon.challenge-posted.v1", topic=EVENTS, subject="event_id")
+class HackathonChallengePosted(Contract):
+    """An organiser posted a challenge that hackathon teams can take on."""
+
+    event_id: str
+    challenge_id: str
+    title: str
+    posted_at: datetime
 
 
 @message_type(PREFIX + "hackathon.team-formed.v1", topic=EVENTS, subject="event_id")
@@ -125,3 +188,13 @@ class HackathonSubmissionMade(Contract):
     links: list[str] = []
     member_ids: list[str]
     submitted_at: datetime
+
+
+@message_type(PREFIX + "hackathon.team-changed.v1", topic=EVENTS, subject="event_id")
+class HackathonTeamChanged(Contract):
+    """Someone joined or left a hackathon team; `member_ids` is the team after the change."""
+
+    event_id: str
+    team_id: str
+    member_ids: list[str]
+    changed_at: datetime

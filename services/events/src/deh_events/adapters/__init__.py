@@ -1,0 +1,1 @@
+"""Thin adapters: MongoDB stores, the HTTP API, Kafka subscriptions and the jobs."""

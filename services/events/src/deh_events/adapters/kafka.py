@@ -1,0 +1,63 @@
+"""What events learns from membership: who is an active member, their country and sectors, and
+the name they show. A member who is suspended, leaves or is erased loses their registrations for
+events that have not started, and the seats go to the waitlist."""
+
+from __future__ import annotations
+
+from deh_contracts import CloudEvent
+from deh_contracts.catalogue.membership import (
+    MemberApproved,
+    MemberErased,
+    MemberLeft,
+    MemberProfileUpdated,
+    MemberReinstated,
+    MemberSuspended,
+)
+from deh_contracts.registry import MEMBERSHIP
+from deh_events.adapters.store import EventStore
+from deh_platform.runtime import ServiceRuntime
+
+
+def subscribe_membership(runtime: ServiceRuntime, store: EventStore) -> None:
+    consumer = runtime.consumer([MEMBERSHIP])
+
+    @consumer.on(MemberApproved)
+    async def approved(event: CloudEvent[MemberApproved]) -> None:
+        member = event.data
+        fields = {
+            "status": "active",
+            "country": member.country,
+            "sectors": member.sectors,
+            "display_name": member.display_name,
+        }
+        await store.remember_member(member.member_id, fields, event.sequence_number)
+
+    @consumer.on(MemberProfileUpdated)
+    async def profile_updated(event: CloudEvent[MemberProfileUpdated]) -> None:
+        member = event.data
+        fields = {"country": member.country, "sectors": member.sectors, "display_name": member.display_name}
+        await store.remember_member(member.member_id, fields, event.sequence_number)
+
+    @consumer.on(MemberReinstated)
+    async def reinstated(event: CloudEvent[MemberReinstated]) -> None:
+        await store.remember_member(event.data.member_id, {"status": "active"}, event.sequence_number)
+
+    @consumer.on(MemberSuspended)
+    async def suspended(event: CloudEvent[MemberSuspended]) -> None:
+        await _lost_membership(store, event.data.member_id, "suspended", event.sequence_number)
+
+    @consumer.on(MemberLeft)
+    async def left(event: CloudEvent[MemberLeft]) -> None:
+        await _lost_membership(store, event.data.member_id, "left", event.sequence_number)
+
+    @consumer.on(MemberErased)
+    async def erased(event: CloudEvent[MemberErased]) -> None:
+        await store.forget_member(event.data.member_id, event.sequence_number)
+
+
+async def _lost_membership(store: EventStore, member_id: str, status: str, sequence: int) -> None:
+    await store.remember_member(member_id, {"status": status}, sequence)
+    # Also when the copy did not change (a redelivery after a crash midway): cancelling is idempotent.
+    member = await store.member(member_id)
+    if member is not None and member.status == status:
+        await store.cancel_open_registrations({"member_id": member_id}, f"member_{status}")
