@@ -4,59 +4,17 @@ seats are given on, and members who lose their membership lose their seats."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from hub_samples import event_draft
+from event_steps import approved, cancel, register, registrations, schedule, someone
 from hub_testing import ServiceUnderTest, from_membership, produce, published_events, validate_against_committed_schema
 
-from deh_contracts.catalogue.membership import MemberApproved, MemberSuspended
+from deh_contracts.catalogue.membership import MemberSuspended
 from deh_contracts.registry import EVENTS
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
-
-
-def someone() -> str:
-    return f"m-{uuid.uuid4().hex[:10]}"
-
-
-async def schedule(events: ServiceUnderTest, **overrides: Any) -> dict[str, Any]:
-    organiser = events.caller(someone(), "member", "moderator")
-    response = await events.client.post("/events", json=event_draft(**overrides), headers=organiser)
-    assert response.status_code == 201, response.text
-    event: dict[str, Any] = response.json()
-    event["organiser"] = organiser
-    return event
-
-
-async def register(events: ServiceUnderTest, event_id: str, member_id: str, **body: Any) -> dict[str, Any]:
-    response = await events.client.post(
-        f"/events/{event_id}/registrations", json=body, headers=events.caller(member_id)
-    )
-    assert response.status_code == 201, response.text
-    registration: dict[str, Any] = response.json()
-    return registration
-
-
-async def registrations(events: ServiceUnderTest, event: dict[str, Any], state: str) -> list[dict[str, Any]]:
-    response = await events.client.get(
-        f"/events/{event['event_id']}/registrations", params={"state": state}, headers=event["organiser"]
-    )
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()
-    return found
-
-
-async def cancel(events: ServiceUnderTest, registration: dict[str, Any]) -> dict[str, Any]:
-    response = await events.client.post(
-        f"/registrations/{registration['registration_id']}/cancel", headers=events.caller(registration["member_id"])
-    )
-    assert response.status_code == 200, response.text
-    cancelled: dict[str, Any] = response.json()
-    return cancelled
 
 
 async def test_a_hundred_people_registering_at_once_for_ten_seats(
@@ -104,7 +62,9 @@ async def test_freed_seats_go_down_the_waitlist_in_order_a_chain_of_cancellation
         waiting[2]["member_id"],
     }
     assert await registrations(events, event, "waitlisted") == []
-    explained = (await events.client.get(f"/registrations/{waiting[2]['registration_id']}", headers=event["organiser"])).json()
+    explained = (
+        await events.client.get(f"/registrations/{waiting[2]['registration_id']}", headers=event["organiser"])
+    ).json()
     assert explained["explanation"] == "first come, first served: first on the waitlist"
     assert [step["state"] for step in explained["history"]] == ["requested", "waitlisted", "registered"]
 
@@ -126,31 +86,11 @@ async def test_registering_again_after_cancelling_joins_the_back_of_the_queue(ev
     assert twice.status_code == 409
 
 
-async def test_a_suspended_members_seat_goes_to_the_next_person(events: ServiceUnderTest, servers: ServerAddresses) -> None:
+async def test_a_suspended_members_seat_goes_to_the_next_person(
+    events: ServiceUnderTest, servers: ServerAddresses
+) -> None:
     members = [someone() for _ in range(3)]
-    await produce(
-        servers,
-        *(
-            from_membership(
-                MemberApproved(
-                    member_id=member,
-                    country="LV",
-                    sectors=["school"],
-                    roles=["member"],
-                    display_name=None,
-                    approved_by="moderator-1",
-                    approved_at=datetime.now(UTC),
-                ),
-                1,
-            )
-            for member in members
-        ),
-    )
-
-    async def known() -> bool:
-        return all([await events.app.state.store.member(member) is not None for member in members])
-
-    await eventually(known, within=30)
+    await approved(events, servers, *((member, "LV", ["school"]) for member in members))
     event = await schedule(events, capacity=2, audience="members")
     seated, other, waiting = [await register(events, event["event_id"], member) for member in members]
     assert waiting["state"] == "waitlisted"

@@ -567,7 +567,7 @@ class EventStore:
         if event.status == "cancelled":
             raise Conflict("the event is cancelled")
         document = await self.registrations.find_one(
-            {"_id": registration_id, "event_id": event.event_id}, {"state": 1, "member_id": 1}
+            {"_id": registration_id, "event_id": event.event_id}, {"state": 1, "member_id": 1, "event_id": 1}
         )
         if document is None:
             raise NotFound(f"no registration {registration_id} for event {event.event_id}")
