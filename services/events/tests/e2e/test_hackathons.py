@@ -1,0 +1,108 @@
+"""Hackathons: challenges, teams within their size limit, and submissions that the practices
+service turns into draft practices, through Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from event_steps import register, schedule, someone
+from hub_testing import ServiceUnderTest, isolated_settings, running
+
+from deh_platform.idempotency import derived_id
+from deh_practices.app import create_app as create_practices
+from deh_practices.settings import PracticesSettings
+from deh_stack.testing import ServerAddresses, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+async def practices(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]:
+    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}")
+    async with running(create_practices(settings)) as service:
+        yield service
+
+
+async def hackathon(events: ServiceUnderTest) -> dict[str, Any]:
+    return await schedule(
+        events,
+        kind="hackathon",
+        title="DigiEduHack Riga",
+        audience="public",
+        team_size_max=2,
+        challenges=[{"title": "Offline learning for remote schools"}],
+    )
+
+
+async def post(events: ServiceUnderTest, path: str, member: str, body: dict[str, Any] | None = None) -> Any:
+    return await events.client.post(path, json=body or {}, headers=events.caller(member))
+
+
+async def test_teams_form_within_their_size_limit_and_one_team_per_person(events: ServiceUnderTest) -> None:
+    event = await hackathon(events)
+    challenge = event["challenges"][0]["challenge_id"]
+    ana, ben, cai, dan = (someone() for _ in range(4))
+    for person in (ana, ben, cai):
+        await register(events, event["event_id"], person)
+
+    formed = await post(
+        events, f"/events/{event['event_id']}/teams", ana, {"name": "Lighthouse", "challenge_id": challenge}
+    )
+    assert formed.status_code == 201, formed.text
+    team = formed.json()
+    assert (await post(events, f"/teams/{team['team_id']}/join", ben)).json()["member_ids"] == [ana, ben]
+    full = await post(events, f"/teams/{team['team_id']}/join", cai)
+    assert full.status_code == 409 and "full" in full.json()["detail"]
+    twice = await post(events, f"/events/{event['event_id']}/teams", ben, {"name": "Other", "challenge_id": challenge})
+    assert twice.status_code == 409 and "another team" in twice.json()["detail"]
+    unregistered = await post(
+        events, f"/events/{event['event_id']}/teams", dan, {"name": "Solo", "challenge_id": challenge}
+    )
+    assert unregistered.status_code == 403
+    unknown = await post(events, f"/events/{event['event_id']}/teams", cai, {"name": "X", "challenge_id": "nope"})
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "challenge_id"]
+
+    left = await post(events, f"/teams/{team['team_id']}/leave", ben)
+    assert left.json()["member_ids"] == [ana]
+    assert (await post(events, f"/teams/{team['team_id']}/join", cai)).json()["member_ids"] == [ana, cai]
+
+
+async def test_a_teams_submission_becomes_a_draft_practice_credited_to_its_members(
+    events: ServiceUnderTest, practices: ServiceUnderTest
+) -> None:
+    event = await hackathon(events)
+    challenge = event["challenges"][0]["challenge_id"]
+    ana, ben = someone(), someone()
+    for person in (ana, ben):
+        await register(events, event["event_id"], person)
+    team = (
+        await post(events, f"/events/{event['event_id']}/teams", ana, {"name": "Mesh", "challenge_id": challenge})
+    ).json()
+    await post(events, f"/teams/{team['team_id']}/join", ben)
+
+    outsider = await post(events, f"/teams/{team['team_id']}/submissions", someone(), {"title": "t", "summary": "s"})
+    assert outsider.status_code == 403
+    submitted = await post(
+        events,
+        f"/teams/{team['team_id']}/submissions",
+        ben,
+        {
+            "title": "Mesh lessons",
+            "summary": "Lessons shared over a local mesh network.",
+            "links": ["https://mesh.example.eu"],
+        },
+    )
+    assert submitted.status_code == 201, submitted.text
+
+    practice_id = derived_id("hackathon", submitted.json()["submission_id"])
+
+    async def drafted() -> dict[str, Any] | None:
+        found = await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(ana))
+        return found.json() if found.status_code == 200 else None
+
+    practice = await eventually(drafted, within=60)
+    assert practice["status"] == "draft"
+    assert set(practice["authors"]) == {ana, ben}
+    assert practice["metadata"]["origin"] == {"kind": "hackathon", "reference": team["team_id"], "partner": None}
