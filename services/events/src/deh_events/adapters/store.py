@@ -65,6 +65,8 @@ OUTBOX_COLLECTIONS = ("events", "registrations", "teams")
 _INTERNAL = {"_outbox": 0, "_applied_events": 0, "_outbox_claim": 0, "_outbox_sequence": 0}
 # A registration still `requested` this long after it was made was left by a crash: `repair` places it.
 ABANDONED_AFTER = timedelta(minutes=1)
+# The repair job looks at events that ended at most this long ago (and all later ones).
+REPAIR_WINDOW = timedelta(days=7)
 
 
 def now() -> datetime:
@@ -675,28 +677,29 @@ class EventStore:
         return ended
 
     async def repair(self) -> int:
-        """Finish what a crash left between a seat and its registration: a seat held by a
-        registration that is not seated (roll forward, or give it back if cancelled), a
-        registration left `requested`; then promote where seats are free. Returns how many
-        registrations it fixed."""
+        """Finish what a crash left between a seat and its registration, in events that are not
+        long over: a seat held by a registration that is not seated (roll forward, or give it
+        back if cancelled), a registration left `requested`, free seats while people wait, open
+        registrations of a cancelled event. Returns how many registrations it seated or placed."""
         fixed = 0
-        async for seat in self.seats.find({"holder": {"$exists": True}}, {"holder": 1, "event_id": 1}):
-            holder = await self.registrations.find_one({"_id": seat["holder"]}, {"state": 1})
-            if holder is None or holder["state"] not in SEATED_STATES:
-                event = await self.event(seat["event_id"])
-                fixed += await self._seat(
-                    seat["holder"], seat["_id"], "a seat taken before an interruption", event.waitlist_policy
-                )
-        stale = {"state": "requested", "requested_at": {"$lt": now() - ABANDONED_AFTER}}
-        async for document in self.registrations.find(stale, {"_id": 1}):
-            await self._waitlist(document["_id"])
-            fixed += 1
-        async for event_document in self.events.find(
-            {"status": "scheduled", "starts_at_utc": {"$gt": now()}}, {"_id": 1}
-        ):
-            await self.promote(event_document["_id"])
-        async for event_document in self.events.find({"status": "cancelled"}, {"_id": 1}):
-            await self.cancel_open_registrations({"event_id": event_document["_id"]}, "event_cancelled")
+        recent = {"status": {"$in": ["scheduled", "cancelled"]}, "ends_at_utc": {"$gt": now() - REPAIR_WINDOW}}
+        async for event_document in self.events.find(recent, {"status": 1, "waitlist_policy": 1}):
+            event_id = event_document["_id"]
+            async for seat in self.seats.find({"event_id": event_id, "holder": {"$exists": True}}, {"holder": 1}):
+                holder = await self.registrations.find_one({"_id": seat["holder"]}, {"state": 1})
+                if holder is None or holder["state"] not in SEATED_STATES:
+                    explanation = "a seat taken before an interruption"
+                    fixed += await self._seat(
+                        seat["holder"], seat["_id"], explanation, event_document["waitlist_policy"]
+                    )
+            stale = {"event_id": event_id, "state": "requested", "requested_at": {"$lt": now() - ABANDONED_AFTER}}
+            async for document in self.registrations.find(stale, {"_id": 1}):
+                await self._waitlist(document["_id"])
+                fixed += 1
+            if event_document["status"] == "cancelled":
+                await self.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
+            else:
+                await self.promote(event_id)
         return fixed
 
     async def _counts(self, event_id: str) -> dict[str, int]:

@@ -1,0 +1,61 @@
+"""What a crash can leave between a seat and its registration, and how the repair job finishes
+it. Each state below is one a replica killed between two writes leaves behind; it is made here
+directly in MongoDB, since the moment between two writes cannot be hit from outside reliably."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from event_steps import register, registrations, schedule, someone
+from hub_testing import ServiceUnderTest
+
+from deh_events.adapters.store import EventStore
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_repair_rolls_a_taken_seat_forward_gives_back_a_cancelled_ones_and_places_abandoned_requests(
+    events: ServiceUnderTest,
+) -> None:
+    store: EventStore = events.app.state.store
+    event = await schedule(events, audience="public", capacity=1)
+    event_id = event["event_id"]
+    seated = await register(events, event_id, someone())
+    waiting = [await register(events, event_id, someone()) for _ in range(3)]
+    # Killed after adding two seats (a larger capacity), before promoting:
+    await store.seats.insert_many([{"_id": f"{event_id}:extra-{n}", "event_id": event_id} for n in (1, 2)])
+    # ... and another replica, killed after taking one of them for the first waiting, before
+    # recording it on the registration:
+    await store.seats.update_one({"_id": f"{event_id}:extra-1"}, {"$set": {"holder": waiting[0]["registration_id"]}})
+    # ... and one killed after cancelling the last waiting, before giving back the seat it had
+    # just been given:
+    cancelled = waiting.pop()
+    await store.registrations.update_one({"_id": cancelled["registration_id"]}, {"$set": {"state": "cancelled"}})
+    await store.seats.update_one({"_id": f"{event_id}:extra-2"}, {"$set": {"holder": cancelled["registration_id"]}})
+    # Killed after storing a request, before placing it:
+    abandoned = someone()
+    await store.registrations.insert_one(
+        {
+            "_id": "abandoned-" + abandoned,
+            "event_id": event_id,
+            "member_id": abandoned,
+            "state": "requested",
+            "requested_at": datetime.now(UTC) - timedelta(minutes=5),
+            "first_timer": True,
+            "history": [],
+        }
+    )
+
+    await store.repair()
+
+    assert {r["registration_id"] for r in await registrations(events, event, "registered")} == {
+        seated["registration_id"],
+        waiting[0]["registration_id"],
+        waiting[1]["registration_id"],
+    }
+    assert [r["member_id"] for r in await registrations(events, event, "waitlisted")] == [abandoned]
+    holders = {seat.get("holder") async for seat in store.seats.find({"event_id": event_id})}
+    assert holders == {seated["registration_id"], waiting[0]["registration_id"], waiting[1]["registration_id"]}
+    # A second run finds nothing to do.
+    assert await store.repair() == 0
