@@ -116,3 +116,26 @@ async def test_a_suspended_members_seat_goes_to_the_next_person(
         f"/events/{event['event_id']}/registrations", json={}, headers=events.caller(someone())
     )
     assert stranger.status_code == 409 and "members" in stranger.json()["detail"]
+
+
+async def test_a_larger_capacity_promotes_at_once_and_a_smaller_one_only_down_to_the_seats_taken(
+    events: ServiceUnderTest,
+) -> None:
+    event = await schedule(events, capacity=1, audience="public")
+    await register(events, event["event_id"], someone())
+    waiting = [await register(events, event["event_id"], someone()) for _ in range(3)]
+
+    larger = await events.client.patch(f"/events/{event['event_id']}", json={"capacity": 3}, headers=event["organiser"])
+    assert larger.json()["capacity"] == 3
+    promoted = {r["member_id"] for r in await registrations(events, event, "registered")}
+    assert promoted >= {waiting[0]["member_id"], waiting[1]["member_id"]}
+    assert [r["member_id"] for r in await registrations(events, event, "waitlisted")] == [waiting[2]["member_id"]]
+
+    smaller = await events.client.patch(
+        f"/events/{event['event_id']}", json={"capacity": 2}, headers=event["organiser"]
+    )
+    assert smaller.status_code == 409 and "3 seats are taken" in smaller.json()["detail"]
+    not_organiser = await events.client.patch(
+        f"/events/{event['event_id']}", json={"title": "Mine now"}, headers=events.caller(waiting[2]["member_id"])
+    )
+    assert not_organiser.status_code == 403

@@ -199,12 +199,17 @@ class EventStore:
         if capacity > event.capacity:
             await self._add_seats(event.event_id, event.capacity, capacity - event.capacity)
             return
-        # Fewer places: only free seats go (a seat taken meanwhile stays, and the change fails).
-        for _ in range(event.capacity - capacity):
-            removed = await self.seats.find_one_and_delete({"event_id": event.event_id, "holder": {"$exists": False}})
-            if removed is None:
-                taken = await self.seats.count_documents({"event_id": event.event_id, "holder": {"$exists": True}})
-                raise Conflict(f"{taken} seats are taken; the capacity cannot go below that")
+        taken = await self.seats.count_documents({"event_id": event.event_id, "holder": {"$exists": True}})
+        if taken > capacity:
+            raise Conflict(f"{taken} seats are taken; the capacity cannot go below that")
+        # Only free seats go. If they were taken meanwhile, the ones removed come back (with new
+        # ids) and the capacity stays as it was.
+        for removed in range(event.capacity - capacity):
+            if await self.seats.find_one_and_delete({"event_id": event.event_id, "holder": {"$exists": False}}) is None:
+                restored = [{"_id": f"{event.event_id}:{new_id()}", "event_id": event.event_id} for _ in range(removed)]
+                if restored:
+                    await self.seats.insert_many(restored)
+                raise Conflict("seats were taken meanwhile; the capacity is unchanged")
 
     async def cancel_event(self, event: Event, reason: str) -> Event:
         if event.status != "scheduled":
