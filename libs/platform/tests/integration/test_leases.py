@@ -86,7 +86,8 @@ async def test_one_replica_runs_the_job_and_another_takes_over_when_it_is_killed
     owners = [run["owner"] for run in await runs(servers, replicas.database)]
     handover = owners.index("second")
     # Never both: every run of the first precedes every run of the second.
-    assert set(owners[:handover]) == {"first"} and set(owners[handover:]) == {"second"}
+    assert set(owners[:handover]) == {"first"}
+    assert set(owners[handover:]) == {"second"}
 
 
 async def latest_run(servers: ServerAddresses, database: str) -> datetime:

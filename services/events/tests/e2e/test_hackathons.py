@@ -26,7 +26,7 @@ async def practices(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]
 
 
 async def hackathon(events: ServiceUnderTest) -> dict[str, Any]:
-    return await schedule(
+    event: dict[str, Any] = await schedule(
         events,
         kind="hackathon",
         title="DigiEduHack Riga",
@@ -34,6 +34,7 @@ async def hackathon(events: ServiceUnderTest) -> dict[str, Any]:
         team_size_max=2,
         challenges=[{"title": "Offline learning for remote schools"}],
     )
+    return event
 
 
 async def post(events: ServiceUnderTest, path: str, member: str, body: dict[str, Any] | None = None) -> Any:
@@ -54,15 +55,18 @@ async def test_teams_form_within_their_size_limit_and_one_team_per_person(events
     team = formed.json()
     assert (await post(events, f"/teams/{team['team_id']}/join", ben)).json()["member_ids"] == [ana, ben]
     full = await post(events, f"/teams/{team['team_id']}/join", cai)
-    assert full.status_code == 409 and "full" in full.json()["detail"]
+    assert full.status_code == 409
+    assert "full" in full.json()["detail"]
     twice = await post(events, f"/events/{event['event_id']}/teams", ben, {"name": "Other", "challenge_id": challenge})
-    assert twice.status_code == 409 and "another team" in twice.json()["detail"]
+    assert twice.status_code == 409
+    assert "another team" in twice.json()["detail"]
     unregistered = await post(
         events, f"/events/{event['event_id']}/teams", dan, {"name": "Solo", "challenge_id": challenge}
     )
     assert unregistered.status_code == 403
     unknown = await post(events, f"/events/{event['event_id']}/teams", cai, {"name": "X", "challenge_id": "nope"})
-    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "challenge_id"]
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "challenge_id"]
 
     left = await post(events, f"/teams/{team['team_id']}/leave", ben)
     assert left.json()["member_ids"] == [ana]

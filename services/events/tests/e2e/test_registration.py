@@ -33,7 +33,9 @@ async def test_a_hundred_people_registering_at_once_for_ten_seats(
     assert [r["position"] for r in waitlisted] == list(range(1, 91))
     assert [r["queue_key"] for r in waitlisted] == sorted(r["queue_key"] for r in waitlisted)
     counts = (await events.client.get(f"/events/{event['event_id']}/counts")).json()
-    assert counts["registered"] == 10 and counts["waitlisted"] == 90 and counts["seats_free"] == 0
+    assert counts["registered"] == 10
+    assert counts["waitlisted"] == 90
+    assert counts["seats_free"] == 0
     # Each registration published exactly one contract event, valid against the committed schema.
     published = await published_events(servers, EVENTS, [event["event_id"]], at_least=101)
     outcomes = [e for e in published if e.type.startswith("eu.deh.events.registration.")]
@@ -70,7 +72,8 @@ async def test_freed_seats_go_down_the_waitlist_in_order_a_chain_of_cancellation
 
     published = await published_events(servers, EVENTS, [event["event_id"]], at_least=11)
     kinds = [e.type.split(".")[-2] for e in published if ".registration." in e.type]
-    assert kinds.count("promoted") == 3 and kinds.count("cancelled") == 3
+    assert kinds.count("promoted") == 3
+    assert kinds.count("cancelled") == 3
 
 
 async def test_registering_again_after_cancelling_joins_the_back_of_the_queue(events: ServiceUnderTest) -> None:
@@ -79,7 +82,8 @@ async def test_registering_again_after_cancelling_joins_the_back_of_the_queue(ev
     waiting = await register(events, event["event_id"], someone())
     await cancel(events, waiting)
     again = await register(events, event["event_id"], waiting["member_id"])
-    assert again["registration_id"] == waiting["registration_id"] and again["state"] == "waitlisted"
+    assert again["registration_id"] == waiting["registration_id"]
+    assert again["state"] == "waitlisted"
     twice = await events.client.post(
         f"/events/{event['event_id']}/registrations", json={}, headers=events.caller(holder["member_id"])
     )
@@ -92,7 +96,7 @@ async def test_a_suspended_members_seat_goes_to_the_next_person(
     members = [someone() for _ in range(3)]
     await approved(events, servers, *((member, "LV", ["school"]) for member in members))
     event = await schedule(events, capacity=2, audience="members")
-    seated, other, waiting = [await register(events, event["event_id"], member) for member in members]
+    seated, _other, waiting = [await register(events, event["event_id"], member) for member in members]
     assert waiting["state"] == "waitlisted"
 
     suspension = MemberSuspended(
@@ -106,16 +110,19 @@ async def test_a_suspended_members_seat_goes_to_the_next_person(
 
     await eventually(promoted, within=30)
     lost = (await events.client.get(f"/registrations/{seated['registration_id']}", headers=event["organiser"])).json()
-    assert lost["state"] == "cancelled" and lost["history"][-1]["note"] == "member_suspended"
+    assert lost["state"] == "cancelled"
+    assert lost["history"][-1]["note"] == "member_suspended"
     refused = await events.client.post(
         f"/events/{event['event_id']}/registrations", json={}, headers=events.caller(seated["member_id"])
     )
-    assert refused.status_code == 409 and "suspended" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert "suspended" in refused.json()["detail"]
     # Someone who is not a member cannot register for a members' event.
     stranger = await events.client.post(
         f"/events/{event['event_id']}/registrations", json={}, headers=events.caller(someone())
     )
-    assert stranger.status_code == 409 and "members" in stranger.json()["detail"]
+    assert stranger.status_code == 409
+    assert "members" in stranger.json()["detail"]
 
 
 async def test_a_larger_capacity_promotes_at_once_and_a_smaller_one_only_down_to_the_seats_taken(
@@ -134,7 +141,8 @@ async def test_a_larger_capacity_promotes_at_once_and_a_smaller_one_only_down_to
     smaller = await events.client.patch(
         f"/events/{event['event_id']}", json={"capacity": 2}, headers=event["organiser"]
     )
-    assert smaller.status_code == 409 and "3 seats are taken" in smaller.json()["detail"]
+    assert smaller.status_code == 409
+    assert "3 seats are taken" in smaller.json()["detail"]
     not_organiser = await events.client.patch(
         f"/events/{event['event_id']}", json={"title": "Mine now"}, headers=events.caller(waiting[2]["member_id"])
     )

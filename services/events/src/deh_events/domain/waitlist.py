@@ -72,5 +72,8 @@ def _balanced(in_queue_order: list[Candidate], mix: RoomMix) -> Choice:
         f"position {position} of {len(in_queue_order)} on the waitlist"
     )
     if position > 1:
-        explanation += f"; chosen over the {position - 1} ahead, whose country or sector held more seats or who had attended before"
+        ahead = position - 1
+        explanation += (
+            f"; chosen over the {ahead} ahead, whose country or sector held more seats or who had attended before"
+        )
     return Choice(chosen.registration_id, explanation)
