@@ -15,7 +15,7 @@ from deh_events.adapters.store import EventStore
 pytestmark = pytest.mark.e2e
 
 
-async def test_repair_rolls_a_taken_seat_forward_gives_back_a_cancelled_ones_and_places_abandoned_requests(
+async def test_repair_rolls_a_taken_seat_forward_and_gives_back_seats_of_registrations_cancelled_or_never_written(
     events: ServiceUnderTest,
 ) -> None:
     store: EventStore = events.app.state.store
@@ -33,19 +33,16 @@ async def test_repair_rolls_a_taken_seat_forward_gives_back_a_cancelled_ones_and
     cancelled = waiting.pop()
     await store.registrations.update_one({"_id": cancelled["registration_id"]}, {"$set": {"state": "cancelled"}})
     await store.seats.update_one({"_id": f"{event_id}:extra-2"}, {"$set": {"holder": cancelled["registration_id"]}})
-    # Killed after storing a request, before placing it:
-    abandoned = someone()
-    await store.registrations.insert_one(
-        {
-            "_id": "abandoned-" + abandoned,
-            "event_id": event_id,
-            "member_id": abandoned,
-            "state": "requested",
-            "requested_at": datetime.now(UTC) - timedelta(minutes=5),
-            "first_timer": True,
-            "history": [],
-        }
+    # ... and one killed after taking a seat for a newcomer, before writing the registration (a
+    # third extra seat, with no registration behind it):
+    await store.seats.insert_one({"_id": f"{event_id}:extra-3", "event_id": event_id, "holder": "never-written"})
+    # All of it happened a while ago (a seat taken just now belongs to a registration in flight):
+    await store.seats.update_many(
+        {"event_id": event_id, "holder": {"$exists": True}},
+        {"$set": {"taken_at": datetime.now(UTC) - timedelta(minutes=5)}},
     )
+    late = await register(events, event_id, someone())
+    assert late["state"] == "waitlisted"
 
     await store.repair()
 
@@ -53,9 +50,16 @@ async def test_repair_rolls_a_taken_seat_forward_gives_back_a_cancelled_ones_and
         seated["registration_id"],
         waiting[0]["registration_id"],
         waiting[1]["registration_id"],
+        late["registration_id"],
     }
-    assert [r["member_id"] for r in await registrations(events, event, "waitlisted")] == [abandoned]
+    # The seats of the cancelled registration and of the one never written went down the waitlist.
     holders = {seat.get("holder") async for seat in store.seats.find({"event_id": event_id})}
-    assert holders == {seated["registration_id"], waiting[0]["registration_id"], waiting[1]["registration_id"]}
+    assert holders == {
+        seated["registration_id"],
+        waiting[0]["registration_id"],
+        waiting[1]["registration_id"],
+        late["registration_id"],
+    }
+    assert await registrations(events, event, "waitlisted") == []
     # A second run finds nothing to do.
     assert await store.repair() == 0

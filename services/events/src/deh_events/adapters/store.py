@@ -63,7 +63,8 @@ from deh_platform.runtime import ServiceRuntime
 Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("events", "registrations", "teams")
 _INTERNAL = {"_outbox": 0, "_applied_events": 0, "_outbox_claim": 0, "_outbox_sequence": 0}
-# A registration still `requested` this long after it was made was left by a crash: `repair` places it.
+# A seat taken this long ago by a registration that is not seated was left by a crash: `repair`
+# seats the registration (a promotion) or frees the seat (a registration never written or cancelled).
 ABANDONED_AFTER = timedelta(minutes=1)
 # The repair job looks at events that ended at most this long ago (and all later ones).
 REPAIR_WINDOW = timedelta(days=7)
@@ -294,63 +295,96 @@ class EventStore:
         refusal = registration_refusal(event, member, caller, now())
         if refusal:
             raise Conflict(refusal)
-        registration_id = await self._open_registration(event, caller.member_id, member, form)
+        existing = await self.registrations.find_one(
+            {"event_id": event.event_id, "member_id": caller.member_id}, {"state": 1}
+        )
+        if existing is not None and existing["state"] != "cancelled":
+            raise Conflict(f"this member's registration is {existing['state']} already")
+        # Registering again after cancelling reuses the record, at the back of the queue.
+        registration_id = str(existing["_id"]) if existing else new_id()
         # Fairness: while people wait, a newcomer joins the waitlist behind them; a freed seat
-        # goes to the waitlist's policy, not to whoever asks next.
+        # goes by the waitlist's policy, not to whoever asks next.
         someone_waits = await self.registrations.find_one(
             {"event_id": event.event_id, "state": "waitlisted"}, {"_id": 1}
         )
         seat = None if someone_waits else await self._take_seat(event.event_id, registration_id)
-        if seat is not None:
-            await self._seat(registration_id, seat, None, event.waitlist_policy)
-        else:
-            await self._waitlist(registration_id)
+        # The seat comes first, then the registration is written once, with its outcome and its
+        # event. A crash in between leaves a seat whose holder was never written: `repair` frees it.
+        document = await self._registration_document(event, registration_id, caller.member_id, member, form, seat)
+        try:
+            await self._store_registration(document, reopening=existing is not None)
+        except Conflict:
+            if seat is not None:
+                await self._free_seat(registration_id)
+            raise
+        if seat is None:
             await self.promote(event.event_id)  # a seat may have freed meanwhile
-        return await self.registration(registration_id)
+            return await self.registration(registration_id)
+        return await self._shown(document)
 
-    async def _open_registration(
-        self, event: Event, member_id: str, member: MemberCopy | None, form: RegistrationForm
-    ) -> str:
+    async def _registration_document(
+        self,
+        event: Event,
+        registration_id: str,
+        member_id: str,
+        member: MemberCopy | None,
+        form: RegistrationForm,
+        seat: str | None,
+    ) -> Document:
         at = now()
-        first_timer = (
-            await self.registrations.find_one({"member_id": member_id, "state": "attended"}, {"_id": 1}) is None
-        )
-        fields = {
-            "state": "requested",
-            "requested_at": at,
-            "country": member.country if member else None,
-            "sectors": member.sectors if member else [],
-            "first_timer": first_timer,
+        country, sectors = (member.country, member.sectors) if member else (None, [])
+        person: Document = {
+            "event_id": event.event_id,
+            "member_id": member_id,
+            "country": country,
+            "sectors": sectors,
             "appear_on_participant_list": form.appear_on_participant_list,
-            "explanation": None,
-            "queue_key": None,
-            "seat": None,
         }
-        step = {"state": "requested", "at": at}
-        existing = await self.registrations.find_one({"event_id": event.event_id, "member_id": member_id}, {"state": 1})
-        if existing is None:
-            registration_id = new_id()
-            document = {
-                "_id": registration_id,
-                "event_id": event.event_id,
-                "member_id": member_id,
-                **fields,
-                "history": [step],
-            }
+        if event.waitlist_policy == "balanced":  # only that policy asks
+            attended = await self.registrations.find_one({"member_id": member_id, "state": "attended"}, {"_id": 1})
+            person["first_timer"] = attended is None
+        identity = {"event_id": event.event_id, "registration_id": registration_id, "member_id": member_id}
+        outcome: Contract
+        if seat is not None:
+            state: Document = {"state": "registered", "seat": seat, "seated_at": at, "queue_key": None}
+            outcome = RegistrationConfirmed(
+                **identity, country=country, sector=sectors[0] if sectors else None, confirmed_at=at
+            )
+        else:
+            key = self.queue_clock.next()
+            state = {"state": "waitlisted", "seat": None, "queue_key": key, "waitlisted_at": at}
+            position = await self._position(event.event_id, key)
+            outcome = RegistrationWaitlisted(**identity, position=position, waitlisted_at=at)
+        step = {"state": state["state"], "at": at, "note": None}
+        return {
+            "_id": registration_id,
+            **person,
+            **state,
+            "requested_at": at,
+            "explanation": None,
+            "history": [step],
+            "outcome": outcome,
+        }
+
+    async def _store_registration(self, document: Document, *, reopening: bool) -> None:
+        outcome = document.pop("outcome")
+        if not reopening:
             try:
-                await self.registrations.insert_one(document)
-                return registration_id
+                await self.runtime.insert(self.registrations, document, [outcome])
             except DuplicateKeyError:
                 raise Conflict("this member has registered for this event already") from None
-        if existing["state"] != "cancelled":
-            raise Conflict(f"this member's registration is {existing['state']} already")
-        # Registering again after cancelling: the same record, at the back of the queue.
-        reopened = await self.registrations.update_one(
-            {"_id": existing["_id"], "state": "cancelled"}, {"$set": fields, "$push": {"history": step}}
+            return
+        history = document.pop("history")
+        fields = {key: value for key, value in document.items() if key != "_id"}
+        reopened = await self.runtime.write(
+            self.registrations,
+            {"_id": document["_id"], "state": "cancelled"},
+            {"$set": fields, "$push": {"history": {"$each": history}}},
+            [outcome],
         )
         if not reopened.modified_count:
             raise Conflict("this member's registration changed meanwhile")
-        return str(existing["_id"])
+        document["history"] = history
 
     async def _take_seat(self, event_id: str, registration_id: str) -> str | None:
         try:
@@ -364,32 +398,24 @@ class EventStore:
             seat = await self.seats.find_one({"holder": registration_id}, {"_id": 1})
         return None if seat is None else str(seat["_id"])
 
-    async def _seat(self, registration_id: str, seat: str, choice_explanation: str | None, policy: str) -> bool:
-        """Record that the registration holds `seat`. If it was cancelled meanwhile, the seat is
-        given back. True when this call seated it."""
+    async def _seat(self, registration_id: str, seat: str, choice_explanation: str, policy: str) -> bool:
+        """Record that the waitlisted registration holds `seat` (a promotion). If it was
+        cancelled or never written, the seat is given back. True when this call seated it."""
         at = now()
         document = await self.registrations.find_one({"_id": registration_id}, _INTERNAL)
-        if document is None or document["state"] not in ("requested", "waitlisted"):
+        if document is None or document["state"] != "waitlisted":
             if document is None or document["state"] not in SEATED_STATES:
                 await self._free_seat(registration_id)
             return False
-        promoted = document["state"] == "waitlisted"
-        base = {
-            "event_id": document["event_id"],
-            "registration_id": registration_id,
-            "member_id": document["member_id"],
-        }
-        event: Contract = (
-            RegistrationPromoted(**base, promoted_at=at, policy=policy, explanation=choice_explanation or "")
-            if promoted
-            else RegistrationConfirmed(
-                **base,
-                country=document.get("country"),
-                sector=(document.get("sectors") or [None])[0],
-                confirmed_at=at,
-            )
+        event = RegistrationPromoted(
+            event_id=document["event_id"],
+            registration_id=registration_id,
+            member_id=document["member_id"],
+            promoted_at=at,
+            policy=policy,
+            explanation=choice_explanation,
         )
-        note = choice_explanation if promoted else None
+        note = choice_explanation
         result = await self.runtime.write(
             self.registrations,
             {"_id": registration_id, "state": document["state"]},
@@ -402,31 +428,6 @@ class EventStore:
         if result.modified_count:
             return True
         return await self._seat(registration_id, seat, choice_explanation, policy)  # it changed: look again
-
-    async def _waitlist(self, registration_id: str) -> None:
-        document = await self.registrations.find_one(
-            {"_id": registration_id}, {"event_id": 1, "member_id": 1, "state": 1}
-        )
-        if document is None or document["state"] != "requested":
-            return
-        at = now()
-        key = self.queue_clock.next()
-        waitlisted = RegistrationWaitlisted(
-            event_id=document["event_id"],
-            registration_id=registration_id,
-            member_id=document["member_id"],
-            position=await self._position(document["event_id"], key),
-            waitlisted_at=at,
-        )
-        await self.runtime.write(
-            self.registrations,
-            {"_id": registration_id, "state": "requested"},
-            {
-                "$set": {"state": "waitlisted", "queue_key": key, "waitlisted_at": at},
-                "$push": {"history": {"state": "waitlisted", "at": at}},
-            },
-            [waitlisted],
-        )
 
     async def _position(self, event_id: str, queue_key: int) -> int:
         ahead = await self.registrations.count_documents(
@@ -553,7 +554,7 @@ class EventStore:
             queue_key=document.get("queue_key"),
             explanation=document.get("explanation"),
             appear_on_participant_list=document.get("appear_on_participant_list", False),
-            first_timer=document.get("first_timer", False),
+            first_timer=document.get("first_timer"),
             team_id=document.get("team_id"),
             history=document.get("history", []),
         )
@@ -684,23 +685,22 @@ class EventStore:
     async def repair(self) -> int:
         """Finish what a crash left between a seat and its registration, in events that are not
         long over: a seat held by a registration that is not seated (roll forward, or give it
-        back if cancelled), a registration left `requested`, free seats while people wait, open
-        registrations of a cancelled event. Returns how many registrations it seated or placed."""
+        back), free seats while people wait, open registrations of a cancelled event. Returns how
+        many registrations it seated."""
         fixed = 0
         recent = {"status": {"$in": ["scheduled", "cancelled"]}, "ends_at_utc": {"$gt": now() - REPAIR_WINDOW}}
         async for event_document in self.events.find(recent, {"status": 1, "waitlist_policy": 1}):
             event_id = event_document["_id"]
-            async for seat in self.seats.find({"event_id": event_id, "holder": {"$exists": True}}, {"holder": 1}):
+            # Only seats taken a while ago: a registration in flight has taken its seat and is
+            # about to write itself.
+            taken = {"event_id": event_id, "holder": {"$exists": True}, "taken_at": {"$lt": now() - ABANDONED_AFTER}}
+            async for seat in self.seats.find(taken, {"holder": 1}):
                 holder = await self.registrations.find_one({"_id": seat["holder"]}, {"state": 1})
                 if holder is None or holder["state"] not in SEATED_STATES:
-                    explanation = "a seat taken before an interruption"
+                    explanation = "a seat taken for them before an interruption"
                     fixed += await self._seat(
                         seat["holder"], seat["_id"], explanation, event_document["waitlist_policy"]
                     )
-            stale = {"event_id": event_id, "state": "requested", "requested_at": {"$lt": now() - ABANDONED_AFTER}}
-            async for document in self.registrations.find(stale, {"_id": 1}):
-                await self._waitlist(document["_id"])
-                fixed += 1
             if event_document["status"] == "cancelled":
                 await self.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
             else:
@@ -708,7 +708,7 @@ class EventStore:
         return fixed
 
     async def _counts(self, event_id: str) -> dict[str, int]:
-        counts = dict.fromkeys(["requested", "registered", "waitlisted", "cancelled", "attended", "no_show"], 0)
+        counts = dict.fromkeys(["registered", "waitlisted", "cancelled", "attended", "no_show"], 0)
         async for document in self.registrations.find({"event_id": event_id}, {"state": 1}):
             counts[document["state"]] += 1
         return counts

@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-RegistrationState = Literal["requested", "registered", "waitlisted", "cancelled", "attended", "no_show"]
-# A registration that is not over yet: it holds a seat, waits for one, or is being placed.
-OPEN_STATES = ("requested", "registered", "waitlisted")
+RegistrationState = Literal["registered", "waitlisted", "cancelled", "attended", "no_show"]
+# A registration that is not over yet: it holds a seat or waits for one.
+OPEN_STATES = ("registered", "waitlisted")
 # States in which the registration holds one of the event's seats.
 SEATED_STATES = ("registered", "attended", "no_show")
 
@@ -38,7 +38,7 @@ class Registration(BaseModel):
     queue_key: int | None = Field(None, description="Order of the waitlist places: lower came first.")
     explanation: str | None = Field(None, description="Why a seat went to this person (waitlist policy).")
     appear_on_participant_list: bool
-    first_timer: bool
+    first_timer: bool | None = Field(None, description="Balanced waitlists: never attended a hub event before.")
     team_id: str | None = None
     history: list[Step]
 
