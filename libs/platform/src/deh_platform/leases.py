@@ -5,9 +5,10 @@ lease when it is free or expired, renews it while it holds it, and runs the job 
 the holder dies, its lease expires and another replica takes over at its next attempt, so a job
 waits at most `lease_seconds` plus one interval after a crash.
 
-Clocks: expiry is compared with each replica's own clock, so replicas' clocks must agree to well
-within `lease_seconds` (NTP does). Jobs must still be idempotent: a holder paused for longer than
-its lease (a long GC, a frozen VM) may finish a run while another has taken over.
+A run that lasts longer than the interval renews the lease while it runs. Clocks: expiry is
+compared with each replica's own clock, so replicas' clocks must agree to well within
+`lease_seconds` (NTP does). Jobs must still be idempotent: a holder paused for longer than its
+lease (a long GC, a frozen VM) may finish a run while another has taken over.
 """
 
 from __future__ import annotations
@@ -86,7 +87,22 @@ class ExclusiveJob:
         self.state = "leading" if leading else "standby"
         if not leading:
             return
+        # A run may outlast the lease: it is renewed meanwhile, so that no other replica starts one.
+        renewing = asyncio.create_task(self._keep_renewing())
         try:
             await self.job()
         except Exception:  # the next run tries again; the job is idempotent
             log.exception("job %s failed; it runs again in %s s", self.lease.name, self.every_seconds)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _keep_renewing(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_seconds)
+            try:
+                if not await self.lease.acquire():
+                    log.warning("job %s: another replica took the lease during a long run", self.lease.name)
+            except PyMongoError as error:
+                log.warning("job %s: could not renew the lease: %s", self.lease.name, error)

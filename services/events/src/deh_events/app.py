@@ -6,6 +6,7 @@ from deh_contracts.registry import EVENTS
 from deh_events.adapters.http import router
 from deh_events.adapters.jobs import schedule_jobs
 from deh_events.adapters.kafka import subscribe_membership
+from deh_events.adapters.registrations import RegistrationStore
 from deh_events.adapters.store import OUTBOX_COLLECTIONS, EventStore
 from deh_events.adapters.teams import TeamStore
 from deh_events.settings import EventsSettings
@@ -16,15 +17,19 @@ from deh_platform.runtime import ServiceRuntime
 def create_app(settings: EventsSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[EVENTS], outbox_collections=OUTBOX_COLLECTIONS)
     store = EventStore(runtime)
-    subscribe_membership(runtime, store)
-    schedule_jobs(runtime, store, settings)
+    desk = RegistrationStore(store)
+    teams = TeamStore(desk)
+    subscribe_membership(runtime, desk, teams)
+    schedule_jobs(runtime, desk, settings)
 
     async def prepare(_: ServiceRuntime) -> None:
-        await store.create_indexes()
+        for indexed in (store, desk, teams):
+            await indexed.create_indexes()
 
     app = create_service_app(runtime, title="Digital Education Hub: events", routers=[router], on_startup=[prepare])
     app.state.store = store
-    app.state.teams = TeamStore(store)
+    app.state.registrations = desk
+    app.state.teams = teams
     return app
 
 

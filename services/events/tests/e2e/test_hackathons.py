@@ -4,12 +4,15 @@ service turns into draft practices, through Kafka."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from event_steps import register, schedule, someone
-from hub_testing import ServiceUnderTest, isolated_settings, running
+from hub_testing import ServiceUnderTest, from_membership, isolated_settings, produce, published_events, running
 
+from deh_contracts.catalogue.membership import MemberErased
+from deh_contracts.registry import EVENTS
 from deh_platform.idempotency import derived_id
 from deh_practices.app import create_app as create_practices
 from deh_practices.settings import PracticesSettings
@@ -110,3 +113,35 @@ async def test_a_teams_submission_becomes_a_draft_practice_credited_to_its_membe
     assert practice["status"] == "draft"
     assert set(practice["authors"]) == {ana, ben}
     assert practice["metadata"]["origin"] == {"kind": "hackathon", "reference": team["team_id"], "partner": None}
+
+
+async def test_an_erased_member_leaves_their_team_its_size_but_not_their_name(
+    events: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    event = await hackathon(events)
+    challenge = event["challenges"][0]["challenge_id"]
+    ana, ben = someone(), someone()
+    for person in (ana, ben):
+        await register(events, event["event_id"], person)
+    team = (
+        await post(events, f"/events/{event['event_id']}/teams", ana, {"name": "Erasable", "challenge_id": challenge})
+    ).json()
+    await post(events, f"/teams/{team['team_id']}/join", ben)
+    await post(events, f"/teams/{team['team_id']}/submissions", ben, {"title": "Notes", "summary": "Our notes."})
+
+    await produce(servers, from_membership(MemberErased(member_id=ben, erased_at=datetime.now(UTC)), 3))
+
+    async def anonymised() -> dict[str, Any] | None:
+        listed = await events.client.get(f"/events/{event['event_id']}/teams", headers=events.caller(ana))
+        mine = next(t for t in listed.json() if t["team_id"] == team["team_id"])
+        return mine if ben not in str(mine) else None
+
+    after = await eventually(anonymised, within=30)
+    assert len(after["member_ids"]) == 2
+    assert after["member_ids"][0] == ana
+    assert after["submissions"][0]["submitted_by"].startswith("erased-")
+    published = await published_events(servers, EVENTS, [event["event_id"]], at_least=8)
+    changes = [e.data["member_ids"] for e in published if e.type.endswith("hackathon.team-changed.v1")]
+    assert changes[-1] == after["member_ids"]
+    outsider = await events.client.get(f"/events/{event['event_id']}/teams", headers=events.caller(someone()))
+    assert outsider.status_code == 403

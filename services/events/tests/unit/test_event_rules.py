@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from deh_events.domain.calendar import Entry, calendar_file
-from deh_events.domain.events import Event, EventDraft, MemberCopy, instant, registration_refusal
+from deh_events.domain.events import Event, EventChanges, EventDraft, MemberCopy, instant, registration_refusal
 from deh_events.domain.waitlist import Candidate, choose_next
 from deh_platform.auth import Principal
 
@@ -189,3 +189,23 @@ def test_a_calendar_keeps_local_times_across_a_daylight_saving_change() -> None:
     tentative = next(e for e in parsed.walk("VEVENT") if e["status"] == "TENTATIVE")
     assert "meet.example.eu" not in str(tentative["location"])
     assert not tentative.walk("VALARM")
+
+
+def test_a_change_leaves_fields_out_rather_than_setting_them_null() -> None:
+    with pytest.raises(ValidationError, match="cannot be null") as raised:
+        EventChanges.model_validate({"title": None})
+    assert raised.value.errors()[0]["loc"] == ("title",)
+    assert EventChanges.model_validate({"title": "New"}).model_dump(exclude_unset=True) == {"title": "New"}
+
+
+def test_a_time_far_outside_the_hubs_years_is_refused_not_overflowed() -> None:
+    with pytest.raises(ValidationError, match="not between 2000 and 2200"):
+        EventDraft.model_validate(
+            draft(
+                schedule={
+                    "starts_at": "9999-12-31T20:00:00",
+                    "ends_at": "9999-12-31T21:00:00",
+                    "timezone": "America/New_York",
+                }
+            )
+        )

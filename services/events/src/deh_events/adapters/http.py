@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import EventKind
+from deh_events.adapters.registrations import RegistrationStore
 from deh_events.adapters.store import EventStore
 from deh_events.adapters.teams import Submission, SubmissionForm, Team, TeamForm, TeamStore
 from deh_events.domain.calendar import Entry, calendar_file
@@ -21,7 +22,13 @@ from deh_events.domain.events import (
     is_organiser,
     may_organise,
 )
-from deh_events.domain.registrations import Participant, Registration, RegistrationForm
+from deh_events.domain.registrations import (
+    PARTICIPATING_STATES,
+    Participant,
+    Registration,
+    RegistrationForm,
+    RegistrationState,
+)
 from deh_platform.auth import Caller, MaybeCaller, Principal
 from deh_platform.errors import Forbidden
 
@@ -33,11 +40,16 @@ def store_of(request: Request) -> EventStore:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
+def registrations_of(request: Request) -> RegistrationStore:
+    return request.app.state.registrations  # type: ignore[no-any-return]
+
+
 def teams_of(request: Request) -> TeamStore:
     return request.app.state.teams  # type: ignore[no-any-return]
 
 
 Store = Annotated[EventStore, Depends(store_of)]
+Desk = Annotated[RegistrationStore, Depends(registrations_of)]
 Teams = Annotated[TeamStore, Depends(teams_of)]
 
 
@@ -48,17 +60,16 @@ async def _organised(store: EventStore, event_id: str, caller: Principal) -> Eve
     return event
 
 
-async def _shown(store: EventStore, event: Event, caller: Principal | None) -> Event:
-    """The event as this caller may see it: the online link only for organisers and people
-    holding a seat."""
-    if caller is not None and (is_organiser(event, caller) or await _seated(store, event.event_id, caller)):
+async def _shown(desk: RegistrationStore, event: Event, caller: Principal | None) -> Event:
+    """The event as this caller may see it: the online link only for organisers and participants."""
+    if caller is not None and (is_organiser(event, caller) or await _participates(desk, event.event_id, caller)):
         return event
     return event.model_copy(update={"online_link": None})
 
 
-async def _seated(store: EventStore, event_id: str, caller: Principal) -> bool:
-    registration = await store.registration_of(event_id, caller.member_id)
-    return registration is not None and registration.state in ("registered", "attended")
+async def _participates(desk: RegistrationStore, event_id: str, caller: Principal) -> bool:
+    registration = await desk.registration_of(event_id, caller.member_id)
+    return registration is not None and registration.state in PARTICIPATING_STATES
 
 
 # Events -----------------------------------------------------------------------------------------------
@@ -76,24 +87,27 @@ async def create_event(body: EventDraft, caller: Caller, store: Store) -> Any:
 async def list_events(
     caller: MaybeCaller,
     store: Store,
+    desk: Desk,
     kind: EventKind | None = None,
     after: Annotated[datetime | None, Query(description="Events that end after this instant; default: now.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     """Events that have not ended yet (or after a given time), soonest first. Public."""
     events = await store.list_events(after=after or datetime.now(UTC), kind=kind, limit=limit)
-    return [await _shown(store, event, caller) for event in events]
+    return [await _shown(desk, event, caller) for event in events]
 
 
 @router.get("/events/{event_id}", response_model=Event, tags=["events"])
-async def get_event(event_id: str, caller: MaybeCaller, store: Store) -> Any:
-    return await _shown(store, await store.event(event_id), caller)
+async def get_event(event_id: str, caller: MaybeCaller, store: Store, desk: Desk) -> Any:
+    return await _shown(desk, await store.event(event_id), caller)
 
 
 @router.patch("/events/{event_id}", response_model=Event, tags=["events"])
-async def update_event(event_id: str, body: EventChanges, caller: Caller, store: Store) -> Any:
+async def update_event(event_id: str, body: EventChanges, caller: Caller, store: Store, desk: Desk) -> Any:
     """Change an event; a larger capacity promotes from the waitlist at once."""
-    return await store.update_event(await _organised(store, event_id, caller), body)
+    event = await store.update_event(await _organised(store, event_id, caller), body)
+    await desk.promote(event_id)
+    return event
 
 
 class Cancellation(BaseModel):
@@ -101,16 +115,18 @@ class Cancellation(BaseModel):
 
 
 @router.post("/events/{event_id}/cancel", response_model=Event, tags=["events"])
-async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store: Store) -> Any:
+async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store: Store, desk: Desk) -> Any:
     """Cancel an event: every open registration is cancelled, and each registrant learns of it
     through `event cancelled` and their own `registration cancelled`."""
-    return await store.cancel_event(await _organised(store, event_id, caller), body.reason)
+    event = await store.cancel_event(await _organised(store, event_id, caller), body.reason)
+    await desk.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
+    return event
 
 
 @router.get("/events/{event_id}/calendar.ics", tags=["calendars"], response_class=Response)
-async def event_calendar(event_id: str, caller: MaybeCaller, store: Store) -> Response:
+async def event_calendar(event_id: str, caller: MaybeCaller, store: Store, desk: Desk) -> Response:
     """The event as an iCalendar file (RFC 5545), in the event's own time zone."""
-    event = await _shown(store, await store.event(event_id), caller)
+    event = await _shown(desk, await store.event(event_id), caller)
     status_text = "CANCELLED" if event.status == "cancelled" else "CONFIRMED"
     entry = Entry(event, status_text, show_link=event.online_link is not None, remind=False)
     body = calendar_file([entry], name=event.title, generated_at=datetime.now(UTC))
@@ -126,10 +142,10 @@ async def event_calendar(event_id: str, caller: MaybeCaller, store: Store) -> Re
     response_model=Registration,
     tags=["registrations"],
 )
-async def register(event_id: str, body: RegistrationForm, caller: Caller, store: Store) -> Any:
+async def register(event_id: str, body: RegistrationForm, caller: Caller, store: Store, desk: Desk) -> Any:
     """Register the caller: a seat if one is free and nobody waits, else a place on the waitlist
     (`position`); a freed seat is then given by the event's waitlist policy."""
-    return await store.register(await store.event(event_id), caller, body)
+    return await desk.register(await store.event(event_id), caller, body)
 
 
 class EventCounts(BaseModel):
@@ -142,72 +158,85 @@ class EventCounts(BaseModel):
 
 
 @router.get("/events/{event_id}/counts", response_model=EventCounts, tags=["registrations"])
-async def counts(event_id: str, store: Store) -> Any:
+async def counts(event_id: str, store: Store, desk: Desk) -> Any:
     """How many hold a seat, wait, attended: public numbers, no names."""
-    return await store.counts(event_id)
+    await store.event(event_id)
+    return {**await desk.counts(event_id), "seats_free": await store.seats_free(event_id)}
 
 
 @router.get("/events/{event_id}/registrations", response_model=list[Registration], tags=["registrations"])
 async def list_registrations(
-    event_id: str, caller: Caller, store: Store, state: Annotated[str | None, Query(max_length=20)] = None
+    event_id: str,
+    caller: Caller,
+    store: Store,
+    desk: Desk,
+    state: Annotated[RegistrationState | None, Query()] = None,
 ) -> Any:
     """Every registration of the event in waitlist order, with the reasons for promotions (organisers)."""
     await _organised(store, event_id, caller)
-    return await store.list_registrations(event_id, state)
+    return await desk.list_registrations(event_id, state)
 
 
 @router.get("/events/{event_id}/participants", response_model=list[Participant], tags=["registrations"])
-async def participants(event_id: str, caller: Caller, store: Store) -> Any:
-    """The participants who consented to appear; for organisers and people holding a seat."""
+async def participants(event_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
+    """The participants who consented to appear; for organisers and participants."""
+    await _organiser_or_participant(store, desk, event_id, caller)
+    return await desk.participants(event_id)
+
+
+async def _organiser_or_participant(
+    store: EventStore, desk: RegistrationStore, event_id: str, caller: Principal
+) -> None:
     event = await store.event(event_id)
-    if not (is_organiser(event, caller) or await _seated(store, event_id, caller)):
-        raise Forbidden("the participant list is for the event's participants and organisers")
-    return await store.participants(event_id)
+    if not (is_organiser(event, caller) or await _participates(desk, event_id, caller)):
+        raise Forbidden("this is for the event's participants and organisers")
 
 
-async def _own_or_organised(store: EventStore, registration_id: str, caller: Principal) -> Registration:
-    registration = await store.registration(registration_id)
+async def _own_or_organised(
+    store: EventStore, desk: RegistrationStore, registration_id: str, caller: Principal
+) -> Registration:
+    registration = await desk.registration(registration_id)
     if registration.member_id != caller.member_id:
         await _organised(store, registration.event_id, caller)
     return registration
 
 
 @router.get("/registrations/{registration_id}", response_model=Registration, tags=["registrations"])
-async def get_registration(registration_id: str, caller: Caller, store: Store) -> Any:
-    return await _own_or_organised(store, registration_id, caller)
+async def get_registration(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
+    return await _own_or_organised(store, desk, registration_id, caller)
 
 
 @router.post("/registrations/{registration_id}/cancel", response_model=Registration, tags=["registrations"])
-async def cancel_registration(registration_id: str, caller: Caller, store: Store) -> Any:
+async def cancel_registration(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
     """Give up a seat or a waitlist place; a freed seat goes to the waitlist at once."""
-    registration = await _own_or_organised(store, registration_id, caller)
+    registration = await _own_or_organised(store, desk, registration_id, caller)
     reason = "by_participant" if registration.member_id == caller.member_id else "by_organiser"
-    return await store.cancel(registration_id, reason)
+    return await desk.cancel(registration_id, reason)
 
 
 @router.post("/registrations/{registration_id}/check-in", response_model=Registration, tags=["attendance"])
-async def check_in(registration_id: str, caller: Caller, store: Store) -> Any:
+async def check_in(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
     """An organiser records that the participant came (also after the event, correcting a no-show)."""
-    registration = await store.registration(registration_id)
+    registration = await desk.registration(registration_id)
     event = await _organised(store, registration.event_id, caller)
-    return await store.check_in(event, registration_id)
+    return await desk.check_in(event, registration_id)
 
 
 @router.get("/me/registrations", response_model=list[Registration], tags=["registrations"])
-async def my_registrations(caller: Caller, store: Store) -> Any:
-    return await store.registrations_of_member(caller.member_id)
+async def my_registrations(caller: Caller, desk: Desk) -> Any:
+    return await desk.registrations_of_member(caller.member_id)
 
 
 @router.get("/me/calendar.ics", tags=["calendars"], response_class=Response)
-async def my_calendar(caller: Caller, store: Store) -> Response:
+async def my_calendar(caller: Caller, store: Store, desk: Desk) -> Response:
     """The caller's personal feed: events they hold a seat at (with reminders a day and an hour
     before), wait for (TENTATIVE), or that were cancelled (CANCELLED, so calendars drop them)."""
     entries = []
-    for registration in await store.registrations_of_member(caller.member_id):
-        if registration.state in ("no_show",):
+    for registration in await desk.registrations_of_member(caller.member_id):
+        if registration.state == "no_show":
             continue
         event = await store.event(registration.event_id)
-        seated = registration.state in ("registered", "attended")
+        seated = registration.state in PARTICIPATING_STATES
         if event.status == "cancelled" or registration.state == "cancelled":
             status_text = "CANCELLED"
         else:
@@ -228,8 +257,9 @@ async def post_challenge(event_id: str, body: ChallengeForm, caller: Caller, sto
 
 
 @router.get("/events/{event_id}/teams", response_model=list[Team], tags=["hackathons"])
-async def list_teams(event_id: str, store: Store, teams: Teams) -> Any:
-    await store.event(event_id)
+async def list_teams(event_id: str, caller: Caller, store: Store, desk: Desk, teams: Teams) -> Any:
+    """The hackathon's teams and their submissions (for organisers and participants)."""
+    await _organiser_or_participant(store, desk, event_id, caller)
     return await teams.teams_of(event_id)
 
 

@@ -14,11 +14,13 @@ from deh_contracts.catalogue.membership import (
     MemberSuspended,
 )
 from deh_contracts.registry import MEMBERSHIP
-from deh_events.adapters.store import EventStore
+from deh_events.adapters.registrations import RegistrationStore
+from deh_events.adapters.teams import TeamStore
 from deh_platform.runtime import ServiceRuntime
 
 
-def subscribe_membership(runtime: ServiceRuntime, store: EventStore) -> None:
+def subscribe_membership(runtime: ServiceRuntime, desk: RegistrationStore, teams: TeamStore) -> None:
+    store = desk.store
     consumer = runtime.consumer([MEMBERSHIP])
 
     @consumer.on(MemberApproved)
@@ -44,20 +46,26 @@ def subscribe_membership(runtime: ServiceRuntime, store: EventStore) -> None:
 
     @consumer.on(MemberSuspended)
     async def suspended(event: CloudEvent[MemberSuspended]) -> None:
-        await _lost_membership(store, event.data.member_id, "suspended", event.sequence_number)
+        await _lost_membership(desk, event.data.member_id, "suspended", event.sequence_number)
 
     @consumer.on(MemberLeft)
     async def left(event: CloudEvent[MemberLeft]) -> None:
-        await _lost_membership(store, event.data.member_id, "left", event.sequence_number)
+        await _lost_membership(desk, event.data.member_id, "left", event.sequence_number)
 
     @consumer.on(MemberErased)
     async def erased(event: CloudEvent[MemberErased]) -> None:
-        await store.forget_member(event.data.member_id, event.sequence_number)
+        # The copy first: a registration written meanwhile sees it and cancels itself.
+        member_id = event.data.member_id
+        await store.forget_member(member_id, event.sequence_number)
+        await desk.cancel_open_registrations({"member_id": member_id}, "member_erased")
+        await desk.anonymise(member_id)
+        await teams.forget(member_id)
 
 
-async def _lost_membership(store: EventStore, member_id: str, status: str, sequence: int) -> None:
-    await store.remember_member(member_id, {"status": status}, sequence)
+async def _lost_membership(desk: RegistrationStore, member_id: str, status: str, sequence: int) -> None:
+    # The copy first: a registration written meanwhile sees it and cancels itself.
+    await desk.store.remember_member(member_id, {"status": status}, sequence)
     # Also when the copy did not change (a redelivery after a crash midway): cancelling is idempotent.
-    member = await store.member(member_id)
+    member = await desk.store.member(member_id)
     if member is not None and member.status == status:
-        await store.cancel_open_registrations({"member_id": member_id}, f"member_{status}")
+        await desk.cancel_open_registrations({"member_id": member_id}, f"member_{status}")

@@ -11,16 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, HttpUrl
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from deh_contracts.catalogue.events import HackathonSubmissionMade, HackathonTeamChanged, HackathonTeamFormed
-from deh_events.adapters.store import EventStore, new_id
+from deh_events.adapters.registrations import RegistrationStore
+from deh_events.adapters.store import INTERNAL_FIELDS, new_id
 from deh_events.domain.events import Event
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 Document = dict[str, Any]
-_INTERNAL = {"_outbox": 0, "_applied_events": 0, "_outbox_claim": 0, "_outbox_sequence": 0, "name_key": 0}
+_INTERNAL = {**INTERNAL_FIELDS, "name_key": 0, "version": 0}
 
 
 class TeamForm(BaseModel):
@@ -54,11 +56,14 @@ class Team(BaseModel):
 
 
 class TeamStore:
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-        self.runtime = store.runtime
-        self.teams: AsyncCollection[Document] = store.teams
-        self.registrations: AsyncCollection[Document] = store.registrations
+    def __init__(self, registrations: RegistrationStore) -> None:
+        self.desk = registrations
+        self.runtime = registrations.runtime
+        self.teams: AsyncCollection[Document] = registrations.store.teams
+        self.registrations: AsyncCollection[Document] = registrations.registrations
+
+    async def create_indexes(self) -> None:
+        await self.teams.create_index([("event_id", ASCENDING), ("name_key", ASCENDING)], unique=True)
 
     async def team(self, team_id: str) -> Team:
         document = await self.teams.find_one({"_id": team_id}, _INTERNAL)
@@ -107,7 +112,8 @@ class TeamStore:
 
     async def join(self, event: Event, team_id: str, member_id: str) -> Team:
         _require_hackathon(event)
-        await self.team(team_id)
+        if member_id in (await self.team(team_id)).member_ids:
+            return await self.team(team_id)  # a repeated join (a double click) changes nothing
         await self._claim(event.event_id, member_id, team_id)
         if not await self._change(team_id, member_id, joining=True):
             await self._unclaim(event.event_id, member_id, team_id)
@@ -149,9 +155,10 @@ class TeamStore:
         )
         return submission
 
-    async def _change(self, team_id: str, member_id: str, *, joining: bool) -> bool:
-        """Add or remove one member, with the team after the change in its event: read, then
-        a write conditional on the version read (teams are small and rarely contended)."""
+    async def _change(self, team_id: str, member_id: str, *, joining: bool, replace_with: str | None = None) -> bool:
+        """Add or remove one member (or replace them: erasure), with the team after the change in
+        its event: read, then a write conditional on the version read (teams are small and
+        rarely contended)."""
         for _ in range(20):
             document = await self.teams.find_one(
                 {"_id": team_id}, {"event_id": 1, "member_ids": 1, "size_limit": 1, "version": 1}
@@ -161,7 +168,12 @@ class TeamStore:
             members: list[str] = document["member_ids"]
             if joining == (member_id in members) or (joining and len(members) >= document["size_limit"]):
                 return False
-            after = [*members, member_id] if joining else [member for member in members if member != member_id]
+            if joining:
+                after = [*members, member_id]
+            elif replace_with:
+                after = [replace_with if member == member_id else member for member in members]
+            else:
+                after = [member for member in members if member != member_id]
             changed = HackathonTeamChanged(
                 event_id=document["event_id"], team_id=team_id, member_ids=after, changed_at=datetime.now(UTC)
             )
@@ -175,6 +187,18 @@ class TeamStore:
             if result.modified_count:
                 return True
         raise Conflict("the team changed too often meanwhile; retry")
+
+    async def forget(self, member_id: str) -> None:
+        """After `member erased`: the person's place in teams and their submissions no longer
+        name them (the team's size stays), and each team's change is published."""
+        former = f"erased-{new_id()}"
+        async for document in self.teams.find({"member_ids": member_id}, {"_id": 1}):
+            await self._change(document["_id"], member_id, joining=False, replace_with=former)
+        await self.teams.update_many(
+            {"submissions.submitted_by": member_id},
+            {"$set": {"submissions.$[mine].submitted_by": former}},
+            array_filters=[{"mine.submitted_by": member_id}],
+        )
 
     async def _claim(self, event_id: str, member_id: str, team_id: str) -> None:
         """Record the team on the person's registration; only a seated participant without a
@@ -190,14 +214,14 @@ class TeamStore:
         )
         if claimed.modified_count:
             return
-        registration = await self.store.require_registration(event_id, member_id)
-        if registration.get("team_id") and registration["team_id"] != team_id:
-            current = await self.teams.find_one({"_id": registration["team_id"], "member_ids": member_id}, {"_id": 1})
+        registration = await self.desk.require_participant(event_id, member_id)
+        if registration.team_id and registration.team_id != team_id:
+            current = await self.teams.find_one({"_id": registration.team_id, "member_ids": member_id}, {"_id": 1})
             if current is not None:
                 raise Conflict("this member is in another team of this hackathon; leave it first")
             # A claim left by a join that failed midway: take it over.
             retaken = await self.registrations.update_one(
-                {"_id": registration["_id"], "team_id": registration["team_id"]}, {"$set": {"team_id": team_id}}
+                {"_id": registration.registration_id, "team_id": registration.team_id}, {"$set": {"team_id": team_id}}
             )
             if retaken.modified_count:
                 return

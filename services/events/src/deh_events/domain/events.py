@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator, model_validator
 
 from deh_contracts.catalogue.events import Audience, WaitlistPolicy
 from deh_contracts.vocabulary import Country, EventKind
@@ -23,6 +23,8 @@ MAX_CAPACITY = 10_000
 
 
 _ZONES = frozenset(available_timezones())
+# Times far outside these are typing errors (and overflow when converted between zones).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
 
 
 def _known_zone(name: str) -> str:
@@ -37,6 +39,8 @@ TimeZoneName = Annotated[str, AfterValidator(_known_zone), Field(examples=["Euro
 def instant(local: datetime, zone: str) -> datetime:
     """The UTC instant of a local wall-clock time in `zone`. An aware time is converted; a
     naive one is read in the zone and must exist there (not skipped by a daylight-saving change)."""
+    if not EARLIEST_YEAR <= local.year <= LATEST_YEAR:
+        raise ValueError(f"{local.isoformat()} is not between {EARLIEST_YEAR} and {LATEST_YEAR}")
     tz = ZoneInfo(zone)
     if local.tzinfo is not None:
         return local.astimezone(UTC)
@@ -93,6 +97,9 @@ class Schedule(BaseModel):
     def closes(self, start: datetime) -> datetime:
         return _aware(self.registration_closes_at) if self.registration_closes_at else start
 
+    def opens(self) -> datetime | None:
+        return _aware(self.registration_opens_at) if self.registration_opens_at else None
+
 
 def _aware(moment: datetime) -> datetime:
     """A time without an offset in a field that holds instants is read as UTC."""
@@ -125,7 +132,7 @@ class EventDraft(BaseModel):
 
 
 class EventChanges(BaseModel):
-    """An organiser's changes; fields left out stay as they are."""
+    """An organiser's changes; fields left out stay as they are (none of them may be null)."""
 
     title: str | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=20_000)
@@ -133,6 +140,13 @@ class EventChanges(BaseModel):
     online_link: HttpUrl | None = None
     venue: Venue | None = None
     capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out to keep it as it is; it cannot be null")
+        return value
 
 
 class Event(BaseModel):

@@ -14,6 +14,8 @@ RegistrationState = Literal["registered", "waitlisted", "cancelled", "attended",
 OPEN_STATES = ("registered", "waitlisted")
 # States in which the registration holds one of the event's seats.
 SEATED_STATES = ("registered", "attended", "no_show")
+# The people who take part: they see the online link, the participant list, and may form teams.
+PARTICIPATING_STATES = ("registered", "attended")
 
 
 class RegistrationForm(BaseModel):
