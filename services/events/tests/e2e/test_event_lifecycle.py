@@ -156,6 +156,12 @@ async def test_the_online_link_is_for_people_with_a_seat_and_calendars_keep_loca
     tentative = waiting_feed.walk("VEVENT")
     assert [e["status"] for e in tentative] == ["TENTATIVE"]
     assert "room-7" not in tentative[0].to_ical().decode()
+    # Calendar applications subscribe by a private address instead of a token.
+    address = (await events.client.post("/me/calendar-feed", headers=events.caller(seated))).json()["path"]
+    assert (await events.client.get(address)).content.count(b"BEGIN:VEVENT") == 2
+    newer = (await events.client.post("/me/calendar-feed", headers=events.caller(seated))).json()["path"]
+    assert (await events.client.get(address)).status_code == 404
+    assert (await events.client.get(newer)).status_code == 200
     public_file = await events.client.get(f"/events/{event['event_id']}/calendar.ics")
     assert b"DTSTART;TZID=Europe/Brussels:20270326T100000" in public_file.content
     assert b"room-7" not in public_file.content

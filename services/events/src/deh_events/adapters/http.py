@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import EventKind
@@ -231,8 +231,29 @@ async def my_registrations(caller: Caller, desk: Desk) -> Any:
 async def my_calendar(caller: Caller, store: Store, desk: Desk) -> Response:
     """The caller's personal feed: events they hold a seat at (with reminders a day and an hour
     before), wait for (TENTATIVE), or that were cancelled (CANCELLED, so calendars drop them)."""
+    return await _personal_feed(caller.member_id, store, desk)
+
+
+class FeedAddress(BaseModel):
+    path: str = Field(description="Append to the service's public address; anyone holding it reads the feed.")
+
+
+@router.post("/me/calendar-feed", response_model=FeedAddress, tags=["calendars"])
+async def new_calendar_feed(caller: Caller, store: Store) -> Any:
+    """A private address of the caller's feed for calendar applications, which cannot send a
+    token: a new address each time, and the previous one stops working."""
+    return FeedAddress(path=f"/calendar-feeds/{await store.new_feed_key(caller.member_id)}.ics")
+
+
+@router.get("/calendar-feeds/{key}.ics", tags=["calendars"], response_class=Response)
+async def calendar_feed(key: Annotated[str, Path(max_length=100)], store: Store, desk: Desk) -> Response:
+    """A personal feed by its private address (see `POST /me/calendar-feed`)."""
+    return await _personal_feed(await store.feed_owner(key), store, desk)
+
+
+async def _personal_feed(member_id: str, store: EventStore, desk: RegistrationStore) -> Response:
     entries = []
-    for registration in await desk.registrations_of_member(caller.member_id):
+    for registration in await desk.registrations_of_member(member_id):
         if registration.state == "no_show":
             continue
         event = await store.event(registration.event_id)

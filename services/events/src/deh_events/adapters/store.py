@@ -8,6 +8,8 @@ is put right. Registrations and seats are in `registrations.py`, teams in `teams
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +56,7 @@ class EventStore:
         self.registrations: AsyncCollection[Document] = db.registrations
         self.teams: AsyncCollection[Document] = db.teams
         self.members: AsyncCollection[Document] = db.members
+        self.feeds: AsyncCollection[Document] = db.calendar_feeds
 
     async def create_indexes(self) -> None:
         await self.seats.create_index("holder", unique=True, sparse=True)
@@ -253,10 +256,28 @@ class EventStore:
         return bool(result.modified_count or result.upserted_id)
 
     async def forget_member(self, member_id: str, sequence: int) -> None:
-        """`member erased`: only a bare tombstone stays, so that no older event brings the copy back."""
+        """`member erased`: only a bare tombstone stays, so that no older event brings the copy
+        back; their calendar feed address stops working."""
         await self.members.replace_one(
             {"_id": member_id}, {"_id": member_id, "erased": True, "sequence": sequence}, upsert=True
         )
+        await self.feeds.delete_many({"member_id": member_id})
+
+    # Calendar feed addresses ---------------------------------------------------------------------
+
+    async def new_feed_key(self, member_id: str) -> str:
+        """A new secret for the member's feed address; only its hash is stored, and the member's
+        previous address stops working."""
+        key = secrets.token_urlsafe(32)
+        await self.feeds.delete_many({"member_id": member_id})
+        await self.feeds.insert_one({"_id": _hashed(key), "member_id": member_id, "created_at": now()})
+        return key
+
+    async def feed_owner(self, key: str) -> str:
+        document = await self.feeds.find_one({"_id": _hashed(key)})
+        if document is None:
+            raise NotFound("no calendar feed at this address (a newer one may have replaced it)")
+        return str(document["member_id"])
 
 
 _COPY: dict[str, Any] = {"status": "unknown", "country": None, "sectors": [], "display_name": None}
@@ -290,6 +311,10 @@ def _schedule_fields(schedule: Schedule) -> Document:
     if schedule.registration_opens_at is not None:
         fields["registration_opens_at"] = schedule.opens()
     return fields
+
+
+def _hashed(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _challenge_posted(event_id: str, challenge: Challenge, at: datetime) -> HackathonChallengePosted:
