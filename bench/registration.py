@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import resource
 import statistics
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +33,7 @@ from deh_contracts.catalogue.events import RegistrationConfirmed
 from deh_contracts.registry import EVENTS
 from deh_events.settings import EventsSettings
 from deh_platform.auth import issue_token
-from deh_stack.testing import ServerAddresses, eventually, free_port, provide_servers
+from deh_stack.testing import ServerAddresses, ServiceProcess, eventually, provide_servers
 
 
 @dataclass
@@ -54,13 +50,6 @@ class Result:
         rate = self.count / self.seconds
         figures = f"{rate:>7.0f} reg/s   p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms"
         return f"{self.name:<50} {figures}   peak RSS {self.peak_mib:4.0f} MiB"
-
-
-def peak_memory_mib(pid: int | None = None) -> float:
-    """Peak resident memory of a process (this one by default), from /proc."""
-    status = Path(f"/proc/{pid or 'self'}/status").read_text()
-    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
-    return int(kib) / 1024
 
 
 async def in_parallel(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> list[float]:
@@ -95,37 +84,6 @@ def event_body(capacity: int) -> dict[str, Any]:
     }
 
 
-@asynccontextmanager
-async def events_service(servers: ServerAddresses, database: str) -> AsyncIterator[tuple[str, int]]:
-    """The events service in its own process (as deployed), on 127.0.0.1: its base URL and pid."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "DEH_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "DEH_MONGO_URL": servers.mongo_url,
-        "DEH_EVENTS_MONGO_DATABASE": database,
-        "DEH_EVENTS_CONSUMER_GROUP": database,
-        "DEH_EVENTS_LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "uvicorn", "deh_events.app:app", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 (once, at start)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base_url) as client:
-
-            async def ready() -> bool:
-                try:
-                    return (await client.get("/readyz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(ready, within=120)
-        yield base_url, process.pid
-    finally:
-        process.terminate()
-        process.wait()
-
-
 async def service_path(servers: ServerAddresses, count: int, concurrency: int) -> Result:
     database = f"bench-events-{uuid.uuid4().hex[:6]}"
     settings = EventsSettings()  # for signing tokens: the service's defaults
@@ -133,11 +91,18 @@ async def service_path(servers: ServerAddresses, count: int, concurrency: int) -
     organiser = issue_token(settings, "bench-organiser", ["member", "moderator"])
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url)
     registrations = mongo[database].registrations
+    service = ServiceProcess(
+        "deh_events",
+        {
+            **servers.environment(),
+            "DEH_EVENTS_MONGO_DATABASE": database,
+            "DEH_EVENTS_CONSUMER_GROUP": database,
+            "DEH_EVENTS_LOG_LEVEL": "WARNING",
+        },
+    )
+    await service.start()
     limits = httpx.Limits(max_connections=concurrency)
-    async with (
-        events_service(servers, database) as (base_url, pid),
-        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client,
-    ):
+    async with httpx.AsyncClient(base_url=service.url, limits=limits, timeout=60) as client:
         headers = {"Authorization": f"Bearer {organiser}"}
         event = (await client.post("/events", json=event_body(count), headers=headers)).json()
         path = f"/events/{event['event_id']}/registrations"
@@ -154,7 +119,8 @@ async def service_path(servers: ServerAddresses, count: int, concurrency: int) -
 
         await eventually(all_published, within=600, interval=0.02)
         elapsed = time.perf_counter() - began
-        peak = peak_memory_mib(pid)
+        peak = service.peak_memory_mib()
+    service.stop()
     await mongo.drop_database(database)
     await mongo.close()
     return Result("events service: HTTP + MongoDB + outbox + Kafka", elapsed, count, latencies, peak)
@@ -197,7 +163,13 @@ async def raw_path(servers: ServerAddresses, count: int, concurrency: int) -> Re
     await producer.stop()
     await mongo.drop_database(database)
     await mongo.close()
-    return Result("raw: PyMongo writes + pipelined aiokafka sends", elapsed, count, latencies, peak_memory_mib())
+    return Result(
+        "raw: PyMongo writes + pipelined aiokafka sends",
+        elapsed,
+        count,
+        latencies,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
 
 
 async def run(servers: ServerAddresses, count: int, concurrency: int) -> None:

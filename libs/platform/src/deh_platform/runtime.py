@@ -95,6 +95,7 @@ class ServiceRuntime:
                 [runtime.db[name] for name in outbox_collections],
                 owner=f"{settings.service_name}-{runtime.replica}",
                 sweep_seconds=settings.sweep_seconds,
+                claim_seconds=settings.outbox_claim_seconds,
             )
         return runtime
 

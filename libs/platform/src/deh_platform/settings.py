@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     # Loops that are told their work (the outbox relay, a search indexer) also sweep this often
     # for what a crash left behind (a scan of their collections).
     sweep_seconds: float = 300.0
+    # How long a relay's claim on a document lasts: after a replica dies, another publishes what
+    # it had claimed once the claim expires (decision 0004).
+    outbox_claim_seconds: float = 120.0
     # Consumer groups are named after the service unless set (tests run isolated copies).
     consumer_group: str | None = None
     # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a

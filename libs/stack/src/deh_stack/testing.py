@@ -9,11 +9,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import httpx
 
 from deh_stack.config import StackConfig
 from deh_stack.server import Server
@@ -30,6 +33,10 @@ class ServerAddresses:
     mongo_url: str
     opensearch_url: str
     origin: str
+
+    def environment(self) -> dict[str, str]:
+        """The DEH_* variables that point a service at these servers."""
+        return dict(zip(ADDRESS_VARIABLES, (self.kafka_bootstrap, self.mongo_url, self.opensearch_url), strict=True))
 
 
 @contextmanager
@@ -130,3 +137,62 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s (last value: {result!r})")
         await asyncio.sleep(interval)
+
+
+@dataclass
+class ServiceProcess:
+    """A hub service run as deployed, uvicorn in its own process on 127.0.0.1, with its
+    settings as DEH_* variables: for tests that kill it (SIGKILL) and benchmarks that measure it."""
+
+    module: str  # the service's package, e.g. "deh_events"
+    environment: dict[str, str]
+    port: int = dataclasses.field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{self.module}.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        self.process = subprocess.Popen(  # noqa: ASYNC220 (started once; readiness is awaited below)
+            argv, env={**os.environ, **self.environment}, stdout=subprocess.DEVNULL
+        )
+
+        async def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.module} exited with {self.process.returncode} while starting")
+            try:
+                async with httpx.AsyncClient(base_url=self.url) as client:
+                    return (await client.get("/readyz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(ready, within=180, interval=0.2)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, as when a machine dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+
+    def peak_memory_mib(self) -> float:
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(kib) / 1024

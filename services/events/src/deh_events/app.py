@@ -1,5 +1,7 @@
 """Composition root: the events service's HTTP app, Kafka wiring and once-per-deployment jobs."""
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from deh_contracts.registry import EVENTS
@@ -17,7 +19,7 @@ from deh_platform.runtime import ServiceRuntime
 def create_app(settings: EventsSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[EVENTS], outbox_collections=OUTBOX_COLLECTIONS)
     store = EventStore(runtime)
-    desk = RegistrationStore(store)
+    desk = RegistrationStore(store, repair_after=timedelta(seconds=settings.repair_after_seconds))
     teams = TeamStore(desk)
     subscribe_membership(runtime, desk, teams)
     schedule_jobs(runtime, desk, settings)

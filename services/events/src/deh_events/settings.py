@@ -13,3 +13,6 @@ class EventsSettings(ServiceSettings):
     job_lease_seconds: float = 90.0
     # A reminder is due this long before an event starts.
     reminder_hours: float = 24.0
+    # The repair job (every `sweep_seconds`) takes a seat held this long by a registration that
+    # is not seated for what a crash left (a registration in flight holds one for milliseconds).
+    repair_after_seconds: float = 60.0

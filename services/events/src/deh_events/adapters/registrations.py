@@ -48,9 +48,6 @@ from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
 
 Document = dict[str, Any]
-# A seat taken this long ago by an attempt that is not seated was left by a crash: `repair` seats
-# the registration (a promotion cut short) or frees the seat (never written, or cancelled since).
-ABANDONED_AFTER = timedelta(minutes=1)
 # The repair job looks at events that ended at most this long ago, and all later ones.
 REPAIR_WINDOW = timedelta(days=7)
 # A conditional write that keeps finding its document changed gives up with a 409 after this many.
@@ -58,7 +55,11 @@ ATTEMPTS = 10
 
 
 class RegistrationStore:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, repair_after: timedelta = timedelta(minutes=1)) -> None:
+        # A seat taken this long ago by an attempt that is not seated was left by a crash: `repair`
+        # seats the registration (a promotion cut short) or frees the seat (never written, or
+        # cancelled since).
+        self.repair_after = repair_after
         self.store = store
         self.runtime = store.runtime
         self.events = store.events
@@ -541,9 +542,9 @@ class RegistrationStore:
         recent = {"status": {"$in": ["scheduled", "cancelled"]}, "ends_at_utc": {"$gt": since}}
         async for event_document in self.events.find(recent, {"status": 1, "waitlist_policy": 1}):
             event_id = event_document["_id"]
-            await self.store.finish_resizing(event_id, older_than=ABANDONED_AFTER)
+            await self.store.finish_resizing(event_id, older_than=self.repair_after)
             # Only seats taken a while ago: a registration in flight takes its seat, then writes itself.
-            taken = {"event_id": event_id, "holder": {"$exists": True}, "taken_at": {"$lt": now() - ABANDONED_AFTER}}
+            taken = {"event_id": event_id, "holder": {"$exists": True}, "taken_at": {"$lt": now() - self.repair_after}}
             async for seat in self.seats.find(taken, {"holder": 1}):
                 holder = await self.registrations.find_one({"attempt": seat["holder"]}, {"state": 1})
                 if holder is None or holder["state"] not in SEATED_STATES:
