@@ -15,6 +15,7 @@ import pytest
 from hub_samples import event_draft
 from hub_testing import published_events
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from deh_contracts.registry import EVENTS
 from deh_events.settings import EventsSettings
@@ -26,7 +27,7 @@ CAPACITY, PEOPLE = 40, 80
 
 
 @pytest.fixture
-async def database(servers: ServerAddresses) -> AsyncIterator[Any]:
+async def database(servers: ServerAddresses) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
     name = f"events-crash-{uuid.uuid4().hex[:8]}"
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url, tz_aware=True)
     yield client[name]
@@ -53,7 +54,7 @@ def events_process(servers: ServerAddresses, database: str) -> ServiceProcess:
 
 
 async def test_killing_the_service_mid_burst_loses_no_answered_registration_and_never_exceeds_the_capacity(
-    servers: ServerAddresses, database: Any
+    servers: ServerAddresses, database: AsyncDatabase[dict[str, Any]]
 ) -> None:
     tokens = EventsSettings()
     service = events_process(servers, database.name)
