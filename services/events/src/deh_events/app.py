@@ -21,6 +21,7 @@ def create_app(settings: EventsSettings) -> FastAPI:
     store = EventStore(runtime)
     desk = RegistrationStore(store, repair_after=timedelta(seconds=settings.repair_after_seconds))
     teams = TeamStore(desk)
+    desk.on_cancelled = teams.left_the_event
     subscribe_membership(runtime, desk, teams)
     schedule_jobs(runtime, desk, settings)
 

@@ -119,7 +119,7 @@ async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store:
     """Cancel an event: every open registration is cancelled, and each registrant learns of it
     through `event cancelled` and their own `registration cancelled`."""
     event = await store.cancel_event(await _organised(store, event_id, caller), body.reason)
-    await desk.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
+    await desk.close_cancelled(event_id)
     return event
 
 

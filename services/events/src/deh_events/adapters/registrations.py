@@ -14,6 +14,8 @@ in the registration's outbox. `repair` finishes what a crash leaves between the 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,10 +50,11 @@ from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
 
 Document = dict[str, Any]
+log = logging.getLogger(__name__)
 # The repair job looks at events that ended at most this long ago, and all later ones.
 REPAIR_WINDOW = timedelta(days=7)
 # A conditional write that keeps finding its document changed gives up with a 409 after this many.
-ATTEMPTS = 10
+RETRIES = 10
 
 
 class RegistrationStore:
@@ -66,6 +69,8 @@ class RegistrationStore:
         self.seats = store.seats
         self.registrations: AsyncCollection[Document] = store.registrations
         self.queue_clock = QueueClock()
+        # Told when a registration with a hackathon team is cancelled (the team store removes them).
+        self.on_cancelled: Callable[[str, str], Awaitable[object]] | None = None
 
     async def create_indexes(self) -> None:
         await self.registrations.create_index([("event_id", ASCENDING), ("member_id", ASCENDING)], unique=True)
@@ -163,6 +168,7 @@ class RegistrationStore:
         # Registering again after cancelling reuses the record, at the back of the queue.
         registration_id = str(existing["_id"]) if existing else new_id()
         attempt = new_id()
+        first_timer = await self._first_timer(caller.member_id) if event.waitlist_policy == "balanced" else None
         # Fairness: while people wait, a newcomer joins the waitlist behind them; a freed seat
         # goes by the waitlist's policy, not to whoever asks next.
         someone_waits = await self.registrations.find_one(
@@ -171,19 +177,27 @@ class RegistrationStore:
         seat = None if someone_waits else await self._take_seat(event.event_id, attempt)
         # The seat comes first, then the registration is written once, with its outcome and its
         # event. A crash in between leaves a seat whose attempt was never written: `repair` frees it.
-        document, outcome = await self._new_registration(event, registration_id, attempt, member, caller, form, seat)
+        place = None
+        if seat is None:
+            key = self.queue_clock.next()
+            place = (key, await self._position(event.event_id, key))
+        document, outcome = self._new_registration(event, registration_id, attempt, member, caller, form, seat, place)
+        document["first_timer"] = first_timer
         try:
             await self._store_registration(document, outcome, reopening=existing is not None)
         except Conflict:
             if seat is not None:
                 await self._free_seat(attempt)
             raise
+        # Each check below closes a gap with a change made while this registration was written.
+        if seat is not None:
+            await self._keep_seat(event.event_id, registration_id, attempt, seat)
         await self._recheck_membership(caller.member_id, member, registration_id)
-        if seat is None:
-            await self.promote(event.event_id)  # a seat may have freed meanwhile
+        await self._recheck_event(event.event_id, registration_id)
+        await self._promote_soon(event.event_id)  # a seat may have freed meanwhile
         return await self.registration(registration_id)
 
-    async def _new_registration(
+    def _new_registration(
         self,
         event: Event,
         registration_id: str,
@@ -192,7 +206,10 @@ class RegistrationStore:
         caller: Principal,
         form: RegistrationForm,
         seat: str | None,
+        place: tuple[int, int] | None,
     ) -> tuple[Document, Contract]:
+        """The registration's document and outcome: a seat, or a waitlist `place` (its queue key
+        and position)."""
         at = now()
         country, sectors = (member.country, member.sectors) if member else (None, [])
         identity = {"event_id": event.event_id, "registration_id": registration_id, "member_id": caller.member_id}
@@ -204,21 +221,19 @@ class RegistrationStore:
             "country": country,
             "sectors": sectors,
             "appear_on_participant_list": form.appear_on_participant_list,
-            "first_timer": await self._first_timer(caller.member_id) if event.waitlist_policy == "balanced" else None,
             "requested_at": at,
             "explanation": None,
             "team_id": None,
             "reminded": False,
         }
         outcome: Contract
-        if seat is not None:
+        if place is None:
             document.update(state="registered", seat=seat, seated_at=at, queue_key=None)
             sector = sectors[0] if sectors else None
             outcome = RegistrationConfirmed(**identity, country=country, sector=sector, confirmed_at=at)
         else:
-            key = self.queue_clock.next()
+            key, position = place
             document.update(state="waitlisted", seat=None, queue_key=key, waitlisted_at=at)
-            position = await self._position(event.event_id, key)
             outcome = RegistrationWaitlisted(**identity, position=position, waitlisted_at=at)
         document["history"] = [{"state": document["state"], "at": at, "note": None}]
         return document, outcome
@@ -244,6 +259,64 @@ class RegistrationStore:
         )
         if not reopened.modified_count:
             raise Conflict("this member's registration changed meanwhile")
+
+    async def _keep_seat(self, event_id: str, registration_id: str, attempt: str, seat: str) -> None:
+        """The repair job gives back a seat whose registration it cannot find after `repair_after`;
+        a request slower than that (a stalled server) finds its seat gone. It takes another, or
+        the registration moves to the waitlist, with its event: the capacity always holds."""
+        if await self.seats.find_one({"_id": seat, "holder": attempt}, {"_id": 1}):
+            return
+        other = await self._take_seat(event_id, attempt)
+        if other is not None:
+            await self.registrations.update_one({"_id": registration_id, "attempt": attempt}, {"$set": {"seat": other}})
+            return
+        document = await self.registrations.find_one(
+            {"_id": registration_id, "attempt": attempt, "state": "registered"}
+        )
+        if document is None:
+            return
+        at = now()
+        key = self.queue_clock.next()
+        waitlisted = RegistrationWaitlisted(
+            event_id=event_id,
+            registration_id=registration_id,
+            member_id=document["member_id"],
+            position=await self._position(event_id, key),
+            waitlisted_at=at,
+        )
+        note = "the seat was given back while the request was stalled"
+        await self.runtime.write(
+            self.registrations,
+            {"_id": registration_id, "attempt": attempt, "state": "registered"},
+            {
+                "$set": {"state": "waitlisted", "seat": None, "queue_key": key, "waitlisted_at": at},
+                "$push": {"history": {"state": "waitlisted", "at": at, "note": note}},
+            },
+            [waitlisted],
+        )
+
+    async def _recheck_event(self, event_id: str, registration_id: str) -> None:
+        """The event was cancelled, or ended, while this registration or promotion was written:
+        the cancellation's (or the end's) pass over the registrations may have missed it."""
+        event = await self.events.find_one({"_id": event_id}, {"status": 1})
+        if event is None or event["status"] == "scheduled":
+            return
+        if event["status"] == "cancelled":
+            await self._cancel_one(registration_id, "event_cancelled")
+            return
+        document = await self.registrations.find_one(
+            {"_id": registration_id, "state": "registered"}, {"state": 1, "member_id": 1, "event_id": 1}
+        )
+        if document is not None:
+            await self._record_attendance(document, attended=False)
+
+    async def _promote_soon(self, event_id: str) -> None:
+        """Promote after a change that is stored already: if promoting fails now, the change
+        stands (no error for it) and the repair job promotes later."""
+        try:
+            await self.promote(event_id)
+        except Conflict as error:
+            log.warning("promotion in event %s left to the repair job: %s", event_id, error)
 
     async def _recheck_membership(self, member_id: str, before: MemberCopy | None, registration_id: str) -> None:
         """A suspension, departure or erasure that arrived while this registration was being
@@ -299,7 +372,7 @@ class RegistrationStore:
             seat = await self._take_seat(event_id, attempt)
             if seat is None:
                 break  # taken meanwhile
-            promoted += await self._seat(attempt, seat, choice.explanation, event.waitlist_policy)
+            promoted += await self._settle_promotion(attempt, seat, choice.explanation, event.waitlist_policy)
         return promoted
 
     async def _candidates(self, event_id: str, states: list[str]) -> dict[str, tuple[Candidate, str]]:
@@ -320,11 +393,11 @@ class RegistrationStore:
             candidates[document["_id"]] = (candidate, document["attempt"])
         return candidates
 
-    async def _seat(self, attempt: str, seat: str, explanation: str, policy: str) -> bool:
+    async def _settle_promotion(self, attempt: str, seat: str, explanation: str, policy: str) -> bool:
         """Record that the waitlisted registration of this attempt holds `seat` (a promotion).
         If the attempt is over (cancelled, registered again) or was never written, the seat is
         given back. True when this call seated it."""
-        for _ in range(ATTEMPTS):
+        for _ in range(RETRIES):
             document = await self.registrations.find_one(
                 {"attempt": attempt}, {"state": 1, "event_id": 1, "member_id": 1}
             )
@@ -351,6 +424,7 @@ class RegistrationStore:
                 [promoted],
             )
             if result.modified_count:
+                await self._recheck_event(document["event_id"], document["_id"])
                 return True
         raise Conflict("the registration kept changing; the repair job finishes this promotion")
 
@@ -363,13 +437,13 @@ class RegistrationStore:
         if document["state"] not in OPEN_STATES:
             raise Conflict(f"the registration is {document['state']}")
         await self._cancel_one(registration_id, reason)
-        await self.promote(document["event_id"])
+        await self._promote_soon(document["event_id"])
         return await self.registration(registration_id)
 
     async def _cancel_one(self, registration_id: str, reason: str) -> None:
-        for _ in range(ATTEMPTS):
+        for _ in range(RETRIES):
             document = await self.registrations.find_one(
-                {"_id": registration_id}, {"state": 1, "event_id": 1, "member_id": 1, "attempt": 1}
+                {"_id": registration_id}, {"state": 1, "event_id": 1, "member_id": 1, "attempt": 1, "team_id": 1}
             )
             if document is None or document["state"] not in OPEN_STATES:
                 return
@@ -393,6 +467,8 @@ class RegistrationStore:
             )
             if result.modified_count:
                 await self._free_seat(document["attempt"])
+                if document.get("team_id") and self.on_cancelled is not None:
+                    await self.on_cancelled(document["team_id"], document["member_id"])
                 return
         raise Conflict("the registration kept changing; try again")
 
@@ -407,7 +483,7 @@ class RegistrationStore:
             await self._cancel_one(document["_id"], reason)
             events.add(document["event_id"])
         for event_id in events:
-            await self.promote(event_id)
+            await self._promote_soon(event_id)
 
     async def anonymise(self, member_id: str) -> None:
         """After `member erased`: each registration gets its own opaque id (one per event must
@@ -425,7 +501,7 @@ class RegistrationStore:
         """The participant came; also after the event ended, correcting a no-show."""
         if event.status == "cancelled":
             raise Conflict("the event is cancelled")
-        for _ in range(ATTEMPTS):
+        for _ in range(RETRIES):
             document = await self.registrations.find_one(
                 {"_id": registration_id, "event_id": event.event_id}, {"state": 1, "member_id": 1, "event_id": 1}
             )
@@ -437,6 +513,8 @@ class RegistrationStore:
                 raise Conflict(f"only a registration with a seat can check in; this one is {document['state']}")
             if await self._record_attendance(document, attended=True):
                 break
+        else:
+            raise Conflict("the registration kept changing; try again")
         return await self.registration(registration_id)
 
     async def _record_attendance(self, document: Document, *, attended: bool) -> bool:
@@ -504,31 +582,37 @@ class RegistrationStore:
         return sent
 
     async def end_finished_events(self) -> int:
-        """Events whose end has passed: seats never checked in are no-shows; then the event ends
-        with its counts. A crash in between is finished by the next run."""
+        """Events whose end has passed: first marked ended (no promotion or registration takes
+        a seat after that, and one written meanwhile checks the mark), then seats never checked
+        in become no-shows, then `event ended` is published with the counts and the seats go.
+        A crash midway is finished by the next run."""
         ended = 0
-        finished = {"status": "scheduled", "ends_at_utc": {"$lte": now()}}
-        async for event_document in self.events.find(finished, {"_id": 1, "kind": 1}):
+        at = now()
+        await self.events.update_many(
+            {"status": "scheduled", "ends_at_utc": {"$lte": at}}, {"$set": {"status": "ended", "ended_at": at}}
+        )
+        unpublished = {"status": "ended", "end_published": {"$ne": True}}
+        async for event_document in self.events.find(unpublished, {"_id": 1, "kind": 1, "ended_at": 1}):
             event_id = event_document["_id"]
             seated = {"event_id": event_id, "state": "registered"}
             async for document in self.registrations.find(seated, {"state": 1, "member_id": 1, "event_id": 1}):
                 await self._record_attendance(document, attended=False)
             counts = await self.counts(event_id)
-            at = now()
             summary = EventEnded(
                 event_id=event_id,
                 kind=event_document["kind"],
                 registered=counts["attended"] + counts["no_show"],
                 attended=counts["attended"],
                 no_shows=counts["no_show"],
-                ended_at=at,
+                ended_at=event_document["ended_at"],
             )
             result = await self.runtime.write(
                 self.events,
-                {"_id": event_id, "status": "scheduled"},
-                {"$set": {"status": "ended", "ended_at": at, "counts": counts}},
+                {"_id": event_id, "end_published": {"$ne": True}},
+                {"$set": {"end_published": True, "counts": counts}},
                 [summary],
             )
+            await self.seats.delete_many({"event_id": event_id})  # attendance no longer needs them
             ended += result.modified_count
         return ended
 
@@ -536,7 +620,7 @@ class RegistrationStore:
         """Finish what a crash left, in events that are not long over: a seat held by an attempt
         that is not seated (roll the promotion forward, or give the seat back), a capacity change
         cut short, free seats while people wait, open registrations of a cancelled event.
-        Returns how many registrations it seated."""
+        Returns how many cut-short promotions it finished."""
         fixed = 0
         since: datetime = now() - REPAIR_WINDOW
         recent = {"status": {"$in": ["scheduled", "cancelled"]}, "ends_at_utc": {"$gt": since}}
@@ -549,11 +633,20 @@ class RegistrationStore:
                 holder = await self.registrations.find_one({"attempt": seat["holder"]}, {"state": 1})
                 if holder is None or holder["state"] not in SEATED_STATES:
                     explanation = "a seat taken for them before an interruption"
-                    fixed += await self._seat(
+                    if event_document["status"] == "cancelled":
+                        await self._free_seat(seat["holder"])
+                        continue
+                    fixed += await self._settle_promotion(
                         seat["holder"], seat["_id"], explanation, event_document["waitlist_policy"]
                     )
             if event_document["status"] == "cancelled":
-                await self.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
+                await self.close_cancelled(event_id)
             else:
-                await self.promote(event_id)
+                await self._promote_soon(event_id)
         return fixed
+
+    async def close_cancelled(self, event_id: str) -> None:
+        """After `event cancelled`: every open registration is cancelled and the seats go (a
+        registration written meanwhile sees the cancellation and cancels itself)."""
+        await self.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
+        await self.seats.delete_many({"event_id": event_id})

@@ -1,13 +1,13 @@
 """The events service's MongoDB store of events, their seats' number, and the copy of members.
 
-Every change is one conditional update of one document with its contract events (the outbox);
-a capacity change is marked on the event first, so that one runs at a time and a crash midway
-is put right. Registrations and seats are in `registrations.py`, teams in `teams.py`.
+Every change of an event is one conditional update of its document with its contract events
+(the outbox). A capacity change also adds or removes seat documents: it is marked on the event
+first, so that one runs at a time, and the repair job completes one that a crash cut short.
+Registrations and the taking of seats are in `registrations.py`, teams in `teams.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 import uuid
@@ -136,19 +136,30 @@ class EventStore:
         updates: Document = {
             key: given[key] for key in ("title", "description", "venue", "online_link") if key in given
         }
-        selector: Document = {"_id": event.event_id, "resizing": None}
         if changes.schedule is not None:
             updates.update(_schedule_fields(changes.schedule))
             # A new time: registration may open again, and a reminder is due again (below).
             updates["registration_closed"] = False
+        selector: Document = {"_id": event.event_id, "status": "scheduled", "resizing": None}
+        token = None
         if changes.capacity is not None and changes.capacity != event.capacity:
-            selector = {"_id": event.event_id, "resizing.token": await self._resize(event, changes.capacity)}
+            token = await self._resize(event, changes.capacity)
+            selector = {"_id": event.event_id, "status": "scheduled", "resizing.token": token}
             updates.update(capacity=changes.capacity, resizing=None)
-        at = now()
         after = _event({**_stored(event), **updates})
+        if not await self._record_change(selector, updates, sorted(given), after):
+            if token is not None:  # the seats go back to the capacity the event still records
+                await self._end_resizing(event.event_id, token, event.capacity)
+            raise Conflict("the event changed meanwhile (cancelled, or another change); read it again")
+        if changes.schedule is not None:
+            await self.registrations.update_many({"event_id": event.event_id}, {"$set": {"reminded": False}})
+        return after
+
+    async def _record_change(self, selector: Document, updates: Document, fields: list[str], after: Event) -> bool:
+        at = now()
         changed = EventUpdated(
-            event_id=event.event_id,
-            changed_fields=sorted(given),
+            event_id=after.event_id,
+            changed_fields=fields,
             title=after.title,
             starts_at=after.starts_at_utc,
             ends_at=after.ends_at_utc,
@@ -157,30 +168,30 @@ class EventStore:
             updated_at=at,
         )
         result = await self.runtime.write(self.events, selector, {"$set": {**updates, "updated_at": at}}, [changed])
-        if not result.modified_count:
-            raise Conflict("the event's capacity is changing meanwhile; read it again and retry")
-        if changes.schedule is not None:
-            await self.registrations.update_many({"event_id": event.event_id}, {"$set": {"reminded": False}})
-        return after
+        return bool(result.modified_count)
 
     async def _resize(self, event: Event, capacity: int) -> str:
         """Mark the change on the event (so that one capacity change runs at a time), then add
         or remove free seats until there are `capacity`. Returns the change's token. A crash
-        midway leaves the mark: `finish_resizing` puts the seats back to the recorded capacity."""
+        midway leaves the mark, which `finish_resizing` completes."""
         token = new_id()
         marked = await self.events.update_one(
-            {"_id": event.event_id, "capacity": event.capacity, "resizing": None},
+            {"_id": event.event_id, "status": "scheduled", "capacity": event.capacity, "resizing": None},
             {"$set": {"resizing": {"token": token, "to": capacity, "at": now()}}},
         )
         if not marked.modified_count:
-            raise Conflict("the event's capacity is changing meanwhile; read it again and retry")
+            raise Conflict("the event changed meanwhile (cancelled, or another change); read it again")
         try:
             await self._set_seat_count(event.event_id, capacity)
         except Conflict:
-            await self._set_seat_count(event.event_id, event.capacity)
-            await self.events.update_one({"_id": event.event_id, "resizing.token": token}, {"$set": {"resizing": None}})
+            await self._end_resizing(event.event_id, token, event.capacity)
             raise
         return token
+
+    async def _end_resizing(self, event_id: str, token: str, capacity: int) -> None:
+        """Seats back to `capacity` (what the event records), and the mark cleared."""
+        await self._set_seat_count(event_id, capacity)
+        await self.events.update_one({"_id": event_id, "resizing.token": token}, {"$set": {"resizing": None}})
 
     async def _set_seat_count(self, event_id: str, capacity: int) -> None:
         seats = await self.seats.count_documents({"event_id": event_id})
@@ -195,15 +206,23 @@ class EventStore:
                 raise Conflict("seats were taken meanwhile; the capacity is unchanged")
 
     async def finish_resizing(self, event_id: str, *, older_than: timedelta) -> None:
-        """A capacity change that a crash cut short: the seats go back to the recorded capacity."""
+        """A capacity change that a crash cut short: completed if the seats allow (people may
+        have taken the added ones meanwhile), else the seats go back to the recorded capacity.
+        One of the two always works: going back from a larger number, or on to a larger one,
+        only adds seats."""
         document = await self.events.find_one({"_id": event_id, "resizing.at": {"$lt": now() - older_than}})
         if document is None:
             return
-        with contextlib.suppress(Conflict):  # seats taken meanwhile: the next run tries again
-            await self._set_seat_count(event_id, document["capacity"])
-            await self.events.update_one(
-                {"_id": event_id, "resizing.token": document["resizing"]["token"]}, {"$set": {"resizing": None}}
-            )
+        event, resizing = _event(document), document["resizing"]
+        try:
+            await self._set_seat_count(event_id, resizing["to"])
+        except Conflict:
+            await self._end_resizing(event_id, resizing["token"], event.capacity)
+            return
+        after = event.model_copy(update={"capacity": resizing["to"]})
+        selector = {"_id": event_id, "resizing.token": resizing["token"]}
+        if not await self._record_change(selector, {"capacity": resizing["to"], "resizing": None}, ["capacity"], after):
+            await self._end_resizing(event_id, resizing["token"], event.capacity)
 
     async def seats_free(self, event_id: str) -> int:
         return await self.seats.count_documents({"event_id": event_id, "holder": {"$exists": False}})

@@ -19,6 +19,7 @@ from deh_contracts.catalogue.events import HackathonSubmissionMade, HackathonTea
 from deh_events.adapters.registrations import RegistrationStore
 from deh_events.adapters.store import INTERNAL_FIELDS, new_id
 from deh_events.domain.events import Event
+from deh_events.domain.registrations import PARTICIPATING_STATES
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 Document = dict[str, Any]
@@ -61,6 +62,11 @@ class TeamStore:
         self.runtime = registrations.runtime
         self.teams: AsyncCollection[Document] = registrations.store.teams
         self.registrations: AsyncCollection[Document] = registrations.registrations
+
+    async def left_the_event(self, team_id: str, member_id: str) -> None:
+        """A participant whose registration was cancelled leaves their team (and can no longer
+        submit for it); registering again, they may join a team anew."""
+        await self._change(team_id, member_id, joining=False)
 
     async def create_indexes(self) -> None:
         await self.teams.create_index([("event_id", ASCENDING), ("name_key", ASCENDING)], unique=True)
@@ -201,30 +207,23 @@ class TeamStore:
         )
 
     async def _claim(self, event_id: str, member_id: str, team_id: str) -> None:
-        """Record the team on the person's registration; only a seated participant without a
-        team gets it."""
+        """Record the team on the person's registration; only a participant in no other team of
+        the hackathon gets it."""
+        elsewhere = {"event_id": event_id, "member_ids": member_id, "_id": {"$ne": team_id}}
+        if await self.teams.find_one(elsewhere, {"_id": 1}) is not None:
+            raise Conflict("this member is in another team of this hackathon; leave it first")
+        participating = {"event_id": event_id, "member_id": member_id, "state": {"$in": list(PARTICIPATING_STATES)}}
         claimed = await self.registrations.update_one(
-            {
-                "event_id": event_id,
-                "member_id": member_id,
-                "state": {"$in": ["registered", "attended"]},
-                "team_id": None,
-            },
-            {"$set": {"team_id": team_id}},
+            {**participating, "team_id": None}, {"$set": {"team_id": team_id}}
         )
         if claimed.modified_count:
             return
         registration = await self.desk.require_participant(event_id, member_id)
-        if registration.team_id and registration.team_id != team_id:
-            current = await self.teams.find_one({"_id": registration.team_id, "member_ids": member_id}, {"_id": 1})
-            if current is not None:
-                raise Conflict("this member is in another team of this hackathon; leave it first")
-            # A claim left by a join that failed midway: take it over.
-            retaken = await self.registrations.update_one(
-                {"_id": registration.registration_id, "team_id": registration.team_id}, {"$set": {"team_id": team_id}}
-            )
-            if retaken.modified_count:
-                return
+        # A claim left by a join that failed midway (its team does not list them): take it over.
+        retaken = await self.registrations.update_one(
+            {"_id": registration.registration_id, "team_id": registration.team_id}, {"$set": {"team_id": team_id}}
+        )
+        if not retaken.modified_count:
             raise Conflict("this member's team changed meanwhile; retry")
 
     async def _unclaim(self, event_id: str, member_id: str, team_id: str) -> None:

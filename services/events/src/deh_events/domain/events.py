@@ -7,7 +7,7 @@ zone, so that a calendar shows 10:00 in Brussels on both sides of a daylight-sav
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -212,6 +212,3 @@ def registration_refusal(event: Event, member: MemberCopy | None, caller: Princi
         return "this event is for the National Advisory Services network"
     return None
 
-
-def reminder_due(starts_at: datetime, now: datetime, ahead: timedelta) -> bool:
-    return now < starts_at <= now + ahead
