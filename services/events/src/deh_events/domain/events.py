@@ -211,4 +211,3 @@ def registration_refusal(event: Event, member: MemberCopy | None, caller: Princi
     if event.audience == "nas_only" and (member is None or not caller.has("nas_coordinator")):
         return "this event is for the National Advisory Services network"
     return None
-
