@@ -34,7 +34,7 @@ from deh_contracts.catalogue.events import (
     RegistrationReminderDue,
     RegistrationWaitlisted,
 )
-from deh_events.adapters.store import INTERNAL_FIELDS, EventStore, new_id, now
+from deh_events.adapters.store import EventStore
 from deh_events.domain.events import Event, MemberCopy, registration_refusal
 from deh_events.domain.registrations import (
     OPEN_STATES,
@@ -48,6 +48,7 @@ from deh_events.domain.registrations import (
 from deh_events.domain.waitlist import Candidate, choose_next
 from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
+from deh_platform.records import HIDDEN_FIELDS, new_id, now
 
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -81,13 +82,13 @@ class RegistrationStore:
     # Reading -------------------------------------------------------------------------------------
 
     async def registration(self, registration_id: str) -> Registration:
-        document = await self.registrations.find_one({"_id": registration_id}, INTERNAL_FIELDS)
+        document = await self.registrations.find_one({"_id": registration_id}, HIDDEN_FIELDS)
         if document is None:
             raise NotFound(f"no registration {registration_id}")
         return await self._shown(document)
 
     async def registration_of(self, event_id: str, member_id: str) -> Registration | None:
-        document = await self.registrations.find_one({"event_id": event_id, "member_id": member_id}, INTERNAL_FIELDS)
+        document = await self.registrations.find_one({"event_id": event_id, "member_id": member_id}, HIDDEN_FIELDS)
         return None if document is None else await self._shown(document)
 
     async def require_participant(self, event_id: str, member_id: str) -> Registration:
@@ -100,13 +101,13 @@ class RegistrationStore:
         query: Document = {"event_id": event_id}
         if state:
             query["state"] = state
-        found = self.registrations.find(query, INTERNAL_FIELDS).sort(
+        found = self.registrations.find(query, HIDDEN_FIELDS).sort(
             [("queue_key", ASCENDING), ("requested_at", ASCENDING)]
         )
         return [await self._shown(document) async for document in found]
 
     async def registrations_of_member(self, member_id: str) -> list[Registration]:
-        found = self.registrations.find({"member_id": member_id}, INTERNAL_FIELDS).sort("requested_at", ASCENDING)
+        found = self.registrations.find({"member_id": member_id}, HIDDEN_FIELDS).sort("requested_at", ASCENDING)
         return [await self._shown(document) async for document in found]
 
     async def _shown(self, document: Document) -> Registration:
@@ -277,13 +278,8 @@ class RegistrationStore:
             return
         at = now()
         key = self.queue_clock.next()
-        waitlisted = RegistrationWaitlisted(
-            event_id=event_id,
-            registration_id=registration_id,
-            member_id=document["member_id"],
-            position=await self._position(event_id, key),
-            waitlisted_at=at,
-        )
+        position = await self._position(event_id, key)
+        waitlisted = RegistrationWaitlisted(**_about(document), position=position, waitlisted_at=at)
         note = "the seat was given back while the request was stalled"
         await self.runtime.write(
             self.registrations,
@@ -407,9 +403,7 @@ class RegistrationStore:
                 return False
             at = now()
             promoted = RegistrationPromoted(
-                event_id=document["event_id"],
-                registration_id=document["_id"],
-                member_id=document["member_id"],
+                **_about(document),
                 promoted_at=at,
                 policy=policy,
                 explanation=explanation,
@@ -449,9 +443,7 @@ class RegistrationStore:
                 return
             at = now()
             cancelled = RegistrationCancelled(
-                event_id=document["event_id"],
-                registration_id=registration_id,
-                member_id=document["member_id"],
+                **_about(document),
                 cancelled_at=at,
                 reason=reason,
                 was_registered=document["state"] == "registered",
@@ -521,9 +513,7 @@ class RegistrationStore:
         at = now()
         state = "attended" if attended else "no_show"
         recorded = AttendanceRecorded(
-            event_id=document["event_id"],
-            registration_id=document["_id"],
-            member_id=document["member_id"],
+            **_about(document),
             attended=attended,
             recorded_at=at,
         )
@@ -565,9 +555,7 @@ class RegistrationStore:
             query = {"event_id": event_document["_id"], "state": "registered", "reminded": {"$ne": True}}
             async for document in self.registrations.find(query, {"member_id": 1, "event_id": 1}):
                 due = RegistrationReminderDue(
-                    event_id=document["event_id"],
-                    registration_id=document["_id"],
-                    member_id=document["member_id"],
+                    **_about(document),
                     starts_at=event_document["starts_at_utc"],
                     timezone=event_document["timezone"],
                     due_at=at,
@@ -650,3 +638,8 @@ class RegistrationStore:
         registration written meanwhile sees the cancellation and cancels itself)."""
         await self.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
         await self.seats.delete_many({"event_id": event_id})
+
+
+def _about(document: Document) -> dict[str, str]:
+    """Whom a registration's contract event is about: the fields every one of them carries."""
+    return {"event_id": document["event_id"], "registration_id": document["_id"], "member_id": document["member_id"]}

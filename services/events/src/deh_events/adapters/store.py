@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -31,20 +30,11 @@ from deh_events.domain.events import (
     local_time,
 )
 from deh_platform.errors import Conflict, NotFound
+from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
 Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("events", "registrations", "teams")
-# Bookkeeping of the outbox and of idempotent effects, never shown.
-INTERNAL_FIELDS = {"_outbox": 0, "_applied_events": 0, "_outbox_claim": 0, "_outbox_sequence": 0}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 class EventStore:
@@ -66,7 +56,7 @@ class EventStore:
     # Events -------------------------------------------------------------------------------------
 
     async def event(self, event_id: str) -> Event:
-        document = await self.events.find_one({"_id": event_id}, INTERNAL_FIELDS)
+        document = await self.events.find_one({"_id": event_id}, HIDDEN_FIELDS)
         if document is None:
             raise NotFound(f"no event {event_id}")
         return _event(document)
@@ -75,7 +65,7 @@ class EventStore:
         query: Document = {"ends_at_utc": {"$gt": after}}
         if kind:
             query["kind"] = kind
-        found = self.events.find(query, INTERNAL_FIELDS).sort([("starts_at_utc", ASCENDING), ("_id", ASCENDING)])
+        found = self.events.find(query, HIDDEN_FIELDS).sort([("starts_at_utc", ASCENDING), ("_id", ASCENDING)])
         return [_event(document) async for document in found.limit(limit)]
 
     async def create_event(self, draft: EventDraft, organiser: str) -> Event:

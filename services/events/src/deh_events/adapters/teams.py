@@ -17,13 +17,13 @@ from pymongo.errors import DuplicateKeyError
 
 from deh_contracts.catalogue.events import HackathonSubmissionMade, HackathonTeamChanged, HackathonTeamFormed
 from deh_events.adapters.registrations import RegistrationStore
-from deh_events.adapters.store import INTERNAL_FIELDS, new_id
 from deh_events.domain.events import Event
 from deh_events.domain.registrations import PARTICIPATING_STATES
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from deh_platform.records import HIDDEN_FIELDS, new_id
 
 Document = dict[str, Any]
-_INTERNAL = {**INTERNAL_FIELDS, "name_key": 0, "version": 0}
+_INTERNAL = {**HIDDEN_FIELDS, "name_key": 0, "version": 0}
 
 
 class TeamForm(BaseModel):

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -27,19 +25,11 @@ from deh_membership.domain.directory import decode_cursor, encode_cursor, name_k
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal, spread
 from deh_platform.errors import Conflict, InvalidInput, NotFound
+from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
 Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads")
-_INTERNAL = {"_outbox": 0, "_applied_events": 0}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 class MembershipStore:
@@ -228,7 +218,7 @@ class MembershipStore:
             query["$or"] = [{"name_key": {"$gt": last_name}}, {"name_key": last_name, "_id": {"$gt": last_id}}]
         found = [
             document
-            async for document in self.members.find(query, _INTERNAL)
+            async for document in self.members.find(query, HIDDEN_FIELDS)
             .sort([("name_key", ASCENDING), ("_id", ASCENDING)])
             .limit(limit + 1)
         ]
@@ -240,7 +230,7 @@ class MembershipStore:
         query = {"status": "active", "profile.country": country}
         return [
             document
-            async for document in self.members.find(query, _INTERNAL).sort(
+            async for document in self.members.find(query, HIDDEN_FIELDS).sort(
                 [("name_key", ASCENDING), ("_id", ASCENDING)]
             )
         ]
@@ -454,14 +444,14 @@ class MembershipStore:
 
 
 async def _one(collection: AsyncCollection[Document], key: str, what: str) -> Document:
-    document = await collection.find_one({"_id": key}, _INTERNAL)
+    document = await collection.find_one({"_id": key}, HIDDEN_FIELDS)
     if document is None:
         raise NotFound(f"no {what} {key}")
     return document
 
 
 async def _all(collection: AsyncCollection[Document], query: Document, order: str) -> list[Document]:
-    return [document async for document in collection.find(query, _INTERNAL).sort(order, ASCENDING)]
+    return [document async for document in collection.find(query, HIDDEN_FIELDS).sort(order, ASCENDING)]
 
 
 def _stored(member: Member) -> Document:

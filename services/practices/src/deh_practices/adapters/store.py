@@ -5,9 +5,8 @@ marking the practice for the search index in the same write."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -25,6 +24,7 @@ from deh_contracts.catalogue.practices import (
 from deh_contracts.registry import Contract
 from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
+from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import practices as rules
 from deh_practices.domain.practices import Edit, Review, Status
@@ -32,11 +32,6 @@ from deh_practices.domain.practices import Edit, Review, Status
 Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("practices",)
 PENDING = "search_pending"
-_INTERNAL = {"_outbox": 0, "_applied_events": 0}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PracticeStore:
@@ -70,7 +65,7 @@ class PracticeStore:
         request_id: str | None = None,
     ) -> Document:
         at = now()
-        practice_id = practice_id or uuid.uuid4().hex
+        practice_id = practice_id or new_id()
         authors = await self.author_names(author_ids)
         document: Document = {
             "_id": practice_id,
@@ -109,7 +104,7 @@ class PracticeStore:
         return document
 
     async def get(self, practice_id: str) -> Document:
-        document = await self.practices.find_one({"_id": practice_id}, _INTERNAL)
+        document = await self.practices.find_one({"_id": practice_id}, HIDDEN_FIELDS)
         if document is None:
             raise NotFound(f"no practice {practice_id}")
         return document
@@ -196,7 +191,7 @@ class PracticeStore:
             raise Forbidden("only the assigned reviewer may review this practice")
         at = now()
         status = rules.status_after_review(document["status"], review.decision)
-        review_id = uuid.uuid4().hex
+        review_id = new_id()
         events: list[Contract] = [
             PracticeReviewRecorded(
                 practice_id=document["_id"],
@@ -243,7 +238,7 @@ class PracticeStore:
         query = {"$or": [{"status": {"$in": ["submitted", "in_review"]}}, {"status": "published", "stale": True}]}
         return [
             document
-            async for document in self.practices.find(query, {**_INTERNAL, "body": 0, "versions": 0}).sort(
+            async for document in self.practices.find(query, {**HIDDEN_FIELDS, "body": 0, "versions": 0}).sort(
                 "updated_at", ASCENDING
             )
         ]
