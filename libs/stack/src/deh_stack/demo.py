@@ -1,9 +1,11 @@
 """Demo data for the local hub, loaded through the services' own HTTP APIs (never their
 databases), once per stack: organisations, members across Europe, National Advisory Services,
-a squad with its selection, and published multilingual practices."""
+a squad with its selection, published multilingual practices, and events with registrations."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -98,9 +100,62 @@ def load_demo(config: StackConfig) -> str:
             _ok(
                 client.post(f"/practices/{practice_id}/reviews", json=review, headers=_as(settings, REVIEWER, "member"))
             )
+    with httpx.Client(base_url=config.service_url("events"), timeout=10) as client:
+        _load_events(client, settings, members)
     marker.write_text("loaded\n")
-    counts = f"{len(ORGANISATIONS)} organisations, {len(PEOPLE)} members, 2 NAS, 1 squad, {PRACTICES} practices"
+    counts = (
+        f"{len(ORGANISATIONS)} organisations, {len(PEOPLE)} members, 2 NAS, 1 squad, {PRACTICES} practices, "
+        "3 events with registrations and a waitlist"
+    )
     return f"demo data loaded: {counts}"
+
+
+def _load_events(client: httpx.Client, settings: ServiceSettings, members: list[str]) -> None:
+    """A members' workshop with a balanced waitlist, a public hackathon with a team, and a NAS
+    meeting, a few weeks ahead (local times in their own zones)."""
+    staff = _as(settings, ADMIN, "admin", "moderator")
+    soon = datetime.now(UTC).date() + timedelta(days=30)
+    workshop = _event("workshop", "Idea-sketching: AI tutors in vocational schools", soon, "Europe/Brussels", 4)
+    workshop.update(audience="members", waitlist_policy="balanced")
+    workshop_id = _ok(client.post("/events", json=workshop, headers=staff))["event_id"]
+    for member_id in members[:6]:
+        _register_when_known(client, workshop_id, _as(settings, member_id, "member"))
+    hackathon = _event("hackathon", "DigiEduHack Riga", soon + timedelta(days=7), "Europe/Riga", 60)
+    hackathon.update(audience="public", challenges=[{"title": "Offline learning for remote schools"}])
+    created = _ok(client.post("/events", json=hackathon, headers=staff))
+    for member_id in members[6:9]:
+        _ok(
+            client.post(
+                f"/events/{created['event_id']}/registrations", json={}, headers=_as(settings, member_id, "member")
+            )
+        )
+    team = {"name": "Mesh", "challenge_id": created["challenges"][0]["challenge_id"]}
+    _ok(client.post(f"/events/{created['event_id']}/teams", json=team, headers=_as(settings, members[6], "member")))
+    meeting = _event("nas_meeting", "National Advisory Services: spring network meeting", soon, "Europe/Warsaw", 40)
+    meeting["audience"] = "nas_only"
+    _ok(client.post("/events", json=meeting, headers=_as(settings, members[2], "member", "nas_coordinator")))
+
+
+def _event(kind: str, title: str, day: date, zone: str, capacity: int) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "title": title,
+        "schedule": {"starts_at": f"{day}T10:00:00", "ends_at": f"{day}T16:00:00", "timezone": zone},
+        "online": True,
+        "online_link": "https://meet.example.eu/demo",
+        "capacity": capacity,
+    }
+
+
+def _register_when_known(client: httpx.Client, event_id: str, headers: dict[str, str]) -> None:
+    """Events learns of new members from membership's events on Kafka, a moment after approval."""
+    deadline = time.monotonic() + 60
+    while True:
+        response = client.post(f"/events/{event_id}/registrations", json={}, headers=headers)
+        if response.status_code != 409 or time.monotonic() > deadline:
+            _ok(response)
+            return
+        time.sleep(0.2)
 
 
 def _join(
