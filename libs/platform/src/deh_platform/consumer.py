@@ -75,6 +75,20 @@ class RefusedMessage:
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """An event with where it was read: what a projection of every event needs to point back
+    at its sources (topic as first published, partition, offset)."""
+
+    event: CloudEvent[Any]
+    topic: str
+    partition: int
+    offset: int
+
+
+ProjectionHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
+
+
 # ConnectionFailure covers PyMongo's AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
@@ -180,6 +194,7 @@ class EventConsumer:
         self.handlers: dict[str, Handler] = {}
         self.batch_handlers: dict[str, BatchHandler] = {}
         self.refusal_handlers: dict[str, RefusalHandler] = {}
+        self.projection: ProjectionHandler | None = None
         self.lag: dict[tuple[str, int], int] = {}
         self._partitions = _Partitions()
         self._kafka: AIOKafkaConsumer | None = None
@@ -212,6 +227,14 @@ class EventConsumer:
             return handler
 
         return register
+
+    def project(self, handler: ProjectionHandler) -> ProjectionHandler:
+        """Take every event of every known type on the topics, a partition's batch at a time,
+        with where each was read (a projection such as monitoring's). Instead of `on`."""
+        if self.handlers:
+            raise ValueError(f"{self.group} has handlers per type; a projection takes every type")
+        self.projection = handler
+        return handler
 
     def _readable(self, model: type[Contract]) -> str:
         spec = spec_of(model)
@@ -349,7 +372,7 @@ class EventConsumer:
         if origin is None:
             parsed.skip = "re-driven to another group"
             return parsed
-        if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers:
+        if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers and self.projection is None:
             parsed.skip = "not handled here"
             return parsed
         if parsed.type_name and parsed.type_name not in MESSAGE_TYPES and not origin.inbound:
@@ -375,9 +398,16 @@ class EventConsumer:
         return self._topic_named.get(parsed.origin_topic, REDRIVE)
 
     def _runs(self, items: list[Parsed]) -> list[list[Parsed]]:
-        """Consecutive events of a type with a batch handler go together; the rest one by one."""
+        """Consecutive events of a type with a batch handler go together (of any type, for a
+        projection); the rest one by one."""
         runs: list[list[Parsed]] = []
         for item in items:
+            if self.projection is not None:
+                if item.event is not None and runs and runs[-1][-1].event is not None:
+                    runs[-1].append(item)
+                else:
+                    runs.append([item])
+                continue
             batched = item.event is not None and item.event.type in self.batch_handlers
             if batched and runs and runs[-1][-1].event is not None and runs[-1][-1].event.type == item.type_name:
                 runs[-1].append(item)
@@ -390,11 +420,10 @@ class EventConsumer:
         first = run[0]
         if len(run) > 1:
             assert first.event is not None
-            handler = self.batch_handlers[first.event.type]
-            events = [item.event for item in run if item.event is not None]
+            work = self._batch_work(run)
             with self._span(f"consume {len(run)} {first.type_name}", first) as span:
                 span.set_attribute("messaging.batch.message_count", len(run))
-                failed = await self._attempt(lambda: handler(events))
+                failed = await self._attempt(work)
             if failed is None:
                 messages_consumed.add(len(run), {"group": self.group, "type": first.type_name})
                 return None
@@ -406,6 +435,15 @@ class EventConsumer:
             if reason is not None:
                 return item.record.offset, reason
         return None
+
+    def _batch_work(self, run: list[Parsed]) -> Callable[[], Awaitable[None]]:
+        if self.projection is not None:
+            projection, deliveries = self.projection, [_delivery(item) for item in run]
+            return lambda: projection(deliveries)
+        assert run[0].event is not None
+        handler = self.batch_handlers[run[0].event.type]
+        events = [item.event for item in run if item.event is not None]
+        return lambda: handler(events)
 
     async def _consume_one(self, item: Parsed) -> str | None:
         with self._span(f"consume {item.type_name or 'unknown'}", item) as span:
@@ -422,6 +460,9 @@ class EventConsumer:
             return await self._dead_letter(item, failed)
 
     async def _dispatch(self, item: Parsed) -> None:
+        if item.event is not None and self.projection is not None:
+            await self.projection([_delivery(item)])
+            return
         if item.event is not None:
             await self.handlers[item.event.type](item.event)
             return
@@ -527,3 +568,8 @@ class EventConsumer:
         if self.held:
             return "; ".join(hold.describe(tp) for tp, hold in sorted(self.held.items()))
         return "ok"
+
+
+def _delivery(item: Parsed) -> Delivery:
+    assert item.event is not None
+    return Delivery(item.event, item.origin_topic, item.record.partition, item.record.offset)

@@ -11,3 +11,5 @@ class MonitoringSettings(ServiceSettings):
     service_name: str = "monitoring"
     uses_mongodb: ClassVar[bool] = False
     uses_opensearch: ClassVar[bool] = True
+    # The indexes' aliases are <prefix>-activity and <prefix>-indicators (tests use their own).
+    index_prefix: str = "monitoring"

@@ -1,0 +1,1 @@
+"""Thin adapters: OpenSearch indexes, the projection from Kafka, the HTTP API."""

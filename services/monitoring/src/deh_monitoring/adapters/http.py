@@ -1,0 +1,218 @@
+"""The monitoring HTTP API for dashboards and the portal: indicator series, breakdowns, the
+sources of an indicator cell, and the projection's freshness. Counts only: public."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from opensearchpy import AsyncOpenSearch
+from pydantic import BaseModel
+
+from deh_monitoring.adapters.indexes import MonitoringIndexes
+from deh_monitoring.adapters.projection import Projection
+from deh_monitoring.domain.activity import INDICATORS, cell_parts
+from deh_platform.errors import InvalidInput
+from deh_platform.runtime import ServiceRuntime
+
+router = APIRouter()
+KNOWN_INDICATORS = sorted({name for names in INDICATORS.values() for name in names} | {"attendances", "no_shows"})
+Indicator = Annotated[str, Path(description="One of: " + ", ".join(KNOWN_INDICATORS))]
+BREAKDOWNS = {
+    "country": "countries",
+    "sector": "sectors",
+    "competence": "competences",
+    "topic": "topics",
+    "event_kind": "event_kind",
+    "result_type": "result_type",
+    "organisation_type": "organisation_type",
+    "language": "languages",
+}
+
+
+def _search(request: Request) -> AsyncOpenSearch:
+    runtime: ServiceRuntime = request.app.state.runtime
+    assert runtime.search is not None
+    return runtime.search
+
+
+def _indexes(request: Request) -> MonitoringIndexes:
+    return request.app.state.indexes  # type: ignore[no-any-return]
+
+
+Search = Annotated[AsyncOpenSearch, Depends(_search)]
+Indexes = Annotated[MonitoringIndexes, Depends(_indexes)]
+
+
+class Point(BaseModel):
+    period: date
+    value: int
+
+
+class Series(BaseModel):
+    indicator: str
+    interval: str
+    country: str | None
+    sector: str | None
+    points: list[Point]
+    total: int
+
+
+def _known(indicator: str) -> str:
+    if indicator not in KNOWN_INDICATORS:
+        raise InvalidInput(("path", "indicator"), f"unknown indicator; known: {', '.join(KNOWN_INDICATORS)}")
+    return indicator
+
+
+def _filters(
+    indicator: str, since: date | None, until: date | None, country: str | None, sector: str | None
+) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = [{"term": {"indicators": indicator}}]
+    if since or until:
+        filters.append(
+            {"range": {"day": {key: value.isoformat() for key, value in (("gte", since), ("lte", until)) if value}}}
+        )
+    if country:
+        filters.append({"term": {"countries": country}})
+    if sector:
+        filters.append({"term": {"sectors": sector}})
+    return filters
+
+
+@router.get("/indicators", tags=["indicators"])
+async def indicators() -> list[str]:
+    """The indicators the projection counts."""
+    return KNOWN_INDICATORS
+
+
+@router.get("/indicators/{indicator}/series", response_model=Series, tags=["indicators"])
+async def series(
+    indicator: Indicator,
+    search: Search,
+    indexes: Indexes,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    sector: Annotated[str | None, Query(max_length=40)] = None,
+    interval: Literal["day", "week", "month", "year"] = "day",
+) -> Any:
+    """How many events counted in the indicator per period (each event once, however many
+    countries or sectors it names)."""
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": _filters(_known(indicator), since, until, country, sector)}},
+        "aggs": {
+            "periods": {"date_histogram": {"field": "day", "calendar_interval": interval, "format": "yyyy-MM-dd"}}
+        },
+    }
+    response = await search.search(index=indexes.activity.alias, body=body)
+    points = [
+        Point(period=bucket["key_as_string"], value=bucket["doc_count"])
+        for bucket in response["aggregations"]["periods"]["buckets"]
+    ]
+    total = response["hits"]["total"]["value"]
+    return Series(indicator=indicator, interval=interval, country=country, sector=sector, points=points, total=total)
+
+
+class Share(BaseModel):
+    key: str
+    value: int
+
+
+@router.get("/indicators/{indicator}/breakdown", response_model=list[Share], tags=["indicators"])
+async def breakdown(
+    indicator: Indicator,
+    search: Search,
+    indexes: Indexes,
+    by: Literal[
+        "country", "sector", "competence", "topic", "event_kind", "result_type", "organisation_type", "language"
+    ],
+    top: Annotated[int, Query(ge=1, le=100)] = 10,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+) -> Any:
+    """The top values of a dimension among the indicator's events."""
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": _filters(_known(indicator), since, until, None, None)}},
+        "aggs": {"top": {"terms": {"field": BREAKDOWNS[by], "size": top}}},
+    }
+    response = await search.search(index=indexes.activity.alias, body=body)
+    return [
+        Share(key=bucket["key"], value=bucket["doc_count"]) for bucket in response["aggregations"]["top"]["buckets"]
+    ]
+
+
+class Source(BaseModel):
+    event_id: str
+    type: str
+    at: datetime
+    topic: str
+    partition: int
+    offset: int
+
+
+class Cell(BaseModel):
+    cell: str
+    indicator: str
+    day: str
+    country: str
+    sector: str
+    value: int
+    sources: list[Source]
+
+
+@router.get("/indicators/cells/{cell}", response_model=Cell, tags=["indicators"])
+async def explain_cell(
+    cell: Annotated[str, Path(max_length=200, description="indicator|day|country|sector")],
+    search: Search,
+    indexes: Indexes,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Any:
+    """An indicator cell's value and the events behind it: their ids and where they are on Kafka."""
+    if cell.count("|") != 3:
+        raise InvalidInput(("path", "cell"), "a cell is indicator|day|country|sector")
+    body = {
+        "size": limit,
+        "query": {"term": {"cells": cell}},
+        "sort": [{"at": "asc"}, {"event_id": "asc"}],
+        "track_total_hits": True,
+        "_source": ["event_id", "type", "at", "source_topic", "source_partition", "source_offset"],
+    }
+    response = await search.search(index=indexes.activity.alias, body=body)
+    sources = [
+        Source(
+            event_id=hit["_source"]["event_id"],
+            type=hit["_source"]["type"],
+            at=hit["_source"]["at"],
+            topic=hit["_source"]["source_topic"],
+            partition=hit["_source"]["source_partition"],
+            offset=hit["_source"]["source_offset"],
+        )
+        for hit in response["hits"]["hits"]
+    ]
+    return Cell(cell=cell, **cell_parts(cell), value=response["hits"]["total"]["value"], sources=sources)
+
+
+class PartitionFreshness(BaseModel):
+    topic: str
+    partition: int
+    lag_events: int
+    lag_seconds: float
+
+
+@router.get("/freshness", response_model=list[PartitionFreshness], tags=["projection"])
+async def freshness(request: Request) -> Any:
+    """How far the projection is behind, per partition: events not yet projected, and how old
+    the last projected event is while some wait (0 when none wait)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    projection: Projection = request.app.state.projection
+    now = datetime.now(UTC)
+    found = []
+    for consumer in runtime.consumers:
+        for (topic, partition), lag in sorted(consumer.lag.items()):
+            last = projection.last_event_at.get((topic, partition))
+            seconds = (now - last).total_seconds() if lag and last else 0.0
+            found.append(PartitionFreshness(topic=topic, partition=partition, lag_events=lag, lag_seconds=seconds))
+    return found

@@ -1,0 +1,104 @@
+"""Monitoring's OpenSearch indexes: templates, versioned indexes behind aliases, created at start.
+
+Dashboards and the API read the aliases (`<prefix>-activity`, `<prefix>-indicators`); each alias
+points at one version (`<prefix>-activity-v1-<time>`), so that a rebuild can fill a new version
+and swap the alias without downtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+
+MAPPING_VERSION = 1
+KEYWORDS = (
+    "event_id",
+    "type",
+    "short_type",
+    "service",
+    "countries",
+    "sectors",
+    "organisation_type",
+    "languages",
+    "competences",
+    "topics",
+    "result_type",
+    "origin_kind",
+    "event_kind",
+    "audience",
+    "decision",
+    "reason",
+    "indicators",
+    "cells",
+    "source_topic",
+)
+
+ACTIVITY_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        **{name: {"type": "keyword"} for name in KEYWORDS},
+        "at": {"type": "date"},
+        "day": {"type": "date", "format": "strict_date"},
+        "attended": {"type": "boolean"},
+        "figures": {"type": "object", "dynamic": True},
+        "source_partition": {"type": "integer"},
+        "source_offset": {"type": "long"},
+    },
+}
+
+INDICATOR_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "cell": {"type": "keyword"},
+        "indicator": {"type": "keyword"},
+        "day": {"type": "date", "format": "strict_date"},
+        "country": {"type": "keyword"},
+        "sector": {"type": "keyword"},
+        "value": {"type": "long"},
+        "updated_at": {"type": "date"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class VersionedIndex:
+    """An alias and the template of the index versions behind it."""
+
+    alias: str
+    mappings: dict[str, Any]
+
+    def new_version(self) -> str:
+        return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
+
+    async def ensure(self, search: AsyncOpenSearch) -> None:
+        """Install the template, then create the first version behind the alias unless it exists."""
+        await search.indices.put_index_template(
+            name=f"{self.alias}-template",
+            body={
+                "index_patterns": [f"{self.alias}-v*"],
+                "version": MAPPING_VERSION,
+                "template": {"settings": {"number_of_shards": 1}, "mappings": self.mappings},
+            },
+        )
+        if not await search.indices.exists_alias(name=self.alias):
+            await search.indices.create(index=self.new_version(), body={"aliases": {self.alias: {}}})
+
+
+@dataclass(frozen=True)
+class MonitoringIndexes:
+    activity: VersionedIndex
+    indicators: VersionedIndex
+
+    @classmethod
+    def named(cls, prefix: str) -> MonitoringIndexes:
+        return cls(
+            VersionedIndex(f"{prefix}-activity", ACTIVITY_MAPPINGS),
+            VersionedIndex(f"{prefix}-indicators", INDICATOR_MAPPINGS),
+        )
+
+    async def ensure(self, search: AsyncOpenSearch) -> None:
+        for index in (self.activity, self.indicators):
+            await index.ensure(search)

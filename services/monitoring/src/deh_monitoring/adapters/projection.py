@@ -1,0 +1,89 @@
+"""The projection: every domain event, a partition's batch at a time, into OpenSearch.
+
+1. Each event becomes an activity document whose id is the event's id, written with one bulk
+   request: a redelivery or a replay writes the same documents again, never new ones.
+2. The indicator cells the batch touched are counted again from the activity index (after a
+   refresh): a cell's value is the number of activity documents that count in it, so it is
+   exact however often an event was read.
+3. Each cell's document is written with its count as external version (`external_gte`): counts
+   only grow (activity documents are never removed), so when partitions are projected side by
+   side, an earlier, smaller count never overwrites a later one.
+
+Only then does the consumer commit the batch's offsets; a crash before that re-reads the batch.
+An item OpenSearch refuses for good fails the batch, and the consumer finds it one by one and
+dead-letters it; a server that is away holds the partition (deh_platform.consumer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+
+from deh_monitoring.adapters.indexes import MonitoringIndexes
+from deh_monitoring.domain.activity import Activity, cell_parts, describe
+from deh_platform.consumer import Delivery
+from deh_platform.errors import TransientError
+
+# OpenSearch answers these for one item when trying again later may succeed.
+TRANSIENT_STATUSES = {429, 502, 503, 504}
+VERSION_CONFLICT = 409
+
+
+class Projection:
+    def __init__(self, search: AsyncOpenSearch, indexes: MonitoringIndexes) -> None:
+        self.search = search
+        self.indexes = indexes
+        self.last_event_at: dict[tuple[str, int], datetime] = {}
+
+    async def project(self, deliveries: Sequence[Delivery]) -> None:
+        activities = [describe(d.event, d.topic, d.partition, d.offset) for d in deliveries]
+        await self._bulk([_indexed(self.indexes.activity.alias, activity) for activity in activities])
+        cells = sorted({cell for activity in activities for cell in activity.cells})
+        if cells:
+            await self.search.indices.refresh(index=self.indexes.activity.alias)
+            counts = await self._counts(cells)
+            await self._bulk([self._cell_document(cell, counts.get(cell, 0)) for cell in cells])
+        for delivery in deliveries:
+            self.last_event_at[(delivery.topic, delivery.partition)] = delivery.event.time
+
+    async def _counts(self, cells: list[str]) -> dict[str, int]:
+        body = {
+            "size": 0,
+            "query": {"terms": {"cells": cells}},
+            "aggs": {"cells": {"terms": {"field": "cells", "include": cells, "size": len(cells)}}},
+        }
+        response = await self.search.search(index=self.indexes.activity.alias, body=body)
+        return {bucket["key"]: bucket["doc_count"] for bucket in response["aggregations"]["cells"]["buckets"]}
+
+    def _cell_document(self, cell: str, count: int) -> list[dict[str, Any]]:
+        action = {
+            "index": {
+                "_index": self.indexes.indicators.alias,
+                "_id": cell,
+                "version": count,
+                "version_type": "external_gte",
+            }
+        }
+        document = {"cell": cell, **cell_parts(cell), "value": count, "updated_at": datetime.now(UTC).isoformat()}
+        return [action, document]
+
+    async def _bulk(self, pairs: list[list[dict[str, Any]]]) -> None:
+        body = [line for pair in pairs for line in pair]
+        if not body:
+            return
+        response = await self.search.bulk(body=body)
+        if not response["errors"]:
+            return
+        failures = [item["index"] for item in response["items"] if item["index"].get("error")]
+        lasting = [f for f in failures if f["status"] != VERSION_CONFLICT]  # a conflict: a larger count won
+        if any(failure["status"] in TRANSIENT_STATUSES for failure in lasting):
+            raise TransientError(f"OpenSearch is overloaded or away: {lasting[0]['error']}")
+        if lasting:
+            raise ValueError(f"OpenSearch refused {len(lasting)} documents, first: {lasting[0]['error']}")
+
+
+def _indexed(alias: str, activity: Activity) -> list[dict[str, Any]]:
+    return [{"index": {"_index": alias, "_id": activity.event_id}}, activity.model_dump(mode="json")]

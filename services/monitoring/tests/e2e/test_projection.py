@@ -1,0 +1,134 @@
+"""Every domain event is projected into the activity index and counted in its indicator cells,
+exactly once however often it is read; a poison event is set aside and the rest are indexed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from domain_stream import a_day_of_its_own, day_of_activity, records
+from hub_testing import ServiceUnderTest, events_on, produce
+
+from deh_contracts.registry import DEAD_LETTERS, MEMBERSHIP
+from deh_stack.testing import ServerAddresses, eventually
+
+pytestmark = pytest.mark.e2e
+PEOPLE = 40
+
+
+async def series_total(monitoring: ServiceUnderTest, indicator: str, day: str, **filters: str) -> int:
+    response = await monitoring.client.get(
+        f"/indicators/{indicator}/series", params={"from": day, "to": day, **filters}
+    )
+    assert response.status_code == 200, response.text
+    total: int = response.json()["total"]
+    return total
+
+
+async def cell(monitoring: ServiceUnderTest, key: str) -> dict[str, Any]:
+    response = await monitoring.client.get(f"/indicators/cells/{key}")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def test_a_day_of_activity_is_counted_exactly_and_a_replay_counts_nothing_twice(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    day = a_day_of_its_own()
+    stream = day_of_activity(day, PEOPLE, seed=1)
+    await produce(servers, *records(stream))
+
+    expected = Counter(
+        (e.type.split(".")[-3] + "." + e.type.split(".")[-2], getattr(e.data, "country", None)) for e in stream
+    )
+    approved_in_lv = expected[("member.approved", "LV")]
+
+    async def all_projected() -> bool:
+        return await series_total(monitoring, "members_approved", day.isoformat()) == PEOPLE
+
+    await eventually(all_projected, within=60, interval=0.5)
+    assert await series_total(monitoring, "members_applied", day.isoformat()) == PEOPLE
+    assert await series_total(monitoring, "members_approved", day.isoformat(), country="LV") == approved_in_lv
+    assert await series_total(monitoring, "practices_published", day.isoformat()) == PEOPLE // 2
+    attended = sum(1 for n in range(PEOPLE) if n % 4 != 0)
+    assert await series_total(monitoring, "attendances", day.isoformat()) == attended
+    assert await series_total(monitoring, "no_shows", day.isoformat()) == PEOPLE - attended
+
+    # The same events again (a redelivery, a replay): nothing counts twice.
+    await produce(servers, *records(stream))
+    marker = day_of_activity(day, 1, seed=2)  # read after the replay, in one of its partitions
+    await produce(servers, *records(marker))
+
+    async def marker_projected() -> bool:
+        return await series_total(monitoring, "members_applied", day.isoformat()) == PEOPLE + 1
+
+    await eventually(marker_projected, within=60, interval=0.5)
+    assert await series_total(monitoring, "members_approved", day.isoformat()) == PEOPLE + 1
+
+    # Every indicator cell says which events made it, and where they are on Kafka.
+    lv_cells = [
+        key
+        for key in {f"members_approved|{day}|LV|{s}" for s in ("school", "vet", "higher_education", "adult_learning")}
+    ]
+    explained = [await cell(monitoring, key) for key in lv_cells]
+    assert sum(found["value"] for found in explained) == approved_in_lv + (1 if marker[2].data.country == "LV" else 0)
+    on_kafka = {
+        (published.headers["ce_id"])
+        for published in await events_on(servers, MEMBERSHIP)
+        if published.type.endswith("approved.v1")
+    }
+    for found in explained:
+        assert found["value"] == len(found["sources"])
+        assert all(source["event_id"] in on_kafka and source["topic"] == MEMBERSHIP.name for source in found["sources"])
+
+
+async def test_the_activity_index_holds_no_id_of_a_person(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    day = a_day_of_its_own()
+    stream = day_of_activity(day, 3, seed=3)
+    await produce(servers, *records(stream))
+    people = {e.data.member_id for e in stream if hasattr(e.data, "member_id")}
+
+    async def projected() -> bool:
+        return await series_total(monitoring, "members_approved", day.isoformat()) == 3
+
+    await eventually(projected, within=60, interval=0.5)
+    search = monitoring.runtime.search
+    assert search is not None
+    found = await search.search(
+        index=monitoring.app.state.indexes.activity.alias,
+        body={"size": 100, "query": {"term": {"day": day.isoformat()}}},
+    )
+    stored = str([hit["_source"] for hit in found["hits"]["hits"]])
+    assert len(found["hits"]["hits"]) == len(stream)
+    assert not any(person in stored for person in people)
+
+
+async def test_a_poison_event_is_dead_lettered_and_the_rest_are_projected(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    day = a_day_of_its_own()
+    stream = day_of_activity(day, 5, seed=4)
+    good = records(stream)
+    approved = next(record for record in good if b"approved" in dict(record.headers)["ce_type"])
+    poison = type(approved)(approved.topic, approved.key, b'{"member_id": 17}', approved.headers)
+    await produce(servers, poison, *good)
+
+    async def projected() -> bool:
+        return await series_total(monitoring, "members_applied", day.isoformat()) == 5
+
+    await eventually(projected, within=60, interval=0.5)
+    # The poison shares its id with a good event: the good one is counted, once.
+    assert await series_total(monitoring, "members_approved", day.isoformat()) == 5
+    poison_id = dict(poison.headers)["ce_id"].decode()
+
+    async def dead_lettered() -> bool:
+        return any(
+            letter.data.get("origin_headers", {}).get("ce_id") == poison_id or poison_id in str(letter.data)
+            for letter in await events_on(servers, DEAD_LETTERS)
+        )
+
+    await eventually(dead_lettered, within=30, interval=0.5)
