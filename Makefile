@@ -34,7 +34,8 @@ format: sync
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: sync  ## messaging, search and registration benchmarks against raw baselines (own servers unless DEH_* are set)
+bench: sync  ## messaging, search, registration and projection benchmarks against raw baselines (own servers unless DEH_* are set)
 	@$(UV) run --frozen python bench/messaging.py
 	@$(UV) run --frozen python bench/search.py
 	@$(UV) run --frozen python bench/registration.py
+	@$(UV) run --frozen python bench/projection.py
