@@ -544,6 +544,17 @@ class EventConsumer:
             for (topic, partition), lag in self.lag.items()
         ]
 
+    async def progress(self) -> tuple[int, int]:
+        """How far the group is through its partitions: (committed, end) summed over the
+        partitions assigned to it now (a new group starts at 0 of the topics' whole history)."""
+        kafka = self._kafka
+        assigned = list(kafka.assignment()) if kafka is not None else []
+        if kafka is None or not assigned:
+            return 0, 0
+        ends = await kafka.end_offsets(assigned)
+        committed = [await kafka.committed(partition) or 0 for partition in assigned]
+        return sum(committed), sum(ends.values())
+
     async def caught_up(self) -> bool:
         """Whether the consumer has processed (and committed) every partition assigned to it up
         to its end as of now (a new group reads the topics' whole history first)."""

@@ -35,6 +35,15 @@ from deh_platform.topics import ensure_topics
 REDRIVE_OF_HEADER = "deh_redrive_of"
 
 
+def progress_bar(done: int, total: int, width: int = 40) -> None:
+    """A long operator command's progress, redrawn in place on standard error."""
+    filled = width * min(done, total) // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    sys.stderr.flush()
+    if done >= total:
+        sys.stderr.write("\n")
+
+
 @dataclass(frozen=True)
 class Letter:
     """A dead letter as the operator sees it: its own id and what it says."""

@@ -3,10 +3,10 @@ and its HTTP API."""
 
 from fastapi import FastAPI
 
-from deh_contracts.registry import EVENTS, MEMBERSHIP, MONITORING, OUTCOMES, PRACTICES
+from deh_contracts.registry import MONITORING, OUTCOMES
 from deh_monitoring.adapters.http import router
 from deh_monitoring.adapters.indexes import MonitoringIndexes
-from deh_monitoring.adapters.projection import Projection
+from deh_monitoring.adapters.projection import PROJECTED_TOPICS, Projection
 from deh_monitoring.settings import MonitoringSettings
 from deh_platform.http import create_service_app
 from deh_platform.runtime import ServiceRuntime
@@ -16,8 +16,8 @@ def create_app(settings: MonitoringSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[MONITORING, OUTCOMES])
     assert runtime.search is not None
     indexes = MonitoringIndexes.named(settings.index_prefix)
-    projection = Projection(runtime.search, indexes)
-    runtime.consumer([MEMBERSHIP, PRACTICES, EVENTS, MONITORING]).project(projection.project)
+    projection = Projection(runtime.search, indexes.activity.alias, indexes.indicators.alias)
+    runtime.consumer(PROJECTED_TOPICS).project(projection.project)
 
     async def prepare(_: ServiceRuntime) -> None:
         assert runtime.search is not None

@@ -3,7 +3,9 @@ exactly once however often it is read; a poison event is set aside and the rest 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ from domain_stream import SECTORS, a_day_of_its_own, day_of_activity, records
 from hub_testing import ServiceUnderTest, events_on, produce
 
 from deh_contracts.registry import DEAD_LETTERS, MEMBERSHIP
+from deh_monitoring.adapters.rebuild import rebuild
+from deh_monitoring.settings import MonitoringSettings
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +134,42 @@ async def test_a_poison_event_is_dead_lettered_and_the_rest_are_projected(
         )
 
     await eventually(dead_lettered, within=30, interval=0.5)
+
+
+async def test_a_rebuild_from_kafka_gives_the_same_numbers_twice_without_a_moment_of_downtime(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    day = a_day_of_its_own().isoformat()
+    await produce(servers, *records(day_of_activity(date.fromisoformat(day), 12, seed=6)))
+
+    async def projected() -> bool:
+        return await series_total(monitoring, "members_approved", day) == 12
+
+    await eventually(projected, within=60, interval=0.5)
+    before = {
+        name: await series_total(monitoring, name, day) for name in ("members_approved", "attendances", "no_shows")
+    }
+    settings = monitoring.runtime.settings
+    assert isinstance(settings, MonitoringSettings)
+    readings: list[int] = []
+    progress: list[tuple[int, int]] = []
+
+    async def keep_reading(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            readings.append(await series_total(monitoring, "members_approved", day))
+            await asyncio.sleep(0.05)
+
+    for _ in range(2):
+        stop = asyncio.Event()
+        reader = asyncio.create_task(keep_reading(stop))
+        moves = await rebuild(settings, lambda done, total: progress.append((done, total)))
+        stop.set()
+        await reader
+        search = monitoring.runtime.search
+        assert search is not None
+        for alias, (_, new) in moves.items():
+            assert list(await search.indices.get_alias(name=alias)) == [new]
+        after = {name: await series_total(monitoring, name, day) for name in before}
+        assert after == before
+    assert set(readings) == {12}  # readers saw the full numbers throughout, old version or new
+    assert progress[-1][0] == progress[-1][1] > 0

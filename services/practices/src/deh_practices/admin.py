@@ -13,19 +13,12 @@ import sys
 
 import httpx
 
+from deh_platform.operations import progress_bar
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import check_links
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.settings import PracticesSettings
-
-
-def progress_bar(done: int, total: int, width: int = 40) -> None:
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    sys.stderr.flush()
-    if done >= total:
-        sys.stderr.write("\n")
 
 
 async def run(command: str) -> str:

@@ -73,6 +73,9 @@ class VersionedIndex:
     def new_version(self) -> str:
         return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
+    async def live_version(self, search: AsyncOpenSearch) -> str:
+        return str(next(iter(await search.indices.get_alias(name=self.alias))))
+
     async def ensure(self, search: AsyncOpenSearch) -> None:
         """Install the template, then create the first version behind the alias unless it exists."""
         await search.indices.put_index_template(
@@ -102,3 +105,12 @@ class MonitoringIndexes:
     async def ensure(self, search: AsyncOpenSearch) -> None:
         for index in (self.activity, self.indicators):
             await index.ensure(search)
+
+
+async def swap(search: AsyncOpenSearch, moves: dict[str, tuple[str, str]]) -> None:
+    """Point each alias from its old version at its new one, all in one atomic request, so
+    that readers see either every old version or every new one."""
+    actions: list[dict[str, Any]] = []
+    for alias, (old, new) in moves.items():
+        actions += [{"remove": {"index": old, "alias": alias}}, {"add": {"index": new, "alias": alias}}]
+    await search.indices.update_aliases(body={"actions": actions})

@@ -22,28 +22,34 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 
-from deh_monitoring.adapters.indexes import MonitoringIndexes
+from deh_contracts.registry import EVENTS, MEMBERSHIP, MONITORING, PRACTICES
 from deh_monitoring.domain.activity import Activity, cell_parts, describe
 from deh_platform.consumer import Delivery
 from deh_platform.errors import TransientError
 
+# The domain streams it projects (each service's own, kept forever for replays).
+PROJECTED_TOPICS = [MEMBERSHIP, PRACTICES, EVENTS, MONITORING]
 # OpenSearch answers these for one item when trying again later may succeed.
 TRANSIENT_STATUSES = {429, 502, 503, 504}
 VERSION_CONFLICT = 409
 
 
 class Projection:
-    def __init__(self, search: AsyncOpenSearch, indexes: MonitoringIndexes) -> None:
+    """Writes to `activity` and `indicators`: the aliases when live, a new version's indexes
+    during a rebuild."""
+
+    def __init__(self, search: AsyncOpenSearch, activity: str, indicators: str) -> None:
         self.search = search
-        self.indexes = indexes
+        self.activity = activity
+        self.indicators = indicators
         self.last_event_at: dict[tuple[str, int], datetime] = {}
 
     async def project(self, deliveries: Sequence[Delivery]) -> None:
         activities = [describe(d.event, d.topic, d.partition, d.offset) for d in deliveries]
-        await self._bulk([_indexed(self.indexes.activity.alias, activity) for activity in activities])
+        await self._bulk([_indexed(self.activity, activity) for activity in activities])
         cells = sorted({cell for activity in activities for cell in activity.cells})
         if cells:
-            await self.search.indices.refresh(index=self.indexes.activity.alias)
+            await self.search.indices.refresh(index=self.activity)
             counts = await self._counts(cells)
             await self._bulk([self._cell_document(cell, counts.get(cell, 0)) for cell in cells])
         for delivery in deliveries:
@@ -55,13 +61,13 @@ class Projection:
             "query": {"terms": {"cells": cells}},
             "aggs": {"cells": {"terms": {"field": "cells", "include": cells, "size": len(cells)}}},
         }
-        response = await self.search.search(index=self.indexes.activity.alias, body=body)
+        response = await self.search.search(index=self.activity, body=body)
         return {bucket["key"]: bucket["doc_count"] for bucket in response["aggregations"]["cells"]["buckets"]}
 
     def _cell_document(self, cell: str, count: int) -> list[dict[str, Any]]:
         action = {
             "index": {
-                "_index": self.indexes.indicators.alias,
+                "_index": self.indicators,
                 "_id": cell,
                 "version": count,
                 "version_type": "external_gte",
