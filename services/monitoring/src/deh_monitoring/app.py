@@ -16,7 +16,7 @@ def create_app(settings: MonitoringSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[MONITORING, OUTCOMES])
     assert runtime.search is not None
     indexes = MonitoringIndexes.named(settings.index_prefix)
-    projection = Projection(runtime.search, indexes.activity.alias, indexes.indicators.alias)
+    projection = Projection(runtime.search, indexes.activity.alias, indexes.indicators.alias, indexes.context)
     runtime.consumer(PROJECTED_TOPICS).project(projection.project)
 
     async def prepare(_: ServiceRuntime) -> None:

@@ -216,3 +216,54 @@ async def freshness(request: Request) -> Any:
             seconds = (now - last).total_seconds() if lag and last else 0.0
             found.append(PartitionFreshness(topic=topic, partition=partition, lag_events=lag, lag_seconds=seconds))
     return found
+
+
+class Expertise(BaseModel):
+    """How many, in one country, for one competence, topic or kind of NAS activity."""
+
+    key: str
+    country: str
+    count: int
+
+
+KNOWLEDGE = {
+    # what the map is of -> (indicator counted, the field its rows are by)
+    "competences": ({"term": {"indicators": "practices_published"}}, "competences"),
+    "squad_topics": ({"term": {"indicators": "squad_applications"}}, "topics"),
+    "nas": (
+        {"bool": {"should": [{"term": {"indicators": "nas_registered"}}, {"term": {"event_kind": "nas_meeting"}}]}},
+        "short_type",
+    ),
+}
+
+
+@router.get("/knowledge-map", response_model=list[Expertise], tags=["knowledge map"])
+async def knowledge_map(
+    search: Search,
+    indexes: Indexes,
+    of: Literal["competences", "squad_topics", "nas"],
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+) -> Any:
+    """Where expertise sits, as counts only: practices published by DigComp/DigCompEdu
+    competence and country, squad applications by topic and applicant's country, NAS activity
+    (registrations of NAS, registrations for NAS meetings) by country."""
+    selection, rows_by = KNOWLEDGE[of]
+    period = {key: value.isoformat() for key, value in (("gte", since), ("lte", until)) if value}
+    filters = [selection, *([{"range": {"day": period}}] if period else [])]
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": filters}},
+        "aggs": {
+            "rows": {
+                "terms": {"field": rows_by, "size": 200},
+                "aggs": {"countries": {"terms": {"field": "countries", "size": 60}}},
+            }
+        },
+    }
+    response = await search.search(index=indexes.activity.alias, body=body)
+    return [
+        Expertise(key=row["key"], country=country["key"], count=country["doc_count"])
+        for row in response["aggregations"]["rows"]["buckets"]
+        for country in row["countries"]["buckets"]
+    ]

@@ -94,17 +94,25 @@ class VersionedIndex:
 class MonitoringIndexes:
     activity: VersionedIndex
     indicators: VersionedIndex
+    # What later events need from earlier ones (an event's kind, a squad's topic), by the
+    # aggregate's id. Not versioned: its content follows from the events alone, so a rebuild
+    # writes the same documents again.
+    context: str
 
     @classmethod
     def named(cls, prefix: str) -> MonitoringIndexes:
         return cls(
             VersionedIndex(f"{prefix}-activity", ACTIVITY_MAPPINGS),
             VersionedIndex(f"{prefix}-indicators", INDICATOR_MAPPINGS),
+            f"{prefix}-context",
         )
 
     async def ensure(self, search: AsyncOpenSearch) -> None:
         for index in (self.activity, self.indicators):
             await index.ensure(search)
+        if not await search.indices.exists(index=self.context):
+            mappings = {"dynamic": "strict", "properties": {"fields": {"type": "object", "enabled": False}}}
+            await search.indices.create(index=self.context, body={"mappings": mappings})
 
 
 async def swap(search: AsyncOpenSearch, moves: dict[str, tuple[str, str]]) -> None:

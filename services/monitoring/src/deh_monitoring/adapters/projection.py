@@ -23,7 +23,7 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 
 from deh_contracts.registry import EVENTS, MEMBERSHIP, MONITORING, PRACTICES
-from deh_monitoring.domain.activity import Activity, cell_parts, describe
+from deh_monitoring.domain.activity import Activity, Context, cell_parts, defines, describe, references
 from deh_platform.consumer import Delivery
 from deh_platform.errors import TransientError
 
@@ -35,17 +35,19 @@ VERSION_CONFLICT = 409
 
 
 class Projection:
-    """Writes to `activity` and `indicators`: the aliases when live, a new version's indexes
-    during a rebuild."""
+    """Writes to `activity` and `indicators` (the aliases when live, a new version's indexes
+    during a rebuild) and keeps what later events need in `context`."""
 
-    def __init__(self, search: AsyncOpenSearch, activity: str, indicators: str) -> None:
+    def __init__(self, search: AsyncOpenSearch, activity: str, indicators: str, context: str) -> None:
         self.search = search
         self.activity = activity
         self.indicators = indicators
+        self.context = context
         self.last_event_at: dict[tuple[str, int], datetime] = {}
 
     async def project(self, deliveries: Sequence[Delivery]) -> None:
-        activities = [describe(d.event, d.topic, d.partition, d.offset) for d in deliveries]
+        context = await self._context(deliveries)
+        activities = [describe(d.event, d.topic, d.partition, d.offset, context) for d in deliveries]
         await self._bulk([_indexed(self.activity, activity) for activity in activities])
         cells = sorted({cell for activity in activities for cell in activity.cells})
         if cells:
@@ -54,6 +56,20 @@ class Projection:
             await self._bulk([self._cell_document(cell, counts.get(cell, 0)) for cell in cells])
         for delivery in deliveries:
             self.last_event_at[(delivery.topic, delivery.partition)] = delivery.event.time
+
+    async def _context(self, deliveries: Sequence[Delivery]) -> Context:
+        """What the batch's events need from earlier ones: defined in the batch itself (stored
+        first, for later batches), or stored by an earlier batch. An aggregate's events share a
+        partition, so the defining event is always read before those that need it."""
+        defined = dict(found for d in deliveries if (found := defines(d.event)) is not None)
+        await self._bulk(
+            [[{"index": {"_index": self.context, "_id": key}}, {"fields": fields}] for key, fields in defined.items()]
+        )
+        wanted = {key for d in deliveries if (key := references(d.event)) is not None} - set(defined)
+        if wanted:
+            response = await self.search.mget(index=self.context, body={"ids": sorted(wanted)})
+            defined.update({doc["_id"]: doc["_source"]["fields"] for doc in response["docs"] if doc.get("found")})
+        return defined
 
     async def _counts(self, cells: list[str]) -> dict[str, int]:
         body = {

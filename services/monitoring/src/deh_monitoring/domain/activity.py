@@ -10,6 +10,7 @@ twice (see adapters/projection.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -82,10 +83,42 @@ class Activity(BaseModel):
     source_offset: int
 
 
-def describe(event: CloudEvent[Any], topic: str, partition: int, offset: int) -> Activity:
+Context = Mapping[str, dict[str, Any]]
+
+
+def short_type_of(event: CloudEvent[Any]) -> str:
+    return event.type.removeprefix(PREFIX).rsplit(".", 1)[0]
+
+
+def defines(event: CloudEvent[Any]) -> tuple[str, dict[str, Any]] | None:
+    """What later events of the same aggregate need to be described and that only this one
+    says: an event's kind and audience, a squad's topic (kept as context, see `references`)."""
+    data, short_type = event.data, short_type_of(event)
+    if short_type == "events.event.scheduled":
+        return f"event:{data.event_id}", {"event_kind": data.kind, "audience": data.audience}
+    if short_type == "membership.squad.created":
+        return f"squad:{data.squad_id}", {"topics": [data.topic]}
+    return None
+
+
+def references(event: CloudEvent[Any]) -> str | None:
+    """The context an event needs (a registration: its event's kind; an application: its squad's topic)."""
+    data, short_type = event.data, short_type_of(event)
+    if short_type.startswith("events.") and hasattr(data, "event_id"):
+        return f"event:{data.event_id}"
+    if short_type.startswith("membership.squad.") and hasattr(data, "squad_id"):
+        return f"squad:{data.squad_id}"
+    return None
+
+
+def describe(
+    event: CloudEvent[Any], topic: str, partition: int, offset: int, context: Context | None = None
+) -> Activity:
     data = event.data.model_dump(mode="json")
-    short_type = event.type.removeprefix(PREFIX).rsplit(".", 1)[0]
+    short_type = short_type_of(event)
     metadata = data.get("metadata") or {}
+    reference = references(event)
+    known = (context or {}).get(reference, {}) if reference else {}
     activity = Activity(
         event_id=event.id,
         at=event.time,
@@ -98,11 +131,11 @@ def describe(event: CloudEvent[Any], topic: str, partition: int, offset: int) ->
         organisation_type=data.get("type") if short_type == "membership.organisation.registered" else None,
         languages=_values(metadata, "languages"),
         competences=_values(metadata, "digcomp", "digcompedu"),
-        topics=_values(data, "topic") or _values(metadata, "topics"),
+        topics=_values(data, "topic") or _values(metadata, "topics") or known.get("topics", []),
         result_type=metadata.get("result_type"),
         origin_kind=(metadata.get("origin") or {}).get("kind"),
-        event_kind=data.get("kind") if short_type.startswith("events.event.") else None,
-        audience=data.get("audience"),
+        event_kind=data.get("kind") if short_type.startswith("events.event.") else known.get("event_kind"),
+        audience=data.get("audience") or known.get("audience"),
         decision=data.get("decision"),
         reason=data.get("reason") if short_type == "events.registration.cancelled" else None,
         attended=data.get("attended"),
