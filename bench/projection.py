@@ -102,8 +102,8 @@ async def raw(servers: ServerAddresses, topic: Topic, count: int) -> float:
 class TimedProjection(Projection):
     """The projection, noting when each batch was done and how long its events waited."""
 
-    def __init__(self, search: AsyncOpenSearch, activity: str, indicators: str, context: str) -> None:
-        super().__init__(search, activity, indicators, context)
+    def __init__(self, search: AsyncOpenSearch, indexes: MonitoringIndexes) -> None:
+        super().__init__(search, indexes)
         self.projected = 0
         self.waits: list[float] = []
 
@@ -118,7 +118,7 @@ async def projected(servers: ServerAddresses, topic: Topic, count: int) -> float
     search = AsyncOpenSearch(servers.opensearch_url)
     indexes = MonitoringIndexes.named(f"bench-projection-{uuid.uuid4().hex[:8]}")
     await indexes.ensure(search)
-    projection = TimedProjection(search, indexes.activity.alias, indexes.indicators.alias, indexes.context)
+    projection = TimedProjection(search, indexes)
     consumer = EventConsumer(f"bench-projection-{uuid.uuid4().hex[:6]}", [topic], source="/bench")
     consumer.project(projection.project)
 
@@ -147,7 +147,7 @@ async def freshness(servers: ServerAddresses, rate: int, seconds: int) -> list[f
     search = AsyncOpenSearch(servers.opensearch_url)
     indexes = MonitoringIndexes.named(f"bench-fresh-{uuid.uuid4().hex[:8]}")
     await indexes.ensure(search)
-    projection = TimedProjection(search, indexes.activity.alias, indexes.indicators.alias, indexes.context)
+    projection = TimedProjection(search, indexes)
     consumer = EventConsumer(f"bench-fresh-{uuid.uuid4().hex[:6]}", [topic], source="/bench")
     consumer.project(projection.project)
 

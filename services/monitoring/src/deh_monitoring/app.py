@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from deh_contracts.registry import MONITORING, OUTCOMES
 from deh_monitoring.adapters.http import router
 from deh_monitoring.adapters.indexes import MonitoringIndexes
+from deh_monitoring.adapters.observations import subscribe_observations
 from deh_monitoring.adapters.projection import PROJECTED_TOPICS, Projection
 from deh_monitoring.settings import MonitoringSettings
 from deh_platform.http import create_service_app
@@ -16,8 +17,9 @@ def create_app(settings: MonitoringSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[MONITORING, OUTCOMES])
     assert runtime.search is not None
     indexes = MonitoringIndexes.named(settings.index_prefix)
-    projection = Projection(runtime.search, indexes.activity.alias, indexes.indicators.alias, indexes.context)
+    projection = Projection(runtime.search, indexes)
     runtime.consumer(PROJECTED_TOPICS).project(projection.project)
+    subscribe_observations(runtime)
 
     async def prepare(_: ServiceRuntime) -> None:
         assert runtime.search is not None

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.adapters.projection import Projection
 from deh_monitoring.domain.activity import INDICATORS, cell_parts
+from deh_monitoring.domain.targets import TARGETS, Target
 from deh_platform.errors import InvalidInput
 from deh_platform.runtime import ServiceRuntime
 
@@ -267,3 +268,62 @@ async def knowledge_map(
         for row in response["aggregations"]["rows"]["buckets"]
         for country in row["countries"]["buckets"]
     ]
+
+
+class Observed(BaseModel):
+    value: float
+    unit: str
+    country: str | None
+    period_start: datetime
+    period_end: datetime
+    source: str
+    reference: str | None
+    partner: str
+
+
+class TargetProgress(BaseModel):
+    target: Target
+    latest: Observed | None = None
+    progress: float | None = None
+    reached: bool | None = None
+
+
+async def _observed(
+    search: AsyncOpenSearch, indexes: MonitoringIndexes, target: str, country: str | None, size: int
+) -> list[Observed]:
+    where: list[dict[str, Any]] = [{"term": {"target": target}}]
+    place: dict[str, Any] = (
+        {"term": {"country": country}} if country else {"bool": {"must_not": {"exists": {"field": "country"}}}}
+    )
+    body = {"size": size, "query": {"bool": {"filter": [*where, place]}}, "sort": [{"period_end": "desc"}]}
+    response = await search.search(index=indexes.observations, body=body)
+    return [Observed.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+
+
+@router.get("/targets", response_model=list[TargetProgress], tags=["action plan"])
+async def targets(search: Search, indexes: Indexes) -> Any:
+    """The EU-level targets, each with its latest EU-wide observation and the progress from the
+    baseline towards the target (0 at the baseline, 1 when reached)."""
+    found = []
+    for target in TARGETS.values():
+        latest = next(iter(await _observed(search, indexes, target.id, None, 1)), None)
+        progress = round(target.progress(latest.value), 3) if latest else None
+        found.append(
+            TargetProgress(
+                target=target,
+                latest=latest,
+                progress=progress,
+                reached=target.reached(latest.value) if latest else None,
+            )
+        )
+    return found
+
+
+@router.get("/targets/{target_id}/observations", response_model=list[Observed], tags=["action plan"])
+async def target_observations(
+    target_id: str, search: Search, indexes: Indexes, country: Annotated[str | None, Query(max_length=2)] = None
+) -> Any:
+    """What partners observed for a target, newest period first (EU-wide, or one country's)."""
+    if target_id not in TARGETS:
+        raise InvalidInput(("path", "target_id"), f"unknown target; known: {', '.join(TARGETS)}")
+    return await _observed(search, indexes, target_id, country, 100)

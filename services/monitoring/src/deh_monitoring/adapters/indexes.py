@@ -63,6 +63,22 @@ INDICATOR_MAPPINGS: dict[str, Any] = {
 }
 
 
+OBSERVATION_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        **{
+            name: {"type": "keyword"}
+            for name in ("observation_id", "indicator", "target", "country", "unit", "source", "reference", "partner")
+        },
+        "period_start": {"type": "date"},
+        "period_end": {"type": "date"},
+        "value": {"type": "double"},
+        "recorded_at": {"type": "date"},
+        "event_id": {"type": "keyword"},
+    },
+}
+
+
 @dataclass(frozen=True)
 class VersionedIndex:
     """An alias and the template of the index versions behind it."""
@@ -95,9 +111,10 @@ class MonitoringIndexes:
     activity: VersionedIndex
     indicators: VersionedIndex
     # What later events need from earlier ones (an event's kind, a squad's topic), by the
-    # aggregate's id. Not versioned: its content follows from the events alone, so a rebuild
-    # writes the same documents again.
+    # aggregate's id; and partners' observations, their newest value each. Not versioned: their
+    # content follows from the events alone, so a rebuild writes the same documents again.
     context: str
+    observations: str
 
     @classmethod
     def named(cls, prefix: str) -> MonitoringIndexes:
@@ -105,14 +122,16 @@ class MonitoringIndexes:
             VersionedIndex(f"{prefix}-activity", ACTIVITY_MAPPINGS),
             VersionedIndex(f"{prefix}-indicators", INDICATOR_MAPPINGS),
             f"{prefix}-context",
+            f"{prefix}-observations",
         )
 
     async def ensure(self, search: AsyncOpenSearch) -> None:
         for index in (self.activity, self.indicators):
             await index.ensure(search)
-        if not await search.indices.exists(index=self.context):
-            mappings = {"dynamic": "strict", "properties": {"fields": {"type": "object", "enabled": False}}}
-            await search.indices.create(index=self.context, body={"mappings": mappings})
+        context_mappings = {"dynamic": "strict", "properties": {"fields": {"type": "object", "enabled": False}}}
+        for name, mappings in ((self.context, context_mappings), (self.observations, OBSERVATION_MAPPINGS)):
+            if not await search.indices.exists(index=name):
+                await search.indices.create(index=name, body={"mappings": mappings})
 
 
 async def swap(search: AsyncOpenSearch, moves: dict[str, tuple[str, str]]) -> None:

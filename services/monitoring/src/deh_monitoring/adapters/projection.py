@@ -22,7 +22,10 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 
+from deh_contracts import CloudEvent
+from deh_contracts.catalogue.monitoring import ObservationRecorded
 from deh_contracts.registry import EVENTS, MEMBERSHIP, MONITORING, PRACTICES
+from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.domain.activity import Activity, Context, cell_parts, defines, describe, references
 from deh_platform.consumer import Delivery
 from deh_platform.errors import TransientError
@@ -38,17 +41,24 @@ class Projection:
     """Writes to `activity` and `indicators` (the aliases when live, a new version's indexes
     during a rebuild) and keeps what later events need in `context`."""
 
-    def __init__(self, search: AsyncOpenSearch, activity: str, indicators: str, context: str) -> None:
+    def __init__(
+        self, search: AsyncOpenSearch, indexes: MonitoringIndexes, *, rebuilding: tuple[str, str] | None = None
+    ) -> None:
         self.search = search
-        self.activity = activity
-        self.indicators = indicators
-        self.context = context
+        self.activity, self.indicators = rebuilding or (indexes.activity.alias, indexes.indicators.alias)
+        self.context = indexes.context
+        self.observations = indexes.observations
         self.last_event_at: dict[tuple[str, int], datetime] = {}
 
     async def project(self, deliveries: Sequence[Delivery]) -> None:
         context = await self._context(deliveries)
         activities = [describe(d.event, d.topic, d.partition, d.offset, context) for d in deliveries]
-        await self._bulk([_indexed(self.activity, activity) for activity in activities])
+        observed = [
+            _observation(self.observations, d.event)
+            for d in deliveries
+            if isinstance(d.event.data, ObservationRecorded)
+        ]
+        await self._bulk([*(_indexed(self.activity, activity) for activity in activities), *observed])
         cells = sorted({cell for activity in activities for cell in activity.cells})
         if cells:
             await self.search.indices.refresh(index=self.activity)
@@ -105,6 +115,23 @@ class Projection:
             raise TransientError(f"OpenSearch is overloaded or away: {lasting[0]['error']}")
         if lasting:
             raise ValueError(f"OpenSearch refused {len(lasting)} documents, first: {lasting[0]['error']}")
+
+
+def _observation(index: str, event: CloudEvent[Any]) -> list[dict[str, Any]]:
+    """A partner's observation, its newest value (a correction comes later, with a later time)."""
+    recorded: ObservationRecorded = event.data
+    version = int(event.time.timestamp() * 1000)
+    action = {
+        "index": {"_index": index, "_id": recorded.observation_id, "version": version, "version_type": "external_gte"}
+    }
+    document = {
+        "observation_id": recorded.observation_id,
+        **recorded.observation.model_dump(mode="json"),
+        "partner": recorded.partner,
+        "recorded_at": recorded.recorded_at.isoformat(),
+        "event_id": event.id,
+    }
+    return [action, document]
 
 
 def _indexed(alias: str, activity: Activity) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ async def rebuild(settings: MonitoringSettings, progress: Progress) -> dict[str,
     for _, new in moves.values():
         await search.indices.create(index=new)
     activity_new, indicators_new = moves[indexes.activity.alias][1], moves[indexes.indicators.alias][1]
-    projection = Projection(search, activity_new, indicators_new, indexes.context)
+    projection = Projection(search, indexes, rebuilding=(activity_new, indicators_new))
     consumer = runtime.consumer(PROJECTED_TOPICS)
     consumer.project(projection.project)
     await runtime.start()

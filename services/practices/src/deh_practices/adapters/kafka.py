@@ -3,16 +3,10 @@ names and erasure from membership, hackathon submissions and squad outputs to tu
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import (
     PracticeSubmissionRequested,
-    Rejection,
-    SubmissionAccepted,
-    SubmissionRejected,
 )
 from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberProfileUpdated, SquadOutputRecorded
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, ResultType
@@ -21,6 +15,7 @@ from deh_contracts.registry import EVENTS, MEMBERSHIP, PRACTICE_SUBMISSIONS
 from deh_platform.consumer import RefusedMessage
 from deh_platform.errors import Conflict
 from deh_platform.idempotency import derived_id
+from deh_platform.partners import Request
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.domain.practices import Status, metadata_problems
@@ -36,46 +31,24 @@ SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
 def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, EVENTS])
 
-    def rejection(partner: str, external_id: str, request_id: str, problems: list[FieldError]) -> SubmissionRejected:
-        return SubmissionRejected(
-            partner=partner,
-            external_id=external_id,
-            request_id=request_id,
-            kind="practice",
-            reasons=[Rejection.from_field_error(problem) for problem in problems],
-            rejected_at=datetime.now(UTC),
-        )
-
-    async def reject(partner: str, external_id: str, request_id: str, problems: list[FieldError]) -> None:
-        # Nothing is stored: the answer's id derives from the request's, so a redelivery that
-        # answers again sends the same message (the partner deduplicates on the id).
-        answer = rejection(partner, external_id, request_id, problems)
-        await runtime.publish_now(answer, event_id=derived_id("rejection", request_id))
-
     @consumer.on(PracticeSubmissionRequested)
     async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
         request = event.data
+        sender = Request(request.partner, request.external_id, event.id, "practice")
         practice_id = derived_id("partner", request.partner, request.external_id)
         problems = metadata_problems(request.metadata)
         if problems:
-            await reject(request.partner, request.external_id, event.id, problems)
+            await sender.reject(runtime, problems)
             return
         existing = await store.practices.find_one({"_id": practice_id}, {"request_id": 1})
         if existing is not None:
             if existing["request_id"] != event.id:  # a redelivery was answered already
                 duplicate = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
                 # Through the practice's outbox, so that it leaves after that practice's acceptance.
-                answer = rejection(request.partner, request.external_id, event.id, [duplicate])
-                await runtime.write(store.practices, {"_id": practice_id}, {}, [answer])
+                await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection([duplicate])])
             return
-        accepted = SubmissionAccepted(
-            partner=request.partner,
-            external_id=request.external_id,
-            request_id=event.id,
-            kind="practice",
-            accepted_id=practice_id,
-            accepted_at=datetime.now(UTC),
-        )
+        # The acceptance goes through the practice's outbox, with its creation.
+        accepted = sender.acceptance(practice_id)
         await store.create(
             practice_id=practice_id,
             metadata=request.metadata,
@@ -90,13 +63,7 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     @consumer.on_refused(PRACTICE_SUBMISSIONS)
     async def broken_submission(message: RefusedMessage) -> None:
-        try:
-            partner = str(json.loads(message.value).get("partner") or "unknown")
-        except (ValueError, AttributeError):
-            partner = "unknown"
-        await reject(
-            partner, message.key or "unknown", message.attributes.get("ce_id", "unknown"), message.error.errors
-        )
+        await Request.refused(message, "practice").reject(runtime, message.error.errors)
 
     @consumer.on(MemberApproved)
     async def member_approved(event: CloudEvent[MemberApproved]) -> None:

@@ -1,0 +1,114 @@
+"""Partners' observations: checked, recorded, answered with an outcome, and shown as progress
+towards the EU-level targets; a correction replaces the value, a bad one is rejected with the
+field and the reason."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hub_testing import ServiceUnderTest, events_on, produce
+
+from deh_contracts import new_event, to_kafka
+from deh_contracts.catalogue.inbound import ObservationSubmitted
+from deh_contracts.catalogue.monitoring import ObservationValue
+from deh_contracts.envelope import KafkaRecord
+from deh_contracts.registry import MONITORING, OBSERVATIONS, OUTCOMES
+from deh_stack.testing import ServerAddresses, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def submission(external_id: str, value: float, **changes: Any) -> KafkaRecord:
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "indicator": "adults_at_least_basic_digital_skills",
+        "target": "adults_basic_digital_skills",
+        "period_start": now - timedelta(days=365),
+        "period_end": now,
+        "value": value,
+        "unit": "percent",
+        "source": "Eurostat isoc_sk_dskl_i21",
+    }
+    observation = ObservationValue(**{**fields, **changes})
+    submitted = ObservationSubmitted(partner="eurostat-importer", external_id=external_id, observation=observation)
+    return to_kafka(new_event(submitted, source="/partners/eurostat-importer"))
+
+
+async def outcome_of(servers: ServerAddresses, record: KafkaRecord) -> dict[str, Any]:
+    request_id = dict(record.headers)["ce_id"].decode()
+
+    async def answered() -> dict[str, Any] | None:
+        found = [e for e in await events_on(servers, OUTCOMES) if e.data.get("request_id") == request_id]
+        return {"type": found[0].type, **found[0].data} if found else None
+
+    return await eventually(answered, within=30, interval=0.5)
+
+
+async def latest(monitoring: ServiceUnderTest) -> dict[str, Any]:
+    targets = (await monitoring.client.get("/targets")).json()
+    found: dict[str, Any] = next(t for t in targets if t["target"]["id"] == "adults_basic_digital_skills")
+    return found
+
+
+async def test_an_observation_is_recorded_answered_and_shown_as_progress_and_a_correction_replaces_it(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    external_id = f"dsk-{uuid.uuid4().hex[:8]}"
+    first = submission(external_id, 55.6)
+    await produce(servers, first)
+    accepted = await outcome_of(servers, first)
+    assert accepted["type"].endswith("submission.accepted.v1")
+    assert accepted["kind"] == "observation"
+    recorded = [e for e in await events_on(servers, MONITORING) if e.data["observation_id"] == accepted["accepted_id"]]
+    assert recorded
+    assert recorded[0].data["observation"]["value"] == 55.6
+
+    async def shown(value: float) -> dict[str, Any] | None:
+        found = await latest(monitoring)
+        return found if found["latest"] and found["latest"]["value"] == value else None
+
+    progress = await eventually(lambda: shown(55.6), within=60, interval=0.5)
+    assert progress["progress"] == round((55.6 - 53.9) / (80.0 - 53.9), 3)
+    assert progress["reached"] is False
+    assert progress["target"]["baseline"]["year"] == 2021
+
+    correction = submission(external_id, 56.0)
+    await produce(servers, correction)
+    assert (await outcome_of(servers, correction))["accepted_id"] == accepted["accepted_id"]
+    await eventually(lambda: shown(56.0), within=60, interval=0.5)
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"value": 120.0}, "observation.value"),
+        ({"unit": "persons"}, "observation.unit"),
+        ({"indicator": "something_else"}, "observation.indicator"),
+    ],
+)
+async def test_an_observation_that_cannot_be_true_is_rejected_with_the_field(
+    monitoring: ServiceUnderTest, servers: ServerAddresses, changes: dict[str, Any], location: str
+) -> None:
+    value = changes.pop("value", 50.0)
+    record = submission(f"bad-{uuid.uuid4().hex[:8]}", value, **changes)
+    await produce(servers, record)
+    rejected = await outcome_of(servers, record)
+    assert rejected["type"].endswith("submission.rejected.v1")
+    assert [reason["location"] for reason in rejected["reasons"]] == [location]
+
+
+async def test_a_message_that_breaks_the_contract_is_rejected_not_dropped(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    good = submission(f"broken-{uuid.uuid4().hex[:8]}", 50.0)
+    broken = KafkaRecord(
+        OBSERVATIONS.name, good.key, b'{"partner": "eurostat-importer", "external_id": "x"}', good.headers
+    )
+    await produce(servers, broken)
+    rejected = await outcome_of(servers, broken)
+    assert rejected["type"].endswith("submission.rejected.v1")
+    assert rejected["partner"] == "eurostat-importer"
+    assert "data.observation" in {reason["location"] for reason in rejected["reasons"]}
