@@ -29,6 +29,7 @@ def test_an_approval_counts_for_its_country_and_sector_without_naming_the_person
     )
     activity = describe(new_event(approved, source="/deh/membership", time=AT), "deh.membership.v1", 2, 41)
     assert activity.cells == ["members_approved|2026-03-02|LV|school"]
+    assert activity.subject is None
     assert (activity.source_topic, activity.source_partition, activity.source_offset) == ("deh.membership.v1", 2, 41)
     stored = activity.model_dump_json()
     assert all(secret not in stored for secret in ("person-1", "Ilze", "moderator-7", "org-1"))
@@ -60,6 +61,7 @@ def test_attendance_counts_as_attendance_or_no_show_with_unknown_dimensions_as_d
     recorded = AttendanceRecorded(event_id="e", registration_id="r", member_id="m", attended=attended, recorded_at=AT)
     activity = describe(new_event(recorded, source="/deh/events", time=AT), "deh.events.v1", 1, 7)
     assert activity.cells == [f"{indicator}|2026-03-02|-|-"]
+    assert activity.subject == "e"  # the event, not the person
 
 
 def test_a_cell_key_reads_back_into_its_parts() -> None:

@@ -19,6 +19,7 @@ KEYWORDS = (
     "type",
     "short_type",
     "service",
+    "subject",
     "countries",
     "sectors",
     "organisation_type",
@@ -104,6 +105,10 @@ class VersionedIndex:
         )
         if not await search.indices.exists_alias(name=self.alias):
             await search.indices.create(index=self.new_version(), body={"aliases": {self.alias: {}}})
+            return
+        # Fields added since the live version was made are added to it (OpenSearch refuses any
+        # other change of a mapping: that takes a rebuild, python -m deh_monitoring.admin rebuild).
+        await search.indices.put_mapping(index=self.alias, body=self.mappings)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from deh_contracts import CloudEvent
+from deh_contracts import CloudEvent, spec_of
 
 NONE = "-"
 PREFIX = "eu.deh."
+# Subjects that name a person: the activity record leaves them out.
+PERSONAL_SUBJECTS = {"member_id"}
 
 # Indicators an event type counts in: the short type (service.what.happened) -> indicator names.
 INDICATORS: dict[str, tuple[str, ...]] = {
@@ -60,6 +62,9 @@ class Activity(BaseModel):
     type: str
     short_type: str
     service: str
+    # The thing it is about (an event, a practice, a squad, an organisation); never a person,
+    # so absent for members' own events.
+    subject: str | None = None
     countries: list[str] = []
     sectors: list[str] = []
     organisation_type: str | None = None
@@ -126,6 +131,7 @@ def describe(
         type=event.type,
         short_type=short_type,
         service=short_type.split(".", 1)[0],
+        subject=None if spec_of(event.data).subject_field in PERSONAL_SUBJECTS else event.subject,
         countries=_values(data, "country", "venue_country", "countries") or _values(metadata, "countries"),
         sectors=_values(data, "sector", "sectors") or _values(metadata, "sectors"),
         organisation_type=data.get("type") if short_type == "membership.organisation.registered" else None,
