@@ -2,6 +2,9 @@
 
 python -m deh_monitoring.admin rebuild   replay every domain topic from the earliest offset into
                                          new index versions, then move the aliases to them
+python -m deh_monitoring.admin import-dashboards --url http://dashboards:5601
+                                         import the index patterns, visualizations and the
+                                         overview dashboard (deh_monitoring.dashboards)
 """
 
 from __future__ import annotations
@@ -10,9 +13,26 @@ import argparse
 import asyncio
 import sys
 
+import httpx
+
 from deh_monitoring.adapters.rebuild import rebuild
+from deh_monitoring.dashboards import ndjson
 from deh_monitoring.settings import MonitoringSettings
 from deh_platform.operations import progress_bar
+
+
+async def import_dashboards(url: str) -> str:
+    """Import (and overwrite) the saved objects through the Dashboards API."""
+    files = {"file": ("monitoring.ndjson", ndjson().encode(), "application/ndjson")}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        response = await client.post(
+            "/api/saved_objects/_import", params={"overwrite": "true"}, files=files, headers={"osd-xsrf": "true"}
+        )
+    response.raise_for_status()
+    answer = response.json()
+    if not answer.get("success"):
+        raise SystemExit(f"Dashboards refused some objects: {answer.get('errors')}")
+    return f"{answer['successCount']} saved objects imported"
 
 
 async def run() -> str:
@@ -26,9 +46,13 @@ async def run() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["rebuild"])
-    parser.parse_args(argv)
-    print(asyncio.run(run()))
+    parser.add_argument("command", choices=["rebuild", "import-dashboards"])
+    parser.add_argument("--url", default="http://127.0.0.1:5601", help="OpenSearch Dashboards (import-dashboards)")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "import-dashboards":
+        print(asyncio.run(import_dashboards(arguments.url)))
+    else:
+        print(asyncio.run(run()))
     return 0
 
 
