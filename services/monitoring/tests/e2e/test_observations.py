@@ -112,3 +112,26 @@ async def test_a_message_that_breaks_the_contract_is_rejected_not_dropped(
     assert rejected["type"].endswith("submission.rejected.v1")
     assert rejected["partner"] == "eurostat-importer"
     assert "data.observation" in {reason["location"] for reason in rejected["reasons"]}
+
+
+async def test_the_overview_page_shows_progress_towards_the_targets_and_escapes_what_partners_send(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    record = submission(f"page-{uuid.uuid4().hex[:8]}", 57.5, source="<script>alert(1)</script>")
+    await produce(servers, record)
+    await outcome_of(servers, record)
+
+    async def shown() -> str | None:
+        response = await monitoring.client.get("/overview")
+        assert response.status_code == 200
+        return response.text if "latest 57.5 percent (" in response.text else None
+
+    page = await eventually(shown, within=60, interval=0.5)
+    assert response_has_every_section(page)
+    assert "progress 14%" in page  # (57.5 - 53.9) / (80 - 53.9)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the partner's text, shown as text
+
+
+def response_has_every_section(page: str) -> bool:
+    return all(f'<section id="{name}">' in page for name in ("targets", "trends", "knowledge-map"))

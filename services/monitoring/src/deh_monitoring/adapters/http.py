@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse
 from opensearchpy import AsyncOpenSearch
 from pydantic import BaseModel
 
 from deh_monitoring.adapters.indexes import MonitoringIndexes
+from deh_monitoring.adapters.overview import MapRow, TargetLine, Trend, page
 from deh_monitoring.adapters.projection import Projection
 from deh_monitoring.domain.activity import INDICATORS, cell_parts
 from deh_monitoring.domain.targets import TARGETS, Target
@@ -100,20 +102,31 @@ async def series(
 ) -> Any:
     """How many events counted in the indicator per period (each event once, however many
     countries or sectors it names)."""
+    points, total = await _points(search, indexes, _known(indicator), since, until, country, sector, interval)
+    return Series(indicator=indicator, interval=interval, country=country, sector=sector, points=points, total=total)
+
+
+async def _points(
+    search: AsyncOpenSearch,
+    indexes: MonitoringIndexes,
+    indicator: str,
+    since: date | None,
+    until: date | None,
+    country: str | None,
+    sector: str | None,
+    interval: str,
+) -> tuple[list[Point], int]:
     body = {
         "size": 0,
-        "query": {"bool": {"filter": _filters(_known(indicator), since, until, country, sector)}},
+        "query": {"bool": {"filter": _filters(indicator, since, until, country, sector)}},
         "aggs": {
             "periods": {"date_histogram": {"field": "day", "calendar_interval": interval, "format": "yyyy-MM-dd"}}
         },
     }
     response = await search.search(index=indexes.activity.alias, body=body)
-    points = [
-        Point(period=bucket["key_as_string"], value=bucket["doc_count"])
-        for bucket in response["aggregations"]["periods"]["buckets"]
-    ]
-    total = response["hits"]["total"]["value"]
-    return Series(indicator=indicator, interval=interval, country=country, sector=sector, points=points, total=total)
+    buckets = response["aggregations"]["periods"]["buckets"]
+    points = [Point(period=bucket["key_as_string"], value=bucket["doc_count"]) for bucket in buckets]
+    return points, response["hits"]["total"]["value"]
 
 
 class Share(BaseModel):
@@ -249,18 +262,20 @@ async def knowledge_map(
     """Where expertise sits, as counts only: practices published by DigComp/DigCompEdu
     competence and country, squad applications by topic and applicant's country, NAS activity
     (registrations of NAS, registrations for NAS meetings) by country."""
+    return await _expertise(search, indexes, of, since, until)
+
+
+async def _expertise(
+    search: AsyncOpenSearch, indexes: MonitoringIndexes, of: str, since: date | None, until: date | None
+) -> list[Expertise]:
     selection, rows_by = KNOWLEDGE[of]
     period = {key: value.isoformat() for key, value in (("gte", since), ("lte", until)) if value}
     filters = [selection, *([{"range": {"day": period}}] if period else [])]
+    by_country = {"countries": {"terms": {"field": "countries", "size": 60}}}
     body = {
         "size": 0,
         "query": {"bool": {"filter": filters}},
-        "aggs": {
-            "rows": {
-                "terms": {"field": rows_by, "size": 200},
-                "aggs": {"countries": {"terms": {"field": "countries", "size": 60}}},
-            }
-        },
+        "aggs": {"rows": {"terms": {"field": rows_by, "size": 200}, "aggs": by_country}},
     }
     response = await search.search(index=indexes.activity.alias, body=body)
     return [
@@ -327,3 +342,38 @@ async def target_observations(
     if target_id not in TARGETS:
         raise InvalidInput(("path", "target_id"), f"unknown target; known: {', '.join(TARGETS)}")
     return await _observed(search, indexes, target_id, country, 100)
+
+
+TRENDS = {
+    "members_approved": "Members approved",
+    "practices_published": "Practices published",
+    "registrations": "Seats taken at events",
+    "attendances": "Attendances",
+}
+
+
+@router.get("/overview", response_class=HTMLResponse, tags=["overview"])
+async def overview(search: Search, indexes: Indexes) -> HTMLResponse:
+    """The Action Plan in numbers as one page: progress towards the targets, the last twelve
+    months of activity, and where expertise sits (for machines without OpenSearch Dashboards)."""
+    lines = []
+    for target in TARGETS.values():
+        latest = next(iter(await _observed(search, indexes, target.id, None, 1)), None)
+        seen = (latest.value, latest.period_end.year, latest.source) if latest else (None, None, None)
+        lines.append(TargetLine(target, *seen))
+    today = datetime.now(UTC).date()
+    since = date(today.year - (1 if today.month < 12 else 0), today.month % 12 + 1, 1)
+    trends = []
+    for indicator, title in TRENDS.items():
+        points, _ = await _points(search, indexes, indicator, since, today, None, None, "month")
+        trends.append(Trend(title, [(point.period.isoformat()[:7], point.value) for point in points]))
+    expertise = await _expertise(search, indexes, "competences", None, None)
+    totals: dict[str, int] = {}
+    for row in expertise:
+        totals[row.country] = totals.get(row.country, 0) + row.count
+    countries = sorted(totals, key=lambda country: -totals[country])[:8]
+    rows: dict[str, dict[str, int]] = {}
+    for row in expertise:
+        rows.setdefault(row.key, {})[row.country] = row.count
+    top = sorted(rows, key=lambda key: -sum(rows[key].values()))[:10]
+    return HTMLResponse(page(lines, trends, countries, [MapRow(key, rows[key]) for key in top]))
