@@ -2,6 +2,9 @@
 
 python -m deh_monitoring.admin rebuild   replay every domain topic from the earliest offset into
                                          new index versions, then move the aliases to them
+python -m deh_monitoring.admin delete-old-versions
+                                         delete the index versions no alias points at (after a
+                                         rebuild, once the new numbers are checked)
 python -m deh_monitoring.admin import-dashboards --url http://dashboards:5601
                                          import the index patterns, visualizations and the
                                          overview dashboard (deh_monitoring.dashboards)
@@ -14,7 +17,9 @@ import asyncio
 import sys
 
 import httpx
+from opensearchpy import AsyncOpenSearch
 
+from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.adapters.rebuild import rebuild
 from deh_monitoring.dashboards import ndjson
 from deh_monitoring.settings import MonitoringSettings
@@ -46,11 +51,13 @@ async def run() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["rebuild", "import-dashboards"])
+    parser.add_argument("command", choices=["rebuild", "delete-old-versions", "import-dashboards"])
     parser.add_argument("--url", default="http://127.0.0.1:5601", help="OpenSearch Dashboards (import-dashboards)")
     arguments = parser.parse_args(argv)
     if arguments.command == "import-dashboards":
         print(asyncio.run(import_dashboards(arguments.url)))
+    elif arguments.command == "delete-old-versions":
+        print(asyncio.run(delete_old_versions()))
     else:
         print(asyncio.run(run()))
     return 0
