@@ -43,10 +43,24 @@ async def import_dashboards(url: str) -> str:
 async def run() -> str:
     moves = await rebuild(MonitoringSettings(), progress_bar)
     lines = [f"{alias} -> {new} (was {old})" for alias, (old, new) in moves.items()]
-    old = " ".join(old for old, _ in moves.values())
-    return "\n".join(
-        [*lines, f"the old versions stay until deleted: curl -X DELETE <opensearch>/{old.replace(' ', ',')}"]
-    )
+    return "\n".join([*lines, "the old versions stay until: python -m deh_monitoring.admin delete-old-versions"])
+
+
+async def delete_old_versions() -> str:
+    settings = MonitoringSettings()
+    search = AsyncOpenSearch(settings.opensearch_url)
+    indexes = MonitoringIndexes.named(settings.index_prefix)
+    deleted = []
+    try:
+        for index in (indexes.activity, indexes.indicators):
+            live = await index.live_version(search)
+            for version in sorted(await search.indices.get(index=f"{index.alias}-v*")):
+                if version != live:
+                    await search.indices.delete(index=version)
+                    deleted.append(version)
+    finally:
+        await search.close()
+    return f"deleted: {', '.join(deleted) or 'nothing'}"
 
 
 def main(argv: list[str] | None = None) -> int:
