@@ -46,8 +46,7 @@ async def run() -> str:
     return "\n".join([*lines, "the old versions stay until: python -m deh_monitoring.admin delete-old-versions"])
 
 
-async def delete_old_versions() -> str:
-    settings = MonitoringSettings()
+async def delete_old_versions(settings: MonitoringSettings) -> str:
     search = AsyncOpenSearch(settings.opensearch_url)
     indexes = MonitoringIndexes.named(settings.index_prefix)
     deleted = []
@@ -71,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "import-dashboards":
         print(asyncio.run(import_dashboards(arguments.url)))
     elif arguments.command == "delete-old-versions":
-        print(asyncio.run(delete_old_versions()))
+        print(asyncio.run(delete_old_versions(MonitoringSettings())))
     else:
         print(asyncio.run(run()))
     return 0

@@ -14,6 +14,7 @@ from hub_testing import ServiceUnderTest, events_on, produce
 
 from deh_contracts.registry import DEAD_LETTERS, MEMBERSHIP
 from deh_monitoring.adapters.rebuild import rebuild
+from deh_monitoring.admin import delete_old_versions
 from deh_monitoring.settings import MonitoringSettings
 from deh_stack.testing import ServerAddresses, eventually
 
@@ -151,6 +152,8 @@ async def test_a_rebuild_from_kafka_gives_the_same_numbers_twice_without_a_momen
     }
     settings = monitoring.runtime.settings
     assert isinstance(settings, MonitoringSettings)
+    search = monitoring.runtime.search
+    assert search is not None
     readings: list[int] = []
     progress: list[tuple[int, int]] = []
 
@@ -165,11 +168,15 @@ async def test_a_rebuild_from_kafka_gives_the_same_numbers_twice_without_a_momen
         moves = await rebuild(settings, lambda done, total: progress.append((done, total)))
         stop.set()
         await reader
-        search = monitoring.runtime.search
-        assert search is not None
         for alias, (_, new) in moves.items():
             assert list(await search.indices.get_alias(name=alias)) == [new]
         after = {name: await series_total(monitoring, name, day) for name in before}
         assert after == before
     assert set(readings) == {12}  # readers saw the full numbers throughout, old version or new
     assert progress[-1][0] == progress[-1][1] > 0
+    # The operator deletes the versions no alias points at; the numbers stay.
+    assert "deleted: " in await delete_old_versions(settings)
+    live = {alias: new for alias, (_, new) in moves.items()}
+    for alias, version in live.items():
+        assert list(await search.indices.get(index=f"{alias}-v*")) == [version]
+    assert await series_total(monitoring, "members_approved", day) == 12
