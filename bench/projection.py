@@ -16,7 +16,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,29 +115,43 @@ class TimedProjection(Projection):
         self.waits.extend(now - delivery.event.time.timestamp() for delivery in deliveries)
 
 
-async def projected(servers: ServerAddresses, topic: Topic, count: int) -> float:
+@asynccontextmanager
+async def projecting(servers: ServerAddresses, topic: Topic, name: str) -> AsyncIterator[TimedProjection]:
+    """The platform path: an EventConsumer handing its batches to the projection, into indexes of
+    the benchmark's own (deleted after)."""
     search = AsyncOpenSearch(servers.opensearch_url)
-    indexes = MonitoringIndexes.named(f"bench-projection-{uuid.uuid4().hex[:8]}")
+    prefix = f"bench-{name}-{uuid.uuid4().hex[:8]}"
+    indexes = MonitoringIndexes.named(prefix)
     await indexes.ensure(search)
     projection = TimedProjection(search, indexes)
-    consumer = EventConsumer(f"bench-projection-{uuid.uuid4().hex[:6]}", [topic], source="/bench")
+    consumer = EventConsumer(prefix, [topic], source="/bench")
     consumer.project(projection.project)
 
     async def publish(_: object) -> None:
         raise AssertionError("the benchmark's events are all valid")
 
-    began = time.perf_counter()
     task = asyncio.create_task(consumer.run(servers.kafka_bootstrap, publish))
+    try:
+        yield projection
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await search.indices.delete(index=f"{prefix}-*")
+        await search.close()
 
+
+async def until_projected(projection: TimedProjection, count: int) -> None:
     async def all_done() -> bool:
         return projection.projected >= count
 
     await eventually(all_done, within=3600, interval=0.05)
-    elapsed = time.perf_counter() - began
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await search.indices.delete(index=f"{indexes.activity.alias.removesuffix('-activity')}-*")
-    await search.close()
+
+
+async def projected(servers: ServerAddresses, topic: Topic, count: int) -> float:
+    began = time.perf_counter()
+    async with projecting(servers, topic, "projection") as projection:
+        await until_projected(projection, count)
+        elapsed = time.perf_counter() - began
     return count / elapsed
 
 
@@ -144,40 +159,22 @@ async def freshness(servers: ServerAddresses, rate: int, seconds: int) -> list[f
     """Events produced at a fixed rate while the projection runs: how long each waited."""
     topic = fresh_topic()
     await ensure_topics(servers.kafka_bootstrap, [topic])
-    search = AsyncOpenSearch(servers.opensearch_url)
-    indexes = MonitoringIndexes.named(f"bench-fresh-{uuid.uuid4().hex[:8]}")
-    await indexes.ensure(search)
-    projection = TimedProjection(search, indexes)
-    consumer = EventConsumer(f"bench-fresh-{uuid.uuid4().hex[:6]}", [topic], source="/bench")
-    consumer.project(projection.project)
-
-    async def publish(_: object) -> None:
-        raise AssertionError("the benchmark's events are all valid")
-
-    task = asyncio.create_task(consumer.run(servers.kafka_bootstrap, publish))
-    await asyncio.sleep(3)  # the group joins
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    total = rate * seconds
-    began = time.perf_counter()
-    for number in range(total):
-        # Each event is made (and timed) when it is sent.
-        event = day_of_activity(a_day_of_its_own(), 1)[1].model_copy(update={"time": datetime.now(UTC)})
-        record = to_kafka(event)
-        await producer.send(topic.name, record.value, key=record.key, headers=record.headers)
-        await asyncio.sleep(max(0.0, began + (number + 1) / rate - time.perf_counter()))
-    await producer.flush()
-
-    async def all_done() -> bool:
-        return projection.projected >= total
-
-    await eventually(all_done, within=120, interval=0.05)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await producer.stop()
-    await search.indices.delete(index=f"{indexes.activity.alias.removesuffix('-activity')}-*")
-    await search.close()
-    return projection.waits
+    async with projecting(servers, topic, "fresh") as projection:
+        await asyncio.sleep(3)  # the group joins
+        producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        total = rate * seconds
+        began = time.perf_counter()
+        for number in range(total):
+            # Each event is made (and timed) when it is sent.
+            event = day_of_activity(a_day_of_its_own(), 1)[1].model_copy(update={"time": datetime.now(UTC)})
+            record = to_kafka(event)
+            await producer.send(topic.name, record.value, key=record.key, headers=record.headers)
+            await asyncio.sleep(max(0.0, began + (number + 1) / rate - time.perf_counter()))
+        await producer.flush()
+        await until_projected(projection, total)
+        await producer.stop()
+        return projection.waits
 
 
 async def run(servers: ServerAddresses, counts: list[int], rate: int, seconds: int) -> None:

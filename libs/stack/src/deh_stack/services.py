@@ -33,17 +33,7 @@ class ServiceProcess(Server):
             raise StackError(f"The {self.name} service is not installed in this environment: run 'uv sync' first.")
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"{self.module}.app:app",
-            "--host",
-            self.config.host,
-            "--port",
-            str(self.config.ports[self.name]),
-            "--no-access-log",
-        ]
+        argv = [*uvicorn_command(self.module, self.config.host, self.config.ports[self.name]), "--no-access-log"]
         return argv, self.config.server_env()
 
     def is_ready(self) -> bool:
@@ -51,3 +41,8 @@ class ServiceProcess(Server):
             return httpx.get(f"{self.address}/readyz", timeout=3).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def uvicorn_command(module: str, host: str, port: int) -> list[str]:
+    """How a service runs as deployed: its app under uvicorn, in this Python environment."""
+    return [sys.executable, "-m", "uvicorn", f"{module}.app:app", "--host", host, "--port", str(port)]

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import httpx
 
 from deh_stack.config import StackConfig
 from deh_stack.server import Server
+from deh_stack.services import uvicorn_command
 from deh_stack.stack import Stack
 
 T = TypeVar("T")
@@ -154,16 +154,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"{self.module}.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
+        argv = uvicorn_command(self.module, "127.0.0.1", self.port)
         self.process = subprocess.Popen(  # noqa: ASYNC220 (started once; readiness is awaited below)
             argv, env={**os.environ, **self.environment}, stdout=subprocess.DEVNULL
         )

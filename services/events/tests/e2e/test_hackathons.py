@@ -40,6 +40,18 @@ async def hackathon(events: ServiceUnderTest) -> dict[str, Any]:
     return event
 
 
+async def team_of_two(events: ServiceUnderTest, name: str) -> tuple[dict[str, Any], dict[str, Any], tuple[str, str]]:
+    """A hackathon, and a team on its challenge that one registered person formed and another joined."""
+    event = await hackathon(events)
+    challenge = event["challenges"][0]["challenge_id"]
+    ana, ben = someone(), someone()
+    for person in (ana, ben):
+        await register(events, event["event_id"], person)
+    formed = await post(events, f"/events/{event['event_id']}/teams", ana, {"name": name, "challenge_id": challenge})
+    joined = await post(events, f"/teams/{formed.json()['team_id']}/join", ben)
+    return event, joined.json(), (ana, ben)
+
+
 async def post(events: ServiceUnderTest, path: str, member: str, body: dict[str, Any] | None = None) -> Any:
     return await events.client.post(path, json=body or {}, headers=events.caller(member))
 
@@ -79,15 +91,7 @@ async def test_teams_form_within_their_size_limit_and_one_team_per_person(events
 async def test_a_teams_submission_becomes_a_draft_practice_credited_to_its_members(
     events: ServiceUnderTest, practices: ServiceUnderTest
 ) -> None:
-    event = await hackathon(events)
-    challenge = event["challenges"][0]["challenge_id"]
-    ana, ben = someone(), someone()
-    for person in (ana, ben):
-        await register(events, event["event_id"], person)
-    team = (
-        await post(events, f"/events/{event['event_id']}/teams", ana, {"name": "Mesh", "challenge_id": challenge})
-    ).json()
-    await post(events, f"/teams/{team['team_id']}/join", ben)
+    _event, team, (ana, ben) = await team_of_two(events, "Mesh")
 
     outsider = await post(events, f"/teams/{team['team_id']}/submissions", someone(), {"title": "t", "summary": "s"})
     assert outsider.status_code == 403
@@ -118,15 +122,7 @@ async def test_a_teams_submission_becomes_a_draft_practice_credited_to_its_membe
 async def test_an_erased_member_leaves_an_upcoming_hackathons_team_and_their_submission_no_longer_names_them(
     events: ServiceUnderTest, servers: ServerAddresses
 ) -> None:
-    event = await hackathon(events)
-    challenge = event["challenges"][0]["challenge_id"]
-    ana, ben = someone(), someone()
-    for person in (ana, ben):
-        await register(events, event["event_id"], person)
-    team = (
-        await post(events, f"/events/{event['event_id']}/teams", ana, {"name": "Erasable", "challenge_id": challenge})
-    ).json()
-    await post(events, f"/teams/{team['team_id']}/join", ben)
+    event, team, (ana, ben) = await team_of_two(events, "Erasable")
     await post(events, f"/teams/{team['team_id']}/submissions", ben, {"title": "Notes", "summary": "Our notes."})
 
     await produce(servers, from_membership(MemberErased(member_id=ben, erased_at=datetime.now(UTC)), 3))
