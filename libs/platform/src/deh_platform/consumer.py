@@ -70,6 +70,8 @@ class RefusedMessage:
     attributes: dict[str, str]
     value: bytes
     error: ContractError
+    partition: int = -1
+    offset: int = -1
 
 
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
@@ -472,7 +474,8 @@ class EventConsumer:
         if refusal is None:
             raise item.error
         key = (item.record.key or b"").decode("utf-8", errors="replace")
-        await refusal(RefusedMessage(topic, key, item.attributes, item.record.value or b"", item.error))
+        value, record = item.record.value or b"", item.record
+        await refusal(RefusedMessage(topic, key, item.attributes, value, item.error, record.partition, record.offset))
 
     async def _attempt(self, work: Callable[[], Awaitable[None]]) -> Failed | None:
         try:

@@ -31,7 +31,10 @@ class Request:
             partner = str(json.loads(message.value).get("partner") or "unknown")
         except (ValueError, AttributeError):
             partner = "unknown"
-        return cls(partner, message.key or "unknown", message.attributes.get("ce_id", "unknown"), kind)
+        # Without its id, the message is named by where it was read: answers to two such
+        # messages must not share an id (partners deduplicate on it).
+        request_id = message.attributes.get("ce_id") or f"{message.topic}:{message.partition}:{message.offset}"
+        return cls(partner, message.key or "unknown", request_id, kind)
 
     def rejection(self, problems: list[FieldError]) -> SubmissionRejected:
         return SubmissionRejected(

@@ -9,6 +9,7 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -114,8 +115,10 @@ class ServiceRuntime:
             raise RuntimeError(f"{self.name} does not use MongoDB")
         return self.mongo[self.settings.mongo_database or self.name]
 
-    def new_event(self, data: Contract, *, event_id: str | None = None) -> CloudEvent[Contract]:
-        return new_event(data, source=self.source, event_id=event_id)
+    def new_event(
+        self, data: Contract, *, event_id: str | None = None, time: datetime | None = None
+    ) -> CloudEvent[Contract]:
+        return new_event(data, source=self.source, event_id=event_id, time=time)
 
     def consumer(
         self, topics: Sequence[Topic], *, group: str | None = None, backoff: Backoff | None = None
@@ -159,12 +162,13 @@ class ServiceRuntime:
         for name, loop in self.background.items():
             self._tasks[name] = asyncio.create_task(loop(), name=f"{self.name} {name}")
 
-    async def publish_now(self, data: Contract, *, event_id: str) -> None:
+    async def publish_now(self, data: Contract, *, event_id: str, time: datetime | None = None) -> None:
         """Publish an event that goes with no state change of this service (an answer to a
         partner, say) before the offset of the message that caused it is committed. Its id is
         derived from what caused it (`derived_id`), so that a redelivery publishes the same
-        message again rather than a second one: consumers deduplicate on it."""
-        await self._publish_event(self.new_event(data, event_id=event_id))
+        message again rather than a second one: consumers deduplicate on it. Give the cause's
+        `time` where readers use the time (a projection by day), so that the copy is the same."""
+        await self._publish_event(self.new_event(data, event_id=event_id, time=time))
 
     async def _publish_event(self, event: CloudEvent[Any]) -> None:
         await publish_event(self.broker, event)

@@ -52,11 +52,11 @@ async def delete_old_versions(settings: MonitoringSettings) -> str:
     deleted = []
     try:
         for index in (indexes.activity, indexes.indicators):
-            live = await index.live_version(search)
-            for version in sorted(await search.indices.get(index=f"{index.alias}-v*")):
-                if version != live:
-                    await search.indices.delete(index=version)
-                    deleted.append(version)
+            versions = await search.indices.get(index=f"{index.alias}-v*")
+            # A version with an alias is live, or being filled by a rebuild: it stays.
+            for version in sorted(name for name, found in versions.items() if not found.get("aliases")):
+                await search.indices.delete(index=version)
+                deleted.append(version)
     finally:
         await search.close()
     return f"deleted: {', '.join(deleted) or 'nothing'}"

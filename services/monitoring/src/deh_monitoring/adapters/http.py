@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from opensearchpy import AsyncOpenSearch
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.adapters.overview import MapRow, TargetLine, Trend, page
@@ -173,7 +173,10 @@ class Cell(BaseModel):
     day: str
     country: str
     sector: str
-    value: int
+    value: int = Field(description="How many events count in the cell now (from the activity index).")
+    stored: int | None = Field(
+        description="The indicator document's value (what dashboards read); equal once projected."
+    )
     sources: list[Source]
 
 
@@ -206,7 +209,9 @@ async def explain_cell(
         )
         for hit in response["hits"]["hits"]
     ]
-    return Cell(cell=cell, **cell_parts(cell), value=response["hits"]["total"]["value"], sources=sources)
+    stored = await search.get(index=indexes.indicators.alias, id=cell, ignore=[404])
+    value = stored["_source"]["value"] if stored.get("found") else None
+    return Cell(cell=cell, **cell_parts(cell), value=response["hits"]["total"]["value"], stored=value, sources=sources)
 
 
 class PartitionFreshness(BaseModel):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import RequestError
 
 MAPPING_VERSION = 1
 KEYWORDS = (
@@ -104,7 +105,13 @@ class VersionedIndex:
             },
         )
         if not await search.indices.exists_alias(name=self.alias):
-            await search.indices.create(index=self.new_version(), body={"aliases": {self.alias: {}}})
+            # One fixed name for the first version: replicas starting together create it once.
+            first = f"{self.alias}-v{MAPPING_VERSION}-first"
+            try:
+                await search.indices.create(index=first, body={"aliases": {self.alias: {}}})
+            except RequestError as error:
+                if error.error != "resource_already_exists_exception":
+                    raise
             return
         # Fields added since the live version was made are added to it (OpenSearch refuses any
         # other change of a mapping: that takes a rebuild, python -m deh_monitoring.admin rebuild).
@@ -140,9 +147,19 @@ class MonitoringIndexes:
 
 
 async def swap(search: AsyncOpenSearch, moves: dict[str, tuple[str, str]]) -> None:
-    """Point each alias from its old version at its new one, all in one atomic request, so
-    that readers see either every old version or every new one."""
+    """Point each alias from its old version at its new one (no longer marked as rebuilding),
+    all in one atomic request, so that readers see either every old version or every new one."""
     actions: list[dict[str, Any]] = []
     for alias, (old, new) in moves.items():
-        actions += [{"remove": {"index": old, "alias": alias}}, {"add": {"index": new, "alias": alias}}]
+        actions += [
+            {"remove": {"index": old, "alias": alias}},
+            {"add": {"index": new, "alias": alias}},
+            {"remove": {"index": new, "alias": rebuilding(alias)}},
+        ]
     await search.indices.update_aliases(body={"actions": actions})
+
+
+def rebuilding(alias: str) -> str:
+    """The alias that marks a version a rebuild is filling (no reader uses it, and deleting old
+    versions leaves it alone)."""
+    return f"{alias}-rebuilding"

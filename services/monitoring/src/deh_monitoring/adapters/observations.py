@@ -4,8 +4,6 @@ observations index can be rebuilt from it like the rest), and answered with an o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.inbound import ObservationSubmitted
 from deh_contracts.catalogue.monitoring import ObservationRecorded
@@ -31,13 +29,14 @@ def subscribe_observations(runtime: ServiceRuntime) -> None:
             return
         # The same partner's id again is a correction: the same observation, its newest value.
         observation_id = derived_id("observation", submission.partner, submission.external_id)
+        # The submission's time, not now: a redelivery publishes the very same message.
         recorded = ObservationRecorded(
             observation_id=observation_id,
             observation=submission.observation,
             partner=submission.partner,
-            recorded_at=datetime.now(UTC),
+            recorded_at=event.time,
         )
-        await runtime.publish_now(recorded, event_id=derived_id("recorded", event.id))
+        await runtime.publish_now(recorded, event_id=derived_id("recorded", event.id), time=event.time)
         await sender.accept(runtime, observation_id)
 
     @consumer.on_refused(OBSERVATIONS)

@@ -1,7 +1,7 @@
 """The projection: every domain event, a partition's batch at a time, into OpenSearch.
 
-1. Each event becomes an activity document whose id is the event's id, written with one bulk
-   request: a redelivery or a replay writes the same documents again, never new ones.
+1. Each event becomes an activity document whose id is the event's id, created with one bulk
+   request: a redelivery or a replay finds it there and leaves it (first write wins).
 2. The indicator cells the batch touched are counted again from the activity index (after a
    refresh): a cell's value is the number of activity documents that count in it, so it is
    exact however often an event was read.
@@ -109,8 +109,9 @@ class Projection:
         response = await self.search.bulk(body=body)
         if not response["errors"]:
             return
-        failures = [item["index"] for item in response["items"] if item["index"].get("error")]
-        lasting = [f for f in failures if f["status"] != VERSION_CONFLICT]  # a conflict: a larger count won
+        failures = [result for item in response["items"] for result in item.values() if result.get("error")]
+        # A conflict: the activity document exists already (first write wins), or a larger count won.
+        lasting = [f for f in failures if f["status"] != VERSION_CONFLICT]
         if any(failure["status"] in TRANSIENT_STATUSES for failure in lasting):
             raise TransientError(f"OpenSearch is overloaded or away: {lasting[0]['error']}")
         if lasting:
@@ -135,4 +136,6 @@ def _observation(index: str, event: CloudEvent[Any]) -> list[dict[str, Any]]:
 
 
 def _indexed(alias: str, activity: Activity) -> list[dict[str, Any]]:
-    return [{"index": {"_index": alias, "_id": activity.event_id}}, activity.model_dump(mode="json")]
+    """Created, never replaced: an event read again (a redelivery, a replay, a re-published
+    copy) leaves the first record, and so its cells, as they were."""
+    return [{"create": {"_index": alias, "_id": activity.event_id}}, activity.model_dump(mode="json")]

@@ -132,7 +132,9 @@ def describe(
         short_type=short_type,
         service=short_type.split(".", 1)[0],
         subject=None if spec_of(event.data).subject_field in PERSONAL_SUBJECTS else event.subject,
-        countries=_values(data, "country", "venue_country", "countries") or _values(metadata, "countries"),
+        countries=_values(data, "country", "venue_country", "countries")
+        or _values(metadata, "countries")
+        or _values(data.get("observation") or {}, "country"),
         sectors=_values(data, "sector", "sectors") or _values(metadata, "sectors"),
         organisation_type=data.get("type") if short_type == "membership.organisation.registered" else None,
         languages=_values(metadata, "languages"),
@@ -140,7 +142,7 @@ def describe(
         topics=_values(data, "topic") or _values(metadata, "topics") or known.get("topics", []),
         result_type=metadata.get("result_type"),
         origin_kind=(metadata.get("origin") or {}).get("kind"),
-        event_kind=data.get("kind") if short_type.startswith("events.event.") else known.get("event_kind"),
+        event_kind=(data.get("kind") if short_type.startswith("events.") else None) or known.get("event_kind"),
         audience=data.get("audience") or known.get("audience"),
         decision=data.get("decision"),
         reason=data.get("reason") if short_type == "events.registration.cancelled" else None,
