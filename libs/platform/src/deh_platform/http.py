@@ -49,6 +49,16 @@ def create_service_app(
     return app
 
 
+def from_app(name: str) -> Callable[[Request], Any]:
+    """A route dependency that gives what the composition root put in `app.state.<name>` (a
+    store, an index): `Store = Annotated[PracticeStore, Depends(from_app("store"))]`."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
+
+
 def _answer_with(status_code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def answer(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=status_code)

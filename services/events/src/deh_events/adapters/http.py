@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import EventKind
@@ -31,26 +31,15 @@ from deh_events.domain.registrations import (
 )
 from deh_platform.auth import Caller, MaybeCaller, Principal
 from deh_platform.errors import Forbidden
+from deh_platform.http import from_app
 
 router = APIRouter()
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 
 
-def store_of(request: Request) -> EventStore:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
-def registrations_of(request: Request) -> RegistrationStore:
-    return request.app.state.registrations  # type: ignore[no-any-return]
-
-
-def teams_of(request: Request) -> TeamStore:
-    return request.app.state.teams  # type: ignore[no-any-return]
-
-
-Store = Annotated[EventStore, Depends(store_of)]
-Desk = Annotated[RegistrationStore, Depends(registrations_of)]
-Teams = Annotated[TeamStore, Depends(teams_of)]
+Store = Annotated[EventStore, Depends(from_app("store"))]
+Desk = Annotated[RegistrationStore, Depends(from_app("registrations"))]
+Teams = Annotated[TeamStore, Depends(from_app("teams"))]
 
 
 async def _organised(store: EventStore, event_id: str, caller: Principal) -> Event:

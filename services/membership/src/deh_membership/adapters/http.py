@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import Country, MemberState, OrganisationType, Sector
@@ -14,17 +14,14 @@ from deh_membership.domain.members import Action, ConsentChoices, Member, Profil
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
 from deh_platform.errors import Forbidden
+from deh_platform.http import from_app
 
 router = APIRouter()
 Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
-def store_of(request: Request) -> MembershipStore:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
-Store = Annotated[MembershipStore, Depends(store_of)]
+Store = Annotated[MembershipStore, Depends(from_app("store"))]
 
 
 def _self_or(caller: Principal, member_id: str, *roles: str) -> None:

@@ -17,6 +17,7 @@ from deh_monitoring.adapters.projection import Projection
 from deh_monitoring.domain.activity import INDICATORS, cell_parts
 from deh_monitoring.domain.targets import TARGETS, Target
 from deh_platform.errors import InvalidInput
+from deh_platform.http import from_app
 from deh_platform.runtime import ServiceRuntime
 
 router = APIRouter()
@@ -40,12 +41,8 @@ def _search(request: Request) -> AsyncOpenSearch:
     return runtime.search
 
 
-def _indexes(request: Request) -> MonitoringIndexes:
-    return request.app.state.indexes  # type: ignore[no-any-return]
-
-
 Search = Annotated[AsyncOpenSearch, Depends(_search)]
-Indexes = Annotated[MonitoringIndexes, Depends(_indexes)]
+Indexes = Annotated[MonitoringIndexes, Depends(from_app("indexes"))]
 
 
 class Point(BaseModel):

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata
 from deh_platform.auth import Caller, MaybeCaller, Principal, requires
 from deh_platform.errors import InvalidInput
+from deh_platform.http import from_app
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkReport, check_links
 from deh_practices.adapters.store import Document, PracticeStore
@@ -23,16 +24,8 @@ Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
-def store_of(request: Request) -> PracticeStore:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
-def index_of(request: Request) -> SearchIndex:
-    return request.app.state.index  # type: ignore[no-any-return]
-
-
-Store = Annotated[PracticeStore, Depends(store_of)]
-Index = Annotated[SearchIndex, Depends(index_of)]
+Store = Annotated[PracticeStore, Depends(from_app("store"))]
+Index = Annotated[SearchIndex, Depends(from_app("index"))]
 
 
 class PracticeView(BaseModel):
