@@ -96,8 +96,14 @@ def test_a_hidden_member_reveals_no_name_or_topics_to_other_services() -> None:
 
 
 def test_an_approval_names_the_member_only_when_visible() -> None:
-    assert status_event(member(visible=False), "approve", by="mod", reason=None, at=T0).display_name is None  # type: ignore[attr-defined]
-    assert status_event(member(visible=True), "approve", by="mod", reason=None, at=T0).display_name == "Jānis Bērziņš"  # type: ignore[attr-defined]
+    assert (
+        status_event(member(visible=False), "approve", previous="applied", by="mod", reason=None, at=T0).display_name
+        is None
+    )  # type: ignore[attr-defined]
+    assert (
+        status_event(member(visible=True), "approve", previous="applied", by="mod", reason=None, at=T0).display_name
+        == "Jānis Bērziņš"
+    )  # type: ignore[attr-defined]
 
 
 def test_the_spread_counts_selected_people_by_sector_and_country() -> None:

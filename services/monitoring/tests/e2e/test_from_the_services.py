@@ -115,3 +115,40 @@ async def test_members_registrations_and_attendance_agree_with_the_services(
         return found if agree else None
 
     await eventually(agreed, within=60, interval=0.5)
+
+
+async def by_status(monitoring: ServiceUnderTest) -> dict[str, int]:
+    response = await monitoring.client.get("/members/by-status", params={"country": COUNTRY})
+    assert response.status_code == 200, response.text
+    members: dict[str, int] = response.json()["members"]
+    return members
+
+
+async def test_members_by_status_follow_what_moderators_and_members_do(
+    membership: ServiceUnderTest, monitoring: ServiceUnderTest
+) -> None:
+    before = await by_status(monitoring)
+    people = [f"m-{uuid.uuid4().hex[:10]}" for _ in range(4)]
+    moderator = membership.caller(*MODERATOR)
+    for person in people:
+        await membership.client.post(
+            "/members", json=member_application(person, country=COUNTRY), headers=membership.caller(person)
+        )
+    for person in people[:3]:
+        await membership.client.post(f"/members/{person}/approve", json={}, headers=moderator)
+    await membership.client.post(f"/members/{people[0]}/suspend", json={"reason": "conduct"}, headers=moderator)
+    await membership.client.post(f"/members/{people[1]}/leave", headers=membership.caller(people[1]))
+    erased = await membership.client.delete(f"/members/{people[0]}", headers=membership.caller(people[0]))
+    assert erased.status_code == 204
+    statuses = [(await membership.client.get(f"/members/{p}", headers=moderator)).json()["status"] for p in people]
+    assert sorted(statuses) == ["active", "applied", "erased", "left"]
+
+    expected = dict(before)
+    for status, change in {"applied": 1, "active": 1, "left": 1, "erased": 1}.items():
+        expected[status] += change
+
+    async def followed() -> dict[str, int] | None:
+        found = await by_status(monitoring)
+        return found if found == expected else None
+
+    assert await eventually(followed, within=60, interval=0.5) == expected

@@ -7,13 +7,25 @@ when the member made it visible in the directory.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from deh_contracts.registry import MEMBERSHIP, Contract, message_type
-from deh_contracts.vocabulary import Country, Language, MemberState, OrganisationType, Sector
+from deh_contracts.vocabulary import Country, Language, MemberState, OrganisationType, Sector, enum_schema, one_of
 
 PREFIX = "eu.deh.membership."
+MEMBER_STATUSES = ["applied", "active", "suspended", "left", "rejected", "erased"]
+MemberStatus = Annotated[str, AfterValidator(one_of("member status", MEMBER_STATUSES)), enum_schema(MEMBER_STATUSES)]
+
+
+class StatusChange(Contract):
+    """What a change of a member's status says for counts by status, country and sector (what
+    the member's country and sectors were just before it; never more of the person)."""
+
+    previous_status: MemberStatus | None = Field(None, description="The status before this change.")
+    country: Country | None = None
+    sectors: list[Sector] = []
 
 
 @message_type(PREFIX + "member.applied.v1", topic=MEMBERSHIP, subject="member_id")
@@ -42,7 +54,7 @@ class MemberApproved(Contract):
 
 
 @message_type(PREFIX + "member.rejected.v1", topic=MEMBERSHIP, subject="member_id")
-class MemberRejected(Contract):
+class MemberRejected(StatusChange):
     """A moderator rejected an application, with the reason."""
 
     member_id: str
@@ -67,7 +79,7 @@ class MemberProfileUpdated(Contract):
 
 
 @message_type(PREFIX + "member.suspended.v1", topic=MEMBERSHIP, subject="member_id")
-class MemberSuspended(Contract):
+class MemberSuspended(StatusChange):
     """A moderator suspended a member."""
 
     member_id: str
@@ -77,7 +89,7 @@ class MemberSuspended(Contract):
 
 
 @message_type(PREFIX + "member.reinstated.v1", topic=MEMBERSHIP, subject="member_id")
-class MemberReinstated(Contract):
+class MemberReinstated(StatusChange):
     """A moderator reinstated a suspended member."""
 
     member_id: str
@@ -86,7 +98,7 @@ class MemberReinstated(Contract):
 
 
 @message_type(PREFIX + "member.left.v1", topic=MEMBERSHIP, subject="member_id")
-class MemberLeft(Contract):
+class MemberLeft(StatusChange):
     """A member left the community."""
 
     member_id: str
@@ -94,7 +106,7 @@ class MemberLeft(Contract):
 
 
 @message_type(PREFIX + "member.erased.v1", topic=MEMBERSHIP, subject="member_id")
-class MemberErased(Contract):
+class MemberErased(StatusChange):
     """A member's personal data was erased; every service must anonymise what it holds of them."""
 
     member_id: str

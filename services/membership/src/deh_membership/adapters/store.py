@@ -96,7 +96,7 @@ class MembershipStore:
             self.members,
             {"_id": member_id, "status": member.status},
             {"$set": {"status": target, "updated_at": at}, "$push": {"decisions": decision}},
-            [rules.status_event(after, action, by=by, reason=reason, at=at)],
+            [rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at)],
         )
         if not changed:
             raise Conflict("the member changed meanwhile; read it again and retry")
@@ -172,7 +172,7 @@ class MembershipStore:
                 self.members,
                 {"_id": member_id, "status": member.status},
                 {"$set": erased_fields},
-                [rules.erased(member_id, at)],
+                [rules.erased(member, at)],
             )
         blank = {
             f"applications.{member_id}.{field}": None

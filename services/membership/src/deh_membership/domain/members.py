@@ -7,7 +7,7 @@ any -> erased (personal data removed; only the id and the fact of erasure remain
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -143,8 +143,12 @@ def applied(member: Member) -> MemberApplied:
     )
 
 
-def status_event(member: Member, action: Action, *, by: str, reason: str | None, at: datetime) -> Contract:
-    """The contract event of a status change, with no personal data beyond what is visible."""
+def status_event(
+    member: Member, action: Action, *, previous: str, by: str, reason: str | None, at: datetime
+) -> Contract:
+    """The contract event of a status change, with no personal data beyond what is visible (and
+    the country and sectors, for counts by status)."""
+    change = _status_change(member, previous)
     if action == "approve":
         assert member.profile is not None
         return MemberApproved(
@@ -158,12 +162,21 @@ def status_event(member: Member, action: Action, *, by: str, reason: str | None,
             approved_at=at,
         )
     if action == "reject":
-        return MemberRejected(member_id=member.id, reason=reason or "", rejected_by=by, rejected_at=at)
+        return MemberRejected(member_id=member.id, reason=reason or "", rejected_by=by, rejected_at=at, **change)
     if action == "suspend":
-        return MemberSuspended(member_id=member.id, reason=reason or "", suspended_by=by, suspended_at=at)
+        return MemberSuspended(member_id=member.id, reason=reason or "", suspended_by=by, suspended_at=at, **change)
     if action == "reinstate":
-        return MemberReinstated(member_id=member.id, reinstated_by=by, reinstated_at=at)
-    return MemberLeft(member_id=member.id, left_at=at)
+        return MemberReinstated(member_id=member.id, reinstated_by=by, reinstated_at=at, **change)
+    return MemberLeft(member_id=member.id, left_at=at, **change)
+
+
+def _status_change(member: Member, previous: str) -> dict[str, Any]:
+    profile = member.profile
+    return {
+        "previous_status": previous,
+        "country": profile.country if profile else None,
+        "sectors": profile.sectors if profile else [],
+    }
 
 
 def profile_updated(member: Member, at: datetime) -> MemberProfileUpdated:
@@ -183,8 +196,9 @@ def profile_updated(member: Member, at: datetime) -> MemberProfileUpdated:
     )
 
 
-def erased(member_id: str, at: datetime) -> MemberErased:
-    return MemberErased(member_id=member_id, erased_at=at)
+def erased(member: Member, at: datetime) -> MemberErased:
+    """Erasure: the status, country and sectors it ends (for counts), nothing else of the person."""
+    return MemberErased(member_id=member.id, erased_at=at, **_status_change(member, member.status))
 
 
 def require_reason(action: Action, reason: str | None) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from opensearchpy import AsyncOpenSearch
 from pydantic import BaseModel, Field
 
+from deh_contracts.catalogue.membership import MEMBER_STATUSES
 from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.adapters.overview import MapRow, TargetLine, Trend, page
 from deh_monitoring.adapters.projection import Projection
@@ -232,6 +233,48 @@ async def freshness(request: Request) -> Any:
             seconds = (now - last).total_seconds() if lag and last else 0.0
             found.append(PartitionFreshness(topic=topic, partition=partition, lag_events=lag, lag_seconds=seconds))
     return found
+
+
+class MembersByStatus(BaseModel):
+    on: date
+    country: str | None
+    sector: str | None
+    members: dict[str, int]
+
+
+@router.get("/members/by-status", response_model=MembersByStatus, tags=["indicators"])
+async def members_by_status(
+    search: Search,
+    indexes: Indexes,
+    on: date | None = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    sector: Annotated[str | None, Query(max_length=40)] = None,
+) -> Any:
+    """How many members are in each status at the end of a day (default: today), in a country or
+    sector: the changes into a status minus the changes out of it, up to that day."""
+    day = on or datetime.now(UTC).date()
+    filters: list[dict[str, Any]] = [
+        {"range": {"day": {"lte": day.isoformat()}}},
+        {"prefix": {"short_type": "membership.member."}},
+    ]
+    if country:
+        filters.append({"term": {"countries": country}})
+    if sector:
+        filters.append({"term": {"sectors": sector}})
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": filters}},
+        "aggs": {
+            "entered": {"terms": {"field": "status_to", "size": 10}},
+            "left": {"terms": {"field": "status_from", "size": 10}},
+        },
+    }
+    response = await search.search(index=indexes.activity.alias, body=body)
+    counts = {bucket["key"]: bucket["doc_count"] for bucket in response["aggregations"]["entered"]["buckets"]}
+    for bucket in response["aggregations"]["left"]["buckets"]:
+        counts[bucket["key"]] = counts.get(bucket["key"], 0) - bucket["doc_count"]
+    members = {status: counts.get(status, 0) for status in MEMBER_STATUSES}
+    return MembersByStatus(on=day, country=country, sector=sector, members=members)
 
 
 class Expertise(BaseModel):

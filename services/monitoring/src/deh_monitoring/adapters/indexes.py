@@ -33,6 +33,8 @@ KEYWORDS = (
     "audience",
     "decision",
     "reason",
+    "status_from",
+    "status_to",
     "indicators",
     "cells",
     "source_topic",

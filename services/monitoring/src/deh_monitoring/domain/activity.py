@@ -53,6 +53,18 @@ INDICATORS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Each status event of a member: (the status it leaves, when always the same; the status it enters).
+STATUS_CHANGES: dict[str, tuple[str | None, str]] = {
+    "membership.member.applied": (None, "applied"),
+    "membership.member.approved": ("applied", "active"),
+    "membership.member.rejected": ("applied", "rejected"),
+    "membership.member.suspended": ("active", "suspended"),
+    "membership.member.reinstated": ("suspended", "active"),
+    "membership.member.left": (None, "left"),  # from active or suspended: the event says which
+    "membership.member.erased": (None, "erased"),  # from any status: the event says which
+}
+
+
 class Activity(BaseModel):
     """One domain event, flattened for dashboards. Its id is the event's id."""
 
@@ -78,6 +90,9 @@ class Activity(BaseModel):
     decision: str | None = None
     reason: str | None = None
     attended: bool | None = None
+    # A member's change of status (counts by status are what entered it minus what left it).
+    status_from: str | None = None
+    status_to: str | None = None
     # Numbers an event carries (an ended event's counts, a squad's cap, an observation's value).
     figures: dict[str, float] = {}
     indicators: list[str] = []
@@ -147,6 +162,8 @@ def describe(
         decision=data.get("decision"),
         reason=data.get("reason") if short_type == "events.registration.cancelled" else None,
         attended=data.get("attended"),
+        status_from=STATUS_CHANGES.get(short_type, (None, None))[0] or data.get("previous_status"),
+        status_to=STATUS_CHANGES.get(short_type, (None, None))[1],
         figures=_figures(short_type, data),
         source_topic=topic,
         source_partition=partition,
