@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from deh_contracts.catalogue.membership import MemberApproved, MemberSuspended
 from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
 from deh_membership.domain.members import (
     Consent,
@@ -96,14 +97,18 @@ def test_a_hidden_member_reveals_no_name_or_topics_to_other_services() -> None:
 
 
 def test_an_approval_names_the_member_only_when_visible() -> None:
-    assert (
-        status_event(member(visible=False), "approve", previous="applied", by="mod", reason=None, at=T0).display_name
-        is None
-    )  # type: ignore[attr-defined]
-    assert (
-        status_event(member(visible=True), "approve", previous="applied", by="mod", reason=None, at=T0).display_name
-        == "Jānis Bērziņš"
-    )  # type: ignore[attr-defined]
+    hidden = status_event(member(visible=False), "approve", previous="applied", by="mod", reason=None, at=T0)
+    shown = status_event(member(visible=True), "approve", previous="applied", by="mod", reason=None, at=T0)
+    assert isinstance(hidden, MemberApproved)
+    assert isinstance(shown, MemberApproved)
+    assert hidden.display_name is None
+    assert shown.display_name == "Jānis Bērziņš"
+
+
+def test_a_status_change_says_what_it_leaves_and_where_for_counts_by_status() -> None:
+    suspended = status_event(member(visible=False), "suspend", previous="active", by="mod", reason="conduct", at=T0)
+    assert isinstance(suspended, MemberSuspended)
+    assert (suspended.previous_status, suspended.country, suspended.sectors) == ("active", "LV", ["school"])
 
 
 def test_the_spread_counts_selected_people_by_sector_and_country() -> None:
