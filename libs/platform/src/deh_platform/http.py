@@ -13,6 +13,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo.errors import ConnectionFailure
 
 from deh_platform.asyncapi import asyncapi_document
+from deh_platform.edge import EdgeGuard
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from deh_platform.runtime import ServiceRuntime, StartHook
 
@@ -43,6 +44,7 @@ def create_service_app(
     for error, status_code in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
         app.add_exception_handler(error, _answer_with(status_code))
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_middleware(EdgeGuard, max_body_bytes=runtime.settings.max_body_bytes)
     for unavailable in SERVER_UNAVAILABLE:
         app.add_exception_handler(unavailable, _server_unavailable)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     # How long a relay's claim on a document lasts: after a replica dies, another publishes what
     # it had claimed once the claim expires (decision 0004).
     outbox_claim_seconds: float = 120.0
+    # The largest request body a service reads (413 beyond it, checked before anything else).
+    max_body_bytes: int = 1_048_576
     # Consumer groups are named after the service unless set (tests run isolated copies).
     consumer_group: str | None = None
     # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a

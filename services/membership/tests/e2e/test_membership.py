@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -561,3 +562,20 @@ async def test_every_published_event_matches_its_schema_and_carries_no_email_or_
         assert event.headers["ce_subject"] == event.subject
     assert all("Secret Name" not in str(event.data) for event in events if event.subject == hidden)
     assert all(event.data.get("display_name") is None for event in events if event.subject == hidden)
+
+
+async def test_a_body_too_large_is_refused_before_any_parsing_or_token_check(membership: ServiceUnderTest) -> None:
+    huge = b'{"profile": "' + b"x" * 2_000_000 + b'"}'
+    response = await membership.client.post("/members", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert len(response.content) < 200  # the answer never echoes the input
+
+
+async def test_a_lone_surrogate_is_a_422_naming_the_field_not_a_500(membership: ServiceUnderTest) -> None:
+    member_id = f"m-{uuid.uuid4().hex[:10]}"
+    body = json.dumps(application(member_id, display_name="Ana \udc00"))
+    response = await membership.client.post(
+        "/members", content=body, headers={**membership.caller(member_id), "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "profile", "display_name"]

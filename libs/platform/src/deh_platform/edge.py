@@ -1,0 +1,109 @@
+"""The first check of every request, before routing, parsing or authentication work: the body's
+size (413 beyond the limit, whether announced by Content-Length or streamed in chunks) and, for
+JSON, that every string is text (a lone surrogate such as "\\udc00" is no character: MongoDB and
+OpenSearch cannot store it, so it is a 422 that names the field, not a 500 later)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Location = tuple[str | int, ...]
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class EdgeGuard:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        announced = headers.get(b"content-length")
+        if announced is not None:
+            if not announced.isdigit():
+                await _answer(send, 400, "Content-Length must be a number of bytes")
+                return
+            if int(announced) > self.max_body_bytes:
+                await _answer(send, 413, self._too_large())
+                return
+        body = await self._read(receive)
+        if body is None:
+            await _answer(send, 413, self._too_large())
+            return
+        if body and b"json" in headers.get(b"content-type", b""):
+            location = _lone_surrogate(body)
+            if location is not None:
+                detail = [
+                    {"loc": ["body", *location], "msg": "a lone surrogate is not a character", "type": "value_error"}
+                ]
+                await _answer(send, 422, detail)
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_body_bytes} bytes"
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it grows beyond the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    delivered = False
+
+    async def replayed() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()  # a disconnect, when it comes
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def _lone_surrogate(body: bytes) -> Location | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None  # not JSON: the route's own parsing answers 422
+    return next(_surrogates(document, ()), None)
+
+
+def _surrogates(value: Any, location: Location) -> Iterator[Location]:
+    if isinstance(value, str):
+        if SURROGATE.search(value):
+            yield location
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _surrogates(key, (*location, "(key)"))
+            yield from _surrogates(item, (*location, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _surrogates(item, (*location, index))
+
+
+async def _answer(send: Send, status: int, detail: Any) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

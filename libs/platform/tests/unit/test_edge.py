@@ -1,0 +1,57 @@
+"""The edge check of every request: size before anything else, even for a streamed body, and
+text that MongoDB and OpenSearch can store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from deh_platform.edge import EdgeGuard
+
+pytestmark = pytest.mark.unit
+
+
+def guarded_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/echo")
+    async def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    app.add_middleware(EdgeGuard, max_body_bytes=1000)
+    return app
+
+
+async def post(content: Any, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded_app()), base_url="http://edge") as client:
+        return await client.post("/echo", content=content, headers={"content-type": "application/json", **headers})
+
+
+async def test_a_body_within_the_limit_reaches_the_route_unchanged() -> None:
+    response = await post(b'{"name": "Ilze \\u0160"}')
+    assert response.json() == {"name": "Ilze Š"}
+
+
+async def test_a_streamed_body_beyond_the_limit_is_refused_while_it_arrives() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"x": "'
+        for _ in range(100):
+            yield b"y" * 100
+        yield b'"}'
+
+    response = await post(chunks())
+    assert response.status_code == 413
+
+
+async def test_a_content_length_that_is_not_a_number_is_a_400() -> None:
+    assert (await post(b"{}", **{"content-length": "lots"})).status_code == 400
+
+
+async def test_a_lone_surrogate_in_a_key_or_a_list_is_located() -> None:
+    response = await post(b'{"tags": ["ok", "bad \\ud800"]}')
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "tags", 1]
