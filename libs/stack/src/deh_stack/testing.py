@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,9 @@ from deh_stack.stack import Stack
 T = TypeVar("T")
 
 ADDRESS_VARIABLES = ("DEH_KAFKA_BOOTSTRAP", "DEH_MONGO_URL", "DEH_OPENSEARCH_URL")
+# Ports for private servers and services in their own process: above the stack's profiles
+# (17017 to 21300), below the kernel's ephemeral ports.
+PRIVATE_PORTS_FROM, PRIVATE_PORTS_UPTO = 22000, 32000
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,26 @@ async def restarted(server: Server) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port between the stack's profiles and the kernel's ephemeral range: a port from that
+    range can be taken by any outgoing connection in the moment a killed server restarts on it."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(PRIVATE_PORTS_FROM, min(PRIVATE_PORTS_UPTO, low - 1))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float = 30.0, interval: float = 0.1) -> T:
