@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from event_steps import approved, cancel, register, registrations, schedule, someone
+from hub_samples import event_draft
 from hub_testing import ServiceUnderTest, from_membership, produce, published_events, validate_against_committed_schema
 
 from deh_contracts.catalogue.membership import MemberErased
@@ -205,8 +206,6 @@ async def test_only_organisers_put_events_on_the_calendar(events: ServiceUnderTe
 
 
 def schedule_body(**overrides: Any) -> dict[str, Any]:
-    from hub_samples import event_draft
-
     return event_draft(**overrides)
 
 

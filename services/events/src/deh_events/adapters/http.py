@@ -51,14 +51,11 @@ async def _organised(store: EventStore, event_id: str, caller: Principal) -> Eve
 
 async def _shown(desk: RegistrationStore, event: Event, caller: Principal | None) -> Event:
     """The event as this caller may see it: the online link only for organisers and participants."""
-    if caller is not None and (is_organiser(event, caller) or await _participates(desk, event.event_id, caller)):
+    if caller is not None and (
+        is_organiser(event, caller) or await desk.participates(event.event_id, caller.member_id)
+    ):
         return event
     return event.model_copy(update={"online_link": None})
-
-
-async def _participates(desk: RegistrationStore, event_id: str, caller: Principal) -> bool:
-    registration = await desk.registration_of(event_id, caller.member_id)
-    return registration is not None and registration.state in PARTICIPATING_STATES
 
 
 # Events -----------------------------------------------------------------------------------------------
@@ -177,7 +174,7 @@ async def _organiser_or_participant(
     store: EventStore, desk: RegistrationStore, event_id: str, caller: Principal
 ) -> None:
     event = await store.event(event_id)
-    if not (is_organiser(event, caller) or await _participates(desk, event_id, caller)):
+    if not (is_organiser(event, caller) or await desk.participates(event_id, caller.member_id)):
         raise Forbidden("this is for the event's participants and organisers")
 
 

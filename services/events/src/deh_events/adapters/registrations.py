@@ -91,9 +91,13 @@ class RegistrationStore:
         document = await self.registrations.find_one({"event_id": event_id, "member_id": member_id}, HIDDEN_FIELDS)
         return None if document is None else await self._shown(document)
 
+    async def participates(self, event_id: str, member_id: str) -> bool:
+        """Holds a seat (registered, or attended): sees the link and the participant list, forms teams."""
+        return _participating(await self.registration_of(event_id, member_id))
+
     async def require_participant(self, event_id: str, member_id: str) -> Registration:
         registration = await self.registration_of(event_id, member_id)
-        if registration is None or registration.state not in PARTICIPATING_STATES:
+        if registration is None or not _participating(registration):
             raise Forbidden("only participants with a seat may do this")
         return registration
 
@@ -193,9 +197,10 @@ class RegistrationStore:
         # Each check below closes a gap with a change made while this registration was written.
         if seat is not None:
             await self._keep_seat(event.event_id, registration_id, attempt, seat)
-        await self._recheck_membership(caller.member_id, member, registration_id)
+        gave_back = await self._recheck_membership(caller.member_id, member, registration_id)
         await self._recheck_event(event.event_id, registration_id)
-        await self._promote_soon(event.event_id)  # a seat may have freed meanwhile
+        if seat is None or gave_back:  # a seat may have freed meanwhile, or this one just did
+            await self._promote_soon(event.event_id)
         return await self.registration(registration_id)
 
     def _new_registration(
@@ -213,7 +218,6 @@ class RegistrationStore:
         and position)."""
         at = now()
         country, sectors = (member.country, member.sectors) if member else (None, [])
-        identity = {"event_id": event.event_id, "registration_id": registration_id, "member_id": caller.member_id}
         document: Document = {
             "_id": registration_id,
             "event_id": event.event_id,
@@ -231,11 +235,11 @@ class RegistrationStore:
         if place is None:
             document.update(state="registered", seat=seat, seated_at=at, queue_key=None)
             sector = sectors[0] if sectors else None
-            outcome = RegistrationConfirmed(**identity, country=country, sector=sector, confirmed_at=at)
+            outcome = RegistrationConfirmed(**_about(document), country=country, sector=sector, confirmed_at=at)
         else:
             key, position = place
             document.update(state="waitlisted", seat=None, queue_key=key, waitlisted_at=at)
-            outcome = RegistrationWaitlisted(**identity, position=position, waitlisted_at=at)
+            outcome = RegistrationWaitlisted(**_about(document), position=position, waitlisted_at=at)
         document["history"] = [{"state": document["state"], "at": at, "note": None}]
         return document, outcome
 
@@ -314,18 +318,21 @@ class RegistrationStore:
         except Conflict as error:
             log.warning("promotion in event %s left to the repair job: %s", event_id, error)
 
-    async def _recheck_membership(self, member_id: str, before: MemberCopy | None, registration_id: str) -> None:
+    async def _recheck_membership(self, member_id: str, before: MemberCopy | None, registration_id: str) -> bool:
         """A suspension, departure or erasure that arrived while this registration was being
         written: its handler updated the copy, then looked for registrations (maybe before this
-        one was written); looking at the copy after writing closes that gap."""
+        one was written); looking at the copy after writing closes that gap. True when it cancelled."""
         if before is None:
-            return
+            return False
         after = await self.store.member(member_id)
         if after is None:
             await self._cancel_one(registration_id, "member_erased")
             await self.anonymise(member_id)
-        elif after.status in ("suspended", "left"):
+            return True
+        if after.status in ("suspended", "left"):
             await self._cancel_one(registration_id, f"member_{after.status}")
+            return True
+        return False
 
     async def _take_seat(self, event_id: str, attempt: str) -> str | None:
         try:
@@ -643,3 +650,7 @@ class RegistrationStore:
 def _about(document: Document) -> dict[str, str]:
     """Whom a registration's contract event is about: the fields every one of them carries."""
     return {"event_id": document["event_id"], "registration_id": document["_id"], "member_id": document["member_id"]}
+
+
+def _participating(registration: Registration | None) -> bool:
+    return registration is not None and registration.state in PARTICIPATING_STATES
