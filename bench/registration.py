@@ -92,7 +92,7 @@ async def service_path(servers: ServerAddresses, count: int, concurrency: int) -
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url)
     registrations = mongo[database].registrations
     service = ServiceProcess(
-        "deh_events",
+        "events",
         {
             **servers.environment(),
             "DEH_EVENTS_MONGO_DATABASE": database,

@@ -21,9 +21,9 @@ from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_practices.adapters.index import SearchIndex, index_document, usable_analyses
 from deh_practices.adapters.store import PENDING, PracticeStore
 from deh_practices.app import create_app
-from deh_practices.domain.demo import demo_practices
 from deh_practices.domain.search import SearchRequest, build_query, choose_analyses, index_definition
 from deh_practices.settings import PracticesSettings
+from deh_stack.demo_practices import demo_practices
 from deh_stack.testing import ServerAddresses, provide_servers
 
 WORDS = [

@@ -1,14 +1,15 @@
 """Export each service's OpenAPI (from FastAPI) and AsyncAPI (from its messaging code) documents.
 
 `python -m deh_platform.apidocs` writes services/<name>/docs/{openapi,asyncapi}.json for every
-service folder; `--check` only reports stale files (a test runs it)."""
+service installed (each declares its app in the `deh.services` entry point group, so the platform
+finds services without depending on them); `--check` only reports stale files (a test runs it)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,14 @@ from fastapi import FastAPI
 from deh_platform.asyncapi import asyncapi_document
 
 
+def installed_services() -> dict[str, str]:
+    """Each installed service's name and app ("events": "deh_events.app:app")."""
+    return {point.name: point.value for point in entry_points(group="deh.services")}
+
+
 def documents(service: str) -> dict[str, dict[str, Any]]:
-    app: FastAPI = importlib.import_module(f"deh_{service}.app").app
+    (app_entry,) = entry_points(group="deh.services", name=service)
+    app: FastAPI = app_entry.load()
     return {"openapi.json": app.openapi(), "asyncapi.json": asyncapi_document(app.state.runtime, app.title)}
 
 
@@ -40,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services-root", type=Path, default=Path("services"))
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    services = sorted(path.name for path in args.services_root.iterdir() if (path / "pyproject.toml").exists())
+    services = sorted(installed_services())
     outdated = [path for service in services for path in stale(args.services_root, service)]
     if args.check:
         for path in outdated:

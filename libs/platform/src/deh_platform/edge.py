@@ -1,6 +1,7 @@
 """The first check of every request, before routing, parsing or authentication work: the body's
-size (413 beyond the limit, whether announced by Content-Length or streamed in chunks) and, for
-JSON, that every string is text (a lone surrogate such as "\\udc00" is no character: MongoDB and
+size (413 beyond the limit, whether announced by Content-Length or streamed in chunks), that a
+body is declared JSON (415 otherwise: every operation of the hub takes JSON), is UTF-8 JSON (422),
+and that every string is text (a lone surrogate such as "\\udc00" is no character: MongoDB and
 OpenSearch cannot store it, so it is a 422 that names the field, not a 500 later)."""
 
 from __future__ import annotations
@@ -38,14 +39,13 @@ class EdgeGuard:
         if body is None:
             await _answer(send, 413, self._too_large())
             return
-        if body and b"json" in headers.get(b"content-type", b""):
-            location = _lone_surrogate(body)
-            if location is not None:
-                detail = [
-                    {"loc": ["body", *location], "msg": "a lone surrogate is not a character", "type": "value_error"}
-                ]
-                await _answer(send, 422, detail)
-                return
+        if body and not _is_json(headers.get(b"content-type", b"")):
+            await _answer(send, 415, "the body must be JSON (Content-Type: application/json)")
+            return
+        problem = _json_problem(body) if body else None
+        if problem is not None:
+            await _answer(send, 422, [problem])
+            return
         await self.app(scope, _replay(body, receive), send)
 
     def _too_large(self) -> str:
@@ -68,6 +68,14 @@ class EdgeGuard:
                 return b"".join(chunks)
 
 
+def _is_json(content_type: bytes) -> bool:
+    """application/json or a JSON-based type (application/problem+json), any parameters."""
+    media_type = content_type.split(b";")[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     delivered = False
 
@@ -81,12 +89,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _lone_surrogate(body: bytes) -> Location | None:
+def _json_problem(body: bytes) -> dict[str, Any] | None:
+    """Why the body is not acceptable JSON text (not UTF-8, not JSON, a lone surrogate), or None."""
     try:
-        document = json.loads(body)
-    except ValueError:
-        return None  # not JSON: the route's own parsing answers 422
-    return next(_surrogates(document, ()), None)
+        document = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return {"loc": ["body"], "msg": "the body is not UTF-8 text", "type": "json_invalid"}
+    except ValueError as error:
+        return {"loc": ["body"], "msg": f"the body is not JSON ({error.args[0][:80]})", "type": "json_invalid"}
+    location = next(_surrogates(document, ()), None)
+    if location is None:
+        return None
+    return {"loc": ["body", *location], "msg": "a lone surrogate is not a character", "type": "value_error"}
 
 
 def _surrogates(value: Any, location: Location) -> Iterator[Location]:

@@ -7,14 +7,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from opensearchpy.exceptions import ConnectionError as SearchConnectionError
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo.errors import ConnectionFailure
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.edge import EdgeGuard
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from deh_platform.openapi import errors, install_truthful_openapi
 from deh_platform.runtime import ServiceRuntime, StartHook
 
 # A server briefly away (MongoDB restarting, an election, OpenSearch unreachable) is a 503, not a 500.
@@ -44,10 +49,13 @@ def create_service_app(
     for error, status_code in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
         app.add_exception_handler(error, _answer_with(status_code))
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(EdgeGuard, max_body_bytes=runtime.settings.max_body_bytes)
     for unavailable in SERVER_UNAVAILABLE:
         app.add_exception_handler(unavailable, _server_unavailable)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    install_truthful_openapi(app)
     return app
 
 
@@ -74,6 +82,34 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's own 422 without the `input` it would echo (up to the whole body)."""
+    assert isinstance(error, RequestValidationError)
+    detail = [
+        {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]} for problem in error.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names only the methods of the first route on the path; a path served by
+        # several routes (GET and PUT of one resource) allows all of theirs.
+        headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    allowed: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        pattern, _, _ = compile_path(route.path_format or "")
+        if route.methods and pattern.match(request.url.path):
+            allowed.update(route.methods)
+    return allowed
+
+
 async def _server_unavailable(request: Request, error: Exception) -> JSONResponse:
     # Nothing was acknowledged: the client may retry once the server is back.
     return JSONResponse(
@@ -91,7 +127,10 @@ def _platform_router(title: str) -> APIRouter:
         return {"status": "ok"}
 
     @router.get(
-        "/readyz", summary="Every server answers and every consumer is a live group member", response_model=None
+        "/readyz",
+        summary="Every server answers and every consumer is a live group member",
+        response_model=None,
+        responses=errors(503),
     )
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime

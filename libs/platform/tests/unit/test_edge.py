@@ -55,3 +55,17 @@ async def test_a_lone_surrogate_in_a_key_or_a_list_is_located() -> None:
     response = await post(b'{"tags": ["ok", "bad \\ud800"]}')
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "tags", 1]
+
+
+async def test_a_body_that_is_not_declared_json_is_a_415() -> None:
+    assert (await post(b"name=x", **{"content-type": "application/x-www-form-urlencoded"})).status_code == 415
+    assert (await post(b'{"a": 1}', **{"content-type": "application/json; charset=utf-8"})).status_code == 200
+
+
+async def test_bytes_that_are_not_utf8_json_are_a_422_on_the_body_without_an_echo() -> None:
+    for content in (b"\xff\xfe{", b'{"a": ', b"0.\x06\xff"):
+        response = await post(content)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body"]
+        assert "\\u" not in response.text
+        assert "\xff" not in response.text

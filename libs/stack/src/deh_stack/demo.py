@@ -12,8 +12,8 @@ import httpx
 
 from deh_platform.auth import issue_token
 from deh_platform.settings import ServiceSettings
-from deh_practices.domain.demo import demo_practices
 from deh_stack.config import StackConfig
+from deh_stack.demo_practices import demo_practices
 from deh_stack.errors import StackError
 
 ORGANISATIONS = [

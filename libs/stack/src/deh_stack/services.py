@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
+from importlib.metadata import entry_points
 
 import httpx
 
@@ -21,19 +21,14 @@ class ServiceProcess(Server):
         super().__init__(config)
 
     @property
-    def module(self) -> str:
-        return f"deh_{self.name}"
-
-    @property
     def address(self) -> str:
         return self.config.service_url(self.name)
 
     def install(self) -> None:
-        if importlib.util.find_spec(self.module) is None:
-            raise StackError(f"The {self.name} service is not installed in this environment: run 'uv sync' first.")
+        application(self.name)
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        argv = [*uvicorn_command(self.module, self.config.host, self.config.ports[self.name]), "--no-access-log"]
+        argv = [*uvicorn_command(self.name, self.config.host, self.config.ports[self.name]), "--no-access-log"]
         return argv, self.config.server_env()
 
     def is_ready(self) -> bool:
@@ -43,6 +38,15 @@ class ServiceProcess(Server):
             return False
 
 
-def uvicorn_command(module: str, host: str, port: int) -> list[str]:
+def uvicorn_command(service: str, host: str, port: int) -> list[str]:
     """How a service runs as deployed: its app under uvicorn, in this Python environment."""
-    return [sys.executable, "-m", "uvicorn", f"{module}.app:app", "--host", host, "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", application(service), "--host", host, "--port", str(port)]
+
+
+def application(service: str) -> str:
+    """The ASGI app a service declares in its package's `deh.services` entry point
+    ("deh_events.app:app"): the stack runs services without importing them."""
+    found = entry_points(group="deh.services", name=service)
+    if not found:
+        raise StackError(f"The {service} service is not installed in this environment: run 'uv sync' first.")
+    return next(iter(found)).value

@@ -165,7 +165,7 @@ class ServiceProcess:
     """A hub service run as deployed, uvicorn in its own process on 127.0.0.1, with its
     settings as DEH_* variables: for tests that kill it (SIGKILL) and benchmarks that measure it."""
 
-    module: str  # the service's package, e.g. "deh_events"
+    service: str  # its name, e.g. "events"
     environment: dict[str, str]
     port: int = dataclasses.field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -175,7 +175,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        argv = uvicorn_command(self.module, "127.0.0.1", self.port)
+        argv = uvicorn_command(self.service, "127.0.0.1", self.port)
         self.process = subprocess.Popen(  # noqa: ASYNC220 (started once; readiness is awaited below)
             argv, env={**os.environ, **self.environment}, stdout=subprocess.DEVNULL
         )
@@ -183,7 +183,7 @@ class ServiceProcess:
         async def ready() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"{self.module} exited with {self.process.returncode} while starting")
+                raise AssertionError(f"{self.service} exited with {self.process.returncode} while starting")
             try:
                 async with httpx.AsyncClient(base_url=self.url) as client:
                     return (await client.get("/readyz")).status_code == 200

@@ -48,9 +48,7 @@ def events_process(servers: ServerAddresses, database: str) -> ServiceProcess:
         "OUTBOX_CLAIM_SECONDS": "3",
         "LOG_LEVEL": "WARNING",
     }
-    return ServiceProcess(
-        "deh_events", {**servers.environment(), **{f"DEH_EVENTS_{k}": v for k, v in settings.items()}}
-    )
+    return ServiceProcess("events", {**servers.environment(), **{f"DEH_EVENTS_{k}": v for k, v in settings.items()}})
 
 
 async def test_killing_the_service_mid_burst_loses_no_answered_registration_and_never_exceeds_the_capacity(

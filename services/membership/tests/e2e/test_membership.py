@@ -16,6 +16,8 @@ from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import AttendanceRecorded
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, PracticePublished
 from deh_contracts.registry import MEMBERSHIP
+from deh_membership.app import create_app
+from deh_membership.settings import MembershipSettings
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
@@ -579,3 +581,25 @@ async def test_a_lone_surrogate_is_a_422_naming_the_field_not_a_500(membership: 
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "profile", "display_name"]
+
+
+async def test_a_field_error_names_the_field_and_never_echoes_the_input(membership: ServiceUnderTest) -> None:
+    member_id = f"m-{uuid.uuid4().hex[:10]}"
+    body = application(member_id, display_name="x" * 500_000)
+    response = await membership.client.post("/members", json=body, headers=membership.caller(member_id))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "profile", "display_name"]
+    assert len(response.content) < 1000
+
+
+async def test_a_wrong_method_names_every_method_the_path_allows(membership: ServiceUnderTest) -> None:
+    response = await membership.client.put("/members/someone", headers=membership.caller("someone"))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"
+
+
+async def test_the_api_document_lists_every_error_status_of_an_operation() -> None:
+    document = create_app(MembershipSettings()).openapi()
+    profile = document["paths"]["/members/{member_id}/profile"]["patch"]["responses"]
+    assert set(profile) == {"200", "401", "403", "404", "409", "413", "415", "422", "503"}
+    assert set(document["components"]["schemas"]["FieldProblem"]["properties"]) == {"loc", "msg", "type"}

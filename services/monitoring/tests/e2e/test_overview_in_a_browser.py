@@ -39,7 +39,7 @@ async def test_the_overview_page_shows_the_action_plan_in_a_real_browser(
     prefix = f"monitoring-page-{uuid.uuid4().hex[:8]}"
     settings = {"INDEX_PREFIX": prefix, "CONSUMER_GROUP": prefix, "LOG_LEVEL": "WARNING"}
     service = ServiceProcess(
-        "deh_monitoring", {**servers.environment(), **{f"DEH_MONITORING_{k}": v for k, v in settings.items()}}
+        "monitoring", {**servers.environment(), **{f"DEH_MONITORING_{k}": v for k, v in settings.items()}}
     )
     now = datetime.now(UTC)
     observation = ObservationValue(

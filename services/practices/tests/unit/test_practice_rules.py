@@ -3,6 +3,7 @@ translation of a search request into a safe OpenSearch query."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -110,10 +111,20 @@ def test_sizes_are_bounded_and_mine_needs_a_caller() -> None:
 
 
 def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
-    assert decode_cursor(encode_cursor([1.5, "p-1"])) == [1.5, "p-1"]
-    for foreign in ("%%%", encode_cursor([{"script": 1}, "x"]), encode_cursor([1, 2, 3])):
+    assert decode_cursor(encode_cursor([1.5, "p-1"]), sort_by_date=False) == [1.5, "p-1"]
+    assert decode_cursor(encode_cursor([1767225600000, "p-1"]), sort_by_date=True) == [1767225600000, "p-1"]
+    foreign = ("%%%", encode_cursor([{"script": 1}, "x"]), encode_cursor([1, 2, 3]), encode_cursor(["x", "y"]))
+    for cursor in foreign:
         with pytest.raises(InvalidInput):
-            decode_cursor(foreign)
+            decode_cursor(cursor, sort_by_date=False)
+
+
+def test_a_cursor_of_the_wrong_kinds_for_the_order_is_refused_not_sent_to_the_search() -> None:
+    for values in ([1.5, "p-1"], [True, "p-1"], [2**64, "p-1"]):
+        with pytest.raises(InvalidInput):
+            decode_cursor(encode_cursor(values), sort_by_date=True)
+    with pytest.raises(InvalidInput):
+        decode_cursor(base64.urlsafe_b64encode(b'[Infinity, "p-1"]').decode(), sort_by_date=False)
 
 
 def test_every_eu_language_has_a_field_with_its_best_usable_analyzer() -> None:

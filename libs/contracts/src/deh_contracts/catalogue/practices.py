@@ -24,6 +24,16 @@ PREFIX = "eu.deh.practices."
 LocalizedText = dict[Language, str]
 """Text by EU language code, for example {"en": "Coding clubs", "de": "Programmier-AGs"}."""
 
+# Limits that keep one practice's metadata small enough to index, search and highlight quickly
+# (a 40,000-character licence once stalled the search indexer); a partner's message is held to them too.
+LocalizedTitle = dict[Language, Annotated[str, Field(min_length=1, max_length=300)]]
+LocalizedSummary = dict[Language, Annotated[str, Field(min_length=1, max_length=3000)]]
+Topic = Annotated[str, Field(min_length=1, max_length=80)]
+Label = Annotated[str, Field(min_length=1, max_length=120)]
+Licence = Annotated[str, Field(min_length=1, max_length=100, description="An SPDX identifier such as CC-BY-4.0.")]
+Link = Annotated[str, Field(min_length=1, max_length=2000)]
+MAX_LIST = 30
+
 RESULT_TYPES = [
     "handbook",
     "curriculum",
@@ -56,19 +66,19 @@ class Origin(Contract):
 class PracticeMetadata(Contract):
     """The facets a practice is described and found by (schema.org LearningResource / LRMI mappable)."""
 
-    title: LocalizedText = Field(min_length=1)
-    summary: LocalizedText = Field(min_length=1)
-    languages: list[Language] = Field(min_length=1)
-    countries: list[Country] = []
-    sectors: list[Sector] = []
-    isced_levels: list[IscedLevel] = []
-    topics: list[str] = []
-    digcomp: list[DigCompCompetence] = []
-    digcompedu: list[DigCompEduCompetence] = []
-    target_groups: list[str] = []
-    accessibility_features: list[str] = []
-    licence: str
-    links: list[str] = []
+    title: LocalizedTitle = Field(min_length=1)
+    summary: LocalizedSummary = Field(min_length=1)
+    languages: list[Language] = Field(min_length=1, max_length=MAX_LIST)
+    countries: list[Country] = Field([], max_length=MAX_LIST)
+    sectors: list[Sector] = Field([], max_length=MAX_LIST)
+    isced_levels: list[IscedLevel] = Field([], max_length=MAX_LIST)
+    topics: list[Topic] = Field([], max_length=MAX_LIST)
+    digcomp: list[DigCompCompetence] = Field([], max_length=MAX_LIST)
+    digcompedu: list[DigCompEduCompetence] = Field([], max_length=MAX_LIST)
+    target_groups: list[Label] = Field([], max_length=MAX_LIST)
+    accessibility_features: list[Label] = Field([], max_length=MAX_LIST)
+    licence: Licence
+    links: list[Link] = Field([], max_length=MAX_LIST)
     result_type: ResultType
     origin: Origin
 

@@ -32,9 +32,13 @@ from deh_events.domain.registrations import (
 from deh_platform.auth import Caller, MaybeCaller, Principal
 from deh_platform.errors import Forbidden
 from deh_platform.http import from_app
+from deh_platform.openapi import errors
 
 router = APIRouter()
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
+CALENDAR_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An iCalendar file (RFC 5545)", "content": {"text/calendar": {"schema": {"type": "string"}}}}
+}
 
 
 Store = Annotated[EventStore, Depends(from_app("store"))]
@@ -61,7 +65,9 @@ async def _shown(desk: RegistrationStore, event: Event, caller: Principal | None
 # Events -----------------------------------------------------------------------------------------------
 
 
-@router.post("/events", status_code=status.HTTP_201_CREATED, response_model=Event, tags=["events"])
+@router.post(
+    "/events", status_code=status.HTTP_201_CREATED, response_model=Event, tags=["events"], responses=errors(403)
+)
 async def create_event(body: EventDraft, caller: Caller, store: Store) -> Any:
     """Put an event on the calendar. Moderators organise every kind, NAS coordinators NAS meetings."""
     if not may_organise(body.kind, caller):
@@ -88,7 +94,7 @@ async def get_event(event_id: str, caller: MaybeCaller, store: Store, desk: Desk
     return await _shown(desk, await store.event(event_id), caller)
 
 
-@router.patch("/events/{event_id}", response_model=Event, tags=["events"])
+@router.patch("/events/{event_id}", response_model=Event, tags=["events"], responses=errors(403, 409))
 async def update_event(event_id: str, body: EventChanges, caller: Caller, store: Store, desk: Desk) -> Any:
     """Change an event; a larger capacity promotes from the waitlist at once."""
     event = await store.update_event(await _organised(store, event_id, caller), body)
@@ -100,7 +106,7 @@ class Cancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/events/{event_id}/cancel", response_model=Event, tags=["events"])
+@router.post("/events/{event_id}/cancel", response_model=Event, tags=["events"], responses=errors(403, 409))
 async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store: Store, desk: Desk) -> Any:
     """Cancel an event: every open registration is cancelled, and each registrant learns of it
     through `event cancelled` and their own `registration cancelled`."""
@@ -109,7 +115,7 @@ async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store:
     return event
 
 
-@router.get("/events/{event_id}/calendar.ics", tags=["calendars"], response_class=Response)
+@router.get("/events/{event_id}/calendar.ics", tags=["calendars"], response_class=Response, responses=CALENDAR_FILE)
 async def event_calendar(event_id: str, caller: MaybeCaller, store: Store, desk: Desk) -> Response:
     """The event as an iCalendar file (RFC 5545), in the event's own time zone."""
     event = await _shown(desk, await store.event(event_id), caller)
@@ -127,6 +133,7 @@ async def event_calendar(event_id: str, caller: MaybeCaller, store: Store, desk:
     status_code=status.HTTP_201_CREATED,
     response_model=Registration,
     tags=["registrations"],
+    responses=errors(409),
 )
 async def register(event_id: str, body: RegistrationForm, caller: Caller, store: Store, desk: Desk) -> Any:
     """Register the caller: a seat if one is free and nobody waits, else a place on the waitlist
@@ -150,7 +157,9 @@ async def counts(event_id: str, store: Store, desk: Desk) -> Any:
     return {**await desk.counts(event_id), "seats_free": await store.seats_free(event_id)}
 
 
-@router.get("/events/{event_id}/registrations", response_model=list[Registration], tags=["registrations"])
+@router.get(
+    "/events/{event_id}/registrations", response_model=list[Registration], tags=["registrations"], responses=errors(403)
+)
 async def list_registrations(
     event_id: str,
     caller: Caller,
@@ -163,7 +172,9 @@ async def list_registrations(
     return await desk.list_registrations(event_id, state)
 
 
-@router.get("/events/{event_id}/participants", response_model=list[Participant], tags=["registrations"])
+@router.get(
+    "/events/{event_id}/participants", response_model=list[Participant], tags=["registrations"], responses=errors(403)
+)
 async def participants(event_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
     """The participants who consented to appear; for organisers and participants."""
     await _organiser_or_participant(store, desk, event_id, caller)
@@ -187,12 +198,19 @@ async def _own_or_organised(
     return registration
 
 
-@router.get("/registrations/{registration_id}", response_model=Registration, tags=["registrations"])
+@router.get(
+    "/registrations/{registration_id}", response_model=Registration, tags=["registrations"], responses=errors(403)
+)
 async def get_registration(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
     return await _own_or_organised(store, desk, registration_id, caller)
 
 
-@router.post("/registrations/{registration_id}/cancel", response_model=Registration, tags=["registrations"])
+@router.post(
+    "/registrations/{registration_id}/cancel",
+    response_model=Registration,
+    tags=["registrations"],
+    responses=errors(403, 409),
+)
 async def cancel_registration(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
     """Give up a seat or a waitlist place; a freed seat goes to the waitlist at once."""
     registration = await _own_or_organised(store, desk, registration_id, caller)
@@ -200,7 +218,12 @@ async def cancel_registration(registration_id: str, caller: Caller, store: Store
     return await desk.cancel(registration_id, reason)
 
 
-@router.post("/registrations/{registration_id}/check-in", response_model=Registration, tags=["attendance"])
+@router.post(
+    "/registrations/{registration_id}/check-in",
+    response_model=Registration,
+    tags=["attendance"],
+    responses=errors(403, 409),
+)
 async def check_in(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
     """An organiser records that the participant came (also after the event, correcting a no-show)."""
     registration = await desk.registration(registration_id)
@@ -213,7 +236,7 @@ async def my_registrations(caller: Caller, desk: Desk) -> Any:
     return await desk.registrations_of_member(caller.member_id)
 
 
-@router.get("/me/calendar.ics", tags=["calendars"], response_class=Response)
+@router.get("/me/calendar.ics", tags=["calendars"], response_class=Response, responses=CALENDAR_FILE)
 async def my_calendar(caller: Caller, store: Store, desk: Desk) -> Response:
     """The caller's personal feed: events they hold a seat at (with reminders a day and an hour
     before), wait for (TENTATIVE), or that were cancelled (CANCELLED, so calendars drop them)."""
@@ -231,7 +254,7 @@ async def new_calendar_feed(caller: Caller, store: Store) -> Any:
     return FeedAddress(path=f"/calendar-feeds/{await store.new_feed_key(caller.member_id)}.ics")
 
 
-@router.get("/calendar-feeds/{key}.ics", tags=["calendars"], response_class=Response)
+@router.get("/calendar-feeds/{key}.ics", tags=["calendars"], response_class=Response, responses=CALENDAR_FILE)
 async def calendar_feed(key: Annotated[str, Path(max_length=100)], store: Store, desk: Desk) -> Response:
     """A personal feed by its private address (see `POST /me/calendar-feed`)."""
     return await _personal_feed(await store.feed_owner(key), store, desk)
@@ -257,20 +280,30 @@ async def _personal_feed(member_id: str, store: EventStore, desk: RegistrationSt
 
 
 @router.post(
-    "/events/{event_id}/challenges", status_code=status.HTTP_201_CREATED, response_model=Challenge, tags=["hackathons"]
+    "/events/{event_id}/challenges",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Challenge,
+    tags=["hackathons"],
+    responses=errors(403, 409),
 )
 async def post_challenge(event_id: str, body: ChallengeForm, caller: Caller, store: Store) -> Any:
     return await store.post_challenge(await _organised(store, event_id, caller), body)
 
 
-@router.get("/events/{event_id}/teams", response_model=list[Team], tags=["hackathons"])
+@router.get("/events/{event_id}/teams", response_model=list[Team], tags=["hackathons"], responses=errors(403))
 async def list_teams(event_id: str, caller: Caller, store: Store, desk: Desk, teams: Teams) -> Any:
     """The hackathon's teams and their submissions (for organisers and participants)."""
     await _organiser_or_participant(store, desk, event_id, caller)
     return await teams.teams_of(event_id)
 
 
-@router.post("/events/{event_id}/teams", status_code=status.HTTP_201_CREATED, response_model=Team, tags=["hackathons"])
+@router.post(
+    "/events/{event_id}/teams",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Team,
+    tags=["hackathons"],
+    responses=errors(403, 409),
+)
 async def form_team(event_id: str, body: TeamForm, caller: Caller, store: Store, teams: Teams) -> Any:
     """A participant holding a seat forms a team on a challenge (one team per person)."""
     return await teams.form(await store.event(event_id), caller.member_id, body)
@@ -280,18 +313,22 @@ async def _team_event(store: EventStore, teams: TeamStore, team_id: str) -> Even
     return await store.event((await teams.team(team_id)).event_id)
 
 
-@router.post("/teams/{team_id}/join", response_model=Team, tags=["hackathons"])
+@router.post("/teams/{team_id}/join", response_model=Team, tags=["hackathons"], responses=errors(403, 409))
 async def join_team(team_id: str, caller: Caller, store: Store, teams: Teams) -> Any:
     return await teams.join(await _team_event(store, teams, team_id), team_id, caller.member_id)
 
 
-@router.post("/teams/{team_id}/leave", response_model=Team, tags=["hackathons"])
+@router.post("/teams/{team_id}/leave", response_model=Team, tags=["hackathons"], responses=errors(409))
 async def leave_team(team_id: str, caller: Caller, store: Store, teams: Teams) -> Any:
     return await teams.leave(await _team_event(store, teams, team_id), team_id, caller.member_id)
 
 
 @router.post(
-    "/teams/{team_id}/submissions", status_code=status.HTTP_201_CREATED, response_model=Submission, tags=["hackathons"]
+    "/teams/{team_id}/submissions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Submission,
+    tags=["hackathons"],
+    responses=errors(403, 409),
 )
 async def submit(team_id: str, body: SubmissionForm, caller: Caller, store: Store, teams: Teams) -> Any:
     """A team member submits the team's result; the practices service turns it into a draft practice."""

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator,
 
 from deh_contracts.catalogue.events import Audience, WaitlistPolicy
 from deh_contracts.vocabulary import Country, EventKind
-from deh_platform.auth import Principal
+from deh_platform.identity import Principal
 
 EventStatus = Literal["scheduled", "cancelled", "ended"]
 # One seat document per place (see the store): ten thousand covers the largest conference.

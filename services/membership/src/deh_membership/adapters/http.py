@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 from deh_contracts.vocabulary import Country, MemberState, OrganisationType, Sector
 from deh_membership.adapters.store import MembershipStore
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
+from deh_membership.domain.policies import require_coordinator_of, require_self_or
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
-from deh_platform.errors import Forbidden
 from deh_platform.http import from_app
+from deh_platform.openapi import errors
 
 router = APIRouter()
 Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
@@ -22,11 +23,6 @@ Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
 Store = Annotated[MembershipStore, Depends(from_app("store"))]
-
-
-def _self_or(caller: Principal, member_id: str, *roles: str) -> None:
-    if caller.member_id != member_id and not caller.has(*roles):
-        raise Forbidden("only the member themselves or staff may do this")
 
 
 # Members -------------------------------------------------------------------------------------------
@@ -41,25 +37,29 @@ class Decision(BaseModel):
     reason: str | None = Field(None, max_length=2000)
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=Member, tags=["members"])
+@router.post(
+    "/members", status_code=status.HTTP_201_CREATED, response_model=Member, tags=["members"], responses=errors(409)
+)
 async def apply(body: MembershipApplication, caller: Caller, store: Store) -> Any:
     """Apply to join the Community of Practice as the person the token names."""
     return await store.apply(caller.member_id, body.profile, body.consent)
 
 
-@router.get("/members/{member_id}", response_model=Member, tags=["members"])
+@router.get("/members/{member_id}", response_model=Member, tags=["members"], responses=errors(403))
 async def get_member(member_id: str, caller: Caller, store: Store) -> Any:
-    _self_or(caller, member_id, "moderator", "admin")
+    require_self_or(caller, member_id, "moderator", "admin")
     return await store.member(member_id)
 
 
-@router.post("/members/{member_id}/leave", response_model=Member, tags=["members"], name="leave")
+@router.post(
+    "/members/{member_id}/leave", response_model=Member, tags=["members"], name="leave", responses=errors(403, 409)
+)
 async def leave(member_id: str, caller: Caller, store: Store) -> Any:
-    _self_or(caller, member_id)
+    require_self_or(caller, member_id)
     return await store.transition(member_id, "leave", by=caller.member_id, reason=None)
 
 
-@router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"])
+@router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"], responses=errors(409))
 async def decide(
     member_id: str,
     action: Literal["approve", "reject", "suspend", "reinstate"],
@@ -72,29 +72,31 @@ async def decide(
     return await store.transition(member_id, chosen, by=caller.member_id, reason=body.reason)
 
 
-@router.patch("/members/{member_id}/profile", response_model=Member, tags=["members"])
+@router.patch("/members/{member_id}/profile", response_model=Member, tags=["members"], responses=errors(403, 409))
 async def update_profile(member_id: str, body: ProfileChanges, caller: Caller, store: Store) -> Any:
-    _self_or(caller, member_id)
+    require_self_or(caller, member_id)
     return await store.update_profile(member_id, body)
 
 
-@router.put("/members/{member_id}/consent", response_model=Member, tags=["members"])
+@router.put("/members/{member_id}/consent", response_model=Member, tags=["members"], responses=errors(403, 409))
 async def update_consent(member_id: str, body: ConsentChoices, caller: Caller, store: Store) -> Any:
-    _self_or(caller, member_id)
+    require_self_or(caller, member_id)
     return await store.update_consent(member_id, body)
 
 
-@router.get("/members/{member_id}/export", tags=["personal data"])
+@router.get("/members/{member_id}/export", tags=["personal data"], responses=errors(403))
 async def export(member_id: str, caller: Caller, store: Store) -> dict[str, Any]:
     """Everything the hub's membership service holds about a member, as JSON."""
-    _self_or(caller, member_id, "admin")
+    require_self_or(caller, member_id, "admin")
     return await store.export(member_id)
 
 
-@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["personal data"])
+@router.delete(
+    "/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["personal data"], responses=errors(403, 409)
+)
 async def erase(member_id: str, caller: Caller, store: Store) -> Response:
     """Erase a member's personal data here and, through `member erased`, in every service."""
-    _self_or(caller, member_id, "admin")
+    require_self_or(caller, member_id, "admin")
     await store.erase(member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -107,9 +109,9 @@ class ActivityView(BaseModel):
     at: datetime
 
 
-@router.get("/members/{member_id}/activity", response_model=list[ActivityView], tags=["members"])
+@router.get("/members/{member_id}/activity", response_model=list[ActivityView], tags=["members"], responses=errors(403))
 async def activity(member_id: str, caller: Caller, store: Store) -> Any:
-    _self_or(caller, member_id, "moderator", "admin")
+    require_self_or(caller, member_id, "moderator", "admin")
     await store.member(member_id)
     return await store.activity_of(member_id)
 
@@ -233,13 +235,16 @@ async def list_nas(caller: Caller, store: Store, country: MemberState | None = N
     return [_with_id(document) for document in await store.list_nas(country)]
 
 
-@router.get("/nas/{nas_id}/members", response_model=list[CountryMember], tags=["national advisory services"])
+@router.get(
+    "/nas/{nas_id}/members",
+    response_model=list[CountryMember],
+    tags=["national advisory services"],
+    responses=errors(403),
+)
 async def members_of_nas_country(nas_id: str, caller: Caller, store: Store) -> Any:
     """The active members of the NAS's country, for its coordinators (and admins)."""
     nas = await store.nas_entry(nas_id)
-    coordinates = caller.has("nas_coordinator") and caller.member_id in nas["coordinator_ids"]
-    if not (coordinates or caller.has("admin")):
-        raise Forbidden("only this NAS's coordinators may list the members of its country")
+    require_coordinator_of(caller, nas["coordinator_ids"])
     return [
         CountryMember(
             id=document["_id"],
@@ -293,7 +298,11 @@ async def get_squad(squad_id: str, caller: Caller, store: Store) -> Any:
 
 
 @router.post(
-    "/squads/{squad_id}/applications", status_code=status.HTTP_201_CREATED, response_model=Application, tags=["squads"]
+    "/squads/{squad_id}/applications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Application,
+    tags=["squads"],
+    responses=errors(409),
 )
 async def apply_to_squad(squad_id: str, body: ApplicationForm, caller: Caller, store: Store) -> Any:
     return await store.apply_to_squad(squad_id, caller.member_id, body)
@@ -304,7 +313,7 @@ async def list_applications(squad_id: str, caller: Moderator, store: Store) -> A
     return store.applications(await store.squad(squad_id))
 
 
-@router.post("/squads/{squad_id}/selections", response_model=Application, tags=["squads"])
+@router.post("/squads/{squad_id}/selections", response_model=Application, tags=["squads"], responses=errors(409))
 async def select(squad_id: str, body: Selection, caller: Moderator, store: Store) -> Any:
     """Select a candidate; the cap holds even when moderators select at the same time."""
     return await store.select(squad_id, body.application_id, caller.member_id)
@@ -318,9 +327,14 @@ async def selection(squad_id: str, caller: Moderator, store: Store) -> Any:
     return SelectionView(selected=chosen, spread=store.spread(squad))
 
 
-@router.delete("/squads/{squad_id}/applications/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["squads"])
+@router.delete(
+    "/squads/{squad_id}/applications/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["squads"],
+    responses=errors(403, 409),
+)
 async def leave_squad(squad_id: str, member_id: str, caller: Caller, store: Store) -> Response:
-    _self_or(caller, member_id, "moderator", "admin")
+    require_self_or(caller, member_id, "moderator", "admin")
     await store.leave_squad(squad_id, member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

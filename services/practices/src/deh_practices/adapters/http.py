@@ -13,6 +13,7 @@ from deh_contracts.catalogue.practices import Origin, PracticeMetadata
 from deh_platform.auth import Caller, MaybeCaller, Principal, requires
 from deh_platform.errors import InvalidInput
 from deh_platform.http import from_app
+from deh_platform.openapi import errors
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkReport, check_links
 from deh_practices.adapters.store import Document, PracticeStore
@@ -80,7 +81,7 @@ async def get_practice(practice_id: str, caller: MaybeCaller, store: Store) -> A
     return view(await store.visible(practice_id, caller))
 
 
-@router.put("/practices/{practice_id}", response_model=PracticeView, tags=["practices"])
+@router.put("/practices/{practice_id}", response_model=PracticeView, tags=["practices"], responses=errors(403, 409))
 async def edit_practice(practice_id: str, body: Edit, caller: Caller, store: Store) -> Any:
     """An author edits: a new version; a published practice goes back to review."""
     _validated(body)
@@ -93,7 +94,9 @@ async def versions(practice_id: str, caller: Caller, store: Store) -> list[dict[
     return list(document["versions"])
 
 
-@router.post("/practices/{practice_id}/submit", response_model=PracticeView, tags=["review"])
+@router.post(
+    "/practices/{practice_id}/submit", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
+)
 async def submit_draft(practice_id: str, caller: Caller, store: Store) -> Any:
     return view(await store.submit(practice_id, caller))
 
@@ -102,12 +105,14 @@ class Assignment(BaseModel):
     reviewer_id: str = Field(min_length=1)
 
 
-@router.post("/practices/{practice_id}/reviewer", response_model=PracticeView, tags=["review"])
+@router.post("/practices/{practice_id}/reviewer", response_model=PracticeView, tags=["review"], responses=errors(409))
 async def assign_reviewer(practice_id: str, body: Assignment, caller: Moderator, store: Store) -> Any:
     return view(await store.assign(practice_id, body.reviewer_id))
 
 
-@router.post("/practices/{practice_id}/reviews", response_model=PracticeView, tags=["review"])
+@router.post(
+    "/practices/{practice_id}/reviews", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
+)
 async def review(practice_id: str, body: Review, caller: Caller, store: Store) -> Any:
     """The assigned reviewer scores every criterion and decides: publish, request changes or reject."""
     return view(await store.review(practice_id, body, caller))
@@ -117,7 +122,9 @@ class Archiving(BaseModel):
     reason: str = Field(min_length=3, max_length=2000)
 
 
-@router.post("/practices/{practice_id}/archive", response_model=PracticeView, tags=["review"])
+@router.post(
+    "/practices/{practice_id}/archive", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
+)
 async def archive(practice_id: str, body: Archiving, caller: Caller, store: Store) -> Any:
     return view(await store.archive(practice_id, body.reason, caller))
 
@@ -163,8 +170,9 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
     response = await index.search.search(
         index=index.alias, body=build_query(request, caller.member_id if caller else None)
     )
-    hits = response["hits"]["hits"]
-    last = hits[-1]["sort"] if hits and len(hits) == request.size else None
+    # The query asks for one hit more than a page: a cursor is given only when another page has hits.
+    hits = response["hits"]["hits"][: request.size]
+    more = len(response["hits"]["hits"]) > request.size
     return SearchResults(
         total=response["hits"]["total"]["value"],
         hits=[
@@ -182,7 +190,7 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
             for hit in hits
         ],
         facets=facet_counts(response.get("aggregations", {})),
-        next_cursor=encode_cursor(last) if last else None,
+        next_cursor=encode_cursor(hits[-1]["sort"]) if more else None,
     )
 
 

@@ -22,10 +22,11 @@ from deh_contracts.catalogue.practices import (
     PracticeUpdated,
 )
 from deh_contracts.registry import Contract
-from deh_platform.auth import Principal
-from deh_platform.errors import Conflict, Forbidden, NotFound
+from deh_platform.errors import Conflict, NotFound
+from deh_platform.identity import Principal
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
+from deh_practices.domain import policies
 from deh_practices.domain import practices as rules
 from deh_practices.domain.practices import Edit, Review, Status
 
@@ -112,7 +113,7 @@ class PracticeStore:
     async def visible(self, practice_id: str, caller: Principal | None) -> Document:
         """The practice if the caller may see it; drafts are 'not found' to everyone else."""
         document = await self.get(practice_id)
-        if document["status"] in rules.PUBLIC or (caller is not None and _involved(document, caller)):
+        if policies.may_see(document, caller):
             return document
         raise NotFound(f"no practice {practice_id}")
 
@@ -133,14 +134,14 @@ class PracticeStore:
 
     async def submit(self, practice_id: str, caller: Principal) -> Document:
         document = await self.get(practice_id)
-        _require_author(document, caller)
+        policies.require_author(document, caller)
         rules.require("submit", document["status"])
         at = now()
         return await self.change(document, {"status": "submitted", "submitted_at": at}, [_submitted(document, at)])
 
     async def edit(self, practice_id: str, edit: Edit, caller: Principal) -> Document:
         document = await self.get(practice_id)
-        _require_author(document, caller)
+        policies.require_author(document, caller)
         rules.require("edit", document["status"])
         at = now()
         version = document["version"] + 1
@@ -179,16 +180,14 @@ class PracticeStore:
     async def assign(self, practice_id: str, reviewer_id: str) -> Document:
         document = await self.get(practice_id)
         rules.require("assign", document["status"])
-        if reviewer_id in document["authors"]:
-            raise Conflict("an author cannot review their own practice")
+        policies.require_not_an_author(document, reviewer_id)
         status = "published" if document["status"] == "published" else "in_review"
         return await self.change(document, {"status": status, "reviewer_id": reviewer_id}, [])
 
     async def review(self, practice_id: str, review: Review, caller: Principal) -> Document:
         document = await self.get(practice_id)
         rules.require("review", document["status"])
-        if document["reviewer_id"] != caller.member_id:
-            raise Forbidden("only the assigned reviewer may review this practice")
+        policies.require_assigned_reviewer(document, caller)
         at = now()
         status = rules.status_after_review(document["status"], review.decision)
         review_id = new_id()
@@ -225,8 +224,7 @@ class PracticeStore:
 
     async def archive(self, practice_id: str, reason: str, caller: Principal) -> Document:
         document = await self.get(practice_id)
-        if not (caller.is_staff or caller.member_id in document["authors"]):
-            raise Forbidden("only an author or a moderator may archive a practice")
+        policies.require_author_or_staff(document, caller)
         rules.require("archive", document["status"])
         at = now()
         event = PracticeArchived(
@@ -339,15 +337,6 @@ def touched(set_fields: Document | None = None) -> Document:
     """The update fields of a change made outside `change` (other services' events, sweeps):
     a new revision, a new time, and a mark for the search index."""
     return {"$set": {**(set_fields or {}), PENDING: True, "updated_at": now()}, "$inc": {"revision": 1}}
-
-
-def _involved(document: Document, caller: Principal) -> bool:
-    return caller.is_staff or caller.member_id in document["authors"] or caller.member_id == document.get("reviewer_id")
-
-
-def _require_author(document: Document, caller: Principal) -> None:
-    if caller.member_id not in document["authors"]:
-        raise Forbidden("only an author may do this")
 
 
 def _submitted(document: Document, at: datetime) -> PracticeSubmitted:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from deh_contracts.catalogue.practices import Licence, OriginKind, ResultType, Topic
 from deh_contracts.vocabulary import (
     EU_LANGUAGES,
     Country,
@@ -25,6 +27,7 @@ from deh_platform.errors import InvalidInput
 
 MAPPING_VERSION = 2
 MAX_PAGE = 50
+MAX_FILTER_VALUES = 20
 
 
 @dataclass(frozen=True)
@@ -172,13 +175,13 @@ class SearchRequest(BaseModel):
     countries: list[Country] = []
     sectors: list[Sector] = []
     isced_levels: list[IscedLevel] = []
-    topics: list[str] = []
+    topics: list[Topic] = Field([], max_length=MAX_FILTER_VALUES)
     digcomp: list[DigCompCompetence] = []
     digcompedu: list[DigCompEduCompetence] = []
     languages: list[Language] = []
-    licence: list[str] = []
-    origin: list[str] = []
-    result_type: list[str] = []
+    licence: list[Licence] = Field([], max_length=MAX_FILTER_VALUES)
+    origin: list[OriginKind] = []
+    result_type: list[ResultType] = []
     sort: Literal["relevance", "date"] = "relevance"
     size: int = Field(10, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, max_length=1000)
@@ -219,7 +222,7 @@ def build_query(request: SearchRequest, caller: str | None) -> dict[str, Any]:
     )
     sort_by_date = request.sort == "date" or not text
     body: dict[str, Any] = {
-        "size": request.size,
+        "size": request.size + 1,  # one more tells whether a next page has hits
         "track_total_hits": True,
         "query": {"bool": {"must": must, "filter": filters}},
         "sort": [{"published_at": {"order": "desc", "missing": "_last"}}, {"practice_id": "asc"}]
@@ -234,7 +237,7 @@ def build_query(request: SearchRequest, caller: str | None) -> dict[str, Any]:
         "_source": {"excludes": ["body"]},
     }
     if request.cursor:
-        body["search_after"] = decode_cursor(request.cursor)
+        body["search_after"] = decode_cursor(request.cursor, sort_by_date)
     return body
 
 
@@ -242,18 +245,24 @@ def encode_cursor(sort_values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> list[Any]:
+def decode_cursor(cursor: str, sort_by_date: bool) -> list[Any]:
+    """The sort values a cursor carries, checked to be of the kinds this search's order gives out
+    (a number then a practice id), so that a forged cursor is a 422, never a failed search."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError as error:
         raise InvalidInput(("query", "cursor"), "the cursor is not one this search gave out") from error
-    if (
-        not isinstance(values, list)
-        or len(values) != 2
-        or not all(isinstance(value, str | int | float) or value is None for value in values)
-    ):
+    if not (isinstance(values, list) and len(values) == 2 and isinstance(values[1], str)):
         raise InvalidInput(("query", "cursor"), "the cursor is not one this search gave out")
+    position = values[0]
+    number = int if sort_by_date else (int, float)
+    if isinstance(position, bool) or not isinstance(position, number) or not _within_a_long(position):
+        raise InvalidInput(("query", "cursor"), "the cursor is not one this order gave out (see `sort`)")
     return values
+
+
+def _within_a_long(value: float) -> bool:
+    return math.isfinite(value) and -(2**63) <= value < 2**63
 
 
 def facet_counts(aggregations: dict[str, Any]) -> dict[str, dict[str, int]]:

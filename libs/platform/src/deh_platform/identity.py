@@ -1,0 +1,24 @@
+"""Who is calling, as the rules see it: a member id and roles, free of HTTP and tokens (the
+domain modules' policies take a Principal; deh_platform.auth makes one from a bearer token)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["member", "moderator", "nas_coordinator", "admin"]
+ROLES: tuple[Role, ...] = ("member", "moderator", "nas_coordinator", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    member_id: str
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_staff(self) -> bool:
+        """Moderators and admins act on other members' behalf."""
+        return self.has("moderator", "admin")

@@ -1,0 +1,42 @@
+"""Who may do what to a practice: pure checks over the caller and the practice as stored
+(authors, assigned reviewer, status). Role-only checks are the routes' `requires(...)`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from deh_platform.errors import Conflict, Forbidden
+from deh_platform.identity import Principal
+from deh_practices.domain.practices import PUBLIC
+
+Practice = Mapping[str, Any]
+
+
+def may_see(practice: Practice, caller: Principal | None) -> bool:
+    """Published practices are public; drafts and those in review only for the people involved."""
+    return practice["status"] in PUBLIC or (caller is not None and is_involved(practice, caller))
+
+
+def is_involved(practice: Practice, caller: Principal) -> bool:
+    return caller.is_staff or caller.member_id in practice["authors"] or caller.member_id == practice.get("reviewer_id")
+
+
+def require_author(practice: Practice, caller: Principal) -> None:
+    if caller.member_id not in practice["authors"]:
+        raise Forbidden("only an author may do this")
+
+
+def require_assigned_reviewer(practice: Practice, caller: Principal) -> None:
+    if practice["reviewer_id"] != caller.member_id:
+        raise Forbidden("only the assigned reviewer may review this practice")
+
+
+def require_author_or_staff(practice: Practice, caller: Principal) -> None:
+    if not (caller.is_staff or caller.member_id in practice["authors"]):
+        raise Forbidden("only an author or a moderator may archive a practice")
+
+
+def require_not_an_author(practice: Practice, reviewer_id: str) -> None:
+    if reviewer_id in practice["authors"]:
+        raise Conflict("an author cannot review their own practice")
