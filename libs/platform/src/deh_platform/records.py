@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from deh_platform.idempotency import APPLIED_FIELD
 from deh_platform.outbox import CLAIM_FIELD, OUTBOX_FIELD, SEQUENCE_FIELD, SET_ASIDE_FIELD
 
-HIDDEN_FIELDS = {name: 0 for name in (OUTBOX_FIELD, CLAIM_FIELD, SEQUENCE_FIELD, SET_ASIDE_FIELD, APPLIED_FIELD)}
+CREATION_FIELD = "_creation"  # the Idempotency-Key a resource was created under (deh_platform.creation)
+HIDDEN_FIELDS = {
+    name: 0 for name in (OUTBOX_FIELD, CLAIM_FIELD, SEQUENCE_FIELD, SET_ASIDE_FIELD, APPLIED_FIELD, CREATION_FIELD)
+}
 
 
 def now() -> datetime:

@@ -18,11 +18,13 @@ from opensearchpy import AsyncOpenSearch
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
 
 from deh_contracts import CloudEvent, Contract, new_event
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, Topic
 from deh_platform.consumer import Backoff, EventConsumer
+from deh_platform.creation import Creation
 from deh_platform.leases import ExclusiveJob, Job, Lease
 from deh_platform.logs import configure_logging
 from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
@@ -207,12 +209,24 @@ class ServiceRuntime:
         return result
 
     async def insert(
-        self, collection: AsyncCollection[Document], document: Document, events: Sequence[Contract | CloudEvent[Any]]
-    ) -> None:
-        """Insert a document together with the events its creation causes."""
-        await collection.insert_one(new_document(document, self._events(events)))
+        self,
+        collection: AsyncCollection[Document],
+        document: Document,
+        events: Sequence[Contract | CloudEvent[Any]],
+        creation: Creation | None = None,
+    ) -> bool:
+        """Insert a document together with the events its creation causes. With the `creation` of
+        an HTTP request, a retry of that request inserts nothing: False (see deh_platform.creation)."""
+        stamped = creation.stamp(document) if creation else document
+        try:
+            await collection.insert_one(new_document(stamped, self._events(events)))
+        except DuplicateKeyError:
+            if creation is None or not creation.is_retry_of(await collection.find_one({"_id": document["_id"]})):
+                raise
+            return False
         if events:
             self._notify(collection, document["_id"])
+        return True
 
     def _events(self, events: Sequence[Contract | CloudEvent[Any]]) -> list[CloudEvent[Any]]:
         return [event if isinstance(event, CloudEvent) else self.new_event(event) for event in events]

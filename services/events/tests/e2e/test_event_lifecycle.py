@@ -228,3 +228,17 @@ async def test_an_erased_member_leaves_counts_but_no_trace(events: ServiceUnderT
     assert (await read(events, f"/events/{event['event_id']}/counts", {}))["cancelled"] == 1
     assert await read(events, "/me/registrations", events.caller(member)) == []
     assert await events.app.state.store.member(member) is None
+
+
+async def test_an_event_created_again_with_the_same_idempotency_key_is_the_same_event_with_its_seats_once(
+    events: ServiceUnderTest,
+) -> None:
+    organiser = {**events.caller(someone(), "member", "moderator"), "Idempotency-Key": "workshop-2026-11"}
+    draft = event_draft(capacity=12)
+    first, retried = [await events.client.post("/events", json=draft, headers=organiser) for _ in range(2)]
+    changed = await events.client.post("/events", json={**draft, "capacity": 13}, headers=organiser)
+
+    assert first.status_code == retried.status_code == 201
+    assert first.json()["event_id"] == retried.json()["event_id"]
+    assert changed.status_code == 422
+    assert await events.runtime.db.seats.count_documents({"event_id": first.json()["event_id"]}) == 12

@@ -603,3 +603,18 @@ async def test_the_api_document_lists_every_error_status_of_an_operation() -> No
     profile = document["paths"]["/members/{member_id}/profile"]["patch"]["responses"]
     assert set(profile) == {"200", "401", "403", "404", "409", "413", "415", "422", "503"}
     assert set(document["components"]["schemas"]["FieldProblem"]["properties"]) == {"loc", "msg", "type"}
+
+
+async def test_an_application_sent_again_with_its_idempotency_key_is_answered_as_the_first(
+    membership: ServiceUnderTest,
+) -> None:
+    member_id = f"m-{uuid.uuid4().hex[:10]}"
+    headers = {**membership.caller(member_id), "Idempotency-Key": str(uuid.uuid4())}
+    body = application(member_id)
+    first, retried = [await membership.client.post("/members", json=body, headers=headers) for _ in range(2)]
+    other = await membership.client.post("/members", json=application(member_id, country="EE"), headers=headers)
+    no_key = await membership.client.post("/members", json=body, headers=membership.caller(member_id))
+
+    assert (first.status_code, retried.status_code, other.status_code, no_key.status_code) == (201, 201, 422, 409)
+    assert retried.json()["profile"] == first.json()["profile"]
+    assert retried.json()["status"] == first.json()["status"] == "applied"

@@ -30,6 +30,7 @@ from deh_events.domain.registrations import (
     RegistrationState,
 )
 from deh_platform.auth import Caller, MaybeCaller, Principal
+from deh_platform.creation import NewResource
 from deh_platform.errors import Forbidden
 from deh_platform.http import from_app
 from deh_platform.openapi import errors
@@ -68,11 +69,11 @@ async def _shown(desk: RegistrationStore, event: Event, caller: Principal | None
 @router.post(
     "/events", status_code=status.HTTP_201_CREATED, response_model=Event, tags=["events"], responses=errors(403)
 )
-async def create_event(body: EventDraft, caller: Caller, store: Store) -> Any:
+async def create_event(body: EventDraft, caller: Caller, creation: NewResource, store: Store) -> Any:
     """Put an event on the calendar. Moderators organise every kind, NAS coordinators NAS meetings."""
     if not may_organise(body.kind, caller):
         raise Forbidden("moderators organise events; NAS coordinators organise NAS meetings")
-    return await store.create_event(body, caller.member_id)
+    return await store.create_event(body, caller.member_id, creation)
 
 
 @router.get("/events", response_model=list[Event], tags=["events"])

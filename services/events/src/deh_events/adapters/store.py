@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from deh_contracts.catalogue.events import EventCancelled, EventScheduled, EventUpdated, HackathonChallengePosted
 from deh_events.domain.events import (
@@ -29,6 +29,7 @@ from deh_events.domain.events import (
     instant,
     local_time,
 )
+from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
@@ -68,9 +69,13 @@ class EventStore:
         found = self.events.find(query, HIDDEN_FIELDS).sort([("starts_at_utc", ASCENDING), ("_id", ASCENDING)])
         return [_event(document) async for document in found.limit(limit)]
 
-    async def create_event(self, draft: EventDraft, organiser: str) -> Event:
+    async def create_event(self, draft: EventDraft, organiser: str, creation: Creation) -> Event:
+        """A new event with its seats; with an `Idempotency-Key`, a retry gets the event the first
+        request created (its seats have ids by number, so a retry adds none)."""
         at = now()
-        event_id = new_id()
+        event_id = creation.new_id("event")
+        if creation.key and creation.is_retry_of(await self.events.find_one({"_id": event_id})):
+            return await self.event(event_id)  # checked before the seats: another body must add none
         schedule = draft.schedule
         challenges = [Challenge(challenge_id=new_id(), **form.model_dump()) for form in draft.challenges]
         document: Document = {
@@ -89,7 +94,7 @@ class EventStore:
         event = _event(document)
         # Seats first: an event is visible only once all its seats exist (a crash before leaves
         # seats of no event, which nobody can take).
-        await self._add_seats(event_id, draft.capacity)
+        await self._add_first_seats(event_id, draft.capacity)
         scheduled = EventScheduled(
             event_id=event_id,
             kind=event.kind,
@@ -107,8 +112,19 @@ class EventStore:
             waitlist_policy=event.waitlist_policy,
         )
         posted = [_challenge_posted(event_id, challenge, at) for challenge in challenges]
-        await self.runtime.insert(self.events, document, [scheduled, *posted])
+        if not await self.runtime.insert(self.events, document, [scheduled, *posted], creation):
+            return await self.event(event_id)
         return event
+
+    async def _add_first_seats(self, event_id: str, count: int) -> None:
+        for start in range(0, count, 1000):
+            seats = [{"_id": f"{event_id}:{n}", "event_id": event_id} for n in range(start, min(start + 1000, count))]
+            try:
+                await self.seats.insert_many(seats, ordered=False)
+            except BulkWriteError as error:  # a retry's seats exist already; anything else is an error
+                details = error.details
+                if details.get("writeConcernErrors") or any(e["code"] != 11000 for e in details["writeErrors"]):
+                    raise
 
     async def _add_seats(self, event_id: str, count: int) -> None:
         for start in range(0, count, 1000):

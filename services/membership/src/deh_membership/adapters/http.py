@@ -14,6 +14,7 @@ from deh_membership.domain.members import Action, ConsentChoices, Member, Profil
 from deh_membership.domain.policies import require_coordinator_of, require_self_or
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
+from deh_platform.creation import NewResource
 from deh_platform.http import from_app
 from deh_platform.openapi import errors
 
@@ -40,9 +41,9 @@ class Decision(BaseModel):
 @router.post(
     "/members", status_code=status.HTTP_201_CREATED, response_model=Member, tags=["members"], responses=errors(409)
 )
-async def apply(body: MembershipApplication, caller: Caller, store: Store) -> Any:
+async def apply(body: MembershipApplication, caller: Caller, creation: NewResource, store: Store) -> Any:
     """Apply to join the Community of Practice as the person the token names."""
-    return await store.apply(caller.member_id, body.profile, body.consent)
+    return await store.apply(caller.member_id, body.profile, body.consent, creation)
 
 
 @router.get("/members/{member_id}", response_model=Member, tags=["members"], responses=errors(403))
@@ -191,8 +192,8 @@ class OrganisationView(OrganisationForm):
 @router.post(
     "/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationView, tags=["organisations"]
 )
-async def register_organisation(body: OrganisationForm, caller: Moderator, store: Store) -> Any:
-    document = await store.register_organisation(body.name, body.type, body.country)
+async def register_organisation(body: OrganisationForm, caller: Moderator, creation: NewResource, store: Store) -> Any:
+    document = await store.register_organisation(body.name, body.type, body.country, creation)
     return _with_id(document)
 
 
@@ -226,8 +227,10 @@ class CountryMember(BaseModel):
 
 
 @router.post("/nas", status_code=status.HTTP_201_CREATED, response_model=NasView, tags=["national advisory services"])
-async def register_nas(body: NasForm, caller: Admin, store: Store) -> Any:
-    return _with_id(await store.register_nas(body.country, body.organisation_id, body.coordinator_ids, body.scope))
+async def register_nas(body: NasForm, caller: Admin, creation: NewResource, store: Store) -> Any:
+    return _with_id(
+        await store.register_nas(body.country, body.organisation_id, body.coordinator_ids, body.scope, creation)
+    )
 
 
 @router.get("/nas", response_model=list[NasView], tags=["national advisory services"])
@@ -288,8 +291,8 @@ def _squad(document: dict[str, Any]) -> SquadView:
 
 
 @router.post("/squads", status_code=status.HTTP_201_CREATED, response_model=SquadView, tags=["squads"])
-async def create_squad(body: SquadProposal, caller: Moderator, store: Store) -> Any:
-    return _squad(await store.create_squad(body, caller.member_id))
+async def create_squad(body: SquadProposal, caller: Moderator, creation: NewResource, store: Store) -> Any:
+    return _squad(await store.create_squad(body, caller.member_id, creation))
 
 
 @router.get("/squads/{squad_id}", response_model=SquadView, tags=["squads"])

@@ -24,6 +24,7 @@ from deh_membership.domain import members as rules
 from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal, spread
+from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, InvalidInput, NotFound
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
@@ -58,7 +59,7 @@ class MembershipStore:
     async def member(self, member_id: str) -> Member:
         return _member(await _one(self.members, member_id, "member"))
 
-    async def apply(self, member_id: str, profile: Profile, choices: ConsentChoices) -> Member:
+    async def apply(self, member_id: str, profile: Profile, choices: ConsentChoices, creation: Creation) -> Member:
         at = now()
         organisation_type = await self._organisation_type(
             profile.organisation_id, ("body", "profile", "organisation_id")
@@ -79,7 +80,8 @@ class MembershipStore:
             "decisions": [],
         }
         try:
-            await self.runtime.insert(self.members, document, [rules.applied(member)])
+            if not await self.runtime.insert(self.members, document, [rules.applied(member)], creation):
+                return await self.member(member_id)
         except DuplicateKeyError as error:
             field = "email" if "email_key" in str(error) else "member"
             raise Conflict(f"a {field} with these details has applied already") from None
@@ -245,9 +247,9 @@ class MembershipStore:
             raise InvalidInput(location, f"no organisation {organisation_id}")
         return str(organisation["type"])
 
-    async def register_organisation(self, name: str, type_: str, country: str) -> Document:
+    async def register_organisation(self, name: str, type_: str, country: str, creation: Creation) -> Document:
         at = now()
-        organisation_id = new_id()
+        organisation_id = creation.new_id("organisation")
         document: Document = {
             "_id": organisation_id,
             "name": name,
@@ -258,7 +260,8 @@ class MembershipStore:
         event = OrganisationRegistered(
             organisation_id=organisation_id, name=name, type=type_, country=country, registered_at=at
         )
-        await self.runtime.insert(self.organisations, document, [event])
+        if not await self.runtime.insert(self.organisations, document, [event], creation):
+            return await self.organisation(organisation_id)
         return document
 
     async def organisation(self, organisation_id: str) -> Document:
@@ -268,14 +271,14 @@ class MembershipStore:
         return await _all(self.organisations, {"country": country} if country else {}, "name")
 
     async def register_nas(
-        self, country: str, organisation_id: str, coordinator_ids: list[str], scope: str
+        self, country: str, organisation_id: str, coordinator_ids: list[str], scope: str, creation: Creation
     ) -> Document:
         await self._organisation_type(organisation_id, ("body", "organisation_id"))
         for index, coordinator in enumerate(coordinator_ids):
             if await self.members.count_documents({"_id": coordinator, "status": "active"}) == 0:
                 raise InvalidInput(("body", "coordinator_ids", str(index)), f"{coordinator} is not an active member")
         at = now()
-        nas_id = new_id()
+        nas_id = creation.new_id("nas")
         document: Document = {
             "_id": nas_id,
             "country": country,
@@ -292,7 +295,8 @@ class MembershipStore:
             scope=scope,
             registered_at=at,
         )
-        await self.runtime.insert(self.nas, document, [event])
+        if not await self.runtime.insert(self.nas, document, [event], creation):
+            return await self.nas_entry(nas_id)
         return document
 
     async def nas_entry(self, nas_id: str) -> Document:
@@ -303,10 +307,10 @@ class MembershipStore:
 
     # Squads -----------------------------------------------------------------------------------------
 
-    async def create_squad(self, proposal: SquadProposal, by: str) -> Document:
+    async def create_squad(self, proposal: SquadProposal, by: str, creation: Creation) -> Document:
         at = now()
         document = {
-            "_id": new_id(),
+            "_id": creation.new_id("squad"),
             **proposal.model_dump(mode="json"),
             "places_left": proposal.cap,
             "applications": {},
@@ -324,7 +328,8 @@ class MembershipStore:
             created_by=by,
             created_at=at,
         )
-        await self.runtime.insert(self.squads, document, [event])
+        if not await self.runtime.insert(self.squads, document, [event], creation):
+            return await self.squad(document["_id"])
         return document
 
     async def squad(self, squad_id: str) -> Document:

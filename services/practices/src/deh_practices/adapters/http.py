@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata
 from deh_platform.auth import Caller, MaybeCaller, Principal, requires
+from deh_platform.creation import NewResource
 from deh_platform.errors import InvalidInput
 from deh_platform.http import from_app
 from deh_platform.openapi import errors
@@ -57,20 +58,27 @@ def _validated(submission: Edit | Submission) -> None:
         raise InvalidInput(("body", *first.location.split(".")), "; ".join(str(problem) for problem in problems))
 
 
-@router.post("/practices", status_code=status.HTTP_201_CREATED, response_model=PracticeView, tags=["practices"])
-async def submit_practice(body: Submission, caller: Caller, store: Store) -> Any:
-    """A member submits a practice (or keeps it as a draft with `submit: false`)."""
+@router.post(
+    "/practices",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PracticeView,
+    tags=["practices"],
+)
+async def submit_practice(body: Submission, caller: Caller, creation: NewResource, store: Store) -> Any:
+    """A member submits a practice (or keeps it as a draft with `submit: false`). Send an
+    `Idempotency-Key` to retry safely: the same key and body give the practice created first."""
     _validated(body)
     if body.metadata.origin.kind not in ("community", "eu_project"):
         raise InvalidInput(("body", "metadata", "origin", "kind"), "members submit community or EU-project practices")
     document = await store.create(
-        practice_id=None,
+        practice_id=creation.new_id("practice"),
         metadata=body.metadata,
         body=body.body,
         author_ids=[caller.member_id],
         author_names=[],
         status="submitted" if body.submit else "draft",
         created_by=caller.member_id,
+        creation=creation,
     )
     return view(document)
 

@@ -22,6 +22,7 @@ from deh_contracts.catalogue.practices import (
     PracticeUpdated,
 )
 from deh_contracts.registry import Contract
+from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
@@ -64,7 +65,10 @@ class PracticeStore:
         created_by: str,
         extra_events: Sequence[Contract] = (),
         request_id: str | None = None,
+        creation: Creation | None = None,
     ) -> Document:
+        """A new practice; with the `creation` of an HTTP request, a retry of it returns the
+        practice the first one created."""
         at = now()
         practice_id = practice_id or new_id()
         authors = await self.author_names(author_ids)
@@ -96,7 +100,8 @@ class PracticeStore:
         if status == "submitted":
             events.insert(0, _submitted(document, at))
         try:
-            await self.runtime.insert(self.practices, document, events)
+            if not await self.runtime.insert(self.practices, document, events, creation):
+                return await self.get(practice_id)
         except DuplicateKeyError:
             raise Conflict(f"practice {practice_id} exists already") from None
         self.on_marked([practice_id])
