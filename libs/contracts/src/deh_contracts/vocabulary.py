@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationInfo, WithJsonSchema
 
 TAXONOMIES: dict[str, Any] = json.loads(resources.files(__package__).joinpath("reference/taxonomies.json").read_text())
 
@@ -83,3 +84,18 @@ EventKind = Annotated[str, AfterValidator(one_of("event kind", EVENT_KINDS)), en
 EuLevelTarget = Annotated[
     str, AfterValidator(one_of("EU-level target", EU_LEVEL_TARGETS)), enum_schema(EU_LEVEL_TARGETS)
 ]
+
+# The id of a member, practice, event or any other resource, as a request names it.
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _written_as_text(value: Any) -> Any:
+    if not isinstance(value, str | date):
+        raise ValueError("a date is written as text, YYYY-MM-DD")
+    return value
+
+
+# What people send is taken as it is written: 197.0 is not a number of places and 0 is not a day
+# (pydantic's lax mode would read them as 197 and 1970-01-01).
+WholeNumber = Annotated[int, Strict()]
+Day = Annotated[date, BeforeValidator(_written_as_text)]

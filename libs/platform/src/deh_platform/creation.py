@@ -11,6 +11,7 @@ Without a key, creation works as before (each request creates).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -44,19 +45,19 @@ class Creation:
 
     def new_id(self, kind: str) -> str:
         """The new resource's id: the same for every retry under one key."""
-        return derived_id("created", kind, self.caller, self.key) if self.key else new_id()
+        # JSON-encoded, so that no caller and key can be read as another pair ("a", "b:c" / "a:b", "c").
+        return derived_id("created", kind, json.dumps([self.caller, self.key])) if self.key else new_id()
 
     def stamp(self, document: dict[str, Any]) -> dict[str, Any]:
         """The document to insert, remembering the key and the request it was created by."""
-        return (
-            {**document, CREATION_FIELD: {"key": self.key, "fingerprint": self.fingerprint}} if self.key else document
-        )
+        remembered = {"caller": self.caller, "key": self.key, "fingerprint": self.fingerprint}
+        return {**document, CREATION_FIELD: remembered} if self.key else document
 
     def is_retry_of(self, stored: dict[str, Any] | None) -> bool:
         """Whether a stored resource was created by this same request under this key; a 422 when
         the key created it for another request."""
         remembered = (stored or {}).get(CREATION_FIELD) or {}
-        if self.key is None or remembered.get("key") != self.key:
+        if self.key is None or (remembered.get("caller"), remembered.get("key")) != (self.caller, self.key):
             return False
         if remembered.get("fingerprint") != self.fingerprint:
             raise InvalidInput(("header", KEY_HEADER), "this key was used for a different request")

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Location = tuple[str | int, ...]
 SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DEPTH = 32  # no request of the hub nests deeper; far deeper JSON would exhaust the parser's stack
 
 
 class EdgeGuard:
@@ -92,18 +93,33 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _json_problem(body: bytes) -> dict[str, Any] | None:
     """Why the body is not acceptable JSON text (not UTF-8, not JSON, a lone surrogate), or None."""
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return {"loc": ["body"], "msg": "the body is not UTF-8 text", "type": "json_invalid"}
     except ValueError as error:
         return {"loc": ["body"], "msg": f"the body is not JSON ({error.args[0][:80]})", "type": "json_invalid"}
-    location = next(_surrogates(document, ()), None)
+    except RecursionError:
+        return _too_deep()
+    try:
+        location = next(_surrogates(document, ()), None)
+    except TooDeep:
+        return _too_deep()
     if location is None:
         return None
     return {"loc": ["body", *location], "msg": "a lone surrogate is not a character", "type": "value_error"}
 
 
+class TooDeep(Exception):
+    pass
+
+
+def _too_deep() -> dict[str, Any]:
+    return {"loc": ["body"], "msg": f"the body nests deeper than {MAX_DEPTH} levels", "type": "json_invalid"}
+
+
 def _surrogates(value: Any, location: Location) -> Iterator[Location]:
+    if len(location) > MAX_DEPTH:
+        raise TooDeep
     if isinstance(value, str):
         if SURROGATE.search(value):
             yield location

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
@@ -57,6 +57,10 @@ def create_service_app(
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     install_truthful_openapi(app)
     return app
+
+
+# An id in a request's path: bounded like every other input (a 422 beyond it).
+ResourceId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 def from_app(name: str) -> Callable[[Request], Any]:

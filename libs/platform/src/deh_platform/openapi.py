@@ -1,8 +1,9 @@
 """The OpenAPI document says every status an operation answers, and who may call it.
 
 Most error statuses follow from how a route is declared, so they are documented from that, once
-for every service: a required token gives 401, a role check 403, a path parameter 404, a body
-413, 415 and 422, any parameter 422, and every operation that reaches a server 503. What only a
+for every service: every operation 413 and 415 (the edge checks any body, deh_platform.edge), a
+token 401, a role check 403, a path parameter 404, a body or any parameter 422, and every
+operation that reaches a server 503. What only a
 rule decides (a 403 of an ownership check, a 409 of a state change) the route declares itself
 with `responses=errors(403, 409)`. A route open to the public that reads a token when one is
 given is documented with optional security (`[{}, {"HTTPBearer": []}]`).
@@ -41,7 +42,6 @@ class InvalidInputBody(BaseModel):
 
 
 MEANINGS = {
-    400: "The request is malformed (a Content-Length that is not a number).",
     401: "No bearer token, or one that is invalid or expired.",
     403: "The caller's roles or relation to the resource do not allow this.",
     404: "No such resource, or one the caller may not see.",
@@ -88,7 +88,7 @@ def _document(route: APIRoute, operation: dict[str, Any]) -> None:
 
 
 def _statuses(route: APIRoute, calls: set[Any]) -> set[int]:
-    statuses: set[int] = set()
+    statuses = {413, 415}  # the edge checks every request's body, whether the operation takes one or not
     if current_principal in calls or optional_principal in calls:
         statuses.add(401)  # an invalid token is refused even where a token is optional
     if any(hasattr(call, "checks_roles") for call in calls):  # see deh_platform.auth.requires
@@ -96,7 +96,7 @@ def _statuses(route: APIRoute, calls: set[Any]) -> set[int]:
     if route.dependant.path_params:
         statuses.add(404)
     if route.body_field is not None:
-        statuses.update((413, 415, 422))
+        statuses.add(422)
     if route.dependant.query_params or route.dependant.header_params or route.dependant.path_params:
         statuses.add(422)
     if PLATFORM_TAG not in route.tags:

@@ -69,3 +69,11 @@ async def test_bytes_that_are_not_utf8_json_are_a_422_on_the_body_without_an_ech
         assert response.json()["detail"][0]["loc"] == ["body"]
         assert "\\u" not in response.text
         assert "\xff" not in response.text
+
+
+async def test_json_nested_too_deep_is_a_422_not_a_crash_and_a_byte_order_mark_is_allowed() -> None:
+    for depth in (40, 450):
+        response = await post(b"[" * depth + b"]" * depth)
+        assert response.status_code == 422
+        assert "nests deeper" in response.json()["detail"][0]["msg"]
+    assert (await post(b'\xef\xbb\xbf{"a": 1}')).status_code == 200

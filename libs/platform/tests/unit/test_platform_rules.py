@@ -13,6 +13,7 @@ from pydantic_settings import SettingsConfigDict
 from deh_contracts.registry import MEMBERSHIP, PRACTICES
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.consumer import Backoff
+from deh_platform.creation import Creation
 from deh_platform.logs import JsonFormatter
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
@@ -99,3 +100,10 @@ def test_an_environment_can_set_a_topics_retention_over_the_registrys() -> None:
         "retention.ms": str(week),
         "min.insync.replicas": "2",
     }
+
+
+def test_ids_derived_from_a_caller_and_an_idempotency_key_never_meet_for_another_pair() -> None:
+    first = Creation("a", "b:c", fingerprint="x").new_id("squad")
+    assert first != Creation("a:b", "c", fingerprint="x").new_id("squad")
+    assert first == Creation("a", "b:c", fingerprint="y").new_id("squad"), "the same caller and key, the same id"
+    assert Creation("a", None, fingerprint="x").new_id("squad") != Creation("a", None, fingerprint="x").new_id("squad")

@@ -3,6 +3,7 @@ participant list, calendars, cancellation and erasure, over HTTP and Kafka."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -242,3 +243,18 @@ async def test_an_event_created_again_with_the_same_idempotency_key_is_the_same_
     assert first.json()["event_id"] == retried.json()["event_id"]
     assert changed.status_code == 422
     assert await events.runtime.db.seats.count_documents({"event_id": first.json()["event_id"]}) == 12
+
+
+async def test_two_racing_creations_under_one_key_with_other_capacities_leave_the_seats_of_the_one_stored(
+    events: ServiceUnderTest,
+) -> None:
+    organiser = {**events.caller(someone(), "member", "moderator"), "Idempotency-Key": "racing"}
+    small, large = event_draft(capacity=10), event_draft(capacity=300)
+    answers = await asyncio.gather(
+        *(events.client.post("/events", json=draft, headers=organiser) for draft in (small, large, small, large))
+    )
+    stored = [answer.json() for answer in answers if answer.status_code == 201]
+    assert {answer.status_code for answer in answers} <= {201, 422}
+    assert len({event["event_id"] for event in stored}) == 1
+    event_id, capacity = stored[0]["event_id"], stored[0]["capacity"]
+    assert await events.runtime.db.seats.count_documents({"event_id": event_id}) == capacity

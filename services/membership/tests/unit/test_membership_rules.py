@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from deh_contracts.catalogue.membership import MemberApproved, MemberSuspended
 from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
@@ -18,7 +19,7 @@ from deh_membership.domain.members import (
     profile_updated,
     status_event,
 )
-from deh_membership.domain.squads import Application, spread
+from deh_membership.domain.squads import Application, SquadProposal, spread
 from deh_platform.errors import Conflict, InvalidInput
 
 pytestmark = pytest.mark.unit
@@ -144,3 +145,11 @@ def test_directory_names_sort_without_case_and_spacing_and_cursors_round_trip() 
     assert decode_cursor(encode_cursor("ärne öster", "m-9")) == ("ärne öster", "m-9")
     with pytest.raises(InvalidInput):
         decode_cursor("not a cursor")
+
+
+def test_a_squad_proposal_takes_numbers_and_days_as_they_are_written() -> None:
+    proposal = {"title": "AI in VET", "topic": "ai-in-education", "starts_on": "2027-01-10", "ends_on": "2027-06-30"}
+    assert SquadProposal(**proposal, cap=12).cap == 12
+    for wrong in ({"cap": 197.0}, {"cap": True}, {"starts_on": 0}, {"ends_on": 1.5}):
+        with pytest.raises(ValidationError):
+            SquadProposal.model_validate({**proposal, **wrong})

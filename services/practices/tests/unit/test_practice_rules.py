@@ -120,7 +120,7 @@ def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
 
 
 def test_a_cursor_of_the_wrong_kinds_for_the_order_is_refused_not_sent_to_the_search() -> None:
-    for values in ([1.5, "p-1"], [True, "p-1"], [2**64, "p-1"]):
+    for values in ([1.5, "p-1"], [True, "p-1"], [2**64, "p-1"], [10**700, "p-1"]):
         with pytest.raises(InvalidInput):
             decode_cursor(encode_cursor(values), sort_by_date=True)
     with pytest.raises(InvalidInput):

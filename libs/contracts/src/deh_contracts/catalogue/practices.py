@@ -59,8 +59,8 @@ class Origin(Contract):
     """Where a practice comes from; `reference` is the project or squad id when there is one."""
 
     kind: OriginKind
-    reference: str | None = None
-    partner: str | None = Field(None, description="The partner system that submitted it, if any.")
+    reference: str | None = Field(None, max_length=200)
+    partner: str | None = Field(None, max_length=200, description="The partner system that submitted it, if any.")
 
 
 class PracticeMetadata(Contract):

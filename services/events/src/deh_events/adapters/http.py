@@ -32,7 +32,7 @@ from deh_events.domain.registrations import (
 from deh_platform.auth import Caller, MaybeCaller, Principal
 from deh_platform.creation import NewResource
 from deh_platform.errors import Forbidden
-from deh_platform.http import from_app
+from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 
 router = APIRouter()
@@ -91,12 +91,12 @@ async def list_events(
 
 
 @router.get("/events/{event_id}", response_model=Event, tags=["events"])
-async def get_event(event_id: str, caller: MaybeCaller, store: Store, desk: Desk) -> Any:
+async def get_event(event_id: ResourceId, caller: MaybeCaller, store: Store, desk: Desk) -> Any:
     return await _shown(desk, await store.event(event_id), caller)
 
 
 @router.patch("/events/{event_id}", response_model=Event, tags=["events"], responses=errors(403, 409))
-async def update_event(event_id: str, body: EventChanges, caller: Caller, store: Store, desk: Desk) -> Any:
+async def update_event(event_id: ResourceId, body: EventChanges, caller: Caller, store: Store, desk: Desk) -> Any:
     """Change an event; a larger capacity promotes from the waitlist at once."""
     event = await store.update_event(await _organised(store, event_id, caller), body)
     await desk.promote(event_id)
@@ -108,7 +108,7 @@ class Cancellation(BaseModel):
 
 
 @router.post("/events/{event_id}/cancel", response_model=Event, tags=["events"], responses=errors(403, 409))
-async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store: Store, desk: Desk) -> Any:
+async def cancel_event(event_id: ResourceId, body: Cancellation, caller: Caller, store: Store, desk: Desk) -> Any:
     """Cancel an event: every open registration is cancelled, and each registrant learns of it
     through `event cancelled` and their own `registration cancelled`."""
     event = await store.cancel_event(await _organised(store, event_id, caller), body.reason)
@@ -117,7 +117,7 @@ async def cancel_event(event_id: str, body: Cancellation, caller: Caller, store:
 
 
 @router.get("/events/{event_id}/calendar.ics", tags=["calendars"], response_class=Response, responses=CALENDAR_FILE)
-async def event_calendar(event_id: str, caller: MaybeCaller, store: Store, desk: Desk) -> Response:
+async def event_calendar(event_id: ResourceId, caller: MaybeCaller, store: Store, desk: Desk) -> Response:
     """The event as an iCalendar file (RFC 5545), in the event's own time zone."""
     event = await _shown(desk, await store.event(event_id), caller)
     status_text = "CANCELLED" if event.status == "cancelled" else "CONFIRMED"
@@ -136,7 +136,7 @@ async def event_calendar(event_id: str, caller: MaybeCaller, store: Store, desk:
     tags=["registrations"],
     responses=errors(409),
 )
-async def register(event_id: str, body: RegistrationForm, caller: Caller, store: Store, desk: Desk) -> Any:
+async def register(event_id: ResourceId, body: RegistrationForm, caller: Caller, store: Store, desk: Desk) -> Any:
     """Register the caller: a seat if one is free and nobody waits, else a place on the waitlist
     (`position`); a freed seat is then given by the event's waitlist policy."""
     return await desk.register(await store.event(event_id), caller, body)
@@ -152,7 +152,7 @@ class EventCounts(BaseModel):
 
 
 @router.get("/events/{event_id}/counts", response_model=EventCounts, tags=["registrations"])
-async def counts(event_id: str, store: Store, desk: Desk) -> Any:
+async def counts(event_id: ResourceId, store: Store, desk: Desk) -> Any:
     """How many hold a seat, wait, attended: public numbers, no names."""
     await store.event(event_id)
     return {**await desk.counts(event_id), "seats_free": await store.seats_free(event_id)}
@@ -162,7 +162,7 @@ async def counts(event_id: str, store: Store, desk: Desk) -> Any:
     "/events/{event_id}/registrations", response_model=list[Registration], tags=["registrations"], responses=errors(403)
 )
 async def list_registrations(
-    event_id: str,
+    event_id: ResourceId,
     caller: Caller,
     store: Store,
     desk: Desk,
@@ -176,7 +176,7 @@ async def list_registrations(
 @router.get(
     "/events/{event_id}/participants", response_model=list[Participant], tags=["registrations"], responses=errors(403)
 )
-async def participants(event_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
+async def participants(event_id: ResourceId, caller: Caller, store: Store, desk: Desk) -> Any:
     """The participants who consented to appear; for organisers and participants."""
     await _organiser_or_participant(store, desk, event_id, caller)
     return await desk.participants(event_id)
@@ -202,7 +202,7 @@ async def _own_or_organised(
 @router.get(
     "/registrations/{registration_id}", response_model=Registration, tags=["registrations"], responses=errors(403)
 )
-async def get_registration(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
+async def get_registration(registration_id: ResourceId, caller: Caller, store: Store, desk: Desk) -> Any:
     return await _own_or_organised(store, desk, registration_id, caller)
 
 
@@ -212,7 +212,7 @@ async def get_registration(registration_id: str, caller: Caller, store: Store, d
     tags=["registrations"],
     responses=errors(403, 409),
 )
-async def cancel_registration(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
+async def cancel_registration(registration_id: ResourceId, caller: Caller, store: Store, desk: Desk) -> Any:
     """Give up a seat or a waitlist place; a freed seat goes to the waitlist at once."""
     registration = await _own_or_organised(store, desk, registration_id, caller)
     reason = "by_participant" if registration.member_id == caller.member_id else "by_organiser"
@@ -225,7 +225,7 @@ async def cancel_registration(registration_id: str, caller: Caller, store: Store
     tags=["attendance"],
     responses=errors(403, 409),
 )
-async def check_in(registration_id: str, caller: Caller, store: Store, desk: Desk) -> Any:
+async def check_in(registration_id: ResourceId, caller: Caller, store: Store, desk: Desk) -> Any:
     """An organiser records that the participant came (also after the event, correcting a no-show)."""
     registration = await desk.registration(registration_id)
     event = await _organised(store, registration.event_id, caller)
@@ -287,12 +287,12 @@ async def _personal_feed(member_id: str, store: EventStore, desk: RegistrationSt
     tags=["hackathons"],
     responses=errors(403, 409),
 )
-async def post_challenge(event_id: str, body: ChallengeForm, caller: Caller, store: Store) -> Any:
+async def post_challenge(event_id: ResourceId, body: ChallengeForm, caller: Caller, store: Store) -> Any:
     return await store.post_challenge(await _organised(store, event_id, caller), body)
 
 
 @router.get("/events/{event_id}/teams", response_model=list[Team], tags=["hackathons"], responses=errors(403))
-async def list_teams(event_id: str, caller: Caller, store: Store, desk: Desk, teams: Teams) -> Any:
+async def list_teams(event_id: ResourceId, caller: Caller, store: Store, desk: Desk, teams: Teams) -> Any:
     """The hackathon's teams and their submissions (for organisers and participants)."""
     await _organiser_or_participant(store, desk, event_id, caller)
     return await teams.teams_of(event_id)
@@ -305,7 +305,7 @@ async def list_teams(event_id: str, caller: Caller, store: Store, desk: Desk, te
     tags=["hackathons"],
     responses=errors(403, 409),
 )
-async def form_team(event_id: str, body: TeamForm, caller: Caller, store: Store, teams: Teams) -> Any:
+async def form_team(event_id: ResourceId, body: TeamForm, caller: Caller, store: Store, teams: Teams) -> Any:
     """A participant holding a seat forms a team on a challenge (one team per person)."""
     return await teams.form(await store.event(event_id), caller.member_id, body)
 
@@ -315,12 +315,12 @@ async def _team_event(store: EventStore, teams: TeamStore, team_id: str) -> Even
 
 
 @router.post("/teams/{team_id}/join", response_model=Team, tags=["hackathons"], responses=errors(403, 409))
-async def join_team(team_id: str, caller: Caller, store: Store, teams: Teams) -> Any:
+async def join_team(team_id: ResourceId, caller: Caller, store: Store, teams: Teams) -> Any:
     return await teams.join(await _team_event(store, teams, team_id), team_id, caller.member_id)
 
 
 @router.post("/teams/{team_id}/leave", response_model=Team, tags=["hackathons"], responses=errors(409))
-async def leave_team(team_id: str, caller: Caller, store: Store, teams: Teams) -> Any:
+async def leave_team(team_id: ResourceId, caller: Caller, store: Store, teams: Teams) -> Any:
     return await teams.leave(await _team_event(store, teams, team_id), team_id, caller.member_id)
 
 
@@ -331,6 +331,6 @@ async def leave_team(team_id: str, caller: Caller, store: Store, teams: Teams) -
     tags=["hackathons"],
     responses=errors(403, 409),
 )
-async def submit(team_id: str, body: SubmissionForm, caller: Caller, store: Store, teams: Teams) -> Any:
+async def submit(team_id: ResourceId, body: SubmissionForm, caller: Caller, store: Store, teams: Teams) -> Any:
     """A team member submits the team's result; the practices service turns it into a draft practice."""
     return await teams.submit(await _team_event(store, teams, team_id), team_id, caller.member_id, body)

@@ -30,7 +30,7 @@ from deh_events.domain.events import (
     local_time,
 )
 from deh_platform.creation import Creation
-from deh_platform.errors import Conflict, NotFound
+from deh_platform.errors import Conflict, InvalidInput, NotFound
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
@@ -112,13 +112,20 @@ class EventStore:
             waitlist_policy=event.waitlist_policy,
         )
         posted = [_challenge_posted(event_id, challenge, at) for challenge in challenges]
-        if not await self.runtime.insert(self.events, document, [scheduled, *posted], creation):
-            return await self.event(event_id)
+        try:
+            if not await self.runtime.insert(self.events, document, [scheduled, *posted], creation):
+                return await self.event(event_id)
+        except InvalidInput:  # another request under this key made the event: its capacity holds
+            await self._remove_first_seats_beyond((await self.event(event_id)).capacity, event_id)
+            raise
+        if creation.key:  # seats that an attempt under this key left (cut short, or racing) go
+            await self._remove_first_seats_beyond(draft.capacity, event_id)
         return event
 
     async def _add_first_seats(self, event_id: str, count: int) -> None:
         for start in range(0, count, 1000):
-            seats = [{"_id": f"{event_id}:{n}", "event_id": event_id} for n in range(start, min(start + 1000, count))]
+            numbers = range(start, min(start + 1000, count))
+            seats = [{"_id": f"{event_id}:{n}", "event_id": event_id, "number": n} for n in numbers]
             try:
                 await self.seats.insert_many(seats, ordered=False)
             except BulkWriteError as error:  # a retry's seats exist already; anything else is an error
@@ -130,6 +137,11 @@ class EventStore:
         for start in range(0, count, 1000):
             seats = [{"_id": f"{event_id}:{new_id()}", "event_id": event_id} for _ in range(min(1000, count - start))]
             await self.seats.insert_many(seats)
+
+    async def _remove_first_seats_beyond(self, capacity: int, event_id: str) -> None:
+        """Free first seats numbered from `capacity` on: by number, so that attempts racing
+        under one key never remove more than the extras between them."""
+        await self.seats.delete_many({"event_id": event_id, "number": {"$gte": capacity}, "holder": {"$exists": False}})
 
     async def update_event(self, event: Event, changes: EventChanges) -> Event:
         """Apply an organiser's changes. A new capacity is first marked on the event, then the

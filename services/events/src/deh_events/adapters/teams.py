@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from deh_contracts.catalogue.events import HackathonSubmissionMade, HackathonTeamChanged, HackathonTeamFormed
+from deh_contracts.vocabulary import Identifier
 from deh_events.adapters.registrations import RegistrationStore
 from deh_events.domain.events import Event
 from deh_events.domain.registrations import PARTICIPATING_STATES
@@ -28,7 +29,7 @@ _INTERNAL = {**HIDDEN_FIELDS, "name_key": 0, "version": 0}
 
 class TeamForm(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    challenge_id: str
+    challenge_id: Identifier
 
 
 class SubmissionForm(BaseModel):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator, model_validator
 
 from deh_contracts.catalogue.events import Audience, WaitlistPolicy
-from deh_contracts.vocabulary import Country, EventKind
+from deh_contracts.vocabulary import Country, EventKind, WholeNumber
 from deh_platform.identity import Principal
 
 EventStatus = Literal["scheduled", "cancelled", "ended"]
@@ -33,7 +33,7 @@ def _known_zone(name: str) -> str:
     return name
 
 
-TimeZoneName = Annotated[str, AfterValidator(_known_zone), Field(examples=["Europe/Brussels"])]
+TimeZoneName = Annotated[str, Field(max_length=64, examples=["Europe/Brussels"]), AfterValidator(_known_zone)]
 
 
 def instant(local: datetime, zone: str) -> datetime:
@@ -116,10 +116,10 @@ class EventDraft(BaseModel):
     online: bool
     online_link: HttpUrl | None = Field(None, description="Shown only to registrants and organisers.")
     venue: Venue | None = None
-    capacity: int = Field(ge=1, le=MAX_CAPACITY)
+    capacity: WholeNumber = Field(ge=1, le=MAX_CAPACITY)
     audience: Audience = "members"
     waitlist_policy: WaitlistPolicy = "first_come"
-    team_size_max: int = Field(5, ge=1, le=50, description="Hackathons: the most people in one team.")
+    team_size_max: WholeNumber = Field(5, ge=1, le=50, description="Hackathons: the most people in one team.")
     challenges: list[ChallengeForm] = Field([], max_length=50)
 
     @model_validator(mode="after")
@@ -139,7 +139,7 @@ class EventChanges(BaseModel):
     schedule: Schedule | None = None
     online_link: HttpUrl | None = None
     venue: Venue | None = None
-    capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+    capacity: WholeNumber | None = Field(None, ge=1, le=MAX_CAPACITY)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
-from deh_contracts.vocabulary import Country, MemberState, OrganisationType, Sector
+from deh_contracts.vocabulary import Country, Identifier, MemberState, OrganisationType, Sector
 from deh_membership.adapters.store import MembershipStore
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.policies import require_coordinator_of, require_self_or
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
 from deh_platform.creation import NewResource
-from deh_platform.http import from_app
+from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 
 router = APIRouter()
@@ -47,7 +47,7 @@ async def apply(body: MembershipApplication, caller: Caller, creation: NewResour
 
 
 @router.get("/members/{member_id}", response_model=Member, tags=["members"], responses=errors(403))
-async def get_member(member_id: str, caller: Caller, store: Store) -> Any:
+async def get_member(member_id: ResourceId, caller: Caller, store: Store) -> Any:
     require_self_or(caller, member_id, "moderator", "admin")
     return await store.member(member_id)
 
@@ -55,14 +55,14 @@ async def get_member(member_id: str, caller: Caller, store: Store) -> Any:
 @router.post(
     "/members/{member_id}/leave", response_model=Member, tags=["members"], name="leave", responses=errors(403, 409)
 )
-async def leave(member_id: str, caller: Caller, store: Store) -> Any:
+async def leave(member_id: ResourceId, caller: Caller, store: Store) -> Any:
     require_self_or(caller, member_id)
     return await store.transition(member_id, "leave", by=caller.member_id, reason=None)
 
 
 @router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"], responses=errors(409))
 async def decide(
-    member_id: str,
+    member_id: ResourceId,
     action: Literal["approve", "reject", "suspend", "reinstate"],
     body: Decision,
     caller: Moderator,
@@ -74,19 +74,19 @@ async def decide(
 
 
 @router.patch("/members/{member_id}/profile", response_model=Member, tags=["members"], responses=errors(403, 409))
-async def update_profile(member_id: str, body: ProfileChanges, caller: Caller, store: Store) -> Any:
+async def update_profile(member_id: ResourceId, body: ProfileChanges, caller: Caller, store: Store) -> Any:
     require_self_or(caller, member_id)
     return await store.update_profile(member_id, body)
 
 
 @router.put("/members/{member_id}/consent", response_model=Member, tags=["members"], responses=errors(403, 409))
-async def update_consent(member_id: str, body: ConsentChoices, caller: Caller, store: Store) -> Any:
+async def update_consent(member_id: ResourceId, body: ConsentChoices, caller: Caller, store: Store) -> Any:
     require_self_or(caller, member_id)
     return await store.update_consent(member_id, body)
 
 
 @router.get("/members/{member_id}/export", tags=["personal data"], responses=errors(403))
-async def export(member_id: str, caller: Caller, store: Store) -> dict[str, Any]:
+async def export(member_id: ResourceId, caller: Caller, store: Store) -> dict[str, Any]:
     """Everything the hub's membership service holds about a member, as JSON."""
     require_self_or(caller, member_id, "admin")
     return await store.export(member_id)
@@ -95,7 +95,7 @@ async def export(member_id: str, caller: Caller, store: Store) -> dict[str, Any]
 @router.delete(
     "/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["personal data"], responses=errors(403, 409)
 )
-async def erase(member_id: str, caller: Caller, store: Store) -> Response:
+async def erase(member_id: ResourceId, caller: Caller, store: Store) -> Response:
     """Erase a member's personal data here and, through `member erased`, in every service."""
     require_self_or(caller, member_id, "admin")
     await store.erase(member_id)
@@ -111,7 +111,7 @@ class ActivityView(BaseModel):
 
 
 @router.get("/members/{member_id}/activity", response_model=list[ActivityView], tags=["members"], responses=errors(403))
-async def activity(member_id: str, caller: Caller, store: Store) -> Any:
+async def activity(member_id: ResourceId, caller: Caller, store: Store) -> Any:
     require_self_or(caller, member_id, "moderator", "admin")
     await store.member(member_id)
     return await store.activity_of(member_id)
@@ -203,14 +203,14 @@ async def list_organisations(caller: Caller, store: Store, country: Country | No
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationView, tags=["organisations"])
-async def get_organisation(organisation_id: str, caller: Caller, store: Store) -> Any:
+async def get_organisation(organisation_id: ResourceId, caller: Caller, store: Store) -> Any:
     return _with_id(await store.organisation(organisation_id))
 
 
 class NasForm(BaseModel):
     country: MemberState
-    organisation_id: str
-    coordinator_ids: list[str] = Field(min_length=1)
+    organisation_id: Identifier
+    coordinator_ids: list[Identifier] = Field(min_length=1, max_length=20)
     scope: str = Field(min_length=2, max_length=2000)
 
 
@@ -244,7 +244,7 @@ async def list_nas(caller: Caller, store: Store, country: MemberState | None = N
     tags=["national advisory services"],
     responses=errors(403),
 )
-async def members_of_nas_country(nas_id: str, caller: Caller, store: Store) -> Any:
+async def members_of_nas_country(nas_id: ResourceId, caller: Caller, store: Store) -> Any:
     """The active members of the NAS's country, for its coordinators (and admins)."""
     nas = await store.nas_entry(nas_id)
     require_coordinator_of(caller, nas["coordinator_ids"])
@@ -275,7 +275,7 @@ class SquadView(BaseModel):
 
 
 class Selection(BaseModel):
-    application_id: str
+    application_id: Identifier
 
 
 class SelectionView(BaseModel):
@@ -296,7 +296,7 @@ async def create_squad(body: SquadProposal, caller: Moderator, creation: NewReso
 
 
 @router.get("/squads/{squad_id}", response_model=SquadView, tags=["squads"])
-async def get_squad(squad_id: str, caller: Caller, store: Store) -> Any:
+async def get_squad(squad_id: ResourceId, caller: Caller, store: Store) -> Any:
     return _squad(await store.squad(squad_id))
 
 
@@ -307,23 +307,23 @@ async def get_squad(squad_id: str, caller: Caller, store: Store) -> Any:
     tags=["squads"],
     responses=errors(409),
 )
-async def apply_to_squad(squad_id: str, body: ApplicationForm, caller: Caller, store: Store) -> Any:
+async def apply_to_squad(squad_id: ResourceId, body: ApplicationForm, caller: Caller, store: Store) -> Any:
     return await store.apply_to_squad(squad_id, caller.member_id, body)
 
 
 @router.get("/squads/{squad_id}/applications", response_model=list[Application], tags=["squads"])
-async def list_applications(squad_id: str, caller: Moderator, store: Store) -> Any:
+async def list_applications(squad_id: ResourceId, caller: Moderator, store: Store) -> Any:
     return store.applications(await store.squad(squad_id))
 
 
 @router.post("/squads/{squad_id}/selections", response_model=Application, tags=["squads"], responses=errors(409))
-async def select(squad_id: str, body: Selection, caller: Moderator, store: Store) -> Any:
+async def select(squad_id: ResourceId, body: Selection, caller: Moderator, store: Store) -> Any:
     """Select a candidate; the cap holds even when moderators select at the same time."""
     return await store.select(squad_id, body.application_id, caller.member_id)
 
 
 @router.get("/squads/{squad_id}/selection", response_model=SelectionView, tags=["squads"])
-async def selection(squad_id: str, caller: Moderator, store: Store) -> Any:
+async def selection(squad_id: ResourceId, caller: Moderator, store: Store) -> Any:
     """The selected members and the spread of their sectors and countries."""
     squad = await store.squad(squad_id)
     chosen = [application for application in store.applications(squad) if application.status == "selected"]
@@ -336,14 +336,14 @@ async def selection(squad_id: str, caller: Moderator, store: Store) -> Any:
     tags=["squads"],
     responses=errors(403, 409),
 )
-async def leave_squad(squad_id: str, member_id: str, caller: Caller, store: Store) -> Response:
+async def leave_squad(squad_id: ResourceId, member_id: ResourceId, caller: Caller, store: Store) -> Response:
     require_self_or(caller, member_id, "moderator", "admin")
     await store.leave_squad(squad_id, member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/squads/{squad_id}/outputs", status_code=status.HTTP_201_CREATED, tags=["squads"])
-async def record_output(squad_id: str, body: OutputForm, caller: Moderator, store: Store) -> dict[str, Any]:
+async def record_output(squad_id: ResourceId, body: OutputForm, caller: Moderator, store: Store) -> dict[str, Any]:
     return await store.record_output(squad_id, body)
 
 

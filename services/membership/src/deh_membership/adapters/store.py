@@ -26,7 +26,7 @@ from deh_membership.domain.members import Action, ConsentChoices, Member, Profil
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal, spread
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, InvalidInput, NotFound
-from deh_platform.records import HIDDEN_FIELDS, new_id, now
+from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
 Document = dict[str, Any]
@@ -173,7 +173,8 @@ class MembershipStore:
             await self._write(
                 self.members,
                 {"_id": member_id, "status": member.status},
-                {"$set": erased_fields},
+                # The Idempotency-Key record holds a fingerprint of the application (name, email).
+                {"$set": erased_fields, "$unset": {CREATION_FIELD: ""}},
                 [rules.erased(member, at)],
             )
         blank = {
@@ -273,12 +274,14 @@ class MembershipStore:
     async def register_nas(
         self, country: str, organisation_id: str, coordinator_ids: list[str], scope: str, creation: Creation
     ) -> Document:
+        nas_id = creation.new_id("nas")
+        if creation.key and creation.is_retry_of(await self.nas.find_one({"_id": nas_id})):
+            return await self.nas_entry(nas_id)  # before the checks: they may answer otherwise now
         await self._organisation_type(organisation_id, ("body", "organisation_id"))
         for index, coordinator in enumerate(coordinator_ids):
             if await self.members.count_documents({"_id": coordinator, "status": "active"}) == 0:
                 raise InvalidInput(("body", "coordinator_ids", str(index)), f"{coordinator} is not an active member")
         at = now()
-        nas_id = creation.new_id("nas")
         document: Document = {
             "_id": nas_id,
             "country": country,

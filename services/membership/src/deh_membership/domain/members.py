@@ -21,8 +21,9 @@ from deh_contracts.catalogue.membership import (
     MemberRejected,
     MemberSuspended,
 )
+from deh_contracts.catalogue.practices import Topic
 from deh_contracts.registry import Contract
-from deh_contracts.vocabulary import Country, Language, Sector
+from deh_contracts.vocabulary import EU_LANGUAGES, SECTORS, Country, Identifier, Language, Sector
 from deh_platform.errors import Conflict, InvalidInput
 
 MemberStatus = Literal["applied", "active", "rejected", "suspended", "left", "erased"]
@@ -46,10 +47,10 @@ class Profile(BaseModel):
     display_name: str = Field(min_length=1, max_length=120)
     email: EmailStr
     country: Country
-    organisation_id: str | None = None
-    sectors: list[Sector] = Field(min_length=1)
-    expertise_topics: list[str] = Field(default_factory=list, max_length=20)
-    languages: list[Language] = Field(default_factory=list)
+    organisation_id: Identifier | None = None
+    sectors: list[Sector] = Field(min_length=1, max_length=len(SECTORS))
+    expertise_topics: list[Topic] = Field(default_factory=list, max_length=20)
+    languages: list[Language] = Field(default_factory=list, max_length=len(EU_LANGUAGES))
 
 
 class ProfileChanges(BaseModel):
@@ -60,10 +61,10 @@ class ProfileChanges(BaseModel):
     display_name: str | None = Field(None, min_length=1, max_length=120)
     email: EmailStr | None = None
     country: Country | None = None
-    organisation_id: str | None = None
-    sectors: list[Sector] | None = Field(None, min_length=1)
-    expertise_topics: list[str] | None = Field(None, max_length=20)
-    languages: list[Language] | None = None
+    organisation_id: Identifier | None = None
+    sectors: list[Sector] | None = Field(None, min_length=1, max_length=len(SECTORS))
+    expertise_topics: list[Topic] | None = Field(None, max_length=20)
+    languages: list[Language] | None = Field(None, max_length=len(EU_LANGUAGES))
 
 
 class ConsentChoices(BaseModel):

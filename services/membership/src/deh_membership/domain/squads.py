@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from deh_contracts.vocabulary import Country, Language, Sector
+from deh_contracts.catalogue.practices import MAX_LIST, Link
+from deh_contracts.vocabulary import Country, Day, Identifier, Language, Sector, WholeNumber
 
 ApplicationStatus = Literal["received", "selected", "left"]
 DEFAULT_CAP = 20
@@ -19,9 +20,9 @@ class SquadProposal(BaseModel):
 
     title: str = Field(min_length=3, max_length=200)
     topic: str = Field(min_length=2, max_length=100)
-    cap: int = Field(DEFAULT_CAP, ge=1, le=200)
-    starts_on: date
-    ends_on: date
+    cap: WholeNumber = Field(DEFAULT_CAP, ge=1, le=200)
+    starts_on: Day
+    ends_on: Day
 
     @model_validator(mode="after")
     def period_runs_forward(self) -> SquadProposal:
@@ -57,8 +58,8 @@ class OutputForm(BaseModel):
     summary: str = Field(min_length=10, max_length=4000)
     kind: Literal["white_paper", "report", "guidelines", "toolkit", "other"]
     language: Language
-    author_ids: list[str] = Field(min_length=1)
-    links: list[str] = Field(default_factory=list)
+    author_ids: list[Identifier] = Field(min_length=1, max_length=MAX_LIST)
+    links: list[Link] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class Spread(BaseModel):

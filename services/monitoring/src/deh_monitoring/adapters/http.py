@@ -18,12 +18,12 @@ from deh_monitoring.adapters.projection import Projection
 from deh_monitoring.domain.activity import INDICATORS, cell_parts
 from deh_monitoring.domain.targets import TARGETS, Target
 from deh_platform.errors import InvalidInput
-from deh_platform.http import from_app
+from deh_platform.http import ResourceId, from_app
 from deh_platform.runtime import ServiceRuntime
 
 router = APIRouter()
 KNOWN_INDICATORS = sorted({name for names in INDICATORS.values() for name in names} | {"attendances", "no_shows"})
-Indicator = Annotated[str, Path(description="One of: " + ", ".join(KNOWN_INDICATORS))]
+Indicator = Annotated[str, Path(max_length=100, description="One of: " + ", ".join(KNOWN_INDICATORS))]
 BREAKDOWNS = {
     "country": "countries",
     "sector": "sectors",
@@ -381,7 +381,7 @@ async def targets(search: Search, indexes: Indexes) -> Any:
 
 @router.get("/targets/{target_id}/observations", response_model=list[Observed], tags=["action plan"])
 async def target_observations(
-    target_id: str, search: Search, indexes: Indexes, country: Annotated[str | None, Query(max_length=2)] = None
+    target_id: ResourceId, search: Search, indexes: Indexes, country: Annotated[str | None, Query(max_length=2)] = None
 ) -> Any:
     """What partners observed for a target, newest period first (EU-wide, or one country's)."""
     if target_id not in TARGETS:

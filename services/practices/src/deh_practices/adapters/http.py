@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata
+from deh_contracts.vocabulary import Identifier
 from deh_platform.auth import Caller, MaybeCaller, Principal, requires
 from deh_platform.creation import NewResource
 from deh_platform.errors import InvalidInput
-from deh_platform.http import from_app
+from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkReport, check_links
@@ -84,20 +85,20 @@ async def submit_practice(body: Submission, caller: Caller, creation: NewResourc
 
 
 @router.get("/practices/{practice_id}", response_model=PracticeView, tags=["practices"])
-async def get_practice(practice_id: str, caller: MaybeCaller, store: Store) -> Any:
+async def get_practice(practice_id: ResourceId, caller: MaybeCaller, store: Store) -> Any:
     """Published practices are public; drafts and practices in review only to authors and reviewers."""
     return view(await store.visible(practice_id, caller))
 
 
 @router.put("/practices/{practice_id}", response_model=PracticeView, tags=["practices"], responses=errors(403, 409))
-async def edit_practice(practice_id: str, body: Edit, caller: Caller, store: Store) -> Any:
+async def edit_practice(practice_id: ResourceId, body: Edit, caller: Caller, store: Store) -> Any:
     """An author edits: a new version; a published practice goes back to review."""
     _validated(body)
     return view(await store.edit(practice_id, body, caller))
 
 
 @router.get("/practices/{practice_id}/versions", tags=["practices"])
-async def versions(practice_id: str, caller: Caller, store: Store) -> list[dict[str, Any]]:
+async def versions(practice_id: ResourceId, caller: Caller, store: Store) -> list[dict[str, Any]]:
     document = await store.visible(practice_id, caller)
     return list(document["versions"])
 
@@ -105,23 +106,23 @@ async def versions(practice_id: str, caller: Caller, store: Store) -> list[dict[
 @router.post(
     "/practices/{practice_id}/submit", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
-async def submit_draft(practice_id: str, caller: Caller, store: Store) -> Any:
+async def submit_draft(practice_id: ResourceId, caller: Caller, store: Store) -> Any:
     return view(await store.submit(practice_id, caller))
 
 
 class Assignment(BaseModel):
-    reviewer_id: str = Field(min_length=1)
+    reviewer_id: Identifier
 
 
 @router.post("/practices/{practice_id}/reviewer", response_model=PracticeView, tags=["review"], responses=errors(409))
-async def assign_reviewer(practice_id: str, body: Assignment, caller: Moderator, store: Store) -> Any:
+async def assign_reviewer(practice_id: ResourceId, body: Assignment, caller: Moderator, store: Store) -> Any:
     return view(await store.assign(practice_id, body.reviewer_id))
 
 
 @router.post(
     "/practices/{practice_id}/reviews", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
-async def review(practice_id: str, body: Review, caller: Caller, store: Store) -> Any:
+async def review(practice_id: ResourceId, body: Review, caller: Caller, store: Store) -> Any:
     """The assigned reviewer scores every criterion and decides: publish, request changes or reject."""
     return view(await store.review(practice_id, body, caller))
 
@@ -133,7 +134,7 @@ class Archiving(BaseModel):
 @router.post(
     "/practices/{practice_id}/archive", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
-async def archive(practice_id: str, body: Archiving, caller: Caller, store: Store) -> Any:
+async def archive(practice_id: ResourceId, body: Archiving, caller: Caller, store: Store) -> Any:
     return view(await store.archive(practice_id, body.reason, caller))
 
 

@@ -5,12 +5,13 @@ review against fixed criteria."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deh_contracts.catalogue.practices import PracticeMetadata, ReviewDecision
 from deh_contracts.errors import FieldError
+from deh_contracts.vocabulary import WholeNumber
 from deh_platform.errors import Conflict
 
 Status = Literal["draft", "submitted", "in_review", "changes_requested", "published", "rejected", "archived"]
@@ -58,7 +59,7 @@ class Review(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scores: dict[str, int]
+    scores: dict[Annotated[str, Field(max_length=40)], WholeNumber] = Field(max_length=20)
     decision: ReviewDecision
     comments: str = Field("", max_length=5_000)
 

@@ -110,18 +110,26 @@ def degraded_languages(chosen: Mapping[str, Analysis]) -> list[str]:
 
 
 TEXT_FIELDS = ("title", "summary", "body")
-FACETS = {
-    "countries": "countries",
-    "sectors": "sectors",
-    "isced_levels": "isced_levels",
-    "topics": "topics",
-    "digcomp": "digcomp",
-    "digcompedu": "digcompedu",
-    "languages": "languages",
-    "licence": "licence",
-    "origin": "origin_kind",
-    "result_type": "result_type",
-}
+
+
+class FacetFilters(BaseModel):
+    """The facets of the library, each a filter (any of the values) and a count of the hits per
+    value: the one list of them (the index mapping, the query and the counts follow it)."""
+
+    countries: list[Country] = Field([], max_length=MAX_FILTER_VALUES)
+    sectors: list[Sector] = Field([], max_length=MAX_FILTER_VALUES)
+    isced_levels: list[IscedLevel] = Field([], max_length=MAX_FILTER_VALUES)
+    topics: list[Topic] = Field([], max_length=MAX_FILTER_VALUES)
+    digcomp: list[DigCompCompetence] = Field([], max_length=MAX_FILTER_VALUES)
+    digcompedu: list[DigCompEduCompetence] = Field([], max_length=MAX_FILTER_VALUES)
+    languages: list[Language] = Field([], max_length=MAX_FILTER_VALUES)
+    licence: list[Licence] = Field([], max_length=MAX_FILTER_VALUES)
+    origin: list[OriginKind] = Field([], max_length=MAX_FILTER_VALUES)
+    result_type: list[ResultType] = Field([], max_length=MAX_FILTER_VALUES)
+
+
+# Each facet's keyword field in the index: its own name, but for the origin's kind.
+FACETS = {name: {"origin": "origin_kind"}.get(name, name) for name in FacetFilters.model_fields}
 
 
 def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
@@ -168,20 +176,10 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
     }
 
 
-class SearchRequest(BaseModel):
-    """A search of the library: words, filters, order and a page."""
+class SearchRequest(FacetFilters):
+    """A search of the library: words, facet filters, order and a page."""
 
     q: str | None = Field(None, max_length=300, description="Plain words; operators have no special meaning.")
-    countries: list[Country] = []
-    sectors: list[Sector] = []
-    isced_levels: list[IscedLevel] = []
-    topics: list[Topic] = Field([], max_length=MAX_FILTER_VALUES)
-    digcomp: list[DigCompCompetence] = []
-    digcompedu: list[DigCompEduCompetence] = []
-    languages: list[Language] = []
-    licence: list[Licence] = Field([], max_length=MAX_FILTER_VALUES)
-    origin: list[OriginKind] = []
-    result_type: list[ResultType] = []
     sort: Literal["relevance", "date"] = "relevance"
     size: int = Field(10, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, max_length=1000)
@@ -262,6 +260,8 @@ def decode_cursor(cursor: str, sort_by_date: bool) -> list[Any]:
 
 
 def _within_a_long(value: float) -> bool:
+    if isinstance(value, int):  # compared exactly: a 700-digit integer does not fit a float
+        return -(2**63) <= value < 2**63
     return math.isfinite(value) and -(2**63) <= value < 2**63
 
 
