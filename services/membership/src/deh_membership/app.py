@@ -5,22 +5,32 @@ from fastapi import FastAPI
 from deh_contracts.registry import MEMBERSHIP
 from deh_membership.adapters.http import router
 from deh_membership.adapters.kafka import subscribe_activity
-from deh_membership.adapters.store import OUTBOX_COLLECTIONS, MembershipStore
+from deh_membership.adapters.members import MemberStore
+from deh_membership.adapters.organisations import OrganisationStore
+from deh_membership.adapters.personal_data import PersonalData
+from deh_membership.adapters.squads import SquadStore
 from deh_membership.settings import MembershipSettings
 from deh_platform.http import create_service_app
 from deh_platform.runtime import ServiceRuntime
 
+# The collections whose documents carry their contract events (decision 0004).
+OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads")
+
 
 def create_app(settings: MembershipSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[MEMBERSHIP], outbox_collections=OUTBOX_COLLECTIONS)
-    store = MembershipStore(runtime)
-    subscribe_activity(runtime, store)
+    organisations = OrganisationStore(runtime)
+    members = MemberStore(runtime, organisations)
+    subscribe_activity(runtime, members)
 
     async def prepare(_: ServiceRuntime) -> None:
-        await store.create_indexes()
+        await members.create_indexes()
 
     app = create_service_app(runtime, title="Digital Education Hub: membership", routers=[router], on_startup=[prepare])
-    app.state.store = store
+    app.state.members = members
+    app.state.organisations = organisations
+    app.state.squads = SquadStore(runtime, members)
+    app.state.personal_data = PersonalData(runtime, members)
     return app
 
 

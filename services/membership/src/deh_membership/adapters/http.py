@@ -9,7 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import Country, Identifier, MemberState, OrganisationType, Sector
-from deh_membership.adapters.store import MembershipStore
+from deh_membership.adapters.members import MemberStore
+from deh_membership.adapters.organisations import OrganisationStore
+from deh_membership.adapters.personal_data import PersonalData
+from deh_membership.adapters.squads import SquadStore
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.policies import require_coordinator_of, require_self_or
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
@@ -23,7 +26,10 @@ Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
-Store = Annotated[MembershipStore, Depends(from_app("store"))]
+Members = Annotated[MemberStore, Depends(from_app("members"))]
+Organisations = Annotated[OrganisationStore, Depends(from_app("organisations"))]
+Squads = Annotated[SquadStore, Depends(from_app("squads"))]
+Personal = Annotated[PersonalData, Depends(from_app("personal_data"))]
 
 
 # Members -------------------------------------------------------------------------------------------
@@ -41,23 +47,23 @@ class Decision(BaseModel):
 @router.post(
     "/members", status_code=status.HTTP_201_CREATED, response_model=Member, tags=["members"], responses=errors(409)
 )
-async def apply(body: MembershipApplication, caller: Caller, creation: NewResource, store: Store) -> Any:
+async def apply(body: MembershipApplication, caller: Caller, creation: NewResource, members: Members) -> Any:
     """Apply to join the Community of Practice as the person the token names."""
-    return await store.apply(caller.member_id, body.profile, body.consent, creation)
+    return await members.apply(caller.member_id, body.profile, body.consent, creation)
 
 
 @router.get("/members/{member_id}", response_model=Member, tags=["members"], responses=errors(403))
-async def get_member(member_id: ResourceId, caller: Caller, store: Store) -> Any:
+async def get_member(member_id: ResourceId, caller: Caller, members: Members) -> Any:
     require_self_or(caller, member_id, "moderator", "admin")
-    return await store.member(member_id)
+    return await members.member(member_id)
 
 
 @router.post(
     "/members/{member_id}/leave", response_model=Member, tags=["members"], name="leave", responses=errors(403, 409)
 )
-async def leave(member_id: ResourceId, caller: Caller, store: Store) -> Any:
+async def leave(member_id: ResourceId, caller: Caller, members: Members) -> Any:
     require_self_or(caller, member_id)
-    return await store.transition(member_id, "leave", by=caller.member_id, reason=None)
+    return await members.transition(member_id, "leave", by=caller.member_id, reason=None)
 
 
 @router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"], responses=errors(409))
@@ -66,39 +72,39 @@ async def decide(
     action: Literal["approve", "reject", "suspend", "reinstate"],
     body: Decision,
     caller: Moderator,
-    store: Store,
+    members: Members,
 ) -> Any:
     """A moderator approves or rejects an application, suspends or reinstates a member."""
     chosen: Action = action
-    return await store.transition(member_id, chosen, by=caller.member_id, reason=body.reason)
+    return await members.transition(member_id, chosen, by=caller.member_id, reason=body.reason)
 
 
 @router.patch("/members/{member_id}/profile", response_model=Member, tags=["members"], responses=errors(403, 409))
-async def update_profile(member_id: ResourceId, body: ProfileChanges, caller: Caller, store: Store) -> Any:
+async def update_profile(member_id: ResourceId, body: ProfileChanges, caller: Caller, members: Members) -> Any:
     require_self_or(caller, member_id)
-    return await store.update_profile(member_id, body)
+    return await members.update_profile(member_id, body)
 
 
 @router.put("/members/{member_id}/consent", response_model=Member, tags=["members"], responses=errors(403, 409))
-async def update_consent(member_id: ResourceId, body: ConsentChoices, caller: Caller, store: Store) -> Any:
+async def update_consent(member_id: ResourceId, body: ConsentChoices, caller: Caller, members: Members) -> Any:
     require_self_or(caller, member_id)
-    return await store.update_consent(member_id, body)
+    return await members.update_consent(member_id, body)
 
 
 @router.get("/members/{member_id}/export", tags=["personal data"], responses=errors(403))
-async def export(member_id: ResourceId, caller: Caller, store: Store) -> dict[str, Any]:
+async def export(member_id: ResourceId, caller: Caller, personal: Personal) -> dict[str, Any]:
     """Everything the hub's membership service holds about a member, as JSON."""
     require_self_or(caller, member_id, "admin")
-    return await store.export(member_id)
+    return await personal.export(member_id)
 
 
 @router.delete(
     "/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["personal data"], responses=errors(403, 409)
 )
-async def erase(member_id: ResourceId, caller: Caller, store: Store) -> Response:
+async def erase(member_id: ResourceId, caller: Caller, personal: Personal) -> Response:
     """Erase a member's personal data here and, through `member erased`, in every service."""
     require_self_or(caller, member_id, "admin")
-    await store.erase(member_id)
+    await personal.erase(member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -111,10 +117,10 @@ class ActivityView(BaseModel):
 
 
 @router.get("/members/{member_id}/activity", response_model=list[ActivityView], tags=["members"], responses=errors(403))
-async def activity(member_id: ResourceId, caller: Caller, store: Store) -> Any:
+async def activity(member_id: ResourceId, caller: Caller, members: Members) -> Any:
     require_self_or(caller, member_id, "moderator", "admin")
-    await store.member(member_id)
-    return await store.activity_of(member_id)
+    await members.member(member_id)
+    return await members.activity_of(member_id)
 
 
 # Directory ---------------------------------------------------------------------------------------------
@@ -155,7 +161,7 @@ def _entry(document: dict[str, Any]) -> DirectoryEntry:
 @router.get("/directory", response_model=DirectoryPage, tags=["directory"])
 async def directory(
     caller: Caller,
-    store: Store,
+    members: Members,
     name: Annotated[str | None, Query(max_length=120)] = None,
     country: Country | None = None,
     sector: Sector | None = None,
@@ -172,7 +178,7 @@ async def directory(
         "expertise": expertise,
         "organisation_type": organisation_type,
     }
-    page, next_cursor = await store.directory(filters, cursor, limit)
+    page, next_cursor = await members.directory(filters, cursor, limit)
     return DirectoryPage(members=[_entry(document) for document in page], next_cursor=next_cursor)
 
 
@@ -192,19 +198,21 @@ class OrganisationView(OrganisationForm):
 @router.post(
     "/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationView, tags=["organisations"]
 )
-async def register_organisation(body: OrganisationForm, caller: Moderator, creation: NewResource, store: Store) -> Any:
-    document = await store.register_organisation(body.name, body.type, body.country, creation)
+async def register_organisation(
+    body: OrganisationForm, caller: Moderator, creation: NewResource, organisations: Organisations
+) -> Any:
+    document = await organisations.register_organisation(body.name, body.type, body.country, creation)
     return _with_id(document)
 
 
 @router.get("/organisations", response_model=list[OrganisationView], tags=["organisations"])
-async def list_organisations(caller: Caller, store: Store, country: Country | None = None) -> Any:
-    return [_with_id(document) for document in await store.list_organisations(country)]
+async def list_organisations(caller: Caller, organisations: Organisations, country: Country | None = None) -> Any:
+    return [_with_id(document) for document in await organisations.list_organisations(country)]
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationView, tags=["organisations"])
-async def get_organisation(organisation_id: ResourceId, caller: Caller, store: Store) -> Any:
-    return _with_id(await store.organisation(organisation_id))
+async def get_organisation(organisation_id: ResourceId, caller: Caller, organisations: Organisations) -> Any:
+    return _with_id(await organisations.organisation(organisation_id))
 
 
 class NasForm(BaseModel):
@@ -227,15 +235,15 @@ class CountryMember(BaseModel):
 
 
 @router.post("/nas", status_code=status.HTTP_201_CREATED, response_model=NasView, tags=["national advisory services"])
-async def register_nas(body: NasForm, caller: Admin, creation: NewResource, store: Store) -> Any:
+async def register_nas(body: NasForm, caller: Admin, creation: NewResource, organisations: Organisations) -> Any:
     return _with_id(
-        await store.register_nas(body.country, body.organisation_id, body.coordinator_ids, body.scope, creation)
+        await organisations.register_nas(body.country, body.organisation_id, body.coordinator_ids, body.scope, creation)
     )
 
 
 @router.get("/nas", response_model=list[NasView], tags=["national advisory services"])
-async def list_nas(caller: Caller, store: Store, country: MemberState | None = None) -> Any:
-    return [_with_id(document) for document in await store.list_nas(country)]
+async def list_nas(caller: Caller, organisations: Organisations, country: MemberState | None = None) -> Any:
+    return [_with_id(document) for document in await organisations.list_nas(country)]
 
 
 @router.get(
@@ -244,9 +252,11 @@ async def list_nas(caller: Caller, store: Store, country: MemberState | None = N
     tags=["national advisory services"],
     responses=errors(403),
 )
-async def members_of_nas_country(nas_id: ResourceId, caller: Caller, store: Store) -> Any:
+async def members_of_nas_country(
+    nas_id: ResourceId, caller: Caller, members: Members, organisations: Organisations
+) -> Any:
     """The active members of the NAS's country, for its coordinators (and admins)."""
-    nas = await store.nas_entry(nas_id)
+    nas = await organisations.nas_entry(nas_id)
     require_coordinator_of(caller, nas["coordinator_ids"])
     return [
         CountryMember(
@@ -256,7 +266,7 @@ async def members_of_nas_country(nas_id: ResourceId, caller: Caller, store: Stor
             sectors=document["profile"]["sectors"],
             expertise_topics=document["profile"]["expertise_topics"],
         )
-        for document in await store.members_of_country(nas["country"])
+        for document in await members.members_of_country(nas["country"])
     ]
 
 
@@ -291,13 +301,13 @@ def _squad(document: dict[str, Any]) -> SquadView:
 
 
 @router.post("/squads", status_code=status.HTTP_201_CREATED, response_model=SquadView, tags=["squads"])
-async def create_squad(body: SquadProposal, caller: Moderator, creation: NewResource, store: Store) -> Any:
-    return _squad(await store.create_squad(body, caller.member_id, creation))
+async def create_squad(body: SquadProposal, caller: Moderator, creation: NewResource, squads: Squads) -> Any:
+    return _squad(await squads.create_squad(body, caller.member_id, creation))
 
 
 @router.get("/squads/{squad_id}", response_model=SquadView, tags=["squads"])
-async def get_squad(squad_id: ResourceId, caller: Caller, store: Store) -> Any:
-    return _squad(await store.squad(squad_id))
+async def get_squad(squad_id: ResourceId, caller: Caller, squads: Squads) -> Any:
+    return _squad(await squads.squad(squad_id))
 
 
 @router.post(
@@ -307,27 +317,27 @@ async def get_squad(squad_id: ResourceId, caller: Caller, store: Store) -> Any:
     tags=["squads"],
     responses=errors(409),
 )
-async def apply_to_squad(squad_id: ResourceId, body: ApplicationForm, caller: Caller, store: Store) -> Any:
-    return await store.apply_to_squad(squad_id, caller.member_id, body)
+async def apply_to_squad(squad_id: ResourceId, body: ApplicationForm, caller: Caller, squads: Squads) -> Any:
+    return await squads.apply_to_squad(squad_id, caller.member_id, body)
 
 
 @router.get("/squads/{squad_id}/applications", response_model=list[Application], tags=["squads"])
-async def list_applications(squad_id: ResourceId, caller: Moderator, store: Store) -> Any:
-    return store.applications(await store.squad(squad_id))
+async def list_applications(squad_id: ResourceId, caller: Moderator, squads: Squads) -> Any:
+    return squads.applications(await squads.squad(squad_id))
 
 
 @router.post("/squads/{squad_id}/selections", response_model=Application, tags=["squads"], responses=errors(409))
-async def select(squad_id: ResourceId, body: Selection, caller: Moderator, store: Store) -> Any:
+async def select(squad_id: ResourceId, body: Selection, caller: Moderator, squads: Squads) -> Any:
     """Select a candidate; the cap holds even when moderators select at the same time."""
-    return await store.select(squad_id, body.application_id, caller.member_id)
+    return await squads.select(squad_id, body.application_id, caller.member_id)
 
 
 @router.get("/squads/{squad_id}/selection", response_model=SelectionView, tags=["squads"])
-async def selection(squad_id: ResourceId, caller: Moderator, store: Store) -> Any:
+async def selection(squad_id: ResourceId, caller: Moderator, squads: Squads) -> Any:
     """The selected members and the spread of their sectors and countries."""
-    squad = await store.squad(squad_id)
-    chosen = [application for application in store.applications(squad) if application.status == "selected"]
-    return SelectionView(selected=chosen, spread=store.spread(squad))
+    squad = await squads.squad(squad_id)
+    chosen = [application for application in squads.applications(squad) if application.status == "selected"]
+    return SelectionView(selected=chosen, spread=squads.spread(squad))
 
 
 @router.delete(
@@ -336,15 +346,15 @@ async def selection(squad_id: ResourceId, caller: Moderator, store: Store) -> An
     tags=["squads"],
     responses=errors(403, 409),
 )
-async def leave_squad(squad_id: ResourceId, member_id: ResourceId, caller: Caller, store: Store) -> Response:
+async def leave_squad(squad_id: ResourceId, member_id: ResourceId, caller: Caller, squads: Squads) -> Response:
     require_self_or(caller, member_id, "moderator", "admin")
-    await store.leave_squad(squad_id, member_id)
+    await squads.leave_squad(squad_id, member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/squads/{squad_id}/outputs", status_code=status.HTTP_201_CREATED, tags=["squads"])
-async def record_output(squad_id: ResourceId, body: OutputForm, caller: Moderator, store: Store) -> dict[str, Any]:
-    return await store.record_output(squad_id, body)
+async def record_output(squad_id: ResourceId, body: OutputForm, caller: Moderator, squads: Squads) -> dict[str, Any]:
+    return await squads.record_output(squad_id, body)
 
 
 def _with_id(document: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from deh_contracts import CloudEvent
 from deh_contracts.catalogue.events import AttendanceRecorded
 from deh_contracts.catalogue.practices import PracticePublished
 from deh_contracts.registry import EVENTS, PRACTICES
-from deh_membership.adapters.store import MembershipStore
+from deh_membership.adapters.members import MemberStore
 from deh_platform.idempotency import insert_once
 from deh_platform.runtime import ServiceRuntime
 
 
-def subscribe_activity(runtime: ServiceRuntime, store: MembershipStore) -> None:
+def subscribe_activity(runtime: ServiceRuntime, store: MemberStore) -> None:
     consumer = runtime.consumer([PRACTICES, EVENTS])
 
     async def record(event: CloudEvent[Any], member_id: str, kind: str, reference: str, title: str | None) -> None:

@@ -205,3 +205,9 @@ def erased(member: Member, at: datetime) -> MemberErased:
 def require_reason(action: Action, reason: str | None) -> None:
     if action in ("reject", "suspend") and not (reason and reason.strip()):
         raise InvalidInput(("body", "reason"), f"a reason is required to {action} a member")
+
+
+def require_profile_changeable(member: Member) -> None:
+    """Members who left, were rejected or erased have no profile to change."""
+    if member.status in ("erased", "left", "rejected"):
+        raise Conflict(f"a member who is {member.status} has no profile to change")

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deh_contracts.catalogue.practices import MAX_LIST, Link
 from deh_contracts.vocabulary import Country, Day, Identifier, Language, Sector, WholeNumber
+from deh_membership.domain.members import Member, Profile
+from deh_platform.errors import Conflict, InvalidInput
 
 ApplicationStatus = Literal["received", "selected", "left"]
 DEFAULT_CAP = 20
@@ -78,3 +80,18 @@ def spread(applications: list[Application], cap: int) -> Spread:
     return Spread(
         selected=len(chosen), cap=cap, sectors=dict(sorted(sectors.items())), countries=dict(sorted(countries.items()))
     )
+
+
+def applicant_profile(member: Member) -> Profile:
+    """The profile an application copies its country and sectors from: only active members apply."""
+    if member.status != "active" or member.profile is None:
+        raise Conflict("only active members can apply to a squad")
+    return member.profile
+
+
+def require_selected_authors(author_ids: list[str], applications: list[Application]) -> None:
+    """A squad's output is authored by members it selected."""
+    selected = {application.member_id for application in applications if application.status == "selected"}
+    for index, author in enumerate(author_ids):
+        if author not in selected:
+            raise InvalidInput(("body", "author_ids", str(index)), f"{author} is not a selected member of this squad")

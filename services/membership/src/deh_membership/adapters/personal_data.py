@@ -1,0 +1,71 @@
+"""A member's personal data across membership's collections: the export (GDPR access and
+portability) and the erasure, which `member erased` carries to every other service."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from deh_membership.adapters.documents import Document, one, written
+from deh_membership.adapters.members import MemberStore
+from deh_membership.domain import members as rules
+from deh_platform.records import CREATION_FIELD, now
+from deh_platform.runtime import ServiceRuntime
+
+
+class PersonalData:
+    def __init__(self, runtime: ServiceRuntime, members: MemberStore) -> None:
+        self.runtime = runtime
+        self.members = members
+        self.squads: AsyncCollection[Document] = runtime.db.squads
+        self.activity: AsyncCollection[Document] = runtime.db.activity
+
+    async def erase(self, member_id: str) -> None:
+        """Remove every piece of personal data; idempotent, so a retry finishes a half-done erasure."""
+        member = await self.members.member(member_id)
+        at = now()
+        if member.status != "erased":
+            erased_fields: Document = {
+                "status": "erased",
+                "profile": None,
+                "consent": None,
+                "consent_history": [],
+                "decisions": [],
+                "email_key": f"erased:{member_id}",
+                "name_key": "",
+                "organisation_type": None,
+                "erased_at": at,
+            }
+            await written(
+                self.runtime,
+                self.members.members,
+                {"_id": member_id, "status": member.status},
+                # The Idempotency-Key record holds a fingerprint of the application (name, email).
+                {"$set": erased_fields, "$unset": {CREATION_FIELD: ""}},
+                [rules.erased(member, at)],
+            )
+        blank = {
+            f"applications.{member_id}.{field}": None
+            for field in ("motivation", "examples_of_expertise", "availability")
+        }
+        await self.squads.update_many({f"applications.{member_id}": {"$exists": True}}, {"$set": blank})
+        await self.activity.delete_many({"member_id": member_id})
+
+    async def export(self, member_id: str) -> Document:
+        document = await one(self.members.members, member_id, "member")
+        squads = [
+            {"squad_id": squad["_id"], "title": squad["title"], "application": squad["applications"][member_id]}
+            async for squad in self.squads.find({f"applications.{member_id}": {"$exists": True}})
+        ]
+        outputs = [
+            {"squad_id": squad["_id"], **output}
+            async for squad in self.squads.find({"outputs.author_ids": member_id})
+            for output in squad.get("outputs", [])
+            if member_id in output["author_ids"]
+        ]
+        return {
+            "member": {key: value for key, value in document.items() if key not in ("name_key", "email_key")},
+            "squads": squads,
+            "squad_outputs": outputs,
+            "activity": await self.members.activity_of(member_id),
+            "exported_at": now(),
+        }
