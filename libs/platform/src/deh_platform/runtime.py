@@ -25,10 +25,12 @@ from deh_contracts import CloudEvent, Contract, new_event
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, Topic
 from deh_platform.consumer import Backoff, EventConsumer
 from deh_platform.creation import Creation
+from deh_platform.errors import Conflict
 from deh_platform.leases import ExclusiveJob, Job, Lease
 from deh_platform.logs import configure_logging
 from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
 from deh_platform.publishing import publish_event
+from deh_platform.records import CREATION_FIELD
 from deh_platform.settings import ServiceSettings
 from deh_platform.telemetry import configure_telemetry
 from deh_platform.topics import Replication, ensure_topics
@@ -227,6 +229,32 @@ class ServiceRuntime:
         if events:
             self._notify(collection, document["_id"])
         return True
+
+    async def append(
+        self,
+        collection: AsyncCollection[Document],
+        document_id: Any,
+        into: str,
+        item: Document,
+        events: Sequence[Contract | CloudEvent[Any]],
+        creation: Creation,
+        *,
+        named_by: str,
+    ) -> Document:
+        """Push `item` (its field `named_by` holds its id) onto the document's `into` list with
+        its events. Under an Idempotency-Key, once: a retry gets the item the first request
+        appended, and the record of the key stays out of what is returned."""
+        guard = {"_id": document_id, f"{into}.{named_by}": {"$ne": item[named_by]}}
+        result = await self.write(collection, guard, {"$push": {into: creation.stamp(item)}}, events)
+        if result.modified_count:
+            return item
+        document = await collection.find_one({"_id": document_id}, {into: 1})
+        earlier = next(
+            (entry for entry in (document or {}).get(into, []) if entry.get(named_by) == item[named_by]), None
+        )
+        if earlier is None or not creation.is_retry_of(earlier):
+            raise Conflict(f"the {into} changed meanwhile; retry")
+        return {key: value for key, value in earlier.items() if key != CREATION_FIELD}
 
     def _events(self, events: Sequence[Contract | CloudEvent[Any]]) -> list[CloudEvent[Any]]:
         return [event if isinstance(event, CloudEvent) else self.new_event(event) for event in events]

@@ -141,3 +141,17 @@ async def test_an_erased_member_leaves_an_upcoming_hackathons_team_and_their_sub
     assert changes[-1] == after["member_ids"]
     outsider = await events.client.get(f"/events/{event['event_id']}/teams", headers=events.caller(someone()))
     assert outsider.status_code == 403
+
+
+async def test_a_challenge_posted_again_under_its_idempotency_key_is_posted_once(events: ServiceUnderTest) -> None:
+    event = await hackathon(events)
+    headers = {**event["organiser"], "Idempotency-Key": "challenge-2"}
+    path, body = f"/events/{event['event_id']}/challenges", {"title": "Open data for teachers"}
+    first, retried = [await events.client.post(path, json=body, headers=headers) for _ in range(2)]
+    other = await events.client.post(path, json={"title": "Something else"}, headers=headers)
+
+    assert (first.status_code, retried.status_code, other.status_code) == (201, 201, 422)
+    assert retried.json() == first.json()
+    shown = (await events.client.get(f"/events/{event['event_id']}", headers=event["organiser"])).json()
+    assert [challenge["title"] for challenge in shown["challenges"]].count("Open data for teachers") == 1
+    assert "_creation" not in str(shown)

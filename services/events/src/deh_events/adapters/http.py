@@ -287,8 +287,10 @@ async def _personal_feed(member_id: str, store: EventStore, desk: RegistrationSt
     tags=["hackathons"],
     responses=errors(403, 409),
 )
-async def post_challenge(event_id: ResourceId, body: ChallengeForm, caller: Caller, store: Store) -> Any:
-    return await store.post_challenge(await _organised(store, event_id, caller), body)
+async def post_challenge(
+    event_id: ResourceId, body: ChallengeForm, caller: Caller, creation: NewResource, store: Store
+) -> Any:
+    return await store.post_challenge(await _organised(store, event_id, caller), body, creation)
 
 
 @router.get("/events/{event_id}/teams", response_model=list[Team], tags=["hackathons"], responses=errors(403))
@@ -331,6 +333,8 @@ async def leave_team(team_id: ResourceId, caller: Caller, store: Store, teams: T
     tags=["hackathons"],
     responses=errors(403, 409),
 )
-async def submit(team_id: ResourceId, body: SubmissionForm, caller: Caller, store: Store, teams: Teams) -> Any:
+async def submit(
+    team_id: ResourceId, body: SubmissionForm, caller: Caller, creation: NewResource, store: Store, teams: Teams
+) -> Any:
     """A team member submits the team's result; the practices service turns it into a draft practice."""
-    return await teams.submit(await _team_event(store, teams, team_id), team_id, caller.member_id, body)
+    return await teams.submit(await _team_event(store, teams, team_id), team_id, caller.member_id, body, creation)

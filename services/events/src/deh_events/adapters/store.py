@@ -262,15 +262,13 @@ class EventStore:
             raise Conflict("the event changed meanwhile")
         return await self.event(event.event_id)
 
-    async def post_challenge(self, event: Event, form: ChallengeForm) -> Challenge:
-        challenge = Challenge(challenge_id=new_id(), **form.model_dump())
-        await self.runtime.write(
-            self.events,
-            {"_id": event.event_id},
-            {"$push": {"challenges": challenge.model_dump()}},
-            [_challenge_posted(event.event_id, challenge, now())],
+    async def post_challenge(self, event: Event, form: ChallengeForm, creation: Creation) -> Challenge:
+        challenge = Challenge(challenge_id=creation.new_id("challenge"), **form.model_dump())
+        posted = [_challenge_posted(event.event_id, challenge, now())]
+        stored = await self.runtime.append(
+            self.events, event.event_id, "challenges", challenge.model_dump(), posted, creation, named_by="challenge_id"
         )
-        return challenge
+        return Challenge(**stored)
 
     # Members (a copy kept from membership's events) -----------------------------------------------
 

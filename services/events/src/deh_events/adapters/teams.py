@@ -20,6 +20,7 @@ from deh_contracts.vocabulary import Identifier
 from deh_events.adapters.registrations import RegistrationStore
 from deh_events.domain.events import Event
 from deh_events.domain.registrations import PARTICIPATING_STATES
+from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from deh_platform.records import HIDDEN_FIELDS, new_id
 
@@ -133,14 +134,16 @@ class TeamStore:
         await self._unclaim(event.event_id, member_id, team_id)
         return await self.team(team_id)
 
-    async def submit(self, event: Event, team_id: str, member_id: str, form: SubmissionForm) -> Submission:
+    async def submit(
+        self, event: Event, team_id: str, member_id: str, form: SubmissionForm, creation: Creation
+    ) -> Submission:
         _require_hackathon(event)
         team = await self.team(team_id)
         if member_id not in team.member_ids:
             raise Forbidden("only the team's members submit its work")
         at = datetime.now(UTC)
         submission = Submission(
-            submission_id=new_id(),
+            submission_id=creation.new_id("submission"),
             title=form.title,
             summary=form.summary,
             links=[str(link) for link in form.links],
@@ -157,10 +160,10 @@ class TeamStore:
             member_ids=team.member_ids,
             submitted_at=at,
         )
-        await self.runtime.write(
-            self.teams, {"_id": team_id}, {"$push": {"submissions": submission.model_dump()}}, [made]
+        stored = await self.runtime.append(
+            self.teams, team_id, "submissions", submission.model_dump(), [made], creation, named_by="submission_id"
         )
-        return submission
+        return Submission(**stored)
 
     async def _change(self, team_id: str, member_id: str, *, joining: bool, replace_with: str | None = None) -> bool:
         """Add or remove one member (or replace them: erasure), with the team after the change in

@@ -15,7 +15,7 @@ from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.policies import require_coordinator_of, require_self_or
-from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal
+from deh_membership.domain.squads import Application, ApplicationForm, Output, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
 from deh_platform.creation import NewResource
 from deh_platform.http import ResourceId, from_app
@@ -281,7 +281,7 @@ class SquadView(BaseModel):
     places_left: int
     starts_on: str
     ends_on: str
-    outputs: list[dict[str, Any]]
+    outputs: list[Output]
 
 
 class Selection(BaseModel):
@@ -353,8 +353,10 @@ async def leave_squad(squad_id: ResourceId, member_id: ResourceId, caller: Calle
 
 
 @router.post("/squads/{squad_id}/outputs", status_code=status.HTTP_201_CREATED, tags=["squads"])
-async def record_output(squad_id: ResourceId, body: OutputForm, caller: Moderator, squads: Squads) -> dict[str, Any]:
-    return await squads.record_output(squad_id, body)
+async def record_output(
+    squad_id: ResourceId, body: OutputForm, caller: Moderator, creation: NewResource, squads: Squads
+) -> Output:
+    return Output(**await squads.record_output(squad_id, body, creation))
 
 
 def _with_id(document: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class PersonalData:
             async for squad in self.squads.find({f"applications.{member_id}": {"$exists": True}})
         ]
         outputs = [
-            {"squad_id": squad["_id"], **output}
+            {"squad_id": squad["_id"], **{key: value for key, value in output.items() if key != CREATION_FIELD}}
             async for squad in self.squads.find({"outputs.author_ids": member_id})
             for output in squad.get("outputs", [])
             if member_id in output["author_ids"]

@@ -18,7 +18,7 @@ from deh_membership.domain import squads as rules
 from deh_membership.domain.squads import Application, ApplicationForm, OutputForm, Spread, SquadProposal, spread
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
-from deh_platform.records import new_id, now
+from deh_platform.records import now
 from deh_platform.runtime import ServiceRuntime
 
 
@@ -142,14 +142,15 @@ class SquadStore:
         if not left:
             raise Conflict("the application changed meanwhile; retry")
 
-    async def record_output(self, squad_id: str, form: OutputForm) -> Document:
+    async def record_output(self, squad_id: str, form: OutputForm, creation: Creation) -> Document:
         squad = await self.squad(squad_id)
         rules.require_selected_authors(form.author_ids, _applications(squad))
         at = now()
-        output = {"output_id": new_id(), **form.model_dump(), "recorded_at": at}
+        output = {"output_id": creation.new_id("output"), **form.model_dump(), "recorded_at": at}
         event = SquadOutputRecorded(squad_id=squad_id, **output)
-        await written(self.runtime, self.squads, {"_id": squad_id}, {"$push": {"outputs": output}}, [event])
-        return output
+        return await self.runtime.append(
+            self.squads, squad_id, "outputs", output, [event], creation, named_by="output_id"
+        )
 
     def applications(self, squad: Document) -> list[Application]:
         return _applications(squad)

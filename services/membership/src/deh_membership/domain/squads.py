@@ -64,6 +64,15 @@ class OutputForm(BaseModel):
     links: list[Link] = Field(default_factory=list, max_length=MAX_LIST)
 
 
+class Output(OutputForm):
+    """A recorded output, as shown (bookkeeping fields stored with it are left out)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    output_id: str
+    recorded_at: datetime
+
+
 class Spread(BaseModel):
     """How mixed a selection is: selected people per sector and per country."""
 
