@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
@@ -13,6 +14,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from deh_stack.testing import ServerAddresses, provide_servers
 
@@ -28,6 +31,15 @@ def servers() -> Iterator[ServerAddresses]:
 def unique_name(request: pytest.FixtureRequest) -> str:
     """A name no other test uses, for topics, groups, databases and indexes on shared servers."""
     return f"t-{request.node.name[:30].lower().replace('_', '-').replace('[', '-').rstrip(']')}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def own_database(servers: ServerAddresses, unique_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A MongoDB database of the test's own, dropped after: for a service run in its own process."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url, tz_aware=True)
+    yield client[unique_name[:60]]
+    await client.drop_database(unique_name[:60])
+    await client.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ OpenSearch cannot store it, so it is a 422 that names the field, not a 500 later
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -19,9 +20,12 @@ MAX_DEPTH = 32  # no request of the hub nests deeper; far deeper JSON would exha
 
 
 class EdgeGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_wait_seconds: float = 10.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # A client that announces more than it sends (a lying Content-Length) would hold the
+        # connection for as long as it stays open; each part of a body must come within this.
+        self.body_wait_seconds = body_wait_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,7 +40,11 @@ class EdgeGuard:
             if int(announced) > self.max_body_bytes:
                 await _answer(send, 413, self._too_large())
                 return
-        body = await self._read(receive)
+        try:
+            body = await self._read(receive)
+        except TimeoutError:
+            await _answer(send, 408, f"the body did not arrive within {self.body_wait_seconds:g} s")
+            return
         if body is None:
             await _answer(send, 413, self._too_large())
             return
@@ -57,7 +65,7 @@ class EdgeGuard:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            message = await asyncio.wait_for(receive(), self.body_wait_seconds)
             if message["type"] != "http.request":
                 return b"".join(chunks)
             chunk = message.get("body", b"")

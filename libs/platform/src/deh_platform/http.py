@@ -51,7 +51,8 @@ def create_service_app(
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_middleware(EdgeGuard, max_body_bytes=runtime.settings.max_body_bytes)
+    settings = runtime.settings
+    app.add_middleware(EdgeGuard, max_body_bytes=settings.max_body_bytes, body_wait_seconds=settings.body_wait_seconds)
     for unavailable in SERVER_UNAVAILABLE:
         app.add_exception_handler(unavailable, _server_unavailable)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

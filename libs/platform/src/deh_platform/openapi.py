@@ -1,7 +1,7 @@
 """The OpenAPI document says every status an operation answers, and who may call it.
 
 Most error statuses follow from how a route is declared, so they are documented from that, once
-for every service: every operation 413 and 415 (the edge checks any body, deh_platform.edge), a
+for every service: every operation 408, 413 and 415 (the edge checks any body, deh_platform.edge), a
 token 401, a role check 403, a path parameter 404, a body or any parameter 422, and every
 operation that reaches a server 503. What only a
 rule decides (a 403 of an ownership check, a 409 of a state change) the route declares itself
@@ -45,6 +45,7 @@ MEANINGS = {
     401: "No bearer token, or one that is invalid or expired.",
     403: "The caller's roles or relation to the resource do not allow this.",
     404: "No such resource, or one the caller may not see.",
+    408: "The body did not arrive in time (a part of it took longer than the limit, 10 s by default).",
     409: "The request clashes with the resource's current state.",
     413: "The body is larger than the service accepts (the limit is a setting, 1 MiB by default).",
     415: "The body is not JSON (Content-Type must be application/json).",
@@ -88,7 +89,7 @@ def _document(route: APIRoute, operation: dict[str, Any]) -> None:
 
 
 def _statuses(route: APIRoute, calls: set[Any]) -> set[int]:
-    statuses = {413, 415}  # the edge checks every request's body, whether the operation takes one or not
+    statuses = {408, 413, 415}  # the edge checks every request's body, whether the operation takes one or not
     if current_principal in calls or optional_principal in calls:
         statuses.add(401)  # an invalid token is refused even where a token is optional
     if any(hasattr(call, "checks_roles") for call in calls):  # see deh_platform.auth.requires

@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     outbox_claim_seconds: float = 120.0
     # The largest request body a service reads (413 beyond it, checked before anything else).
     max_body_bytes: int = 1_048_576
+    # How long each part of a request body may take to arrive (408 beyond it).
+    body_wait_seconds: float = 10.0
     # Consumer groups are named after the service unless set (tests run isolated copies).
     consumer_group: str | None = None
     # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a

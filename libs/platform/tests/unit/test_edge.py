@@ -3,6 +3,7 @@ text that MongoDB and OpenSearch can store."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,3 +78,19 @@ async def test_json_nested_too_deep_is_a_422_not_a_crash_and_a_byte_order_mark_i
         assert response.status_code == 422
         assert "nests deeper" in response.json()["detail"][0]["msg"]
     assert (await post(b'\xef\xbb\xbf{"a": 1}')).status_code == 200
+
+
+async def test_a_body_that_stops_arriving_is_a_408_once_a_part_is_late() -> None:
+    answers: list[Any] = []
+
+    async def announced_but_never_sent() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client announced a body and sends nothing more
+        return {}
+
+    async def send(message: Any) -> None:
+        answers.append(message)
+
+    guard = EdgeGuard(guarded_app(), max_body_bytes=1000, body_wait_seconds=0.2)
+    scope = {"type": "http", "method": "POST", "path": "/echo", "headers": [(b"content-length", b"500")]}
+    await guard(scope, announced_but_never_sent, send)
+    assert answers[0]["status"] == 408

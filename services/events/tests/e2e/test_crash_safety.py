@@ -6,15 +6,12 @@ stored registration's event reaches Kafka."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from hub_samples import event_draft
 from hub_testing import published_events
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deh_contracts.registry import EVENTS
@@ -24,15 +21,6 @@ from deh_stack.testing import ServerAddresses, ServiceProcess, eventually
 
 pytestmark = pytest.mark.e2e
 CAPACITY, PEOPLE = 40, 80
-
-
-@pytest.fixture
-async def database(servers: ServerAddresses) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    name = f"events-crash-{uuid.uuid4().hex[:8]}"
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url, tz_aware=True)
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
 
 
 def events_process(servers: ServerAddresses, database: str) -> ServiceProcess:
@@ -52,10 +40,10 @@ def events_process(servers: ServerAddresses, database: str) -> ServiceProcess:
 
 
 async def test_killing_the_service_mid_burst_loses_no_answered_registration_and_never_exceeds_the_capacity(
-    servers: ServerAddresses, database: AsyncDatabase[dict[str, Any]]
+    servers: ServerAddresses, own_database: AsyncDatabase[dict[str, Any]]
 ) -> None:
     tokens = EventsSettings()
-    service = events_process(servers, database.name)
+    service = events_process(servers, own_database.name)
     await service.start()
     answered: list[dict[str, Any]] = []
     try:
@@ -87,14 +75,14 @@ async def test_killing_the_service_mid_burst_loses_no_answered_registration_and_
         service.kill()
     assert PEOPLE // 8 <= len(answered) < PEOPLE
 
-    restarted = events_process(servers, database.name)
+    restarted = events_process(servers, own_database.name)
     await restarted.start()
     try:
 
         async def repaired() -> bool:
-            held = await database.seats.count_documents({"event_id": event_id, "holder": {"$exists": True}})
-            registered = await database.registrations.count_documents({"event_id": event_id, "state": "registered"})
-            waiting = await database.registrations.count_documents({"event_id": event_id, "state": "waitlisted"})
+            held = await own_database.seats.count_documents({"event_id": event_id, "holder": {"$exists": True}})
+            registered = await own_database.registrations.count_documents({"event_id": event_id, "state": "registered"})
+            waiting = await own_database.registrations.count_documents({"event_id": event_id, "state": "waitlisted"})
             # No seat held for nobody, and no free seat while someone waits.
             return held == registered and (waiting == 0 or registered == CAPACITY)
 
@@ -102,14 +90,14 @@ async def test_killing_the_service_mid_burst_loses_no_answered_registration_and_
     finally:
         restarted.stop()
 
-    stored = {document["_id"]: document async for document in database.registrations.find({"event_id": event_id})}
+    stored = {document["_id"]: document async for document in own_database.registrations.find({"event_id": event_id})}
     assert sum(document["state"] == "registered" for document in stored.values()) <= CAPACITY
     for answer in answered:  # every 201 is there, as answered or promoted since
         assert stored[answer["registration_id"]]["state"] in ("registered", "waitlisted")
         if answer["state"] == "registered":
             assert stored[answer["registration_id"]]["state"] == "registered"
     seat_holders = {
-        seat["holder"] async for seat in database.seats.find({"event_id": event_id, "holder": {"$exists": True}})
+        seat["holder"] async for seat in own_database.seats.find({"event_id": event_id, "holder": {"$exists": True}})
     }
     assert seat_holders == {d["attempt"] for d in stored.values() if d["state"] == "registered"}
     # Every stored registration's outcome reached Kafka (published once per event id).

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from hub_samples import practice_metadata
 from hub_testing import published_events
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deh_contracts.registry import PRACTICES
@@ -26,17 +25,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def database(servers: ServerAddresses) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    name = f"practices-keys-{uuid.uuid4().hex[:8]}"
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url, tz_aware=True)
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
-
-
-@pytest.fixture
-async def service(servers: ServerAddresses, database: AsyncDatabase[dict[str, Any]]) -> AsyncIterator[ServiceProcess]:
-    own = {"MONGO_DATABASE": database.name, "CONSUMER_GROUP": database.name, "SEARCH_ALIAS": database.name}
+async def service(
+    servers: ServerAddresses, own_database: AsyncDatabase[dict[str, Any]]
+) -> AsyncIterator[ServiceProcess]:
+    own = {"MONGO_DATABASE": own_database.name, "CONSUMER_GROUP": own_database.name, "SEARCH_ALIAS": own_database.name}
     process = ServiceProcess(
         "practices", {**servers.environment(), **{f"DEH_PRACTICES_{k}": v for k, v in own.items()}}
     )
@@ -57,7 +49,7 @@ async def send_and_hang_up(service: ServiceProcess, body: bytes, headers: dict[s
 
 
 async def test_a_retry_after_a_cut_connection_with_the_same_key_leaves_one_practice(
-    servers: ServerAddresses, service: ServiceProcess, database: AsyncDatabase[dict[str, Any]]
+    servers: ServerAddresses, service: ServiceProcess, own_database: AsyncDatabase[dict[str, Any]]
 ) -> None:
     author = f"author-{uuid.uuid4().hex[:8]}"
     token = issue_token(PracticesSettings(), author, ["member"])
@@ -68,7 +60,7 @@ async def test_a_retry_after_a_cut_connection_with_the_same_key_leaves_one_pract
     await send_and_hang_up(service, body, headers)
 
     async def stored() -> list[dict[str, Any]] | None:
-        return await database.practices.find({"created_by": author}).to_list() or None
+        return await own_database.practices.find({"created_by": author}).to_list() or None
 
     (first,) = await eventually(stored)
     async with httpx.AsyncClient(base_url=service.url) as client:
@@ -84,7 +76,7 @@ async def test_a_retry_after_a_cut_connection_with_the_same_key_leaves_one_pract
     assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     assert another_key.status_code == 201
     assert another_key.json()["id"] != first["_id"]
-    assert await database.practices.count_documents({"created_by": author}) == 2
+    assert await own_database.practices.count_documents({"created_by": author}) == 2
     submitted = [
         event
         for event in await published_events(servers, PRACTICES, [first["_id"]], at_least=1)
@@ -94,7 +86,7 @@ async def test_a_retry_after_a_cut_connection_with_the_same_key_leaves_one_pract
 
 
 async def test_two_concurrent_requests_with_one_key_create_one_practice(
-    service: ServiceProcess, database: AsyncDatabase[dict[str, Any]]
+    service: ServiceProcess, own_database: AsyncDatabase[dict[str, Any]]
 ) -> None:
     author = f"author-{uuid.uuid4().hex[:8]}"
     token = issue_token(PracticesSettings(), author, ["member"])
@@ -104,4 +96,4 @@ async def test_two_concurrent_requests_with_one_key_create_one_practice(
         answers = await asyncio.gather(*(client.post("/practices", json=body, headers=headers) for _ in range(8)))
     assert {answer.status_code for answer in answers} == {201}
     assert len({answer.json()["id"] for answer in answers}) == 1
-    assert await database.practices.count_documents({"created_by": author}) == 1
+    assert await own_database.practices.count_documents({"created_by": author}) == 1
