@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from opensearchpy.exceptions import ConnectionError as SearchConnectionError
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
@@ -19,7 +20,7 @@ from starlette.routing import compile_path
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.edge import EdgeGuard
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from deh_platform.openapi import errors, install_truthful_openapi
+from deh_platform.openapi import install_truthful_openapi
 from deh_platform.runtime import ServiceRuntime, StartHook
 
 # A server briefly away (MongoDB restarting, an election, OpenSearch unreachable) is a 503, not a 500.
@@ -124,6 +125,11 @@ async def _server_unavailable(request: Request, error: Exception) -> JSONRespons
     )
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="Each server and consumer: 'ok' or what is wrong.")
+
+
 def _platform_router(title: str) -> APIRouter:
     router = APIRouter(tags=["platform"])
 
@@ -134,8 +140,8 @@ def _platform_router(title: str) -> APIRouter:
     @router.get(
         "/readyz",
         summary="Every server answers and every consumer is a live group member",
-        response_model=None,
-        responses=errors(503),
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: the checks say which part is not."}},
     )
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime

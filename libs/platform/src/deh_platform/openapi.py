@@ -11,6 +11,7 @@ given is documented with optional security (`[{}, {"HTTPBearer": []}]`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,6 +72,9 @@ def install_truthful_openapi(app: FastAPI) -> None:
                 if isinstance(route, APIRoute) and route.include_in_schema:
                     for method in context.methods or ():
                         _document(route, document["paths"][context.path_format][method.lower()])
+            if '"#/components/schemas/HTTPValidationError"' not in json.dumps(document["paths"]):
+                schemas.pop("HTTPValidationError", None)  # FastAPI's own, replaced by InvalidInputBody
+                schemas.pop("ValidationError", None)
             app.openapi_schema = document
         return app.openapi_schema
 
