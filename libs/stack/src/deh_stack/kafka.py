@@ -66,6 +66,9 @@ class KafkaServer(Server):
             # Topics come from the contract registry, never from a typo in a producer.
             "auto.create.topics.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
+            # The log cleaner looks for compactable segments every second (15 s by default), so
+            # that an erasure's tombstone removes a member's data from a compacted topic soon.
+            "log.cleaner.backoff.ms": "1000",
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
