@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -55,6 +57,9 @@ def metric_reader() -> InMemoryMetricReader:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # One token secret per test session, for the services in process and those in their own
+    # process alike (they inherit the environment); none is committed.
+    os.environ.setdefault("DEH_AUTH_SECRET", secrets.token_urlsafe(48))
     resource = Resource.create({"service.name": "deh-tests"})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(SimpleSpanProcessor(_SPANS))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import secrets
 import statistics
 import time
 import uuid
@@ -86,7 +87,8 @@ def event_body(capacity: int) -> dict[str, Any]:
 
 async def service_path(servers: ServerAddresses, count: int, concurrency: int) -> Result:
     database = f"bench-events-{uuid.uuid4().hex[:6]}"
-    settings = EventsSettings()  # for signing tokens: the service's defaults
+    secret = secrets.token_urlsafe(48)  # the benchmark's own: the service it starts checks tokens with it
+    settings = EventsSettings(auth_secret=secret)
     tokens = [issue_token(settings, f"bench-{n}", ["member"]) for n in range(count)]
     organiser = issue_token(settings, "bench-organiser", ["member", "moderator"])
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url)
@@ -98,6 +100,7 @@ async def service_path(servers: ServerAddresses, count: int, concurrency: int) -
             "DEH_EVENTS_MONGO_DATABASE": database,
             "DEH_EVENTS_CONSUMER_GROUP": database,
             "DEH_EVENTS_LOG_LEVEL": "WARNING",
+            "DEH_AUTH_SECRET": secret,
         },
     )
     await service.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import secrets
 import statistics
 import time
 import uuid
@@ -66,6 +67,7 @@ async def run(servers: ServerAddresses, count: int, queries: int, existing: int)
         mongo_database=f"bench-{isolated}",
         consumer_group=f"bench-{isolated}",
         search_alias=f"bench-{isolated}",
+        auth_secret=secrets.token_urlsafe(48),  # no request is signed here; the service needs a key to start
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):

@@ -23,10 +23,27 @@ __all__ = ["ROLES", "Caller", "MaybeCaller", "Principal", "Role", "issue_token",
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the hub's identity provider")
 
 
+MIN_SECRET_LENGTH = 32
+
+
+def key_problem(settings: ServiceSettings) -> str | None:
+    """Why the service has no usable key to check tokens with, or None: it refuses to start
+    rather than accept tokens signed with a default or guessable secret."""
+    if settings.auth_public_key:
+        return None
+    if not settings.auth_secret:
+        return "set DEH_AUTH_PUBLIC_KEY (the identity provider's key) or DEH_AUTH_SECRET"
+    if len(settings.auth_secret) < MIN_SECRET_LENGTH:
+        return f"DEH_AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters"
+    return None
+
+
 def verify(token: str, settings: ServiceSettings) -> Principal:
     key, algorithm = (
         (settings.auth_public_key, "RS256") if settings.auth_public_key else (settings.auth_secret, "HS256")
     )
+    if key is None:  # a service refuses to start without a key (key_problem); this is a guard
+        raise jwt.InvalidTokenError("this service has no key to check tokens with")
     claims = jwt.decode(
         token,
         key,
@@ -43,6 +60,8 @@ def verify(token: str, settings: ServiceSettings) -> Principal:
 
 def issue_token(settings: ServiceSettings, member_id: str, roles: list[str], *, lifetime_seconds: int = 3600) -> str:
     """A token signed with the shared secret: for the local stack, demo data and tests only."""
+    if settings.auth_secret is None:
+        raise ValueError("no DEH_AUTH_SECRET to sign with")
     now = int(time.time())
     claims = {
         "sub": member_id,

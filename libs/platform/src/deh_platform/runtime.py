@@ -23,6 +23,7 @@ from pymongo.results import UpdateResult
 
 from deh_contracts import CloudEvent, Contract, new_event
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, Topic
+from deh_platform.auth import key_problem
 from deh_platform.consumer import Backoff, EventConsumer
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict
@@ -145,6 +146,8 @@ class ServiceRuntime:
         the consumers and background loops that rely on what the hooks created."""
         configure_logging(self.name, self.settings.log_level)
         configure_telemetry(self.name)
+        if problem := key_problem(self.settings):
+            raise RuntimeError(f"{self.name} will not start without a key to check bearer tokens: {problem}")
         replication = Replication(
             self.settings.kafka_replication_factor,
             self.settings.kafka_min_insync_replicas,

@@ -43,9 +43,10 @@ class ServiceSettings(BaseSettings):
     # Consumer groups are named after the service unless set (tests run isolated copies).
     consumer_group: str | None = None
     # Bearer tokens: RS256 with the identity provider's public key in production; HS256 with a
-    # shared secret for the local stack and tests (see deh_platform.auth).
+    # shared secret of at least 32 characters otherwise (the local stack generates one per stack,
+    # tests one per session). With neither, the service refuses to start (see deh_platform.auth).
     auth_public_key: str | None = None
-    auth_secret: str = "local-development-secret-not-for-production"
+    auth_secret: str | None = None
     auth_issuer: str = "deh-local"
     auth_audience: str = "deh-hub"
 

@@ -3,8 +3,10 @@ the AsyncAPI document and the idempotency guard's shape."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -12,12 +14,14 @@ from pydantic_settings import SettingsConfigDict
 
 from deh_contracts.registry import MEMBERSHIP, PRACTICES
 from deh_platform.asyncapi import asyncapi_document
+from deh_platform.auth import key_problem
 from deh_platform.consumer import Backoff
 from deh_platform.creation import Creation
 from deh_platform.logs import JsonFormatter
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
 from deh_platform.topics import Replication
+from deh_stack.config import StackConfig
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +111,26 @@ def test_ids_derived_from_a_caller_and_an_idempotency_key_never_meet_for_another
     assert first != Creation("a:b", "c", fingerprint="x").new_id("squad")
     assert first == Creation("a", "b:c", fingerprint="y").new_id("squad"), "the same caller and key, the same id"
     assert Creation("a", None, fingerprint="x").new_id("squad") != Creation("a", None, fingerprint="x").new_id("squad")
+
+
+@pytest.mark.parametrize(
+    ("secret", "public_key", "refused"),
+    [(None, None, True), ("too-short-a-secret", None, True), ("s" * 32, None, False), (None, "PEM...", False)],
+)
+async def test_a_service_without_a_proper_token_key_refuses_to_start(
+    secret: str | None, public_key: str | None, refused: bool
+) -> None:
+    settings = ExampleSettings(auth_secret=secret, auth_public_key=public_key)
+    assert (key_problem(settings) is not None) == refused
+    if refused:
+        with pytest.raises(RuntimeError, match="will not start without a key"):
+            await ServiceRuntime.from_settings(settings).start()
+
+
+def test_the_local_stack_makes_its_own_token_secret_readable_only_by_its_owner(tmp_path: Path) -> None:
+    config = dataclasses.replace(StackConfig.from_env("test"), home=tmp_path / "stack")
+    secret = config.auth_secret()
+    assert len(secret) >= 32
+    assert secret == config.auth_secret() == config.server_env()["DEH_AUTH_SECRET"]
+    assert (tmp_path / "stack" / "auth-secret").stat().st_mode & 0o077 == 0
+    assert dataclasses.replace(config, home=tmp_path / "other").auth_secret() != secret

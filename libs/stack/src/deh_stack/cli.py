@@ -65,7 +65,8 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
         stack.clean()
         print(f"removed {stack.config.home}")
     elif args.command == "token":
-        print(issue_token(ServiceSettings(service_name="cli"), args.member, args.roles.split(",")))
+        settings = ServiceSettings(service_name="cli", auth_secret=stack.config.auth_secret())
+        print(issue_token(settings, args.member, args.roles.split(",")))
     elif args.command == "env":
         for key, value in stack.config.server_env().items():
             print(f"export {key}={value}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +75,21 @@ class StackConfig:
         return f"http://{self.host}:{self.ports[name]}"
 
     def server_env(self) -> dict[str, str]:
-        """The variables through which services and tests find the servers."""
+        """The variables through which services and tests find the servers, and the stack's
+        token secret."""
         return {
             "DEH_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "DEH_MONGO_URL": self.mongo_url,
             "DEH_OPENSEARCH_URL": self.opensearch_url,
+            "DEH_AUTH_SECRET": self.auth_secret(),
         }
+
+    def auth_secret(self) -> str:
+        """The secret this stack's services check tokens with: made once per stack (`clean`
+        removes it), readable only by its owner, never committed."""
+        path = self.home / "auth-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()

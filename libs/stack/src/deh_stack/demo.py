@@ -51,7 +51,7 @@ def load_demo(config: StackConfig) -> str:
     marker = config.home / MARKER
     if marker.exists():
         return "demo data already loaded"
-    settings = ServiceSettings(service_name="demo")
+    settings = ServiceSettings(service_name="demo", auth_secret=config.auth_secret())
     with httpx.Client(base_url=config.service_url("membership"), timeout=10) as client:
         staff = _as(settings, ADMIN, "admin", "moderator")
         organisation_ids = [
