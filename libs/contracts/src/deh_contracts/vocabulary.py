@@ -85,8 +85,10 @@ EuLevelTarget = Annotated[
     str, AfterValidator(one_of("EU-level target", EU_LEVEL_TARGETS)), enum_schema(EU_LEVEL_TARGETS)
 ]
 
-# The id of a member, practice, event or any other resource, as a request names it.
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+# The id of a member, practice, event or any other resource, as a request or a token names it:
+# letters, digits, "_" and "-", so that no id can become a MongoDB operator or field path.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$"
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=IDENTIFIER_PATTERN)]
 
 
 def _written_as_text(value: Any) -> Any:

@@ -7,6 +7,7 @@ audience and expiry are checked. Roles: member, moderator, nas_coordinator, admi
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from deh_contracts.vocabulary import IDENTIFIER_PATTERN
 from deh_platform.identity import ROLES, Principal, Role
 from deh_platform.settings import ServiceSettings
 
@@ -52,6 +54,8 @@ def verify(token: str, settings: ServiceSettings) -> Principal:
         issuer=settings.auth_issuer,
         options={"require": ["sub", "exp", "iss", "aud"]},
     )
+    if not re.fullmatch(IDENTIFIER_PATTERN, str(claims["sub"])):
+        raise jwt.InvalidTokenError("the subject must be 1 to 200 letters, digits, '_' or '-'")
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(role in ROLES for role in roles):
         raise jwt.InvalidTokenError(f"roles must be a list of {', '.join(ROLES)}")

@@ -17,6 +17,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
+from deh_contracts.vocabulary import IDENTIFIER_PATTERN
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.edge import EdgeGuard
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -61,8 +62,8 @@ def create_service_app(
     return app
 
 
-# An id in a request's path: bounded like every other input (a 422 beyond it).
-ResourceId = Annotated[str, Path(min_length=1, max_length=200)]
+# An id in a request's path: the same character set and length as every id (a 422 otherwise).
+ResourceId = Annotated[str, Path(min_length=1, max_length=200, pattern=IDENTIFIER_PATTERN)]
 
 
 def from_app(name: str) -> Callable[[Request], Any]:

@@ -619,3 +619,12 @@ async def test_an_application_sent_again_with_its_idempotency_key_is_answered_as
     assert (first.status_code, retried.status_code, other.status_code, no_key.status_code) == (201, 201, 422, 409)
     assert retried.json()["profile"] == first.json()["profile"]
     assert retried.json()["status"] == first.json()["status"] == "applied"
+
+
+async def test_a_token_whose_subject_could_be_a_field_path_or_an_operator_is_refused(
+    membership: ServiceUnderTest,
+) -> None:
+    for subject in ("ana.berzina", "$where", "ana berzina", "-ana", "a" * 201):
+        response = await membership.client.post("/members", json=application("m-x"), headers=membership.caller(subject))
+        assert response.status_code == 401, subject
+    assert (await membership.client.get("/members/ana.berzina", headers=membership.caller("m-1"))).status_code == 422
