@@ -11,12 +11,10 @@ import argparse
 import asyncio
 import sys
 
-import httpx
-
 from deh_platform.operations import progress_bar
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.index import SearchIndex
-from deh_practices.adapters.links import check_links
+from deh_practices.adapters.links import LinkPolicy, check_links, client
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.settings import PracticesSettings
 
@@ -32,8 +30,8 @@ async def run(command: str) -> str:
             await index.ensure()
             return f"the alias {settings.search_alias} now points at {await index.rebuild(progress=progress_bar)}"
         if command == "link-check":
-            async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
-                report = await check_links(store, client)
+            async with client() as http:
+                report = await check_links(store, http, LinkPolicy.allowing(settings.link_check_allowed_networks))
             return f"{report.checked} links checked, {report.broken} broken ({report.newly_broken} newly)"
         return f"{await store.flag_stale()} practices flagged for re-review"
     finally:

@@ -1,6 +1,7 @@
 """Composition root: the practices service's HTTP app, Kafka wiring and search indexer."""
 
 import functools
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -10,6 +11,7 @@ from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.http import router
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.kafka import subscribe
+from deh_practices.adapters.links import LinkChecks, LinkPolicy
 from deh_practices.adapters.store import OUTBOX_COLLECTIONS, PracticeStore
 from deh_practices.settings import PracticesSettings
 
@@ -24,6 +26,10 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     store.on_marked = index.notify
     subscribe(runtime, store)
     runtime.run_in_background("search indexer", functools.partial(index.run_indexer, settings.sweep_seconds))
+    policy = LinkPolicy.allowing(settings.link_check_allowed_networks)
+    links = LinkChecks(store, policy, timedelta(hours=settings.link_check_hours))
+    poll = settings.link_check_poll_seconds
+    runtime.run_exclusively("link check", links.run_when_due, every_seconds=poll, lease_seconds=3 * poll)
 
     async def prepare(_: ServiceRuntime) -> None:
         await store.create_indexes()
@@ -32,6 +38,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     app = create_service_app(runtime, title="Digital Education Hub: practices", routers=[router], on_startup=[prepare])
     app.state.store = store
     app.state.index = index
+    app.state.links = links
     return app
 
 

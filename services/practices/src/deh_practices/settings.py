@@ -12,3 +12,9 @@ class PracticesSettings(ServiceSettings):
     uses_opensearch: ClassVar[bool] = True
     # The alias the portal searches; tests use their own.
     search_alias: str = "practices"
+    # The link checker: how often it runs, how often its job looks whether a run is due (or
+    # asked for), and the networks it may reach although they are not public (none in a
+    # deployment: member-written links must not reach inside it; tests name their own server).
+    link_check_hours: float = 24.0
+    link_check_poll_seconds: float = 30.0
+    link_check_allowed_networks: tuple[str, ...] = ()

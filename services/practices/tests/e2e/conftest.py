@@ -14,6 +14,14 @@ from deh_stack.testing import ServerAddresses
 
 @pytest.fixture(scope="module")
 async def practices(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]:
-    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}")
+    # The link checker may reach the tests' own web server on 127.0.0.1 (never in a deployment)
+    # and looks for asked-for checks often.
+    settings = isolated_settings(
+        PracticesSettings,
+        servers,
+        search_alias="{isolated}",
+        link_check_allowed_networks=("127.0.0.1/32",),
+        link_check_poll_seconds=0.2,
+    )
     async with running(create_app(settings)) as service:
         yield service

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
@@ -13,11 +12,11 @@ from deh_contracts.catalogue.practices import Origin, PracticeMetadata
 from deh_contracts.vocabulary import Identifier
 from deh_platform.auth import Caller, MaybeCaller, Principal, requires
 from deh_platform.creation import NewResource
-from deh_platform.errors import InvalidInput
+from deh_platform.errors import InvalidInput, NotFound
 from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 from deh_practices.adapters.index import SearchIndex
-from deh_practices.adapters.links import LinkReport, check_links
+from deh_practices.adapters.links import LinkChecks
 from deh_practices.adapters.store import Document, PracticeStore
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts
@@ -29,6 +28,7 @@ Admin = Annotated[Principal, Depends(requires("admin"))]
 
 Store = Annotated[PracticeStore, Depends(from_app("store"))]
 Index = Annotated[SearchIndex, Depends(from_app("index"))]
+Links = Annotated[LinkChecks, Depends(from_app("links"))]
 
 
 class PracticeView(BaseModel):
@@ -203,10 +203,29 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
     )
 
 
-@router.post("/maintenance/link-check", tags=["maintenance"])
-async def link_check(caller: Admin, store: Store) -> LinkReport:
-    async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
-        return await check_links(store, client)
+class LinkCheckState(BaseModel):
+    asked_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    checked: int | None = None
+    broken: int | None = None
+    newly_broken: int | None = None
+
+
+@router.post("/maintenance/link-check", status_code=status.HTTP_202_ACCEPTED, tags=["maintenance"])
+async def ask_for_a_link_check(caller: Admin, links: Links) -> dict[str, str]:
+    """Ask for a check of every published practice's links now: the link-check job (on one
+    replica) starts it within `link_check_poll_seconds`; its report is at GET."""
+    await links.ask()
+    return {"status": "asked"}
+
+
+@router.get("/maintenance/link-check", response_model=LinkCheckState, tags=["maintenance"], responses=errors(404))
+async def last_link_check(caller: Admin, links: Links) -> Any:
+    last = await links.last()
+    if last is None:
+        raise NotFound("no link check has run or been asked for yet")
+    return last
 
 
 @router.post("/maintenance/staleness", tags=["maintenance"])

@@ -1,18 +1,46 @@
 """Keeping the library alive: a link checker that reports dead links as `practice link broken`
-events (the staleness rule is `PracticeStore.flag_stale`)."""
+events (the staleness rule is `PracticeStore.flag_stale`).
+
+Links are written by members, and the checker runs inside the deployment, so it must not become
+a way to reach what only the deployment can reach (server-side request forgery). Every hop,
+redirects included, is checked before a connection is made: only http and https, only to
+addresses on the public internet (no private, loopback, link-local, multicast or reserved
+address, whatever the name resolves to), and the connection goes to the very address that was
+checked (the name is kept for the Host header and TLS), so a second DNS answer cannot differ.
+At most `max_redirects` hops, `timeout_seconds` per link, and no body is read.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import dataclasses
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts.catalogue.practices import PracticeLinkBroken
 from deh_practices.adapters.store import PracticeStore
 
 CONCURRENT_CHECKS = 8
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class LinkPolicy:
+    # Networks reachable although not public: none in a deployment; tests name their own server.
+    allowed_networks: Sequence[Network] = field(default_factory=tuple)
+    max_redirects: int = 5
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def allowing(cls, networks: Sequence[str]) -> LinkPolicy:
+        return cls(tuple(ipaddress.ip_network(network) for network in networks))
 
 
 @dataclass(frozen=True)
@@ -22,20 +50,69 @@ class LinkReport:
     newly_broken: int
 
 
-async def link_state(client: httpx.AsyncClient, url: str) -> tuple[int | None, str | None]:
-    """(status code, error) of a link; a HEAD first, a GET when HEAD is not allowed."""
+class Refused(Exception):
+    """A link the checker will not follow."""
+
+
+def client() -> httpx.AsyncClient:
+    """The checker's HTTP client: redirects are followed by hand, each hop checked."""
+    return httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": "deh-link-checker"})
+
+
+async def link_state(
+    client: httpx.AsyncClient, url: str, policy: LinkPolicy | None = None
+) -> tuple[int | None, str | None]:
+    """(status code, error) of a link, after its redirects; a HEAD first, a GET when HEAD is not allowed."""
+    policy = policy or LinkPolicy()
     try:
-        response = await client.head(url)
-        if response.status_code in (405, 501):
-            response = await client.get(url)
-    except httpx.HTTPError as error:
+        async with asyncio.timeout(policy.timeout_seconds):
+            for _ in range(policy.max_redirects + 1):
+                status, location = await _hop(client, httpx.URL(url), policy)
+                if location is None:
+                    return status, f"HTTP {status}" if status >= 400 else None
+                url = str(httpx.URL(url).join(location))
+            return None, f"more than {policy.max_redirects} redirects"
+    except Refused as refusal:
+        return None, f"refused: {refusal}"
+    except TimeoutError:
+        return None, f"no answer within {policy.timeout_seconds:g} s"
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
         return None, f"{type(error).__name__}: {error}"
-    if response.status_code >= 400:
-        return response.status_code, f"HTTP {response.status_code}"
-    return response.status_code, None
 
 
-async def check_links(store: PracticeStore, client: httpx.AsyncClient) -> LinkReport:
+async def _hop(client: httpx.AsyncClient, url: httpx.URL, policy: LinkPolicy) -> tuple[int, str | None]:
+    """One request to one checked address: the status and, for a redirect, where it points."""
+    if url.scheme not in ("http", "https") or not url.host:
+        raise Refused("only http and https links are checked")
+    address = await _public_address(url.host, url.port or (443 if url.scheme == "https" else 80), policy)
+    direct = url.copy_with(host=address)
+    headers = {"Host": url.netloc.decode("ascii")}
+    extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    for method in ("HEAD", "GET"):
+        request = client.build_request(method, direct, headers=headers, extensions=extensions)
+        response = await client.send(request, stream=True)  # the body is never read
+        await response.aclose()
+        if method == "HEAD" and response.status_code in (405, 501):
+            continue
+        location = response.headers.get("location") if response.is_redirect else None
+        return response.status_code, location
+    raise AssertionError("unreachable")
+
+
+async def _public_address(host: str, port: int, policy: LinkPolicy) -> str:
+    """The address to connect to, once every address the name resolves to is allowed."""
+    answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = sorted({str(answer[4][0]).split("%")[0] for answer in answers})
+    if not addresses:
+        raise Refused(f"{host} has no address")
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if not (address.is_global or any(address in network for network in policy.allowed_networks)):
+            raise Refused(f"{host} resolves to {address}, which is not a public address")
+    return addresses[0]
+
+
+async def check_links(store: PracticeStore, client: httpx.AsyncClient, policy: LinkPolicy) -> LinkReport:
     """Check every link of every published practice; publish an event for each link that broke
     since the last check, and forget links that work again."""
     limit = asyncio.Semaphore(CONCURRENT_CHECKS)
@@ -43,7 +120,7 @@ async def check_links(store: PracticeStore, client: httpx.AsyncClient) -> LinkRe
 
     async def check(url: str) -> tuple[int | None, str | None]:
         async with limit:
-            return await link_state(client, url)
+            return await link_state(client, url, policy)
 
     async for practice in store.practices.find(
         {"status": "published"}, {"metadata.links": 1, "broken_links": 1, "revision": 1}
@@ -68,3 +145,34 @@ async def check_links(store: PracticeStore, client: httpx.AsyncClient) -> LinkRe
                 await store.get(practice["_id"]), {"broken_links": sorted(dead), "links_checked_at": now}, list(events)
             )
     return LinkReport(checked, broken, newly)
+
+
+class LinkChecks:
+    """The link check as a job, not a request: the replica holding its lease (see
+    `runtime.run_exclusively`) looks every few seconds whether a check is due (a day after the
+    last one, or asked for by an admin) and runs it; the last report is kept for reading."""
+
+    def __init__(self, store: PracticeStore, policy: LinkPolicy, every: timedelta) -> None:
+        self.store = store
+        self.policy = policy
+        self.every = every
+        self.state: AsyncCollection[dict[str, Any]] = store.runtime.db.link_checks
+
+    async def ask(self) -> None:
+        """An admin asks for a check now; the job starts it within its polling interval."""
+        await self.state.update_one({"_id": "last"}, {"$set": {"asked_at": datetime.now(UTC)}}, upsert=True)
+
+    async def last(self) -> dict[str, Any] | None:
+        return await self.state.find_one({"_id": "last"}, {"_id": 0})
+
+    async def run_when_due(self) -> None:
+        last = await self.last() or {}
+        finished, asked = last.get("finished_at"), last.get("asked_at")
+        due = finished is None or datetime.now(UTC) - finished >= self.every or (asked and asked > finished)
+        if not due:
+            return
+        started = datetime.now(UTC)
+        async with client() as http:
+            report = await check_links(self.store, http, self.policy)
+        fields = {"started_at": started, "finished_at": datetime.now(UTC), **dataclasses.asdict(report)}
+        await self.state.update_one({"_id": "last"}, {"$set": fields}, upsert=True)
