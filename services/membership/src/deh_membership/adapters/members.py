@@ -159,7 +159,9 @@ class MemberStore:
         return page, next_cursor
 
     async def members_of_country(self, country: str) -> list[Document]:
-        query = {"status": "active", "profile.country": country}
+        """The active members of a country who agreed to be seen (the directory consent decides
+        every list of people, a NAS coordinator's too: docs/privacy.md)."""
+        query = {"status": "active", "profile.country": country, "consent.directory_visible.given": True}
         return [
             document
             async for document in self.members.find(query, HIDDEN_FIELDS).sort(
