@@ -630,3 +630,40 @@ async def test_a_token_whose_subject_could_be_a_field_path_or_an_operator_is_ref
         response = await membership.client.post("/members", json=application("m-x"), headers=membership.caller(subject))
         assert response.status_code == 401, subject
     assert (await membership.client.get("/members/ana.berzina", headers=membership.caller("m-1"))).status_code == 422
+
+
+async def test_a_moderator_does_not_decide_their_own_application(membership: ServiceUnderTest) -> None:
+    moderator = new_member_id()
+    await membership.client.post("/members", json=application(moderator), headers=membership.caller(moderator))
+    own = await membership.client.post(
+        f"/members/{moderator}/approve", json={}, headers=membership.caller(moderator, "member", "moderator")
+    )
+    assert own.status_code == 403
+    assert (await membership.client.get(f"/members/{moderator}", headers=membership.caller(moderator))).json()[
+        "status"
+    ] == "applied"
+
+
+async def test_a_profile_change_and_a_consent_change_at_once_never_undo_each_other(
+    membership: ServiceUnderTest,
+) -> None:
+    """Each write is conditional on the revision read: of two changes made from the same read,
+    one is applied and the other refused (409), never written over the first."""
+    member_id = await join(membership)
+    headers = membership.caller(member_id)
+    for round_ in range(10):
+        name, newsletter = f"Ana Round {round_}", round_ % 2 == 0
+        profile, consent = await asyncio.gather(
+            membership.client.patch(f"/members/{member_id}/profile", json={"display_name": name}, headers=headers),
+            membership.client.put(
+                f"/members/{member_id}/consent",
+                json={"terms": True, "privacy": True, "directory_visible": True, "newsletter": newsletter},
+                headers=headers,
+            ),
+        )
+        assert {profile.status_code, consent.status_code} <= {200, 409}
+        stored = (await membership.client.get(f"/members/{member_id}", headers=headers)).json()
+        if profile.status_code == 200:
+            assert stored["profile"]["display_name"] == name, "a consent change wrote an old profile back"
+        if consent.status_code == 200:
+            assert stored["consent"]["newsletter"]["given"] == newsletter

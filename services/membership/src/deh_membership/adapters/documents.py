@@ -28,6 +28,13 @@ async def written(
     return result.modified_count == 1
 
 
+def at_revision(document_id: str, revision: int) -> Document:
+    """The selector of a write that applies only to the document as it was read: any other
+    change in between (a concurrent request, a status change) makes it match nothing."""
+    # Documents written before revisions were counted have none: they are at the first.
+    return {"_id": document_id, "revision": {"$in": [1, None]} if revision == 1 else revision}
+
+
 async def one(collection: AsyncCollection[Document], key: str, what: str) -> Document:
     document = await collection.find_one({"_id": key}, HIDDEN_FIELDS)
     if document is None:

@@ -14,7 +14,7 @@ from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
-from deh_membership.domain.policies import require_coordinator_of, require_self_or
+from deh_membership.domain.policies import require_coordinator_of, require_not_own_case, require_self_or
 from deh_membership.domain.squads import Application, ApplicationForm, Output, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
 from deh_platform.creation import NewResource
@@ -66,7 +66,7 @@ async def leave(member_id: ResourceId, caller: Caller, members: Members) -> Any:
     return await members.transition(member_id, "leave", by=caller.member_id, reason=None)
 
 
-@router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"], responses=errors(409))
+@router.post("/members/{member_id}/{action}", response_model=Member, tags=["members"], responses=errors(403, 409))
 async def decide(
     member_id: ResourceId,
     action: Literal["approve", "reject", "suspend", "reinstate"],
@@ -74,7 +74,8 @@ async def decide(
     caller: Moderator,
     members: Members,
 ) -> Any:
-    """A moderator approves or rejects an application, suspends or reinstates a member."""
+    """A moderator approves or rejects an application, suspends or reinstates a member (never their own)."""
+    require_not_own_case(caller, member_id)
     chosen: Action = action
     return await members.transition(member_id, chosen, by=caller.member_id, reason=body.reason)
 

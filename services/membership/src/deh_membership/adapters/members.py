@@ -9,7 +9,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from deh_membership.adapters.documents import Document, one, written
+from deh_membership.adapters.documents import Document, at_revision, one, written
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.domain import members as rules
 from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
@@ -68,13 +68,17 @@ class MemberStore:
         member = await self.member(member_id)
         target = rules.next_status(action, member.status)
         at = now()
-        after = member.model_copy(update={"status": target})
+        after = member.changed(status=target)
         decision = {"action": action, "by": by, "reason": reason, "at": at}
         changed = await written(
             self.runtime,
             self.members,
-            {"_id": member_id, "status": member.status},
-            {"$set": {"status": target, "updated_at": at}, "$push": {"decisions": decision}},
+            at_revision(member_id, member.revision),
+            {
+                "$set": {"status": target, "updated_at": at},
+                "$push": {"decisions": decision},
+                "$inc": {"revision": 1},
+            },
             [rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at)],
         )
         if not changed:
@@ -107,7 +111,7 @@ class MemberStore:
     ) -> Member:
         assert profile is not None
         at = now()
-        after = member.model_copy(update={"profile": profile})
+        after = member.changed(profile=profile)
         update: Document = {
             "$set": {
                 "profile": profile.model_dump(),
@@ -115,7 +119,8 @@ class MemberStore:
                 "name_key": name_key(profile.display_name),
                 "updated_at": at,
                 **extra,
-            }
+            },
+            "$inc": {"revision": 1},
         }
         if history:
             update["$push"] = {"consent_history": history}
@@ -123,7 +128,7 @@ class MemberStore:
             changed = await written(
                 self.runtime,
                 self.members,
-                {"_id": member.id, "status": member.status},
+                at_revision(member.id, member.revision),
                 update,
                 [rules.profile_updated(after, at)],
             )
@@ -187,6 +192,7 @@ def _stored(member: Member) -> Document:
         "email_key": member.profile.email.casefold(),
         "name_key": name_key(member.profile.display_name),
         "updated_at": member.applied_at,
+        "revision": member.revision,
     }
 
 
@@ -198,4 +204,5 @@ def _member(document: Document) -> Member:
         consent=document.get("consent"),
         roles=document.get("roles", []),
         applied_at=document["applied_at"],
+        revision=document.get("revision", 1),
     )

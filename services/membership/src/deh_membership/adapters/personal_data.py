@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from deh_membership.adapters.documents import Document, one, written
+from deh_membership.adapters.documents import Document, at_revision, one, written
 from deh_membership.adapters.members import MemberStore
 from deh_membership.domain import members as rules
+from deh_platform.errors import Conflict
 from deh_platform.records import CREATION_FIELD, now
 from deh_platform.runtime import ServiceRuntime
 
@@ -35,14 +36,16 @@ class PersonalData:
                 "organisation_type": None,
                 "erased_at": at,
             }
-            await written(
+            erased = await written(
                 self.runtime,
                 self.members.members,
-                {"_id": member_id, "status": member.status},
+                at_revision(member_id, member.revision),
                 # The Idempotency-Key record holds a fingerprint of the application (name, email).
-                {"$set": erased_fields, "$unset": {CREATION_FIELD: ""}},
+                {"$set": erased_fields, "$unset": {CREATION_FIELD: ""}, "$inc": {"revision": 1}},
                 [rules.erased(member, at)],
             )
+            if not erased:  # the member changed meanwhile: say so rather than answer "done"
+                raise Conflict("the member changed meanwhile; ask for the erasure again")
         blank = {
             f"applications.{member_id}.{field}": None
             for field in ("motivation", "examples_of_expertise", "availability")

@@ -116,6 +116,11 @@ class Member(BaseModel):
     consent: Consent | None
     roles: list[str]
     applied_at: datetime
+    revision: int = Field(1, description="Counts the changes; every write is conditional on the one read.")
+
+    def changed(self, **fields: Any) -> Member:
+        """The member after a change: the fields, and the next revision."""
+        return self.model_copy(update={**fields, "revision": self.revision + 1})
 
     @property
     def visible(self) -> bool:

@@ -20,3 +20,9 @@ def require_coordinator_of(caller: Principal, coordinator_ids: Collection[str]) 
     coordinates = caller.has("nas_coordinator") and caller.member_id in coordinator_ids
     if not (coordinates or caller.has("admin")):
         raise Forbidden("only this NAS's coordinators may list the members of its country")
+
+
+def require_not_own_case(caller: Principal, member_id: str) -> None:
+    """Nobody moderates themselves: a moderator's own application or suspension is for another."""
+    if caller.member_id == member_id:
+        raise Forbidden("a moderator does not decide their own case")
