@@ -460,6 +460,12 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
     anonymised = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
     assert anonymised["author_names"] == ["(erased member)"]
 
+    async def nowhere() -> bool:
+        stored = await practices.runtime.db.practices.find_one({"_id": practice_id})
+        return author not in str(stored) and "Kadri" not in str(stored)
+
+    await eventually(nowhere)  # not as creator nor editor in the versions either
+
     submission = HackathonSubmissionMade(
         event_id="hack-1",
         team_id=f"team-{tag}",

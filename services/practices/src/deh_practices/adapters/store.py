@@ -281,21 +281,36 @@ class PracticeStore:
 
     async def anonymise(self, member_id: str, sequence: int) -> None:
         """After `member erased`: the practices stay, without the person's id or name. A bare
-        tombstone (the opaque id, nothing else) keeps a later copy of the name from coming back."""
+        tombstone (the id, nothing else) keeps a later copy of the name from coming back, and a
+        practice that arrives later (a squad output, a hackathon submission) drops them too.
+        Where the person acted (created, edited, reviewed), an opaque id takes their place."""
         await self.authors.replace_one(
             {"_id": member_id}, {"_id": member_id, "erased": True, "sequence": sequence}, upsert=True
         )
         async for document in self.practices.find({f"authors.{member_id}": {"$exists": True}}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
+        former = f"erased-{new_id()}"
         await self._touch_all({"reviewer_id": member_id}, {"reviewer_id": None})
+        await self._touch_all({"created_by": member_id}, {"created_by": former})
+        for where in ("versions", "reviews"):
+            field = "by" if where == "versions" else "reviewer_id"
+            await self._touch_all(
+                {f"{where}.{field}": member_id},
+                {f"{where}.$[mine].{field}": former},
+                array_filters=[{f"mine.{field}": member_id}],
+            )
 
-    async def _touch_all(self, query: Document, set_fields: Document) -> int:
+    async def _touch_all(
+        self, query: Document, set_fields: Document, array_filters: list[Document] | None = None
+    ) -> int:
         """Change every practice the query finds, outside `change` (a sweep, another service's
         event); the search index is told which."""
         ids = [document["_id"] async for document in self.practices.find(query, {"_id": 1})]
         if not ids:
             return 0
-        result = await self.practices.update_many({"_id": {"$in": ids}, **query}, touched(set_fields))
+        result = await self.practices.update_many(
+            {"_id": {"$in": ids}, **query}, touched(set_fields), array_filters=array_filters
+        )
         self.on_marked(ids)
         return result.modified_count
 
