@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from hub_samples import member_application, practice_metadata
-from hub_testing import ServiceUnderTest, events_on, isolated_settings, running
+from hub_testing import ServiceUnderTest, active_in_practices, events_on, isolated_settings, running
 
 from deh_contracts.registry import MEMBERSHIP, PRACTICES, Topic
 from deh_membership.app import create_app as create_membership
@@ -25,6 +25,7 @@ from deh_stack.testing import ServerAddresses, eventually, private_server, resta
 pytestmark = pytest.mark.e2e
 
 WRITERS_PER_SERVICE = 4
+AUTHOR = "author-1"  # approved by membership before the writes begin (only active members submit)
 ACKNOWLEDGED_BEFORE_THE_CRASH = 60
 Write = Callable[[ServiceUnderTest], Awaitable[tuple[str, httpx.Response]]]
 
@@ -37,7 +38,7 @@ async def apply_to_join(membership: ServiceUnderTest) -> tuple[str, httpx.Respon
 
 async def submit_a_practice(practices: ServiceUnderTest) -> tuple[str, httpx.Response]:
     body = {"metadata": practice_metadata(), "body": "Find a room.", "submit": True}
-    response = await practices.client.post("/practices", json=body, headers=practices.caller("a-1"))
+    response = await practices.client.post("/practices", json=body, headers=practices.caller(AUTHOR))
     return (response.json()["id"] if response.status_code == 201 else ""), response
 
 
@@ -69,6 +70,7 @@ async def test_every_2xx_write_keeps_its_document_and_events_when_mongodb_is_kil
             isolated_settings(PracticesSettings, on_private_mongo, search_alias="practices-{isolated}")
         )
         async with running(membership_app) as membership, running(practices_app) as practices:
+            await active_in_practices(practices, servers, AUTHOR)
             streams = [Stream(membership, apply_to_join), Stream(practices, submit_a_practice)]
             stop = asyncio.Event()
             writers = [asyncio.create_task(stream.run(stop)) for stream in streams for _ in range(WRITERS_PER_SERVICE)]
@@ -99,7 +101,7 @@ async def test_every_2xx_write_keeps_its_document_and_events_when_mongodb_is_kil
                 answer = await membership.client.get(f"/members/{member_id}", headers=membership.caller(member_id))
                 assert answer.status_code == 200, f"member {member_id} was answered 201 and is gone"
             for practice_id in submitted:
-                answer = await practices.client.get(f"/practices/{practice_id}", headers=practices.caller("a-1"))
+                answer = await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(AUTHOR))
                 assert answer.status_code == 200, f"practice {practice_id} was answered 201 and is gone"
             # Nothing but the crash refused a request, and only as "unavailable".
             assert {status for stream in streams for status in stream.refused} == {503}

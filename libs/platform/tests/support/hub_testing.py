@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from deh_contracts import Contract, new_event, to_kafka
+from deh_contracts.catalogue.membership import MemberApproved
 from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
 from deh_contracts.registry import Topic
 from deh_platform.auth import issue_token
@@ -138,6 +140,35 @@ def from_membership(data: Contract, sequence: int) -> KafkaRecord:
     """A membership event as its outbox relay publishes it: numbered among the member's events."""
     event = new_event(data, source="/deh/membership").model_copy(update={"sequence": sequence_text(sequence)})
     return to_kafka(event)
+
+
+async def approve(servers: ServerAddresses, *member_ids: str) -> None:
+    """Membership's news that these people are active members (`member approved`, the first of
+    their numbered events), as the other services learn it."""
+    approvals = [
+        MemberApproved(
+            member_id=member_id,
+            country="LV",
+            sectors=["school"],
+            roles=["member"],
+            approved_by="tests",
+            approved_at=datetime.now(UTC),
+        )
+        for member_id in member_ids
+    ]
+    await produce(servers, *(from_membership(approval, 1) for approval in approvals))
+
+
+async def active_in_practices(practices: ServiceUnderTest, servers: ServerAddresses, *member_ids: str) -> None:
+    """Approve these people in membership and wait until the practices service (in process)
+    knows it: only active members submit, edit and review there."""
+    await approve(servers, *member_ids)
+    store = practices.app.state.store
+
+    async def known() -> bool:
+        return all([await store.member_status(member_id) == "active" for member_id in member_ids])
+
+    await eventually(known)
 
 
 async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:

@@ -4,7 +4,9 @@ a squad with its selection, published multilingual practices, and events with re
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -94,7 +96,9 @@ def load_demo(config: StackConfig) -> str:
     with httpx.Client(base_url=config.service_url("practices"), timeout=10) as client:
         for number, practice in enumerate(demo_practices(PRACTICES)):
             author = members[number % len(members)] if members[number % len(members)] != REVIEWER else members[0]
-            practice_id = _ok(client.post("/practices", json=practice, headers=_as(settings, author, "member")))["id"]
+            headers = _as(settings, author, "member")
+            submit = functools.partial(client.post, "/practices", json=practice, headers=headers)
+            practice_id = _when_known(submit, 403)["id"]
             _ok(client.post(f"/practices/{practice_id}/reviewer", json={"reviewer_id": REVIEWER}, headers=staff))
             review = {"scores": SCORES, "decision": "publish"}
             _ok(
@@ -148,13 +152,17 @@ def _event(kind: str, title: str, day: date, zone: str, capacity: int) -> dict[s
 
 
 def _register_when_known(client: httpx.Client, event_id: str, headers: dict[str, str]) -> None:
-    """Events learns of new members from membership's events on Kafka, a moment after approval."""
+    _when_known(lambda: client.post(f"/events/{event_id}/registrations", json={}, headers=headers), 409)
+
+
+def _when_known(request: Callable[[], httpx.Response], refused: int) -> dict[str, Any]:
+    """Practices and events learn of new members from membership's events on Kafka, a moment
+    after approval: until then they refuse them (`refused`), so the request is made again."""
     deadline = time.monotonic() + 60
     while True:
-        response = client.post(f"/events/{event_id}/registrations", json={}, headers=headers)
-        if response.status_code != 409 or time.monotonic() > deadline:
-            _ok(response)
-            return
+        response = request()
+        if response.status_code != refused or time.monotonic() > deadline:
+            return _ok(response)
         time.sleep(0.2)
 
 

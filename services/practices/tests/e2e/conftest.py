@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from hub_testing import ServiceUnderTest, isolated_settings, running
+from hub_testing import ServiceUnderTest, active_in_practices, isolated_settings, running
 
 from deh_practices.app import create_app
 from deh_practices.settings import PracticesSettings
@@ -24,4 +24,10 @@ async def practices(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]
         link_check_poll_seconds=0.2,
     )
     async with running(create_app(settings)) as service:
+        await active_in_practices(service, servers, *MEMBERS)
         yield service
+
+
+# The people the tests act as: membership has approved them (only active members submit,
+# edit and review). Staff act by the role in their token.
+MEMBERS = [f"{kind}-{n}" for kind in ("author", "reviewer") for n in range(1, 10)]

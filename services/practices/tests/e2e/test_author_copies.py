@@ -121,9 +121,10 @@ async def test_a_name_that_arrives_while_a_practice_is_created_reaches_it(
     practices: ServiceUnderTest, servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
+    await arrived(servers, practices, author, approved(author, "Kadri"), 1)  # only active members submit
 
     practice_id = await create_while(
-        practices, monkeypatch, author, lambda: arrived(servers, practices, author, approved(author, "Kadri Tamm"), 1)
+        practices, monkeypatch, author, lambda: arrived(servers, practices, author, renamed(author, "Kadri Tamm"), 2)
     )
 
     async def named() -> bool:

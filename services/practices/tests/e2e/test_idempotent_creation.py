@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from hub_samples import practice_metadata
-from hub_testing import published_events
+from hub_testing import approve, published_events
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deh_contracts.registry import PRACTICES
@@ -48,10 +48,22 @@ async def send_and_hang_up(service: ServiceProcess, body: bytes, headers: dict[s
     await writer.wait_closed()
 
 
+async def an_active_member(servers: ServerAddresses, database: AsyncDatabase[dict[str, Any]]) -> str:
+    """Someone membership approved, once the practices service knows it (only they submit)."""
+    member_id = f"author-{uuid.uuid4().hex[:8]}"
+    await approve(servers, member_id)
+
+    async def known() -> bool:
+        return await database.authors.count_documents({"_id": member_id, "status": "active"}) == 1
+
+    await eventually(known)
+    return member_id
+
+
 async def test_a_retry_after_a_cut_connection_with_the_same_key_leaves_one_practice(
     servers: ServerAddresses, service: ServiceProcess, own_database: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    author = f"author-{uuid.uuid4().hex[:8]}"
+    author = await an_active_member(servers, own_database)
     token = issue_token(PracticesSettings(), author, ["member"])
     key = str(uuid.uuid4())
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": key}
@@ -86,9 +98,9 @@ async def test_a_retry_after_a_cut_connection_with_the_same_key_leaves_one_pract
 
 
 async def test_two_concurrent_requests_with_one_key_create_one_practice(
-    service: ServiceProcess, own_database: AsyncDatabase[dict[str, Any]]
+    servers: ServerAddresses, service: ServiceProcess, own_database: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    author = f"author-{uuid.uuid4().hex[:8]}"
+    author = await an_active_member(servers, own_database)
     token = issue_token(PracticesSettings(), author, ["member"])
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
     body = {"metadata": practice_metadata(), "body": "Step one.", "submit": False}

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hub_testing import (
     ServiceUnderTest,
+    active_in_practices,
     from_membership,
     produce,
     published_events,
@@ -24,7 +25,13 @@ from hub_testing import (
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import PracticeSubmissionRequested
-from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberProfileUpdated, SquadOutputRecorded
+from deh_contracts.catalogue.membership import (
+    MemberApproved,
+    MemberErased,
+    MemberProfileUpdated,
+    MemberSuspended,
+    SquadOutputRecorded,
+)
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
@@ -600,3 +607,30 @@ async def test_a_practice_opensearch_refuses_is_set_aside_and_the_others_are_ind
     store_document = await practices.runtime.db.practices.find_one({"_id": refused})
     assert store_document is not None
     assert "search_pending" not in store_document, "the indexer does not try it again and again"
+
+
+async def test_only_active_members_submit_and_review(practices: ServiceUnderTest, servers: ServerAddresses) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    stranger, suspended = f"never-applied-{tag}", f"m-{tag}"
+    body = {"metadata": metadata(tag), "body": "Step one.", "submit": True}
+    assert (await practices.client.post("/practices", json=body, headers=practices.caller(stranger))).status_code == 403
+
+    await active_in_practices(practices, servers, suspended)
+    practice_id = await submit(practices, suspended, metadata(tag))
+    now = datetime.now(UTC)
+    suspension = MemberSuspended(member_id=suspended, reason="spam", suspended_by="mod", suspended_at=now)
+    await produce(servers, from_membership(suspension, 2))
+
+    async def refused() -> bool:
+        answer = await practices.client.post("/practices", json=body, headers=practices.caller(suspended))
+        return answer.status_code == 403
+
+    await eventually(refused)
+    edit = {"metadata": metadata(tag), "body": "Step two."}
+    edited = await practices.client.put(f"/practices/{practice_id}", json=edit, headers=practices.caller(suspended))
+    assert edited.status_code == 403
+    assigned = await practices.client.post(
+        f"/practices/{practice_id}/reviewer", json={"reviewer_id": stranger}, headers=practices.caller(*MODERATOR)
+    )
+    assert assigned.status_code == 422
+    assert assigned.json()["detail"][0]["loc"] == ["body", "reviewer_id"]

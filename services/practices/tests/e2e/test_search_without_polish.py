@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from hub_samples import practice_metadata
-from hub_testing import isolated_settings, running
+from hub_testing import active_in_practices, isolated_settings, running
 from opensearchpy import AsyncOpenSearch
 
 from deh_practices.app import create_app
@@ -55,6 +55,7 @@ async def test_practices_start_and_search_on_a_node_without_polish_analysis(
                 warnings = [message for message in logged if "cannot build" in message]
                 assert len(warnings) == 1
                 assert "of pl:" in warnings[0]
+                await active_in_practices(practices, servers, "author-1", "reviewer-1")
 
                 metadata = practice_metadata(
                     title={"pl": "Kluby programowania w szkołach wiejskich"},

@@ -18,6 +18,7 @@ from deh_platform.openapi import errors
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkChecks
 from deh_practices.adapters.store import Document, PracticeStore
+from deh_practices.domain import policies
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts
 
@@ -27,6 +28,15 @@ Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
 Store = Annotated[PracticeStore, Depends(from_app("store"))]
+
+
+async def active_member(caller: Caller, store: Store) -> Principal:
+    """The caller, if membership's latest news is that they are an active member (403 otherwise)."""
+    policies.require_active_member(await store.member_status(caller.member_id))
+    return caller
+
+
+ActiveMember = Annotated[Principal, Depends(active_member)]
 Index = Annotated[SearchIndex, Depends(from_app("index"))]
 Links = Annotated[LinkChecks, Depends(from_app("links"))]
 
@@ -64,8 +74,9 @@ def _validated(submission: Edit | Submission) -> None:
     status_code=status.HTTP_201_CREATED,
     response_model=PracticeView,
     tags=["practices"],
+    responses=errors(403),
 )
-async def submit_practice(body: Submission, caller: Caller, creation: NewResource, store: Store) -> Any:
+async def submit_practice(body: Submission, caller: ActiveMember, creation: NewResource, store: Store) -> Any:
     """A member submits a practice (or keeps it as a draft with `submit: false`). Send an
     `Idempotency-Key` to retry safely: the same key and body give the practice created first."""
     _validated(body)
@@ -91,7 +102,7 @@ async def get_practice(practice_id: ResourceId, caller: MaybeCaller, store: Stor
 
 
 @router.put("/practices/{practice_id}", response_model=PracticeView, tags=["practices"], responses=errors(403, 409))
-async def edit_practice(practice_id: ResourceId, body: Edit, caller: Caller, store: Store) -> Any:
+async def edit_practice(practice_id: ResourceId, body: Edit, caller: ActiveMember, store: Store) -> Any:
     """An author edits: a new version; a published practice goes back to review."""
     _validated(body)
     return view(await store.edit(practice_id, body, caller))
@@ -106,7 +117,7 @@ async def versions(practice_id: ResourceId, caller: Caller, store: Store) -> lis
 @router.post(
     "/practices/{practice_id}/submit", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
-async def submit_draft(practice_id: ResourceId, caller: Caller, store: Store) -> Any:
+async def submit_draft(practice_id: ResourceId, caller: ActiveMember, store: Store) -> Any:
     return view(await store.submit(practice_id, caller))
 
 
@@ -116,13 +127,15 @@ class Assignment(BaseModel):
 
 @router.post("/practices/{practice_id}/reviewer", response_model=PracticeView, tags=["review"], responses=errors(409))
 async def assign_reviewer(practice_id: ResourceId, body: Assignment, caller: Moderator, store: Store) -> Any:
+    """A moderator assigns a reviewer: an active member who is not an author."""
+    policies.require_active_reviewer(await store.member_status(body.reviewer_id), body.reviewer_id)
     return view(await store.assign(practice_id, body.reviewer_id))
 
 
 @router.post(
     "/practices/{practice_id}/reviews", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
-async def review(practice_id: ResourceId, body: Review, caller: Caller, store: Store) -> Any:
+async def review(practice_id: ResourceId, body: Review, caller: ActiveMember, store: Store) -> Any:
     """The assigned reviewer scores every criterion and decides: publish, request changes or reject."""
     return view(await store.review(practice_id, body, caller))
 
@@ -135,6 +148,8 @@ class Archiving(BaseModel):
     "/practices/{practice_id}/archive", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
 async def archive(practice_id: ResourceId, body: Archiving, caller: Caller, store: Store) -> Any:
+    if not caller.is_staff:  # an author archives as a member
+        policies.require_active_member(await store.member_status(caller.member_id))
     return view(await store.archive(practice_id, body.reason, caller))
 
 

@@ -3,12 +3,25 @@ names and erasure from membership, hackathon submissions and squad outputs to tu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import (
     PracticeSubmissionRequested,
 )
-from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberProfileUpdated, SquadOutputRecorded
+from deh_contracts.catalogue.membership import (
+    MemberApproved,
+    MemberErased,
+    MemberLeft,
+    MemberProfileUpdated,
+    MemberReinstated,
+    MemberRejected,
+    MemberSuspended,
+    SquadOutputRecorded,
+    StatusChange,
+)
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, ResultType
 from deh_contracts.errors import FieldError
 from deh_contracts.registry import EVENTS, MEMBERSHIP, PRACTICE_SUBMISSIONS
@@ -19,6 +32,14 @@ from deh_platform.partners import Request
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.domain.practices import Status, metadata_problems
+
+# The status a member has after each of membership's status events (erasure has its own handler).
+STATUS_AFTER: dict[type[StatusChange], str] = {
+    MemberRejected: "rejected",
+    MemberSuspended: "suspended",
+    MemberReinstated: "active",
+    MemberLeft: "left",
+}
 
 SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
     "white_paper": "white_paper",
@@ -67,7 +88,18 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     @consumer.on(MemberApproved)
     async def member_approved(event: CloudEvent[MemberApproved]) -> None:
-        await store.remember_author(event.data.member_id, event.data.display_name, event.sequence_number)
+        await store.remember_author(
+            event.data.member_id, event.data.display_name, event.sequence_number, status="active"
+        )
+
+    def remember(status: str) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
+        async def status_changed(event: CloudEvent[Any]) -> None:
+            await store.remember_status(event.data.member_id, status, event.sequence_number)
+
+        return status_changed
+
+    for message_type, status in STATUS_AFTER.items():
+        consumer.on(message_type)(remember(status))
 
     @consumer.on(MemberProfileUpdated)
     async def profile_updated(event: CloudEvent[MemberProfileUpdated]) -> None:

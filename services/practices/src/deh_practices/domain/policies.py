@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from deh_platform.errors import Conflict, Forbidden
+from deh_platform.errors import Conflict, Forbidden, InvalidInput
 from deh_platform.identity import Principal
 from deh_practices.domain.practices import PUBLIC
 
@@ -40,3 +40,16 @@ def require_author_or_staff(practice: Practice, caller: Principal) -> None:
 def require_not_an_author(practice: Practice, reviewer_id: str) -> None:
     if reviewer_id in practice["authors"]:
         raise Conflict("an author cannot review their own practice")
+
+
+def require_active_member(status: str | None) -> None:
+    """Members act on the library (submit, edit, review) only while membership says they are
+    active: not before approval, nor when suspended, gone or erased. Staff act by their role."""
+    if status != "active":
+        known = f"this member is {status}" if status else "membership has not approved this person"
+        raise Forbidden(f"only active members of the Community of Practice do this ({known})")
+
+
+def require_active_reviewer(status: str | None, reviewer_id: str) -> None:
+    if status != "active":
+        raise InvalidInput(("body", "reviewer_id"), f"{reviewer_id} is not an active member")
