@@ -667,3 +667,17 @@ async def test_a_profile_change_and_a_consent_change_at_once_never_undo_each_oth
             assert stored["profile"]["display_name"] == name, "a consent change wrote an old profile back"
         if consent.status_code == 200:
             assert stored["consent"]["newsletter"]["given"] == newsletter
+
+
+async def test_the_directory_is_for_active_members_not_the_suspended_nor_strangers(
+    membership: ServiceUnderTest,
+) -> None:
+    member_id = await join(membership)
+    assert (await membership.client.get("/directory", headers=membership.caller(member_id))).status_code == 200
+    suspended = await membership.client.post(
+        f"/members/{member_id}/suspend", json={"reason": "spam"}, headers=membership.caller(*MODERATOR)
+    )
+    assert suspended.status_code == 200
+    assert (await membership.client.get("/directory", headers=membership.caller(member_id))).status_code == 403
+    assert (await membership.client.get("/directory", headers=membership.caller(new_member_id()))).status_code == 403
+    assert (await membership.client.get("/directory", headers=membership.caller(*MODERATOR))).status_code == 200

@@ -14,7 +14,12 @@ from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
-from deh_membership.domain.policies import require_coordinator_of, require_not_own_case, require_self_or
+from deh_membership.domain.policies import (
+    require_active_or_staff,
+    require_coordinator_of,
+    require_not_own_case,
+    require_self_or,
+)
 from deh_membership.domain.squads import Application, ApplicationForm, Output, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, requires
 from deh_platform.creation import NewResource
@@ -30,6 +35,15 @@ Members = Annotated[MemberStore, Depends(from_app("members"))]
 Organisations = Annotated[OrganisationStore, Depends(from_app("organisations"))]
 Squads = Annotated[SquadStore, Depends(from_app("squads"))]
 Personal = Annotated[PersonalData, Depends(from_app("personal_data"))]
+
+
+async def active_member(caller: Caller, members: Members) -> Principal:
+    """The caller, if an active member (or staff): 403 for the suspended, gone and unknown."""
+    require_active_or_staff(caller, await members.status_of(caller.member_id))
+    return caller
+
+
+ActiveMember = Annotated[Principal, Depends(active_member)]
 
 
 # Members -------------------------------------------------------------------------------------------
@@ -159,9 +173,9 @@ def _entry(document: dict[str, Any]) -> DirectoryEntry:
     )
 
 
-@router.get("/directory", response_model=DirectoryPage, tags=["directory"])
+@router.get("/directory", response_model=DirectoryPage, tags=["directory"], responses=errors(403))
 async def directory(
-    caller: Caller,
+    caller: ActiveMember,
     members: Members,
     name: Annotated[str | None, Query(max_length=120)] = None,
     country: Country | None = None,
@@ -254,7 +268,7 @@ async def list_nas(caller: Caller, organisations: Organisations, country: Member
     responses=errors(403),
 )
 async def members_of_nas_country(
-    nas_id: ResourceId, caller: Caller, members: Members, organisations: Organisations
+    nas_id: ResourceId, caller: ActiveMember, members: Members, organisations: Organisations
 ) -> Any:
     """The active members of the NAS's country, for its coordinators (and admins)."""
     nas = await organisations.nas_entry(nas_id)

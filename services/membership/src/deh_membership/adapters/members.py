@@ -35,6 +35,11 @@ class MemberStore:
     async def member(self, member_id: str) -> Member:
         return _member(await one(self.members, member_id, "member"))
 
+    async def status_of(self, member_id: str) -> str | None:
+        """The member's status, or None for someone who never applied."""
+        document = await self.members.find_one({"_id": member_id}, {"status": 1})
+        return None if document is None else str(document["status"])
+
     async def apply(self, member_id: str, profile: Profile, choices: ConsentChoices, creation: Creation) -> Member:
         at = now()
         organisation_type = await self.organisations.organisation_type(

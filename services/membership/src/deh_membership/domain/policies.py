@@ -22,6 +22,12 @@ def require_coordinator_of(caller: Principal, coordinator_ids: Collection[str]) 
         raise Forbidden("only this NAS's coordinators may list the members of its country")
 
 
+def require_active_or_staff(caller: Principal, status: str | None) -> None:
+    """Lists of people are for the Community: active members, and staff by their role."""
+    if not (caller.is_staff or status == "active"):
+        raise Forbidden("only active members see this" + (f" (this member is {status})" if status else ""))
+
+
 def require_not_own_case(caller: Principal, member_id: str) -> None:
     """Nobody moderates themselves: a moderator's own application or suspension is for another."""
     if caller.member_id == member_id:
