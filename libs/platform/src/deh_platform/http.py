@@ -19,13 +19,18 @@ from starlette.routing import compile_path
 
 from deh_contracts.vocabulary import IDENTIFIER_PATTERN
 from deh_platform.asyncapi import asyncapi_document
+from deh_platform.auth import IdentityProviderUnavailable
 from deh_platform.edge import EdgeGuard
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from deh_platform.openapi import install_truthful_openapi
 from deh_platform.runtime import ServiceRuntime, StartHook
 
 # A server briefly away (MongoDB restarting, an election, OpenSearch unreachable) is a 503, not a 500.
-SERVER_UNAVAILABLE: tuple[type[Exception], ...] = (ConnectionFailure, SearchConnectionError)
+SERVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionFailure,
+    SearchConnectionError,
+    IdentityProviderUnavailable,
+)
 
 
 def create_service_app(

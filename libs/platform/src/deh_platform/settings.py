@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     # tests one per session). With neither, the service refuses to start (see deh_platform.auth).
     auth_public_key: str | None = None
     auth_secret: str | None = None
+    # Production: the identity provider's issuer URL. Its signing keys are found by OpenID Connect
+    # discovery (/.well-known/openid-configuration, then its JWKS) and fetched again when a token
+    # names a key not yet known, so that the provider can rotate them.
+    auth_oidc_issuer_url: str | None = None
     auth_issuer: str = "deh-local"
     auth_audience: str = "deh-hub"
 
