@@ -1,0 +1,97 @@
+"""Every operation refuses whom it must: without a token, every operation that needs one is a
+401; with a valid token that lacks the role an operation requires, it is a 403, whatever the
+body or the ids. The list of operations and the roles they require is read from the services'
+own routes, so a new operation is checked as soon as it exists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from hub_testing import ServiceUnderTest, isolated_settings, running
+
+from deh_events.app import create_app as create_events
+from deh_events.settings import EventsSettings
+from deh_membership.app import create_app as create_membership
+from deh_membership.settings import MembershipSettings
+from deh_monitoring.app import create_app as create_monitoring
+from deh_monitoring.settings import MonitoringSettings
+from deh_platform.auth import ROLES, current_principal
+from deh_practices.app import create_app as create_practices
+from deh_practices.settings import PracticesSettings
+from deh_stack.testing import ServerAddresses
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    needs_token: bool
+    roles: tuple[str, ...]  # one of them is required; empty when any caller may try
+
+    def url(self) -> str:
+        return re.sub(r"\{[^}]+\}", "nobody-1", self.path)
+
+
+def operations(service: ServiceUnderTest) -> Iterator[Operation]:
+    for context in iter_route_contexts(service.app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        calls = list(_calls(route.dependant))
+        roles = next((call.checks_roles for call in calls if hasattr(call, "checks_roles")), ())
+        for method in sorted(context.methods or ()):
+            yield Operation(method, str(context.path_format), current_principal in calls, tuple(roles))
+
+
+def _calls(dependant: Any) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+@pytest.fixture(scope="module")
+async def services(servers: ServerAddresses) -> AsyncIterator[dict[str, ServiceUnderTest]]:
+    apps = {
+        "membership": create_membership(isolated_settings(MembershipSettings, servers)),
+        "practices": create_practices(isolated_settings(PracticesSettings, servers, search_alias="{isolated}")),
+        "events": create_events(isolated_settings(EventsSettings, servers)),
+        "monitoring": create_monitoring(isolated_settings(MonitoringSettings, servers, index_prefix="{isolated}")),
+    }
+    async with (
+        running(apps["membership"]) as membership,
+        running(apps["practices"]) as practices,
+        running(apps["events"]) as events,
+        running(apps["monitoring"]) as monitoring,
+    ):
+        yield {"membership": membership, "practices": practices, "events": events, "monitoring": monitoring}
+
+
+@pytest.mark.parametrize("name", ["membership", "practices", "events", "monitoring"])
+async def test_no_token_is_a_401_and_a_missing_role_a_403_on_every_operation(
+    services: dict[str, ServiceUnderTest], name: str
+) -> None:
+    service = services[name]
+    wrong: list[str] = []
+    checked = 0
+    for operation in operations(service):
+        if operation.needs_token:
+            answer = await service.client.request(operation.method, operation.url(), json={})
+            checked += 1
+            if answer.status_code != 401:
+                wrong.append(f"{operation.method} {operation.path} without a token: {answer.status_code}")
+        if operation.roles:
+            others = [role for role in ROLES if role not in operation.roles]
+            headers = service.caller("someone-1", *others)
+            answer = await service.client.request(operation.method, operation.url(), json={}, headers=headers)
+            checked += 1
+            if answer.status_code != 403:
+                wrong.append(f"{operation.method} {operation.path} with {others}: {answer.status_code}")
+    assert wrong == []
+    assert checked > 0 or name == "monitoring"
