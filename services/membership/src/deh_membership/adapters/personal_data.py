@@ -9,7 +9,7 @@ from deh_membership.adapters.documents import Document, at_revision, one, writte
 from deh_membership.adapters.members import MemberStore
 from deh_membership.domain import members as rules
 from deh_platform.errors import Conflict
-from deh_platform.records import CREATION_FIELD, now
+from deh_platform.records import CREATION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
 
@@ -46,12 +46,28 @@ class PersonalData:
             )
             if not erased:  # the member changed meanwhile: say so rather than answer "done"
                 raise Conflict("the member changed meanwhile; ask for the erasure again")
-        blank = {
-            f"applications.{member_id}.{field}": None
-            for field in ("motivation", "examples_of_expertise", "availability")
-        }
-        await self.squads.update_many({f"applications.{member_id}": {"$exists": True}}, {"$set": blank})
+        await self._forget_in_squads(member_id)
         await self.activity.delete_many({"member_id": member_id})
+
+    async def _forget_in_squads(self, member_id: str) -> None:
+        """An application stays, for the squad's counts and spread, under an opaque id and
+        without its free text; outputs name the opaque id as their author. The fields change
+        before the key, so that a retry after a crash in between still finds the key."""
+        former = f"erased-{new_id()}"
+        application = f"applications.{member_id}"
+        anonymous = {f"{application}.{field}": former for field in ("member_id", "application_id")}
+        blank = {f"{application}.{field}": None for field in ("motivation", "examples_of_expertise", "availability")}
+        async for squad in self.squads.find({application: {"$exists": True}}, {"_id": 1}):
+            await self.squads.update_one({"_id": squad["_id"]}, {"$set": {**anonymous, **blank}})
+            await self.squads.update_one(
+                {"_id": squad["_id"], application: {"$exists": True}},
+                {"$rename": {application: f"applications.{former}"}},
+            )
+        await self.squads.update_many(
+            {"outputs.author_ids": member_id},
+            {"$set": {"outputs.$[].author_ids.$[mine]": former}},
+            array_filters=[{"mine": member_id}],
+        )
 
     async def export(self, member_id: str) -> Document:
         document = await one(self.members.members, member_id, "member")
