@@ -9,6 +9,7 @@ nas_coordinator, admin.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Coroutine
@@ -29,8 +30,10 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT from the hub's identit
 
 
 MIN_SECRET_LENGTH = 32
-# How often at most the identity provider's keys are fetched again for a key a token names.
+# How often at most the identity provider's keys are fetched again for a key a token names, and
+# how long fetched keys are trusted: a key the provider withdraws stops working within that.
 KEYS_REFRESH_SECONDS = 10.0
+KEYS_MAX_AGE_SECONDS = 3600.0
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 
 
@@ -59,6 +62,8 @@ class TokenVerifier:
         self.settings = settings
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._fetching = asyncio.Lock()  # one fetch at a time, however many tokens wait for it
+        self._failure: str | None = None  # why the last fetch failed, until one succeeds
 
     async def principal(self, token: str) -> Principal:
         key, algorithms = await self._key_for(token)
@@ -79,10 +84,13 @@ class TokenVerifier:
 
     async def _key_for(self, token: str) -> tuple[Any, list[str]]:
         if self.settings.auth_oidc_issuer_url:
-            key_id = str(jwt.get_unverified_header(token).get("kid"))
-            if key_id not in self._keys and time.monotonic() - self._fetched_at > KEYS_REFRESH_SECONDS:
-                await self._fetch_keys()  # a key not seen yet: the provider may have rotated
+            key_id = str(jwt.get_unverified_header(token).get("kid") or "")
+            age = time.monotonic() - self._fetched_at
+            if age > KEYS_MAX_AGE_SECONDS or (key_id not in self._keys and age > KEYS_REFRESH_SECONDS):
+                await self._fetch_keys()  # stale, or a key not seen yet: the provider may have rotated
             known = self._keys.get(key_id)
+            if known is None and self._failure:
+                raise IdentityProviderUnavailable(self._failure)  # the token may be fine: a 503
             if known is None:
                 raise jwt.InvalidTokenError("the token names no key the identity provider publishes")
             # The key's own algorithm, never the token's say: no HS256 signed with a public key.
@@ -94,6 +102,20 @@ class TokenVerifier:
         return self.settings.auth_secret, ["HS256"]
 
     async def _fetch_keys(self) -> None:
+        fetched_before = self._fetched_at
+        async with self._fetching:
+            if self._fetched_at != fetched_before:
+                return  # another request fetched them while this one waited
+            # Counted from the attempt, not the success: an unknown key id cannot make every
+            # request call a provider that is down.
+            self._fetched_at = time.monotonic()
+            try:
+                self._keys, self._failure = await self._published_keys(), None
+            except IdentityProviderUnavailable as failure:
+                self._failure = str(failure)
+                raise
+
+    async def _published_keys(self) -> dict[str, jwt.PyJWK]:
         issuer = str(self.settings.auth_oidc_issuer_url).rstrip("/")
         try:
             async with httpx.AsyncClient(timeout=5) as client:
@@ -102,11 +124,11 @@ class TokenVerifier:
             keys = jwt.PyJWKSet.from_dict(published).keys
         except (httpx.HTTPError, KeyError, ValueError, jwt.PyJWTError) as error:
             raise IdentityProviderUnavailable(f"the identity provider's keys: {error}") from error
-        self._fetched_at = time.monotonic()
-        self._keys = {
-            str(key.key_id): key
+        # A provider with one key may leave out its id: tokens without one find it under "".
+        return {
+            str(key.key_id or ""): key
             for key in keys
-            if key.key_id and key.public_key_use in (None, "sig") and key.algorithm_name in ASYMMETRIC
+            if key.public_key_use in (None, "sig") and key.algorithm_name in ASYMMETRIC
         }
 
 

@@ -123,5 +123,18 @@ async def test_a_token_cannot_choose_a_symmetric_algorithm_with_the_public_key_a
 
 async def test_a_provider_that_does_not_answer_is_unavailable_not_a_bad_token() -> None:
     settings = ServiceSettings(service_name="tests", auth_oidc_issuer_url="http://127.0.0.1:9", auth_issuer="eu-login")
-    with pytest.raises(IdentityProviderUnavailable):
-        await TokenVerifier(settings).principal(Provider().token("k1"))
+    checks, token = TokenVerifier(settings), Provider().token("k1")
+    for _ in range(2):  # the second within the refresh interval: no new attempt, still a 503
+        with pytest.raises(IdentityProviderUnavailable):
+            await checks.principal(token)
+
+
+async def test_a_withdrawn_key_stops_working_once_the_keys_are_old_even_without_a_new_key_id(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = verifier(provider)
+    assert (await checks.principal(provider.token("k1"))).member_id == "ana-berzina"
+    provider.published = ["k2"]
+    monkeypatch.setattr(auth, "KEYS_MAX_AGE_SECONDS", 0.0)
+    with pytest.raises(jwt.InvalidTokenError, match="no key the identity provider publishes"):
+        await checks.principal(provider.token("k1"))

@@ -88,8 +88,11 @@ class StackConfig:
         """The secret this stack's services check tokens with: made once per stack (`clean`
         removes it), readable only by its owner, never committed."""
         path = self.home / "auth-secret"
-        if not path.exists():
+        if not path.exists() or not path.read_text().strip():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48))
+            written = path.with_suffix(".new")
+            written.unlink(missing_ok=True)
+            written.touch(mode=0o600)
+            written.write_text(secrets.token_urlsafe(48))
+            written.replace(path)  # whole or not at all: a crash leaves no empty secret
         return path.read_text().strip()

@@ -99,7 +99,10 @@ def load_demo(config: StackConfig) -> str:
             headers = _as(settings, author, "member")
             submit = functools.partial(client.post, "/practices", json=practice, headers=headers)
             practice_id = _when_known(submit, 403)["id"]
-            _ok(client.post(f"/practices/{practice_id}/reviewer", json={"reviewer_id": REVIEWER}, headers=staff))
+            assign = functools.partial(
+                client.post, f"/practices/{practice_id}/reviewer", json={"reviewer_id": REVIEWER}, headers=staff
+            )
+            _when_known(assign, 422)  # practices knows the reviewer a moment after approval too
             review = {"scores": SCORES, "decision": "publish"}
             _ok(
                 client.post(f"/practices/{practice_id}/reviews", json=review, headers=_as(settings, REVIEWER, "member"))

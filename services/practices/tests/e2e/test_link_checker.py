@@ -54,7 +54,8 @@ async def check(url: str, policy: LinkPolicy | None = None) -> tuple[int | None,
 async def test_loopback_and_private_targets_are_refused_before_any_connection(site: tuple[str, list[str]]) -> None:
     address, asked = site
     port = address.split(":")[1]
-    for url in (f"http://{address}/ok", f"http://localhost:{port}/ok", "http://10.0.0.1/", "http://169.254.169.254/"):
+    inside = ("http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/", "http://[64:ff9b::a00:1]/")
+    for url in (f"http://{address}/ok", f"http://localhost:{port}/ok", *inside):
         status, error = await check(url)
         assert status is None, url
         assert str(error).startswith("refused:"), (url, error)

@@ -30,7 +30,8 @@ async def written(
 
 def at_revision(document_id: str, revision: int) -> Document:
     """The selector of a write that applies only to the document as it was read: any other
-    change in between (a concurrent request, a status change) makes it match nothing."""
+    change in between (a concurrent request, a status change) makes it match nothing. The write
+    sets the next revision (not `$inc`, which on a document without one would set 1 again)."""
     # Documents written before revisions were counted have none: they are at the first.
     return {"_id": document_id, "revision": {"$in": [1, None]} if revision == 1 else revision}
 

@@ -80,9 +80,8 @@ class MemberStore:
             self.members,
             at_revision(member_id, member.revision),
             {
-                "$set": {"status": target, "updated_at": at},
+                "$set": {"status": target, "updated_at": at, "revision": after.revision},
                 "$push": {"decisions": decision},
-                "$inc": {"revision": 1},
             },
             [rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at)],
         )
@@ -123,9 +122,9 @@ class MemberStore:
                 "email_key": profile.email.casefold(),
                 "name_key": name_key(profile.display_name),
                 "updated_at": at,
+                "revision": after.revision,
                 **extra,
             },
-            "$inc": {"revision": 1},
         }
         if history:
             update["$push"] = {"consent_history": history}

@@ -41,10 +41,11 @@ class PersonalData:
                 self.members.members,
                 at_revision(member_id, member.revision),
                 # The Idempotency-Key record holds a fingerprint of the application (name, email).
-                {"$set": erased_fields, "$unset": {CREATION_FIELD: ""}, "$inc": {"revision": 1}},
+                {"$set": {**erased_fields, "revision": member.revision + 1}, "$unset": {CREATION_FIELD: ""}},
                 [rules.erased(member, at)],
             )
-            if not erased:  # the member changed meanwhile: say so rather than answer "done"
+            # The member changed meanwhile: done if that change was another erasure, else say so.
+            if not erased and (await self.members.member(member_id)).status != "erased":
                 raise Conflict("the member changed meanwhile; ask for the erasure again")
         await self._forget_in_squads(member_id)
         await self.activity.delete_many({"member_id": member_id})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,9 +26,11 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts.catalogue.practices import PracticeLinkBroken
+from deh_platform.errors import Conflict
 from deh_practices.adapters.store import PracticeStore
 
 CONCURRENT_CHECKS = 8
+log = logging.getLogger(__name__)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -55,8 +58,14 @@ class Refused(Exception):
 
 
 def client() -> httpx.AsyncClient:
-    """The checker's HTTP client: redirects are followed by hand, each hop checked."""
-    return httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": "deh-link-checker"})
+    """The checker's HTTP client: redirects are followed by hand, each hop checked, and no
+    connection is kept: a pooled one is chosen by address alone, so a TLS connection made for
+    one name could otherwise carry a request for another name on the same address."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        headers={"User-Agent": "deh-link-checker"},
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 async def link_state(
@@ -84,10 +93,22 @@ async def _hop(client: httpx.AsyncClient, url: httpx.URL, policy: LinkPolicy) ->
     """One request to one checked address: the status and, for a redirect, where it points."""
     if url.scheme not in ("http", "https") or not url.host:
         raise Refused("only http and https links are checked")
-    address = await _public_address(url.host, url.port or (443 if url.scheme == "https" else 80), policy)
-    direct = url.copy_with(host=address)
+    addresses = await _public_addresses(url.host, url.port or (443 if url.scheme == "https" else 80), policy)
     headers = {"Host": url.netloc.decode("ascii")}
-    extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    # The name as it goes on the wire (IDNA-encoded), for the certificate check.
+    extensions: dict[str, Any] = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+    for address in addresses:  # in the resolver's order; the next one when a connection fails
+        try:
+            return await _ask(client, url.copy_with(host=address), headers, extensions)
+        except httpx.ConnectError:
+            if address == addresses[-1]:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _ask(
+    client: httpx.AsyncClient, direct: httpx.URL, headers: dict[str, str], extensions: dict[str, Any]
+) -> tuple[int, str | None]:
     for method in ("HEAD", "GET"):
         request = client.build_request(method, direct, headers=headers, extensions=extensions)
         response = await client.send(request, stream=True)  # the body is never read
@@ -99,17 +120,26 @@ async def _hop(client: httpx.AsyncClient, url: httpx.URL, policy: LinkPolicy) ->
     raise AssertionError("unreachable")
 
 
-async def _public_address(host: str, port: int, policy: LinkPolicy) -> str:
-    """The address to connect to, once every address the name resolves to is allowed."""
+# IPv6 ranges that carry an IPv4 address inside (NAT64, 6to4, Teredo, IPv4-compatible): Python
+# counts some as global, but through them a link can reach a private IPv4 address.
+EMBEDDING_IPV4 = [
+    ipaddress.ip_network(network) for network in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96")
+]
+
+
+async def _public_addresses(host: str, port: int, policy: LinkPolicy) -> list[str]:
+    """The addresses to connect to, once every address the name resolves to is allowed."""
     answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = sorted({str(answer[4][0]).split("%")[0] for answer in answers})
+    addresses = list(dict.fromkeys(str(answer[4][0]).split("%")[0] for answer in answers))
     if not addresses:
         raise Refused(f"{host} has no address")
     for text in addresses:
         address = ipaddress.ip_address(text)
-        if not (address.is_global or any(address in network for network in policy.allowed_networks)):
+        allowed = any(address in network for network in policy.allowed_networks)
+        inside = address.version == 6 and any(address in network for network in EMBEDDING_IPV4)
+        if not allowed and (inside or not address.is_global):
             raise Refused(f"{host} resolves to {address}, which is not a public address")
-    return addresses[0]
+    return addresses
 
 
 async def check_links(store: PracticeStore, client: httpx.AsyncClient, policy: LinkPolicy) -> LinkReport:
@@ -122,9 +152,14 @@ async def check_links(store: PracticeStore, client: httpx.AsyncClient, policy: L
         async with limit:
             return await link_state(client, url, policy)
 
-    async for practice in store.practices.find(
-        {"status": "published"}, {"metadata.links": 1, "broken_links": 1, "revision": 1}
-    ):
+    # The ids first: no database cursor stays open while links are fetched.
+    published = [document["_id"] async for document in store.practices.find({"status": "published"}, {"_id": 1})]
+    for practice_id in published:
+        practice = await store.practices.find_one(
+            {"_id": practice_id, "status": "published"}, {"metadata.links": 1, "broken_links": 1}
+        )
+        if practice is None:
+            continue  # archived meanwhile
         links = practice["metadata"].get("links", [])
         states = await asyncio.gather(*(check(url) for url in links))
         checked += len(links)
@@ -141,9 +176,12 @@ async def check_links(store: PracticeStore, client: httpx.AsyncClient, policy: L
         ]
         newly += len(events)
         if events or known != set(dead):
-            await store.change(
-                await store.get(practice["_id"]), {"broken_links": sorted(dead), "links_checked_at": now}, list(events)
-            )
+            try:
+                await store.change(
+                    await store.get(practice_id), {"broken_links": sorted(dead), "links_checked_at": now}, list(events)
+                )
+            except Conflict:  # edited meanwhile: the next check sees the new version
+                log.info("link check: practice %s changed meanwhile; checked again next time", practice_id)
     return LinkReport(checked, broken, newly)
 
 

@@ -25,7 +25,7 @@ from deh_contracts.registry import Contract
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
-from deh_platform.records import HIDDEN_FIELDS, new_id, now
+from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import policies
 from deh_practices.domain import practices as rules
@@ -308,6 +308,7 @@ class PracticeStore:
         async for document in self.practices.find({f"authors.{member_id}": {"$exists": True}}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
         former = f"erased-{new_id()}"
+        await self.practices.update_many({f"{CREATION_FIELD}.caller": member_id}, {"$unset": {CREATION_FIELD: ""}})
         await self._touch_all({"reviewer_id": member_id}, {"reviewer_id": None})
         await self._touch_all({"created_by": member_id}, {"created_by": former})
         for where in ("versions", "reviews"):
