@@ -75,6 +75,8 @@ class RefusedMessage:
 
 
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
+# A tombstone (a record with a key and no value) on a compacted topic: the key's data is gone.
+TombstoneHandler = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class Parsed:
     event: CloudEvent[Any] | None = None
     error: ContractError | None = None
     skip: str = ""
+    tombstone: bool = False
 
     @property
     def type_name(self) -> str:
@@ -196,6 +199,7 @@ class EventConsumer:
         self.handlers: dict[str, Handler] = {}
         self.batch_handlers: dict[str, BatchHandler] = {}
         self.refusal_handlers: dict[str, RefusalHandler] = {}
+        self.tombstone_handlers: dict[str, TombstoneHandler] = {}
         self.projection: ProjectionHandler | None = None
         self.lag: dict[tuple[str, int], int] = {}
         self._partitions = _Partitions()
@@ -243,6 +247,18 @@ class EventConsumer:
         if spec.topic not in self.topics:
             raise ValueError(f"{spec.type_name} travels on {spec.topic.name}, which {self.group} does not read")
         return spec.type_name
+
+    def on_tombstone(self, topic: Topic) -> Callable[[TombstoneHandler], TombstoneHandler]:
+        """Handle the tombstones of a compacted topic (the handler gets the key); on topics
+        without one, a tombstone is skipped, never dead-lettered."""
+        if topic not in self.topics:
+            raise ValueError(f"{self.group} does not read {topic.name}")
+
+        def register(handler: TombstoneHandler) -> TombstoneHandler:
+            self.tombstone_handlers[topic.name] = handler
+            return handler
+
+        return register
 
     def on_refused(self, topic: Topic) -> Callable[[RefusalHandler], RefusalHandler]:
         """Answer a message that breaks its contract on an inbound topic (for example with a
@@ -374,6 +390,11 @@ class EventConsumer:
         if origin is None:
             parsed.skip = "re-driven to another group"
             return parsed
+        if record.value is None:
+            parsed.tombstone = True
+            if origin.name not in self.tombstone_handlers:
+                parsed.skip = "a tombstone nobody here handles"
+            return parsed
         if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers and self.projection is None:
             parsed.skip = "not handled here"
             return parsed
@@ -462,6 +483,9 @@ class EventConsumer:
             return await self._dead_letter(item, failed)
 
     async def _dispatch(self, item: Parsed) -> None:
+        if item.tombstone:
+            await self.tombstone_handlers[item.origin_topic]((item.record.key or b"").decode("utf-8", errors="replace"))
+            return
         if item.event is not None and self.projection is not None:
             await self.projection([_delivery(item)])
             return

@@ -41,6 +41,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts import CloudEvent, to_kafka
 from deh_contracts.envelope import SEQUENCE_HEADER, sequence_text
+from deh_contracts.registry import Topic
 from deh_platform.telemetry import (
     events_published,
     extract_context,
@@ -64,9 +65,33 @@ log = logging.getLogger(__name__)
 UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError)
 
 
-def pending(event: CloudEvent[Any]) -> Document:
+@dataclass(frozen=True)
+class Tombstone:
+    """A record with a key and no value, for a compacted topic: once the log cleaner has run,
+    no earlier record of that key can be read (decision 0014)."""
+
+    topic: Topic
+    key: str
+
+
+Outgoing = CloudEvent[Any] | Tombstone
+
+
+def pending(event: Outgoing) -> Document:
     """An event as stored in the outbox: the exact Kafka record, with the trace context of the
     request that caused it, so the relay's publish joins that trace."""
+    if isinstance(event, Tombstone):
+        headers: dict[str, str] = {}
+        inject_context(headers)
+        return {
+            "id": f"tombstone-{uuid.uuid4().hex}",
+            "type": "tombstone",
+            "topic": event.topic.name,
+            "key": event.key,
+            "value": None,
+            "headers": headers,
+            "stored_at": datetime.now(UTC),
+        }
     record = to_kafka(event)
     headers = dict((name, value.decode()) for name, value in record.headers)
     inject_context(headers)
@@ -86,7 +111,7 @@ def set_aside_entry(kind: str, reason: str, **details: Any) -> Document:
     return {"kind": kind, "reason": reason, "at": datetime.now(UTC), **details}
 
 
-def with_events(update: Document, events: Sequence[CloudEvent[Any]]) -> Document:
+def with_events(update: Document, events: Sequence[Outgoing]) -> Document:
     """Add the events to a MongoDB update document, so that they are written with the change."""
     if not events:
         return update
@@ -95,7 +120,7 @@ def with_events(update: Document, events: Sequence[CloudEvent[Any]]) -> Document
     return {**update, "$push": pushes}
 
 
-def new_document(document: Document, events: Sequence[CloudEvent[Any]]) -> Document:
+def new_document(document: Document, events: Sequence[Outgoing]) -> Document:
     """A document to insert, carrying the events its creation causes."""
     return {**document, OUTBOX_FIELD: [pending(event) for event in events]}
 
@@ -104,7 +129,7 @@ class Producer(Protocol):
     """What the relay needs of aiokafka's AIOKafkaProducer (started, idempotent, acks=all)."""
 
     async def send(
-        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+        self, topic: str, value: bytes | None, key: bytes, headers: list[tuple[str, bytes]]
     ) -> asyncio.Future[Any]: ...
 
 
@@ -287,7 +312,7 @@ class OutboxRelay:
             try:
                 delivery = await self.producer.send(
                     event["topic"],
-                    event["value"].encode(),
+                    None if event["value"] is None else event["value"].encode(),
                     key=event["key"].encode(),
                     headers=[(name, value.encode()) for name, value in headers.items()],
                 )

@@ -29,7 +29,7 @@ from deh_platform.creation import Creation
 from deh_platform.errors import Conflict
 from deh_platform.leases import ExclusiveJob, Job, Lease
 from deh_platform.logs import configure_logging
-from deh_platform.outbox import Document, OutboxRelay, new_document, with_events
+from deh_platform.outbox import Document, OutboxRelay, Outgoing, Tombstone, new_document, with_events
 from deh_platform.publishing import publish_event
 from deh_platform.records import CREATION_FIELD
 from deh_platform.settings import ServiceSettings
@@ -200,7 +200,7 @@ class ServiceRuntime:
         collection: AsyncCollection[Document],
         selector: Document,
         update: Document,
-        events: Sequence[Contract | CloudEvent[Any]],
+        events: Sequence[Contract | Outgoing],
         *,
         upsert: bool = False,
     ) -> UpdateResult:
@@ -217,7 +217,7 @@ class ServiceRuntime:
         self,
         collection: AsyncCollection[Document],
         document: Document,
-        events: Sequence[Contract | CloudEvent[Any]],
+        events: Sequence[Contract | Outgoing],
         creation: Creation | None = None,
     ) -> bool:
         """Insert a document together with the events its creation causes. With the `creation` of
@@ -239,7 +239,7 @@ class ServiceRuntime:
         document_id: Any,
         into: str,
         item: Document,
-        events: Sequence[Contract | CloudEvent[Any]],
+        events: Sequence[Contract | Outgoing],
         creation: Creation,
         *,
         named_by: str,
@@ -259,8 +259,13 @@ class ServiceRuntime:
             raise Conflict(f"the {into} changed meanwhile; retry")
         return {key: value for key, value in earlier.items() if key != CREATION_FIELD}
 
-    def _events(self, events: Sequence[Contract | CloudEvent[Any]]) -> list[CloudEvent[Any]]:
-        return [event if isinstance(event, CloudEvent) else self.new_event(event) for event in events]
+    def _events(self, events: Sequence[Contract | Outgoing]) -> list[Outgoing]:
+        outgoing: list[Outgoing] = []
+        for event in events:
+            if isinstance(event, Tombstone) and event.topic not in self.produces:
+                raise ValueError(f"{self.name} does not produce {event.topic.name}")
+            outgoing.append(event if isinstance(event, CloudEvent | Tombstone) else self.new_event(event))
+        return outgoing
 
     def _notify(self, collection: AsyncCollection[Document], document_id: Any) -> None:
         if self.relay is None or collection.name not in self.relay.collections:

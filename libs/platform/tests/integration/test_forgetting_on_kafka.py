@@ -9,8 +9,9 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from hub_testing import records_on
 
 from deh_stack.testing import ServerAddresses, eventually
 
@@ -24,24 +25,6 @@ QUICK_COMPACTION = {
     "min.compaction.lag.ms": "0",
     "delete.retention.ms": "100",
 }
-
-
-async def everything_on(servers: ServerAddresses, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """Every record still readable on the topic's partition, read up to its end offset."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
-        records: list[tuple[bytes | None, bytes | None]] = []
-        while await consumer.position(partition) < end:
-            batch = await consumer.getmany(partition, timeout_ms=1000)
-            records += [(record.key, record.value) for record in batch.get(partition, [])]
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def test_a_tombstone_removes_every_value_of_a_member_from_a_compacted_topic(
@@ -58,13 +41,13 @@ async def test_a_tombstone_removes_every_value_of_a_member_from_a_compacted_topi
         await producer.send_and_wait(unique_name, b'{"display_name": "' + name + b'"}', key=member)
         await producer.send_and_wait(unique_name, b'{"display_name": "' + name + b' II"}', key=member)
         await producer.send_and_wait(unique_name, None, key=member)  # the erasure
-        assert any(value and name in value for _, value in await everything_on(servers, unique_name))
+        assert any(value and name in value for _, value in await records_on(servers, unique_name))
 
         async def forgotten() -> bool:
             # The cleaner never touches the segment being written: a record now and then rolls it.
             await producer.send_and_wait(unique_name, b"{}", key=b"someone-else")
             await asyncio.sleep(0.2)
-            records = await everything_on(servers, unique_name)
+            records = await records_on(servers, unique_name)
             return not any(key == member or (value and name in value) for key, value in records)
 
         await eventually(forgotten, within=90, interval=0.5)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from counters_service import CountersService, CounterStream
-from hub_testing import produce, published_events
+from hub_testing import produce, published_events, records_on
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -34,6 +34,24 @@ async def test_a_redelivered_event_has_one_effect(
 
     # Same key, same partition: once the later event counts, the duplicate was handled too.
     assert await eventually(lambda: _total_reaches(counters, counter, 100)) == 105
+
+
+async def test_a_tombstone_leaves_through_the_outbox_and_its_readers_forget_the_key(
+    servers: ServerAddresses, counters: CountersService, counter_stream: CounterStream
+) -> None:
+    counter = f"c-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=counters.app), base_url="http://counters") as client:
+        await client.post(f"/counters/{counter}/increment", json={"by": 7})
+        assert await eventually(lambda: _total_reaches(counters, counter, 7)) == 7
+        assert (await client.delete(f"/counters/{counter}")).status_code == 202
+
+    async def forgotten() -> bool:
+        return await counters.runtime.db.totals.find_one({"_id": counter}) is None
+
+    await eventually(forgotten)
+    mine = [record for record in await records_on(servers, counter_stream.topic.name) if record[0] == counter.encode()]
+    assert mine[-1][1] is None, "the last record of the key is a tombstone: compaction removes the rest"
+    assert len(mine) == 2
 
 
 async def _total_reaches(service: CountersService, counter: str, minimum: int) -> int:

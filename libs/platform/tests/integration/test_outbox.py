@@ -103,7 +103,7 @@ class ProducerThatDies:
         self.producer, self.after, self.sent = producer, after, 0
         self.dead = asyncio.Event()
 
-    async def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
+    async def send(self, topic: str, value: bytes | None, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
         if self.sent >= self.after:
             self.dead.set()
             await asyncio.Event().wait()

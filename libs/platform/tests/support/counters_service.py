@@ -16,6 +16,7 @@ from deh_contracts.vocabulary import Sector
 from deh_platform.consumer import Backoff
 from deh_platform.http import create_service_app
 from deh_platform.idempotency import Effect, apply_all_once
+from deh_platform.outbox import Tombstone
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
 from deh_stack.testing import ServerAddresses
@@ -89,7 +90,19 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
         ]
         await apply_all_once(runtime.db.totals, effects)
 
+    @consumer.on_tombstone(COUNTERS)
+    async def forget_total(counter_id: str) -> None:
+        await runtime.db.totals.delete_one({"_id": counter_id})
+
     router = APIRouter()
+
+    @router.delete("/counters/{counter_id}", status_code=202)
+    async def forget(counter_id: str) -> dict[str, str]:
+        """The counter goes, and a tombstone tells its readers (through the outbox)."""
+        await runtime.write(
+            runtime.db.counters, {"_id": counter_id}, {"$set": {"value": 0}}, [Tombstone(COUNTERS, counter_id)]
+        )
+        return {"forgotten": counter_id}
 
     @router.post("/counters/{counter_id}/increment", status_code=202)
     async def increment(counter_id: str, body: Increment) -> dict[str, str]:

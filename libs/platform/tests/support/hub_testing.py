@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import httpx
 import jsonschema
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -106,7 +107,8 @@ async def published_events(
 
 
 async def events_on(servers: ServerAddresses, topic: Topic) -> list[Published]:
-    """Every event on a topic now whose value is JSON, in order per partition."""
+    """Every event on a topic now whose value is JSON, in order per partition (tombstones, which
+    have no value, left out: see records_on)."""
     consumer = AIOKafkaConsumer(
         topic.name, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
     )
@@ -119,12 +121,40 @@ async def events_on(servers: ServerAddresses, topic: Topic) -> list[Published]:
                 return events
             for records in batches.values():
                 for record in records:
+                    if record.value is None:
+                        continue  # a tombstone: no event
                     headers = header_map(list(record.headers))
                     try:
                         data = json.loads(record.value)
                     except ValueError:
                         continue  # a broken message some test sent on purpose
                     events.append(Published(headers.get("ce_type", ""), headers.get("ce_subject", ""), headers, data))
+    finally:
+        await consumer.stop()
+
+
+async def records_on(servers: ServerAddresses, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """(key, value) of every record still readable on a topic, read up to each partition's end:
+    tombstones (no value) included, which the CloudEvents readers above leave out."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, partition["partition"]) for partition in description["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[tuple[bytes | None, bytes | None]] = []
+        for partition in partitions:
+            while await consumer.position(partition) < ends[partition]:
+                batch = await consumer.getmany(partition, timeout_ms=1000)
+                records += [(record.key, record.value) for record in batch.get(partition, [])]
+        return records
     finally:
         await consumer.stop()
 
