@@ -43,6 +43,18 @@ MEMBERSHIP = Topic(
     description="Everything that happens to members, organisations, National Advisory Services and squads.",
     config={"retention.ms": _FOREVER},
 )
+# What other services may show about a person: compacted and keyed by member, so that the
+# latest record of each member is all that is kept, and an erasure's tombstone (no value)
+# removes the rest once the log cleaner has run (decision 0014). Never a domain stream.
+PEOPLE = Topic(
+    "deh.membership.people.v1",
+    key="member id",
+    partitions=6,
+    producer="membership",
+    consumers=("practices", "events"),
+    description="Each member's current public details (the name they show, if any); a tombstone on erasure.",
+    config={"cleanup.policy": "compact", "max.compaction.lag.ms": str(24 * 3600 * 1000)},
+)
 PRACTICES = Topic(
     "deh.practices.v1",
     key="practice id",
@@ -120,6 +132,7 @@ REDRIVE_GROUP_HEADER = "deh_redrive_group"
 REDRIVE_ORIGIN_HEADER = "deh_origin_topic"
 TOPICS: tuple[Topic, ...] = (
     MEMBERSHIP,
+    PEOPLE,
     PRACTICES,
     EVENTS,
     MONITORING,

@@ -77,6 +77,8 @@ class RefusedMessage:
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
 # A tombstone (a record with a key and no value) on a compacted topic: the key's data is gone.
 TombstoneHandler = Callable[[str], Awaitable[None]]
+# The number a tombstone counts as where a copy is ordered by event numbers: after every record.
+AFTER_EVERY_RECORD = 2**62
 
 
 @dataclass(frozen=True)

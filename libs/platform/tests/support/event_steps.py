@@ -9,7 +9,7 @@ from typing import Any
 from hub_samples import event_draft
 from hub_testing import ServiceUnderTest, from_membership, produce
 
-from deh_contracts.catalogue.membership import MemberApproved
+from deh_contracts.catalogue.membership import MemberApproved, MemberPerson
 from deh_stack.testing import ServerAddresses, eventually
 
 
@@ -56,7 +56,8 @@ async def cancel(events: ServiceUnderTest, registration: dict[str, Any]) -> dict
 async def approved(
     events: ServiceUnderTest, servers: ServerAddresses, *members: tuple[str, str, list[str]], name: str | None = None
 ) -> None:
-    """Membership approved these (member id, country, sectors) and events has its copy of them."""
+    """Membership approved these (member id, country, sectors) and events has its copy of them;
+    with a `name`, each shows one (on the people topic)."""
     records = [
         from_membership(
             MemberApproved(
@@ -64,7 +65,6 @@ async def approved(
                 country=country,
                 sectors=sectors,
                 roles=["member"],
-                display_name=name and f"{name} {member[-4:]}",
                 approved_by="moderator-1",
                 approved_at=datetime.now(UTC),
             ),
@@ -72,9 +72,16 @@ async def approved(
         )
         for member, country, sectors in members
     ]
+    if name:
+        people = [
+            MemberPerson(member_id=member, display_name=f"{name} {member[-4:]}", updated_at=datetime.now(UTC))
+            for member, _, _ in members
+        ]
+        records += [from_membership(person, 2) for person in people]
     await produce(servers, *records)
 
     async def known() -> bool:
-        return all([await events.app.state.store.member(member) is not None for member, _, _ in members])
+        copies = [await events.app.state.store.member(member) for member, _, _ in members]
+        return all(copy is not None and (name is None or copy.display_name) for copy in copies)
 
     await eventually(known, within=30)

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from deh_contracts.registry import MEMBERSHIP
+from deh_contracts.registry import MEMBERSHIP, PEOPLE
 from deh_membership.adapters.http import router
 from deh_membership.adapters.kafka import subscribe_activity
 from deh_membership.adapters.members import MemberStore
@@ -18,7 +18,9 @@ OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads")
 
 
 def create_app(settings: MembershipSettings) -> FastAPI:
-    runtime = ServiceRuntime.from_settings(settings, produces=[MEMBERSHIP], outbox_collections=OUTBOX_COLLECTIONS)
+    runtime = ServiceRuntime.from_settings(
+        settings, produces=[MEMBERSHIP, PEOPLE], outbox_collections=OUTBOX_COLLECTIONS
+    )
     organisations = OrganisationStore(runtime)
     members = MemberStore(runtime, organisations)
     subscribe_activity(runtime, members)

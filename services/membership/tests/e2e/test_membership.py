@@ -15,7 +15,7 @@ from hub_testing import ServiceUnderTest, produce, published_events, settle, val
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import AttendanceRecorded
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, PracticePublished
-from deh_contracts.registry import MEMBERSHIP
+from deh_contracts.registry import MEMBERSHIP, PEOPLE
 from deh_membership.app import create_app
 from deh_membership.settings import MembershipSettings
 from deh_stack.testing import ServerAddresses, eventually
@@ -65,8 +65,10 @@ async def test_a_person_applies_and_a_moderator_approves(
         "eu.deh.membership.member.applied.v1",
         "eu.deh.membership.member.approved.v1",
     ]
-    assert events[1].data["display_name"] == f"Ana {member_id[-6:]}"
+    assert events[1].data["display_name"] is None, "no name on the domain stream, which is kept forever"
     assert events[1].data["approved_by"] == "moderator-1"
+    (person,) = await published_events(servers, PEOPLE, [member_id])
+    assert person.data["display_name"] == f"Ana {member_id[-6:]}", "the visible name: on the people topic"
 
 
 async def test_a_moderator_rejects_with_a_reason(membership: ServiceUnderTest, servers: ServerAddresses) -> None:
@@ -193,9 +195,10 @@ async def test_a_member_updates_profile_and_consent_and_is_suspended_reinstated_
         for event in await published_events(servers, MEMBERSHIP, [member_id], at_least=7)
         if event.type.endswith("profile-updated.v1")
     )
-    assert hidden.data["display_name"] is None, "a hidden member's name does not leave the service"
-    assert hidden.data["expertise_topics"] == []
-    assert shown.data["display_name"] == f"Ana {member_id[-6:]}"
+    assert hidden.data["expertise_topics"] == [], "a hidden member's topics do not leave the service"
+    assert shown.data["expertise_topics"] != []
+    people = [event.data["display_name"] for event in await published_events(servers, PEOPLE, [member_id], at_least=3)]
+    assert people == [None, None, f"Ana {member_id[-6:]}"], "approved hidden, still hidden, then shown"
 
 
 # Directory ------------------------------------------------------------------------------------------------
@@ -568,6 +571,7 @@ async def test_every_published_event_matches_its_schema_and_carries_no_email_or_
     )
 
     events = await published_events(servers, MEMBERSHIP, [visible, hidden], at_least=5)
+    events += await published_events(servers, PEOPLE, [visible, hidden], at_least=3)
 
     for event in events:
         validate_against_committed_schema(event)

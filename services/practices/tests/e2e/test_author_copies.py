@@ -16,7 +16,7 @@ from hub_samples import practice_metadata
 from hub_testing import ServiceUnderTest, from_membership, produce
 
 from deh_contracts import Contract
-from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberProfileUpdated
+from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberPerson
 from deh_contracts.registry import MEMBERSHIP
 from deh_practices.adapters.store import PracticeStore
 from deh_stack.testing import ServerAddresses, eventually
@@ -27,22 +27,16 @@ MODERATOR = ("moderator-1", "moderator")
 NOW = datetime.now(UTC)
 
 
-def approved(member_id: str, name: str) -> MemberApproved:
+def approved(member_id: str) -> MemberApproved:
+    """Membership's approval: the member is active (their name travels on the people topic)."""
     return MemberApproved(
-        member_id=member_id,
-        country="EE",
-        sectors=["school"],
-        roles=["member"],
-        display_name=name,
-        approved_by="mod",
-        approved_at=NOW,
+        member_id=member_id, country="EE", sectors=["school"], roles=["member"], approved_by="mod", approved_at=NOW
     )
 
 
-def renamed(member_id: str, name: str | None) -> MemberProfileUpdated:
-    return MemberProfileUpdated(
-        member_id=member_id, display_name=name, country="EE", sectors=["school"], directory_visible=True, updated_at=NOW
-    )
+def named(member_id: str, name: str | None) -> MemberPerson:
+    """The member's record on the people topic: the name they show (None when hidden)."""
+    return MemberPerson(member_id=member_id, display_name=name, updated_at=NOW)
 
 
 async def create_while(
@@ -95,11 +89,14 @@ async def practice(practices: ServiceUnderTest, practice_id: str) -> dict[str, A
 async def arrived(
     servers: ServerAddresses, practices: ServiceUnderTest, member_id: str, data: Contract, n: int
 ) -> None:
+    """Produce a member's event numbered `n` and wait until the copy has it (names and status
+    are numbered on their own topics)."""
     await produce(servers, from_membership(data, n))
+    clock = "name_sequence" if isinstance(data, MemberPerson) else "sequence"
 
     async def applied() -> bool:
         copy = await copy_of(practices, member_id)
-        return copy is not None and copy["sequence"] == n
+        return copy is not None and copy.get(clock) == n
 
     await eventually(applied)
 
@@ -121,23 +118,24 @@ async def test_a_name_that_arrives_while_a_practice_is_created_reaches_it(
     practices: ServiceUnderTest, servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
-    await arrived(servers, practices, author, approved(author, "Kadri"), 1)  # only active members submit
+    await arrived(servers, practices, author, approved(author), 1)  # only active members submit
 
     practice_id = await create_while(
-        practices, monkeypatch, author, lambda: arrived(servers, practices, author, renamed(author, "Kadri Tamm"), 2)
+        practices, monkeypatch, author, lambda: arrived(servers, practices, author, named(author, "Kadri Tamm"), 2)
     )
 
-    async def named() -> bool:
+    async def shown() -> bool:
         return bool((await practice(practices, practice_id))["authors"] == {author: "Kadri Tamm"})
 
-    await eventually(named)
+    await eventually(shown)
 
 
 async def test_an_erasure_that_arrives_while_a_practice_is_created_reaches_it(
     practices: ServiceUnderTest, servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
-    await arrived(servers, practices, author, approved(author, "Kadri Tamm"), 1)
+    await arrived(servers, practices, author, approved(author), 1)
+    await arrived(servers, practices, author, named(author, "Kadri Tamm"), 2)
 
     practice_id = await create_while(
         practices,
@@ -157,20 +155,23 @@ async def test_an_older_copy_never_overwrites_a_newer_one_nor_revives_an_erased_
     practices: ServiceUnderTest, servers: ServerAddresses
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
-    await arrived(servers, practices, author, approved(author, "Kadri Tamm"), 1)
-    await arrived(servers, practices, author, renamed(author, None), 3)  # the member hid their name
+    await arrived(servers, practices, author, approved(author), 1)
+    await arrived(servers, practices, author, named(author, "Kadri Tamm"), 2)
+    await arrived(servers, practices, author, named(author, None), 4)  # the member hid their name
 
-    # A stale copy (redelivered, re-driven) of the name before it was hidden, then the newest event.
-    await produce(servers, from_membership(renamed(author, "Kadri Tamm"), 2))
-    await arrived(servers, practices, author, renamed(author, None), 4)
+    # A stale copy (redelivered, re-driven) of the name before it was hidden, then the newest record.
+    await produce(servers, from_membership(named(author, "Kadri Tamm"), 3))
+    await arrived(servers, practices, author, named(author, None), 5)
     copy = await copy_of(practices, author)
     assert copy is not None
     assert copy["display_name"] is None
 
-    await arrived(servers, practices, author, MemberErased(member_id=author, erased_at=NOW), 5)
-    await produce(servers, from_membership(renamed(author, "Kadri Tamm"), 4))
-    await produce(servers, from_membership(approved(author, "Kadri Tamm"), 6))  # even a newer one
-    # Consumed after those (one partition is read in order), so they have been read when it arrives.
+    await arrived(servers, practices, author, MemberErased(member_id=author, erased_at=NOW), 6)
+    await produce(servers, from_membership(named(author, "Kadri Tamm"), 7))  # even newer ones
+    await produce(servers, from_membership(approved(author), 8))
+    # Consumed after those (a partition is read in order; both topics have as many partitions
+    # and the same key goes to the same one), so they have been read when these arrive.
     last = key_on_the_same_partition(author, MEMBERSHIP.partitions)
-    await arrived(servers, practices, last, approved(last, "Jaan"), 1)
-    assert await copy_of(practices, author) == {"_id": author, "erased": True, "sequence": 5}
+    await arrived(servers, practices, last, approved(last), 1)
+    await arrived(servers, practices, last, named(last, "Jaan"), 2)
+    assert await copy_of(practices, author) == {"_id": author, "erased": True, "sequence": 6}

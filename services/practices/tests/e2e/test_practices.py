@@ -26,9 +26,8 @@ from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import PracticeSubmissionRequested
 from deh_contracts.catalogue.membership import (
-    MemberApproved,
     MemberErased,
-    MemberProfileUpdated,
+    MemberPerson,
     MemberSuspended,
     SquadOutputRecorded,
 )
@@ -438,16 +437,10 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
     tag = f"t{uuid.uuid4().hex[:8]}"
     author = f"m-{tag}"
     now = datetime.now(UTC)
-    approved = MemberApproved(
-        member_id=author,
-        country="EE",
-        sectors=["school"],
-        roles=["member"],
-        display_name="Kadri Tamm",
-        approved_by="mod",
-        approved_at=now,
+    await active_in_practices(practices, servers, author)
+    await produce(
+        servers, from_membership(MemberPerson(member_id=author, display_name="Kadri Tamm", updated_at=now), 2)
     )
-    await produce(servers, from_membership(approved, 1))
     practice_id = await submit(practices, author, metadata(tag))
 
     async def author_named(name: str | None) -> bool:
@@ -457,12 +450,9 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
         return bool(document["authors"].get(author, "absent") == name)
 
     await eventually(lambda: author_named("Kadri Tamm"))
-    hidden = MemberProfileUpdated(
-        member_id=author, display_name=None, country="EE", sectors=["school"], directory_visible=False, updated_at=now
-    )
-    await produce(servers, from_membership(hidden, 2))
+    await produce(servers, from_membership(MemberPerson(member_id=author, display_name=None, updated_at=now), 3))
     await eventually(lambda: author_named(None))
-    await produce(servers, from_membership(MemberErased(member_id=author, erased_at=now), 3))
+    await produce(servers, from_membership(MemberErased(member_id=author, erased_at=now), 4))
     await eventually(lambda: author_named("absent"))
     anonymised = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
     assert anonymised["author_names"] == ["(erased member)"]

@@ -1,7 +1,10 @@
 """Membership: the Community of Practice, organisations, the NAS network and squads.
 
-Personal data stays in membership: no event carries an email address, and a display name only
-when the member made it visible in the directory.
+Personal data stays in membership: no event carries an email address, and no domain event a
+name. The name a member shows travels only on the compacted people topic (`member person`),
+where an erasure's tombstone removes it (decision 0014). The `display_name` fields of
+`member approved` and `member profile updated` are left empty since then (kept, so that both
+types stay compatible).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from deh_contracts.registry import MEMBERSHIP, Contract, message_type
+from deh_contracts.registry import MEMBERSHIP, PEOPLE, Contract, message_type
 from deh_contracts.vocabulary import Country, Language, MemberState, OrganisationType, Sector, enum_schema, one_of
 
 PREFIX = "eu.deh.membership."
@@ -61,6 +64,16 @@ class MemberRejected(StatusChange):
     reason: str
     rejected_by: str
     rejected_at: datetime
+
+
+@message_type(PREFIX + "member.person.v1", topic=PEOPLE, subject="member_id")
+class MemberPerson(Contract):
+    """What other services may show about a member, as it is now (the latest record per member
+    is the truth; a record without a value, a tombstone, means the member was erased)."""
+
+    member_id: str
+    display_name: str | None = Field(None, description="Only when the member made their name visible.")
+    updated_at: datetime
 
 
 @message_type(PREFIX + "member.profile-updated.v1", topic=MEMBERSHIP, subject="member_id")

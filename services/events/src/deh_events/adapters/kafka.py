@@ -1,5 +1,5 @@
 """What events learns from membership: who is an active member, their country and sectors, and
-the name they show. A member who is suspended, leaves or is erased loses their registrations for
+(from the people topic) the name they show. A member who is suspended, leaves or is erased loses their registrations for
 events that have not started, and the seats go to the waitlist."""
 
 from __future__ import annotations
@@ -9,36 +9,43 @@ from deh_contracts.catalogue.membership import (
     MemberApproved,
     MemberErased,
     MemberLeft,
+    MemberPerson,
     MemberProfileUpdated,
     MemberReinstated,
     MemberSuspended,
 )
-from deh_contracts.registry import MEMBERSHIP
+from deh_contracts.registry import MEMBERSHIP, PEOPLE
 from deh_events.adapters.registrations import RegistrationStore
 from deh_events.adapters.teams import TeamStore
+from deh_platform.consumer import AFTER_EVERY_RECORD
 from deh_platform.runtime import ServiceRuntime
 
 
 def subscribe_membership(runtime: ServiceRuntime, desk: RegistrationStore, teams: TeamStore) -> None:
     store = desk.store
-    consumer = runtime.consumer([MEMBERSHIP])
+    consumer = runtime.consumer([MEMBERSHIP, PEOPLE])
 
     @consumer.on(MemberApproved)
     async def approved(event: CloudEvent[MemberApproved]) -> None:
         member = event.data
-        fields = {
-            "status": "active",
-            "country": member.country,
-            "sectors": member.sectors,
-            "display_name": member.display_name,
-        }
+        fields = {"status": "active", "country": member.country, "sectors": member.sectors}
         await store.remember_member(member.member_id, fields, event.sequence_number)
 
     @consumer.on(MemberProfileUpdated)
     async def profile_updated(event: CloudEvent[MemberProfileUpdated]) -> None:
         member = event.data
-        fields = {"country": member.country, "sectors": member.sectors, "display_name": member.display_name}
+        fields = {"country": member.country, "sectors": member.sectors}
         await store.remember_member(member.member_id, fields, event.sequence_number)
+
+    @consumer.on(MemberPerson)
+    async def person(event: CloudEvent[MemberPerson]) -> None:
+        name = {"display_name": event.data.display_name}
+        await store.remember_member(event.data.member_id, name, event.sequence_number, clock="name_sequence")
+
+    @consumer.on_tombstone(PEOPLE)
+    async def person_erased(member_id: str) -> None:
+        # Final: no record of this member that comes later on the topic can be older.
+        await store.remember_member(member_id, {"display_name": None}, AFTER_EVERY_RECORD, clock="name_sequence")
 
     @consumer.on(MemberReinstated)
     async def reinstated(event: CloudEvent[MemberReinstated]) -> None:

@@ -278,14 +278,17 @@ class EventStore:
             return None
         return MemberCopy(member_id=member_id, **{key: document.get(key) or default for key, default in _COPY.items()})
 
-    async def remember_member(self, member_id: str, fields: Document, sequence: int) -> bool:
-        """Keep the newest of a member's events (their `sequence` orders them): an older or
-        re-driven one never overwrites a newer copy nor revives an erased member. True when the
-        copy changed."""
+    async def remember_member(
+        self, member_id: str, fields: Document, sequence: int, *, clock: str = "sequence"
+    ) -> bool:
+        """Keep the newest of a member's events (their number orders them; `clock` keeps the
+        last one per topic: the domain stream's, or the people topic's `name_sequence`): an
+        older or re-driven one never overwrites a newer copy nor revives an erased member. True
+        when the copy changed."""
         older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
-        selector = {"_id": member_id, "$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
+        selector = {"_id": member_id, "$or": [{clock: older}, {clock: None}], "erased": {"$ne": True}}
         try:
-            result = await self.members.update_one(selector, {"$set": {**fields, "sequence": sequence}}, upsert=True)
+            result = await self.members.update_one(selector, {"$set": {**fields, clock: sequence}}, upsert=True)
         except DuplicateKeyError:
             return False  # a newer copy, or a tombstone
         return bool(result.modified_count or result.upserted_id)

@@ -3,6 +3,7 @@ of one document or a sorted list without the platform's bookkeeping fields."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING
@@ -10,6 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts.registry import Contract
 from deh_platform.errors import NotFound
+from deh_platform.outbox import Outgoing
 from deh_platform.records import HIDDEN_FIELDS
 from deh_platform.runtime import ServiceRuntime
 
@@ -21,7 +23,7 @@ async def written(
     collection: AsyncCollection[Document],
     selector: Document,
     update: Document,
-    events: list[Contract],
+    events: Sequence[Contract | Outgoing],
 ) -> bool:
     """One conditional update with its events; False when the selector matched nothing."""
     result = await runtime.write(collection, selector, update, events)

@@ -83,7 +83,10 @@ class MemberStore:
                 "$set": {"status": target, "updated_at": at, "revision": after.revision},
                 "$push": {"decisions": decision},
             },
-            [rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at)],
+            [
+                rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at),
+                *([rules.person(after, at)] if action == "approve" else []),
+            ],
         )
         if not changed:
             raise Conflict("the member changed meanwhile; read it again and retry")
@@ -134,7 +137,7 @@ class MemberStore:
                 self.members,
                 at_revision(member.id, member.revision),
                 update,
-                [rules.profile_updated(after, at)],
+                [rules.profile_updated(after, at), rules.person(after, at)],
             )
         except DuplicateKeyError:
             raise Conflict("another member uses this email address") from None

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from deh_contracts.registry import PEOPLE
 from deh_membership.adapters.documents import Document, at_revision, one, written
 from deh_membership.adapters.members import MemberStore
 from deh_membership.domain import members as rules
 from deh_platform.errors import Conflict
+from deh_platform.outbox import Tombstone
 from deh_platform.records import CREATION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
@@ -42,7 +44,8 @@ class PersonalData:
                 at_revision(member_id, member.revision),
                 # The Idempotency-Key record holds a fingerprint of the application (name, email).
                 {"$set": {**erased_fields, "revision": member.revision + 1}, "$unset": {CREATION_FIELD: ""}},
-                [rules.erased(member, at)],
+                # The tombstone removes the member's records from the people topic (decision 0014).
+                [rules.erased(member, at), Tombstone(PEOPLE, member_id)],
             )
             # The member changed meanwhile: done if that change was another erasure, else say so.
             if not erased and (await self.members.member(member_id)).status != "erased":

@@ -16,6 +16,7 @@ from deh_contracts.catalogue.membership import (
     MemberApproved,
     MemberErased,
     MemberLeft,
+    MemberPerson,
     MemberProfileUpdated,
     MemberReinstated,
     MemberRejected,
@@ -162,7 +163,6 @@ def status_event(
             country=member.profile.country,
             sectors=member.profile.sectors,
             roles=member.roles,
-            display_name=member.public_name(),
             organisation_id=member.profile.organisation_id,
             approved_by=by,
             approved_at=at,
@@ -186,12 +186,12 @@ def _status_change(member: Member, previous: str) -> dict[str, Any]:
 
 
 def profile_updated(member: Member, at: datetime) -> MemberProfileUpdated:
-    """What other services may know of the profile: the name and topics only when visible."""
+    """What other services may know of the profile: topics only when visible, never the name
+    (that goes on the people topic, see `person`)."""
     assert member.profile is not None
     visible = member.visible
     return MemberProfileUpdated(
         member_id=member.id,
-        display_name=member.public_name(),
         country=member.profile.country,
         sectors=member.profile.sectors,
         expertise_topics=member.profile.expertise_topics if visible else [],
@@ -200,6 +200,11 @@ def profile_updated(member: Member, at: datetime) -> MemberProfileUpdated:
         directory_visible=visible,
         updated_at=at,
     )
+
+
+def person(member: Member, at: datetime) -> MemberPerson:
+    """The member's record on the compacted people topic: the name only when visible."""
+    return MemberPerson(member_id=member.id, display_name=member.public_name(), updated_at=at)
 
 
 def erased(member: Member, at: datetime) -> MemberErased:

@@ -15,7 +15,7 @@ from deh_contracts.catalogue.membership import (
     MemberApproved,
     MemberErased,
     MemberLeft,
-    MemberProfileUpdated,
+    MemberPerson,
     MemberReinstated,
     MemberRejected,
     MemberSuspended,
@@ -24,8 +24,8 @@ from deh_contracts.catalogue.membership import (
 )
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, ResultType
 from deh_contracts.errors import FieldError
-from deh_contracts.registry import EVENTS, MEMBERSHIP, PRACTICE_SUBMISSIONS
-from deh_platform.consumer import RefusedMessage
+from deh_contracts.registry import EVENTS, MEMBERSHIP, PEOPLE, PRACTICE_SUBMISSIONS
+from deh_platform.consumer import AFTER_EVERY_RECORD, RefusedMessage
 from deh_platform.errors import Conflict
 from deh_platform.idempotency import derived_id
 from deh_platform.partners import Request
@@ -50,7 +50,7 @@ SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
 
 
 def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
-    consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, EVENTS])
+    consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, PEOPLE, EVENTS])
 
     @consumer.on(PracticeSubmissionRequested)
     async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
@@ -88,9 +88,16 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     @consumer.on(MemberApproved)
     async def member_approved(event: CloudEvent[MemberApproved]) -> None:
-        await store.remember_author(
-            event.data.member_id, event.data.display_name, event.sequence_number, status="active"
-        )
+        await store.remember_status(event.data.member_id, "active", event.sequence_number)
+
+    @consumer.on(MemberPerson)
+    async def person(event: CloudEvent[MemberPerson]) -> None:
+        await store.remember_name(event.data.member_id, event.data.display_name, event.sequence_number)
+
+    @consumer.on_tombstone(PEOPLE)
+    async def person_erased(member_id: str) -> None:
+        # Final: no record of this member that comes later on the topic can be older.
+        await store.remember_name(member_id, None, AFTER_EVERY_RECORD)
 
     def remember(status: str) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
         async def status_changed(event: CloudEvent[Any]) -> None:
@@ -100,10 +107,6 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     for message_type, status in STATUS_AFTER.items():
         consumer.on(message_type)(remember(status))
-
-    @consumer.on(MemberProfileUpdated)
-    async def profile_updated(event: CloudEvent[MemberProfileUpdated]) -> None:
-        await store.remember_author(event.data.member_id, event.data.display_name, event.sequence_number)
 
     @consumer.on(MemberErased)
     async def member_erased(event: CloudEvent[MemberErased]) -> None:

@@ -268,16 +268,13 @@ class PracticeStore:
         return "erased" if copy.get("erased") else copy.get("status")
 
     async def remember_status(self, member_id: str, status: str, sequence: int) -> None:
-        await self._remember(member_id, {"status": status}, sequence)
+        """The status from membership's domain stream, ordered by its events' numbers."""
+        await self._remember(member_id, {"status": status}, sequence, clock="sequence")
 
-    async def remember_author(
-        self, member_id: str, display_name: str | None, sequence: int, status: str | None = None
-    ) -> None:
-        """Keep the latest visible name (and status) of a member, then show the name on their
-        practices."""
-        await self._remember(
-            member_id, {"display_name": display_name, **({"status": status} if status else {})}, sequence
-        )
+    async def remember_name(self, member_id: str, display_name: str | None, sequence: int) -> None:
+        """Keep the latest visible name of a member (from the people topic, which has its own
+        order: another clock than the status's), then show the name on their practices."""
+        await self._remember(member_id, {"display_name": display_name}, sequence, clock="name_sequence")
         # From the copy, not the event: a retry after a failure here still shows the newest name.
         copy = await self.authors.find_one({"_id": member_id})
         if copy is None or copy.get("erased"):
@@ -285,16 +282,17 @@ class PracticeStore:
         name = copy.get("display_name")
         await self._touch_all({f"authors.{member_id}": {"$exists": True, "$ne": name}}, {f"authors.{member_id}": name})
 
-    async def _remember(self, member_id: str, fields: Document, sequence: int) -> None:
-        """Update the copy of a member from one of their events: the event's `sequence` orders a
-        member's events, so an older or re-driven one never overwrites a newer copy, nor revives
-        an erased member. An event without a sequence (published before they had one) counts as
-        0: it may replace a copy from another such event, never a numbered one."""
+    async def _remember(self, member_id: str, fields: Document, sequence: int, *, clock: str) -> None:
+        """Update the copy of a member from one of their events: the event's number (`clock`
+        keeps the last one per topic) orders a member's events, so an older or re-driven one
+        never overwrites a newer copy, nor revives an erased member. An event without a number
+        (published before they had one) counts as 0: it may replace a copy from another such
+        event, never a numbered one."""
         older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
-        newer = {"$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
+        newer = {"$or": [{clock: older}, {clock: None}], "erased": {"$ne": True}}
         with contextlib.suppress(DuplicateKeyError):  # we hold a newer copy, or the member was erased
             await self.authors.update_one(
-                {"_id": member_id, **newer}, {"$set": {**fields, "sequence": sequence}}, upsert=True
+                {"_id": member_id, **newer}, {"$set": {**fields, clock: sequence}}, upsert=True
             )
 
     async def anonymise(self, member_id: str, sequence: int) -> None:

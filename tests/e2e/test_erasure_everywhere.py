@@ -1,0 +1,123 @@
+"""After a member's erasure, the hub keeps nothing that names them: not in any service's MongoDB
+collections, not in the search index, not on the domain stream (kept forever), and on the people
+topic the member's last record is a tombstone, so that the log cleaner removes their earlier
+records (`test_forgetting_on_kafka.py` shows it does). Membership, practices and events run
+together on the real servers; the person joins, is named, writes a practice and registers for
+an event, then asks to be erased."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hub_samples import event_draft, member_application, practice_metadata
+from hub_testing import ServiceUnderTest, isolated_settings, records_on, running
+
+from deh_contracts.registry import MEMBERSHIP, PEOPLE
+from deh_events.app import create_app as create_events
+from deh_events.settings import EventsSettings
+from deh_membership.app import create_app as create_membership
+from deh_membership.settings import MembershipSettings
+from deh_practices.app import create_app as create_practices
+from deh_practices.settings import PracticesSettings
+from deh_stack.testing import ServerAddresses, eventually
+
+pytestmark = pytest.mark.e2e
+
+MODERATOR = ("moderator-1", "member", "moderator")
+
+
+@pytest.fixture
+async def hub(servers: ServerAddresses) -> AsyncIterator[dict[str, ServiceUnderTest]]:
+    membership_app = create_membership(isolated_settings(MembershipSettings, servers))
+    practices_app = create_practices(isolated_settings(PracticesSettings, servers, search_alias="{isolated}"))
+    events_app = create_events(isolated_settings(EventsSettings, servers))
+    async with (
+        running(membership_app) as membership,
+        running(practices_app) as practices,
+        running(events_app) as events,
+    ):
+        yield {"membership": membership, "practices": practices, "events": events}
+
+
+async def test_an_erased_member_is_named_nowhere_in_the_hub(
+    hub: dict[str, ServiceUnderTest], servers: ServerAddresses
+) -> None:
+    membership, practices, events = hub["membership"], hub["practices"], hub["events"]
+    member_id = f"m-{uuid.uuid4().hex[:10]}"
+    name, email = f"Ilze Kalniņa {member_id[-4:]}", f"{member_id}@school.example.eu"
+    me = membership.caller(member_id)
+    body = member_application(member_id, display_name=name, email=email)
+    assert (await membership.client.post("/members", json=body, headers=me)).status_code == 201
+    approve = await membership.client.post(
+        f"/members/{member_id}/approve", json={}, headers=membership.caller(*MODERATOR)
+    )
+    assert approve.status_code == 200
+
+    async def named_in_practices() -> bool:
+        copy = await practices.runtime.db.authors.find_one({"_id": member_id})
+        return bool(copy and copy.get("status") == "active" and copy.get("display_name") == name)
+
+    await eventually(named_in_practices)
+    submission = {"metadata": practice_metadata(), "body": "Pairs.", "submit": True}
+    submitted = await practices.client.post("/practices", json=submission, headers=practices.caller(member_id))
+    assert submitted.status_code == 201, submitted.text
+    practice_id = submitted.json()["id"]
+    event = await events.client.post("/events", json=event_draft(), headers=events.caller(*MODERATOR))
+    registered = await events.client.post(
+        f"/events/{event.json()['event_id']}/registrations",
+        json={"appear_on_participant_list": True},
+        headers=events.caller(member_id),
+    )
+    assert registered.status_code == 201, registered.text
+
+    assert (await membership.client.delete(f"/members/{member_id}", headers=me)).status_code == 204
+
+    async def forgotten_by_the_services() -> bool:
+        stored: list[dict[str, Any]] = [*await indexed(practices, practice_id)]
+        for service in (membership, practices, events):
+            documents = await everything_in(service)
+            if documents is None:
+                return False  # events still leaving an outbox: they are on Kafka then, checked below
+            stored += documents
+        if any(name in str(document) or email in str(document) for document in stored):
+            return False
+        # The id stays only where it must: the record that the member was erased, and each
+        # service's tombstone that keeps a late event from bringing a copy back.
+        return all(is_a_tombstone(document) for document in stored if member_id in str(document))
+
+    await eventually(forgotten_by_the_services, within=60)
+    on_the_domain_stream = [value or b"" for _, value in await records_on(servers, MEMBERSHIP.name)]
+    assert not any(name.encode() in value or email.encode() in value for value in on_the_domain_stream)
+    people = [value for key, value in await records_on(servers, PEOPLE.name) if key == member_id.encode()]
+    assert people[0] is not None, "the name was on the people topic"
+    assert name.encode() in people[0], "the name was on the people topic"
+    assert people[-1] is None, "the last record is a tombstone: the log cleaner removes the others"
+
+
+async def everything_in(service: ServiceUnderTest) -> list[dict[str, Any]] | None:
+    """Every document of every collection of a service, or None while events are pending in an
+    outbox (those leave for Kafka within moments)."""
+    database = service.runtime.db
+    documents: list[dict[str, Any]] = []
+    for name in await database.list_collection_names():
+        if await database[name].count_documents({"_outbox.0": {"$exists": True}}):
+            return None
+        documents += [document async for document in database[name].find({})]
+    return documents
+
+
+def is_a_tombstone(document: dict[str, Any]) -> bool:
+    erased_member = document.get("status") == "erased" and document.get("profile") is None
+    copy = document.get("erased") is True and set(document) <= {"_id", "erased", "sequence"}
+    return erased_member or copy
+
+
+async def indexed(practices: ServiceUnderTest, practice_id: str) -> list[dict[str, Any]]:
+    search = practices.runtime.search
+    assert search is not None
+    alias = practices.app.state.index.alias
+    found = await search.search(index=alias, body={"query": {"ids": {"values": [practice_id]}}})
+    return [hit["_source"] for hit in found["hits"]["hits"]]
