@@ -203,12 +203,15 @@ class ServiceRuntime:
         events: Sequence[Contract | Outgoing],
         *,
         upsert: bool = False,
+        array_filters: list[Document] | None = None,
     ) -> UpdateResult:
         """One atomic update of one document (`selector` names its `_id`) that stores the change
         and the events it causes; the relay is told to publish them."""
         if "_id" not in selector:
             raise ValueError("a write with events names the document's _id (the relay reads it by _id)")
-        result = await collection.update_one(selector, with_events(update, self._events(events)), upsert=upsert)
+        result = await collection.update_one(
+            selector, with_events(update, self._events(events)), upsert=upsert, array_filters=array_filters
+        )
         if events and (result.modified_count or result.upserted_id is not None):
             self._notify(collection, selector["_id"])
         return result

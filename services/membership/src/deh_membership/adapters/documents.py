@@ -24,9 +24,10 @@ async def written(
     selector: Document,
     update: Document,
     events: Sequence[Contract | Outgoing],
+    array_filters: list[Document] | None = None,
 ) -> bool:
     """One conditional update with its events; False when the selector matched nothing."""
-    result = await runtime.write(collection, selector, update, events)
+    result = await runtime.write(collection, selector, update, events, array_filters=array_filters)
     return result.modified_count == 1
 
 

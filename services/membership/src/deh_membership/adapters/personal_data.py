@@ -55,17 +55,14 @@ class PersonalData:
 
     async def _forget_in_squads(self, member_id: str) -> None:
         """An application stays, for the squad's counts and spread, under an opaque id and
-        without its free text; outputs name the opaque id as their author. The fields change
-        before the key, so that a retry after a crash in between still finds the key."""
+        without its free text; outputs name the opaque id as their author. The member id, which
+        finds the application, changes last (a retry after a crash in between finds it again)."""
         former = f"erased-{new_id()}"
-        application = f"applications.{member_id}"
-        anonymous = {f"{application}.{field}": former for field in ("member_id", "application_id")}
-        blank = {f"{application}.{field}": None for field in ("motivation", "examples_of_expertise", "availability")}
-        async for squad in self.squads.find({application: {"$exists": True}}, {"_id": 1}):
-            await self.squads.update_one({"_id": squad["_id"]}, {"$set": {**anonymous, **blank}})
-            await self.squads.update_one(
-                {"_id": squad["_id"], application: {"$exists": True}},
-                {"$rename": {application: f"applications.{former}"}},
+        mine = "applications.$[mine]"
+        blank = {f"{mine}.{field}": None for field in ("motivation", "examples_of_expertise", "availability")}
+        for change in ({**blank, f"{mine}.application_id": former}, {f"{mine}.member_id": former}):
+            await self.squads.update_many(
+                {"applications.member_id": member_id}, {"$set": change}, array_filters=[{"mine.member_id": member_id}]
             )
         await self.squads.update_many(
             {"outputs.author_ids": member_id},
@@ -76,8 +73,10 @@ class PersonalData:
     async def export(self, member_id: str) -> Document:
         document = await one(self.members.members, member_id, "member")
         squads = [
-            {"squad_id": squad["_id"], "title": squad["title"], "application": squad["applications"][member_id]}
-            async for squad in self.squads.find({f"applications.{member_id}": {"$exists": True}})
+            {"squad_id": squad["_id"], "title": squad["title"], "application": application}
+            async for squad in self.squads.find({"applications.member_id": member_id})
+            for application in squad["applications"]
+            if application["member_id"] == member_id
         ]
         outputs = [
             {"squad_id": squad["_id"], **{key: value for key, value in output.items() if key != CREATION_FIELD}}

@@ -1,5 +1,6 @@
 """Squads: thematic working groups, their applications, the selection under a cap, and outputs.
-Applications are a map keyed by member id in the squad's document, so every change is one update."""
+Applications are a list in the squad's document (never a map keyed by member id: an id is never
+a field name), so every change is one update."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class SquadStore:
             "_id": creation.new_id("squad"),
             **proposal.model_dump(mode="json"),
             "places_left": proposal.cap,
-            "applications": {},
+            "applications": [],
             "outputs": [],
             "created_by": by,
             "created_at": at,
@@ -81,8 +82,8 @@ class SquadStore:
         applied = await written(
             self.runtime,
             self.squads,
-            {"_id": squad_id, f"applications.{member_id}": {"$exists": False}},
-            {"$set": {f"applications.{member_id}": application.model_dump()}},
+            {"_id": squad_id, "applications.member_id": {"$ne": member_id}},
+            {"$push": {"applications": application.model_dump()}},
             [event],
         )
         if not applied:
@@ -106,15 +107,13 @@ class SquadStore:
         selected = await written(
             self.runtime,
             self.squads,
-            {"_id": squad_id, "places_left": {"$gt": 0}, f"applications.{application_id}.status": "received"},
+            {"_id": squad_id, "places_left": {"$gt": 0}, "applications": _waiting(application_id, "received")},
             {
                 "$inc": {"places_left": -1},
-                "$set": {
-                    f"applications.{application_id}.status": "selected",
-                    f"applications.{application_id}.selected_at": at,
-                },
+                "$set": {"applications.$[chosen].status": "selected", "applications.$[chosen].selected_at": at},
             },
             [event],
+            array_filters=[{"chosen.application_id": application_id}],
         )
         if not selected:
             current = await self.squad(squad_id)
@@ -135,9 +134,10 @@ class SquadStore:
         left = await written(
             self.runtime,
             self.squads,
-            {"_id": squad_id, f"applications.{member_id}.status": application.status},
-            {"$set": {f"applications.{member_id}.status": "left"}, "$inc": {"places_left": 1 if was_selected else 0}},
+            {"_id": squad_id, "applications": _waiting(member_id, application.status)},
+            {"$set": {"applications.$[mine].status": "left"}, "$inc": {"places_left": 1 if was_selected else 0}},
             [event],
+            array_filters=[{"mine.application_id": member_id}],
         )
         if not left:
             raise Conflict("the application changed meanwhile; retry")
@@ -160,11 +160,16 @@ class SquadStore:
 
 
 def _applications(squad: Document) -> list[Application]:
-    return [Application(**application) for application in squad.get("applications", {}).values()]
+    return [Application(**application) for application in squad.get("applications", [])]
 
 
 def _application(squad: Document, application_id: str) -> Application:
-    stored = squad.get("applications", {}).get(application_id)
-    if stored is None:
+    found = [application for application in _applications(squad) if application.application_id == application_id]
+    if not found:
         raise NotFound(f"no application {application_id} in squad {squad['_id']}")
-    return Application(**stored)
+    return found[0]
+
+
+def _waiting(application_id: str, status: str) -> Document:
+    """The selector of a squad whose application is still in the status it was read in."""
+    return {"$elemMatch": {"application_id": application_id, "status": status}}
