@@ -17,7 +17,7 @@ from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkChecks
-from deh_practices.adapters.store import Document, PracticeStore
+from deh_practices.adapters.store import Document, PracticeStore, names_of
 from deh_practices.domain import policies
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts
@@ -57,9 +57,8 @@ class PracticeView(BaseModel):
 
 
 def view(document: Document) -> PracticeView:
-    return PracticeView(
-        id=document["_id"], **{name: document.get(name) for name in PracticeView.model_fields if name != "id"}
-    )
+    fields = {name: document.get(name) for name in PracticeView.model_fields if name not in ("id", "authors")}
+    return PracticeView(id=document["_id"], authors=names_of(document), **fields)
 
 
 def _validated(submission: Edit | Submission) -> None:

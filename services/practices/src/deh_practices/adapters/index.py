@@ -58,8 +58,9 @@ def index_document(practice: Document) -> dict[str, Any]:
         **{field: metadata[name] for name, field in FACETS.items() if name in metadata},
         "origin_kind": metadata["origin"]["kind"],
         "origin_reference": metadata["origin"].get("reference"),
-        "author_ids": list(practice["authors"]),
-        "author_names": [name for name in practice["authors"].values() if name] + practice.get("author_names", []),
+        "author_ids": list(practice["author_ids"]),
+        "author_names": [author["name"] for author in practice["authors"] if author["name"]]
+        + practice.get("author_names", []),
         "reviewer_id": practice.get("reviewer_id"),
         "published_at": practice.get("published_at"),
         "updated_at": practice["updated_at"],

@@ -78,7 +78,7 @@ class PracticeStore:
             "version": 1,
             "metadata": metadata.model_dump(),
             "body": body,
-            "authors": authors,
+            "authors": listed(authors),
             "author_ids": author_ids,
             "author_names": author_names,
             "reviewer_id": None,
@@ -280,7 +280,7 @@ class PracticeStore:
         if copy is None or copy.get("erased"):
             return
         name = copy.get("display_name")
-        await self._touch_all({f"authors.{member_id}": {"$exists": True, "$ne": name}}, {f"authors.{member_id}": name})
+        await self._touch_all(*_renamed(member_id, name))
 
     async def _remember(self, member_id: str, fields: Document, sequence: int, *, clock: str) -> None:
         """Update the copy of a member from one of their events: the event's number (`clock`
@@ -303,7 +303,7 @@ class PracticeStore:
         await self.authors.replace_one(
             {"_id": member_id}, {"_id": member_id, "erased": True, "sequence": sequence}, upsert=True
         )
-        async for document in self.practices.find({f"authors.{member_id}": {"$exists": True}}, {"_id": 1}):
+        async for document in self.practices.find({"authors.member_id": member_id}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
         former = f"erased-{new_id()}"
         await self.practices.update_many({f"{CREATION_FIELD}.caller": member_id}, {"$unset": {CREATION_FIELD: ""}})
@@ -333,11 +333,10 @@ class PracticeStore:
 
     async def _drop_author(self, practice_id: str, member_id: str) -> bool:
         result = await self.practices.update_one(
-            {"_id": practice_id, f"authors.{member_id}": {"$exists": True}},
+            {"_id": practice_id, "authors.member_id": member_id},
             {
                 **touched(),
-                "$unset": {f"authors.{member_id}": ""},
-                "$pull": {"author_ids": member_id},
+                "$pull": {"authors": {"member_id": member_id}, "author_ids": member_id},
                 "$push": {"author_names": "(erased member)"},
             },
         )
@@ -353,21 +352,37 @@ class PracticeStore:
         was stored with (read from it when not given). True when something changed."""
         if authors is None:
             practice = await self.practices.find_one({"_id": practice_id}, {"authors": 1})
-            authors = practice.get("authors", {}) if practice else {}
+            authors = names_of(practice) if practice else {}
         changed = False
         async for known in self.authors.find({"_id": {"$in": list(authors)}}):
             member_id, name = known["_id"], known.get("display_name")
             if known.get("erased"):
                 changed = await self._drop_author(practice_id, member_id) or changed
             elif name != authors[member_id]:
+                query, fields, filters = _renamed(member_id, name)
                 result = await self.practices.update_one(
-                    {"_id": practice_id, f"authors.{member_id}": {"$exists": True, "$ne": name}},
-                    touched({f"authors.{member_id}": name}),
+                    {"_id": practice_id, **query}, touched(fields), array_filters=filters
                 )
                 if result.modified_count:
                     self.on_marked([practice_id])
                     changed = True
         return changed
+
+
+def listed(names: dict[str, str | None]) -> list[Document]:
+    """Authors as stored: a list (a member id is never a field name), each with the name shown."""
+    return [{"member_id": member_id, "name": name} for member_id, name in names.items()]
+
+
+def names_of(practice: Document) -> dict[str, str | None]:
+    """The practice's authors and the names they show (None when hidden)."""
+    return {author["member_id"]: author["name"] for author in practice.get("authors", [])}
+
+
+def _renamed(member_id: str, name: str | None) -> tuple[Document, Document, list[Document]]:
+    """The query, fields and array filter that show `name` for an author where it differs."""
+    query = {"authors": {"$elemMatch": {"member_id": member_id, "name": {"$ne": name}}}}
+    return query, {"authors.$[author].name": name}, [{"author.member_id": member_id}]
 
 
 def touched(set_fields: Document | None = None) -> Document:
@@ -381,7 +396,7 @@ def _submitted(document: Document, at: datetime) -> PracticeSubmitted:
         practice_id=document["_id"],
         version=document["version"],
         metadata=PracticeMetadata(**document["metadata"]),
-        author_ids=list(document["authors"]),
+        author_ids=list(document["author_ids"]),
         submitted_at=at,
     )
 
@@ -391,6 +406,6 @@ def _published(document: Document, at: datetime) -> PracticePublished:
         practice_id=document["_id"],
         version=document["version"],
         metadata=PracticeMetadata(**document["metadata"]),
-        author_ids=list(document["authors"]),
+        author_ids=list(document["author_ids"]),
         published_at=at,
     )

@@ -19,11 +19,13 @@ def may_see(practice: Practice, caller: Principal | None) -> bool:
 
 
 def is_involved(practice: Practice, caller: Principal) -> bool:
-    return caller.is_staff or caller.member_id in practice["authors"] or caller.member_id == practice.get("reviewer_id")
+    return (
+        caller.is_staff or caller.member_id in practice["author_ids"] or caller.member_id == practice.get("reviewer_id")
+    )
 
 
 def require_author(practice: Practice, caller: Principal) -> None:
-    if caller.member_id not in practice["authors"]:
+    if caller.member_id not in practice["author_ids"]:
         raise Forbidden("only an author may do this")
 
 
@@ -33,12 +35,12 @@ def require_assigned_reviewer(practice: Practice, caller: Principal) -> None:
 
 
 def require_author_or_staff(practice: Practice, caller: Principal) -> None:
-    if not (caller.is_staff or caller.member_id in practice["authors"]):
+    if not (caller.is_staff or caller.member_id in practice["author_ids"]):
         raise Forbidden("only an author or a moderator may archive a practice")
 
 
 def require_not_an_author(practice: Practice, reviewer_id: str) -> None:
-    if reviewer_id in practice["authors"]:
+    if reviewer_id in practice["author_ids"]:
         raise Conflict("an author cannot review their own practice")
 
 
