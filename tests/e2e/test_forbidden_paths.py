@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -21,6 +20,7 @@ from deh_membership.settings import MembershipSettings
 from deh_monitoring.app import create_app as create_monitoring
 from deh_monitoring.settings import MonitoringSettings
 from deh_platform.auth import ROLES, current_principal
+from deh_platform.openapi import dependency_calls
 from deh_practices.app import create_app as create_practices
 from deh_practices.settings import PracticesSettings
 from deh_stack.testing import ServerAddresses
@@ -44,16 +44,10 @@ def operations(service: ServiceUnderTest) -> Iterator[Operation]:
         route = context.original_route
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        calls = list(_calls(route.dependant))
+        calls = dependency_calls(route)
         roles = next((call.checks_roles for call in calls if hasattr(call, "checks_roles")), ())
         for method in sorted(context.methods or ()):
             yield Operation(method, str(context.path_format), current_principal in calls, tuple(roles))
-
-
-def _calls(dependant: Any) -> Iterator[Any]:
-    for dependency in dependant.dependencies:
-        yield dependency.call
-        yield from _calls(dependency)
 
 
 @pytest.fixture(scope="module")

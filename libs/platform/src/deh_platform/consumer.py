@@ -77,6 +77,7 @@ class RefusedMessage:
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
 # A tombstone (a record with a key and no value) on a compacted topic: the key's data is gone.
 TombstoneHandler = Callable[[str], Awaitable[None]]
+HandlerT = TypeVar("HandlerT", RefusalHandler, TombstoneHandler)
 # The number a tombstone counts as where a copy is ordered by event numbers: after every record.
 AFTER_EVERY_RECORD = 2**62
 
@@ -253,23 +254,19 @@ class EventConsumer:
     def on_tombstone(self, topic: Topic) -> Callable[[TombstoneHandler], TombstoneHandler]:
         """Handle the tombstones of a compacted topic (the handler gets the key); on topics
         without one, a tombstone is skipped, never dead-lettered."""
-        if topic not in self.topics:
-            raise ValueError(f"{self.group} does not read {topic.name}")
-
-        def register(handler: TombstoneHandler) -> TombstoneHandler:
-            self.tombstone_handlers[topic.name] = handler
-            return handler
-
-        return register
+        return self._per_topic(topic, self.tombstone_handlers)
 
     def on_refused(self, topic: Topic) -> Callable[[RefusalHandler], RefusalHandler]:
         """Answer a message that breaks its contract on an inbound topic (for example with a
         rejection outcome to the partner) instead of dead-lettering it."""
+        return self._per_topic(topic, self.refusal_handlers)
+
+    def _per_topic(self, topic: Topic, handlers: dict[str, HandlerT]) -> Callable[[HandlerT], HandlerT]:
         if topic not in self.topics:
             raise ValueError(f"{self.group} does not read {topic.name}")
 
-        def register(handler: RefusalHandler) -> RefusalHandler:
-            self.refusal_handlers[topic.name] = handler
+        def register(handler: HandlerT) -> HandlerT:
+            handlers[topic.name] = handler
             return handler
 
         return register

@@ -82,7 +82,7 @@ def install_truthful_openapi(app: FastAPI) -> None:
 
 
 def _document(route: APIRoute, operation: dict[str, Any]) -> None:
-    calls = set(_calls(route.dependant))
+    calls = dependency_calls(route)
     if optional_principal in calls and current_principal not in calls:
         operation["security"] = [{}, *operation.get("security", [])]  # public; a token is read when given
     responses = operation.setdefault("responses", {})
@@ -120,6 +120,11 @@ def _response(status: int) -> dict[str, Any]:
         "description": MEANINGS[status],
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
     }
+
+
+def dependency_calls(route: APIRoute) -> set[Any]:
+    """Every dependency a route resolves, however deep (the token check, a role check...)."""
+    return set(_calls(route.dependant))
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
