@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub_samples import event_draft
-from hub_testing import ServiceUnderTest, from_membership, produce
+from hub_testing import ServiceUnderTest, approval, from_membership, produce
 
-from deh_contracts.catalogue.membership import MemberApproved, MemberPerson
+from deh_contracts.catalogue.membership import MemberPerson
 from deh_stack.testing import ServerAddresses, eventually
 
 
@@ -58,20 +58,7 @@ async def approved(
 ) -> None:
     """Membership approved these (member id, country, sectors) and events has its copy of them;
     with a `name`, each shows one (on the people topic)."""
-    records = [
-        from_membership(
-            MemberApproved(
-                member_id=member,
-                country=country,
-                sectors=sectors,
-                roles=["member"],
-                approved_by="moderator-1",
-                approved_at=datetime.now(UTC),
-            ),
-            1,
-        )
-        for member, country, sectors in members
-    ]
+    records = [approval(member, country, sectors) for member, country, sectors in members]
     if name:
         people = [
             MemberPerson(member_id=member, display_name=f"{name} {member[-4:]}", updated_at=datetime.now(UTC))

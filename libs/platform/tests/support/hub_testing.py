@@ -172,21 +172,22 @@ def from_membership(data: Contract, sequence: int) -> KafkaRecord:
     return to_kafka(event)
 
 
+def approval(member_id: str, country: str = "LV", sectors: Iterable[str] = ("school",)) -> KafkaRecord:
+    """Membership's `member approved`, the first of the member's numbered events."""
+    approved = MemberApproved(
+        member_id=member_id,
+        country=country,
+        sectors=list(sectors),
+        roles=["member"],
+        approved_by="moderator-1",
+        approved_at=datetime.now(UTC),
+    )
+    return from_membership(approved, 1)
+
+
 async def approve(servers: ServerAddresses, *member_ids: str) -> None:
-    """Membership's news that these people are active members (`member approved`, the first of
-    their numbered events), as the other services learn it."""
-    approvals = [
-        MemberApproved(
-            member_id=member_id,
-            country="LV",
-            sectors=["school"],
-            roles=["member"],
-            approved_by="tests",
-            approved_at=datetime.now(UTC),
-        )
-        for member_id in member_ids
-    ]
-    await produce(servers, *(from_membership(approval, 1) for approval in approvals))
+    """Membership's news that these people are active members, as the other services learn it."""
+    await produce(servers, *(approval(member_id) for member_id in member_ids))
 
 
 async def active_in_practices(practices: ServiceUnderTest, servers: ServerAddresses, *member_ids: str) -> None:
