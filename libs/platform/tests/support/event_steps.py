@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from hub_samples import event_draft
-from hub_testing import ServiceUnderTest, approval, from_membership, produce
+from hub_testing import ServiceUnderTest, person_record, produce
 
-from deh_contracts.catalogue.membership import MemberPerson
 from deh_stack.testing import ServerAddresses, eventually
 
 
@@ -58,13 +56,12 @@ async def approved(
 ) -> None:
     """Membership approved these (member id, country, sectors) and events has its copy of them;
     with a `name`, each shows one (on the people topic)."""
-    records = [approval(member, country, sectors) for member, country, sectors in members]
-    if name:
-        people = [
-            MemberPerson(member_id=member, display_name=f"{name} {member[-4:]}", updated_at=datetime.now(UTC))
-            for member, _, _ in members
-        ]
-        records += [from_membership(person, 2) for person in people]
+    records = [
+        person_record(
+            member, "active", 1, display_name=name and f"{name} {member[-4:]}", country=country, sectors=sectors
+        )
+        for member, country, sectors in members
+    ]
     await produce(servers, *records)
 
     async def known() -> bool:

@@ -21,9 +21,9 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from deh_contracts import Contract, new_event, to_kafka
-from deh_contracts.catalogue.membership import MemberApproved
+from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
-from deh_contracts.registry import Topic
+from deh_contracts.registry import PEOPLE, Topic
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
@@ -173,16 +173,29 @@ def from_membership(data: Contract, sequence: int) -> KafkaRecord:
 
 
 def approval(member_id: str, country: str = "LV", sectors: Iterable[str] = ("school",)) -> KafkaRecord:
-    """Membership's `member approved`, the first of the member's numbered events."""
-    approved = MemberApproved(
+    """The member's first record on membership's people topic, as approval publishes it."""
+    return person_record(member_id, "active", 1, country=country, sectors=sectors)
+
+
+def person_record(
+    member_id: str,
+    status: str,
+    sequence: int,
+    *,
+    display_name: str | None = None,
+    country: str = "LV",
+    sectors: Iterable[str] = ("school",),
+) -> KafkaRecord:
+    """A member's record on membership's people topic, numbered among the member's events."""
+    person = MemberPerson(
         member_id=member_id,
+        status=status,
         country=country,
         sectors=list(sectors),
-        roles=["member"],
-        approved_by="moderator-1",
-        approved_at=datetime.now(UTC),
+        display_name=display_name,
+        updated_at=datetime.now(UTC),
     )
-    return from_membership(approved, 1)
+    return from_membership(person, sequence)
 
 
 async def approve(servers: ServerAddresses, *member_ids: str) -> None:
@@ -208,6 +221,16 @@ async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
     try:
         for record in records:
             await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+
+async def erase(servers: ServerAddresses, member_id: str) -> None:
+    """Membership's tombstone for an erased member on the people topic (a key, no value)."""
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(PEOPLE.name, None, key=member_id.encode())
     finally:
         await producer.stop()
 

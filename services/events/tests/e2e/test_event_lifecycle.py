@@ -12,9 +12,13 @@ import icalendar
 import pytest
 from event_steps import approved, cancel, register, registrations, schedule, someone
 from hub_samples import event_draft
-from hub_testing import ServiceUnderTest, from_membership, produce, published_events, validate_against_committed_schema
+from hub_testing import (
+    ServiceUnderTest,
+    erase,
+    published_events,
+    validate_against_committed_schema,
+)
 
-from deh_contracts.catalogue.membership import MemberErased
 from deh_contracts.registry import EVENTS
 from deh_stack.testing import ServerAddresses, eventually
 
@@ -216,7 +220,7 @@ async def test_an_erased_member_leaves_counts_but_no_trace(events: ServiceUnderT
     event = await schedule(events, capacity=5)
     registration = await register(events, event["event_id"], member, appear_on_participant_list=True)
 
-    await produce(servers, from_membership(MemberErased(member_id=member, erased_at=datetime.now(UTC)), 2))
+    await erase(servers, member)
 
     async def anonymised() -> bool:
         found = await events.client.get(f"/registrations/{registration['registration_id']}", headers=event["organiser"])

@@ -4,14 +4,12 @@ service turns into draft practices, through Kafka."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from event_steps import register, schedule, someone
-from hub_testing import ServiceUnderTest, from_membership, isolated_settings, produce, published_events, running
+from hub_testing import ServiceUnderTest, erase, isolated_settings, published_events, running
 
-from deh_contracts.catalogue.membership import MemberErased
 from deh_contracts.registry import EVENTS
 from deh_platform.idempotency import derived_id
 from deh_practices.app import create_app as create_practices
@@ -125,7 +123,7 @@ async def test_an_erased_member_leaves_an_upcoming_hackathons_team_and_their_sub
     event, team, (ana, ben) = await team_of_two(events, "Erasable")
     await post(events, f"/teams/{team['team_id']}/submissions", ben, {"title": "Notes", "summary": "Our notes."})
 
-    await produce(servers, from_membership(MemberErased(member_id=ben, erased_at=datetime.now(UTC)), 3))
+    await erase(servers, ben)
 
     async def anonymised() -> dict[str, Any] | None:
         listed = await events.client.get(f"/events/{event['event_id']}/teams", headers=events.caller(ana))

@@ -4,13 +4,17 @@ seats are given on, and members who lose their membership lose their seats."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 from event_steps import approved, cancel, register, registrations, schedule, someone
-from hub_testing import ServiceUnderTest, from_membership, produce, published_events, validate_against_committed_schema
+from hub_testing import (
+    ServiceUnderTest,
+    person_record,
+    produce,
+    published_events,
+    validate_against_committed_schema,
+)
 
-from deh_contracts.catalogue.membership import MemberSuspended
 from deh_contracts.registry import EVENTS
 from deh_stack.testing import ServerAddresses, eventually
 
@@ -99,10 +103,7 @@ async def test_a_suspended_members_seat_goes_to_the_next_person(
     seated, _other, waiting = [await register(events, event["event_id"], member) for member in members]
     assert waiting["state"] == "waitlisted"
 
-    suspension = MemberSuspended(
-        member_id=seated["member_id"], reason="conduct", suspended_by="moderator-1", suspended_at=datetime.now(UTC)
-    )
-    await produce(servers, from_membership(suspension, 2))
+    await produce(servers, person_record(seated["member_id"], "suspended", 2))
 
     async def promoted() -> bool:
         response = await events.client.get(f"/registrations/{waiting['registration_id']}", headers=event["organiser"])

@@ -197,8 +197,19 @@ async def test_a_member_updates_profile_and_consent_and_is_suspended_reinstated_
     )
     assert hidden.data["expertise_topics"] == [], "a hidden member's topics do not leave the service"
     assert shown.data["expertise_topics"] != []
-    people = [event.data["display_name"] for event in await published_events(servers, PEOPLE, [member_id], at_least=3)]
-    assert people == [None, None, f"Ana {member_id[-6:]}"], "approved hidden, still hidden, then shown"
+    people = [
+        (event.data["status"], event.data["display_name"])
+        for event in await published_events(servers, PEOPLE, [member_id], at_least=6)
+    ]
+    name = f"Ana {member_id[-6:]}"
+    assert people == [
+        ("active", None),  # approved, hidden
+        ("active", None),  # still hidden
+        ("active", name),  # then shown
+        ("suspended", name),
+        ("active", name),
+        ("left", name),
+    ], "the people topic follows the member's status; the name only when shown"
 
 
 # Directory ------------------------------------------------------------------------------------------------

@@ -103,8 +103,17 @@ def test_the_people_topic_names_the_member_only_when_visible_and_an_approval_nev
     approval = status_event(member(visible=True), "approve", previous="applied", by="mod", reason=None, at=T0)
     assert isinstance(approval, MemberApproved)
     assert approval.display_name is None
-    assert person(member(visible=False), T0).display_name is None
-    assert person(member(visible=True), T0).display_name == "Jānis Bērziņš"
+    (hidden,) = person(member(visible=False), T0)
+    (shown,) = person(member(visible=True), T0)
+    assert hidden.display_name is None
+    assert shown.display_name == "Jānis Bērziņš"
+
+
+def test_the_people_topic_carries_the_status_of_members_and_never_speaks_of_applicants() -> None:
+    (suspended,) = person(member(visible=False).model_copy(update={"status": "suspended"}), T0)
+    assert (suspended.status, suspended.country, suspended.sectors) == ("suspended", "LV", ["school"])
+    for status in ("applied", "rejected"):
+        assert person(member(visible=True).model_copy(update={"status": status}), T0) == []
 
 
 def test_a_status_change_says_what_it_leaves_and_where_for_counts_by_status() -> None:

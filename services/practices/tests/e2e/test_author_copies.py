@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from aiokafka.partitioner import murmur2
 from hub_samples import practice_metadata
-from hub_testing import ServiceUnderTest, from_membership, produce
+from hub_testing import ServiceUnderTest, erase, from_membership, produce
 
-from deh_contracts import Contract
-from deh_contracts.catalogue.membership import MemberApproved, MemberErased, MemberPerson
-from deh_contracts.registry import MEMBERSHIP
+from deh_contracts.catalogue.membership import MemberPerson
+from deh_contracts.registry import PEOPLE
 from deh_practices.adapters.store import PracticeStore
 from deh_stack.testing import ServerAddresses, eventually
 
@@ -27,16 +26,10 @@ MODERATOR = ("moderator-1", "moderator")
 NOW = datetime.now(UTC)
 
 
-def approved(member_id: str) -> MemberApproved:
-    """Membership's approval: the member is active (their name travels on the people topic)."""
-    return MemberApproved(
-        member_id=member_id, country="EE", sectors=["school"], roles=["member"], approved_by="mod", approved_at=NOW
-    )
-
-
-def named(member_id: str, name: str | None) -> MemberPerson:
-    """The member's record on the people topic: the name they show (None when hidden)."""
-    return MemberPerson(member_id=member_id, display_name=name, updated_at=NOW)
+def person(member_id: str, name: str | None = None) -> MemberPerson:
+    """The member's record on membership's people topic: active, with the name they show (None
+    when hidden)."""
+    return MemberPerson(member_id=member_id, status="active", display_name=name, updated_at=NOW)
 
 
 async def create_while(
@@ -87,16 +80,25 @@ async def practice(practices: ServiceUnderTest, practice_id: str) -> dict[str, A
 
 
 async def arrived(
-    servers: ServerAddresses, practices: ServiceUnderTest, member_id: str, data: Contract, n: int
+    servers: ServerAddresses, practices: ServiceUnderTest, member_id: str, data: MemberPerson, n: int
 ) -> None:
-    """Produce a member's event numbered `n` and wait until the copy has it (names and status
-    are numbered on their own topics)."""
+    """Produce a member's record numbered `n` and wait until the copy has it."""
     await produce(servers, from_membership(data, n))
-    clock = "name_sequence" if isinstance(data, MemberPerson) else "sequence"
 
     async def applied() -> bool:
         copy = await copy_of(practices, member_id)
-        return copy is not None and copy.get(clock) == n
+        return copy is not None and copy.get("sequence") == n
+
+    await eventually(applied)
+
+
+async def erased(servers: ServerAddresses, practices: ServiceUnderTest, member_id: str) -> None:
+    """Produce the member's tombstone and wait until the copy is one."""
+    await erase(servers, member_id)
+
+    async def applied() -> bool:
+        copy = await copy_of(practices, member_id)
+        return copy is not None and copy.get("erased") is True
 
     await eventually(applied)
 
@@ -118,10 +120,10 @@ async def test_a_name_that_arrives_while_a_practice_is_created_reaches_it(
     practices: ServiceUnderTest, servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
-    await arrived(servers, practices, author, approved(author), 1)  # only active members submit
+    await arrived(servers, practices, author, person(author), 1)  # only active members submit
 
     practice_id = await create_while(
-        practices, monkeypatch, author, lambda: arrived(servers, practices, author, named(author, "Kadri Tamm"), 2)
+        practices, monkeypatch, author, lambda: arrived(servers, practices, author, person(author, "Kadri Tamm"), 2)
     )
 
     async def shown() -> bool:
@@ -134,14 +136,14 @@ async def test_an_erasure_that_arrives_while_a_practice_is_created_reaches_it(
     practices: ServiceUnderTest, servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
-    await arrived(servers, practices, author, approved(author), 1)
-    await arrived(servers, practices, author, named(author, "Kadri Tamm"), 2)
+    await arrived(servers, practices, author, person(author), 1)
+    await arrived(servers, practices, author, person(author, "Kadri Tamm"), 2)
 
     practice_id = await create_while(
         practices,
         monkeypatch,
         author,
-        lambda: arrived(servers, practices, author, MemberErased(member_id=author, erased_at=NOW), 2),
+        lambda: erased(servers, practices, author),
     )
 
     async def anonymised() -> bool:
@@ -155,23 +157,22 @@ async def test_an_older_copy_never_overwrites_a_newer_one_nor_revives_an_erased_
     practices: ServiceUnderTest, servers: ServerAddresses
 ) -> None:
     author = f"m-{uuid.uuid4().hex[:8]}"
-    await arrived(servers, practices, author, approved(author), 1)
-    await arrived(servers, practices, author, named(author, "Kadri Tamm"), 2)
-    await arrived(servers, practices, author, named(author, None), 4)  # the member hid their name
+    await arrived(servers, practices, author, person(author), 1)
+    await arrived(servers, practices, author, person(author, "Kadri Tamm"), 2)
+    await arrived(servers, practices, author, person(author, None), 4)  # the member hid their name
 
     # A stale copy (redelivered, re-driven) of the name before it was hidden, then the newest record.
-    await produce(servers, from_membership(named(author, "Kadri Tamm"), 3))
-    await arrived(servers, practices, author, named(author, None), 5)
+    await produce(servers, from_membership(person(author, "Kadri Tamm"), 3))
+    await arrived(servers, practices, author, person(author, None), 5)
     copy = await copy_of(practices, author)
     assert copy is not None
     assert copy["display_name"] is None
 
-    await arrived(servers, practices, author, MemberErased(member_id=author, erased_at=NOW), 6)
-    await produce(servers, from_membership(named(author, "Kadri Tamm"), 7))  # even newer ones
-    await produce(servers, from_membership(approved(author), 8))
-    # Consumed after those (a partition is read in order; both topics have as many partitions
-    # and the same key goes to the same one), so they have been read when these arrive.
-    last = key_on_the_same_partition(author, MEMBERSHIP.partitions)
-    await arrived(servers, practices, last, approved(last), 1)
-    await arrived(servers, practices, last, named(last, "Jaan"), 2)
-    assert await copy_of(practices, author) == {"_id": author, "erased": True, "sequence": 6}
+    await erased(servers, practices, author)
+    await produce(servers, from_membership(person(author, "Kadri Tamm"), 7))  # even newer ones (re-driven)
+    # Consumed after those (a partition is read in order, and the same key goes to the same
+    # one), so they have been read when these arrive.
+    last = key_on_the_same_partition(author, PEOPLE.partitions)
+    await arrived(servers, practices, last, person(last), 1)
+    await arrived(servers, practices, last, person(last, "Jaan"), 2)
+    assert await copy_of(practices, author) == {"_id": author, "erased": True}

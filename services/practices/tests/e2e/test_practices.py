@@ -16,7 +16,8 @@ import pytest
 from hub_testing import (
     ServiceUnderTest,
     active_in_practices,
-    from_membership,
+    erase,
+    person_record,
     produce,
     published_events,
     validate_against_committed_schema,
@@ -25,12 +26,7 @@ from hub_testing import (
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import PracticeSubmissionRequested
-from deh_contracts.catalogue.membership import (
-    MemberErased,
-    MemberPerson,
-    MemberSuspended,
-    SquadOutputRecorded,
-)
+from deh_contracts.catalogue.membership import SquadOutputRecorded
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
@@ -438,9 +434,7 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
     author = f"m-{tag}"
     now = datetime.now(UTC)
     await active_in_practices(practices, servers, author)
-    await produce(
-        servers, from_membership(MemberPerson(member_id=author, display_name="Kadri Tamm", updated_at=now), 2)
-    )
+    await produce(servers, person_record(author, "active", 2, display_name="Kadri Tamm"))
     practice_id = await submit(practices, author, metadata(tag))
 
     async def author_named(name: str | None) -> bool:
@@ -450,9 +444,9 @@ async def test_authors_follow_membership_and_hackathons_and_squads_become_practi
         return bool(document["authors"].get(author, "absent") == name)
 
     await eventually(lambda: author_named("Kadri Tamm"))
-    await produce(servers, from_membership(MemberPerson(member_id=author, display_name=None, updated_at=now), 3))
+    await produce(servers, person_record(author, "active", 3))
     await eventually(lambda: author_named(None))
-    await produce(servers, from_membership(MemberErased(member_id=author, erased_at=now), 4))
+    await erase(servers, author)
     await eventually(lambda: author_named("absent"))
     anonymised = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
     assert anonymised["author_names"] == ["(erased member)"]
@@ -607,9 +601,7 @@ async def test_only_active_members_submit_and_review(practices: ServiceUnderTest
 
     await active_in_practices(practices, servers, suspended)
     practice_id = await submit(practices, suspended, metadata(tag))
-    now = datetime.now(UTC)
-    suspension = MemberSuspended(member_id=suspended, reason="spam", suspended_by="mod", suspended_at=now)
-    await produce(servers, from_membership(suspension, 2))
+    await produce(servers, person_record(suspended, "suspended", 2))
 
     async def refused() -> bool:
         answer = await practices.client.post("/practices", json=body, headers=practices.caller(suspended))

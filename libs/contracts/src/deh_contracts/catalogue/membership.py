@@ -68,10 +68,16 @@ class MemberRejected(StatusChange):
 
 @message_type(PREFIX + "member.person.v1", topic=PEOPLE, subject="member_id")
 class MemberPerson(Contract):
-    """What other services may show about a member, as it is now (the latest record per member
-    is the truth; a record without a value, a tombstone, means the member was erased)."""
+    """What other services may know of a member, as it is now: the latest record per member is
+    the truth, and a record without a value (a tombstone) means the member was erased. Published
+    from approval on, at every change of status, profile or consent; never for an applicant."""
 
     member_id: str
+    status: MemberStatus | None = Field(
+        None, description="Only `active` members act as members elsewhere (absent: unchanged)."
+    )
+    country: Country | None = Field(None, description="For balanced waitlists and counts.")
+    sectors: list[Sector] = []
     display_name: str | None = Field(None, description="Only when the member made their name visible.")
     updated_at: datetime
 

@@ -278,27 +278,22 @@ class EventStore:
             return None
         return MemberCopy(member_id=member_id, **{key: document.get(key) or default for key, default in _COPY.items()})
 
-    async def remember_member(
-        self, member_id: str, fields: Document, sequence: int, *, clock: str = "sequence"
-    ) -> bool:
-        """Keep the newest of a member's events (their number orders them; `clock` keeps the
-        last one per topic: the domain stream's, or the people topic's `name_sequence`): an
-        older or re-driven one never overwrites a newer copy nor revives an erased member. True
-        when the copy changed."""
+    async def remember_member(self, member_id: str, fields: Document, sequence: int) -> bool:
+        """Keep the member's latest record from the people topic: its number orders a member's
+        records, so that an older or re-driven one never overwrites a newer copy nor revives an
+        erased member. True when the copy changed."""
         older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
-        selector = {"_id": member_id, "$or": [{clock: older}, {clock: None}], "erased": {"$ne": True}}
+        selector = {"_id": member_id, "$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
         try:
-            result = await self.members.update_one(selector, {"$set": {**fields, clock: sequence}}, upsert=True)
+            result = await self.members.update_one(selector, {"$set": {**fields, "sequence": sequence}}, upsert=True)
         except DuplicateKeyError:
             return False  # a newer copy, or a tombstone
         return bool(result.modified_count or result.upserted_id)
 
-    async def forget_member(self, member_id: str, sequence: int) -> None:
-        """`member erased`: only a bare tombstone stays, so that no older event brings the copy
-        back; their calendar feed address stops working."""
-        await self.members.replace_one(
-            {"_id": member_id}, {"_id": member_id, "erased": True, "sequence": sequence}, upsert=True
-        )
+    async def forget_member(self, member_id: str) -> None:
+        """The member's tombstone on the people topic: only a bare tombstone of our own stays, so
+        that no re-driven record brings the copy back; their calendar feed address stops working."""
+        await self.members.replace_one({"_id": member_id}, {"_id": member_id, "erased": True}, upsert=True)
         await self.feeds.delete_many({"member_id": member_id})
 
     # Calendar feed addresses ---------------------------------------------------------------------

@@ -85,7 +85,7 @@ class MemberStore:
             },
             [
                 rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at),
-                *([rules.person(after, at)] if action == "approve" else []),
+                *rules.person(after, at),
             ],
         )
         if not changed:
@@ -137,7 +137,7 @@ class MemberStore:
                 self.members,
                 at_revision(member.id, member.revision),
                 update,
-                [rules.profile_updated(after, at), rules.person(after, at)],
+                [rules.profile_updated(after, at), *rules.person(after, at)],
             )
         except DuplicateKeyError:
             raise Conflict("another member uses this email address") from None

@@ -202,9 +202,23 @@ def profile_updated(member: Member, at: datetime) -> MemberProfileUpdated:
     )
 
 
-def person(member: Member, at: datetime) -> MemberPerson:
-    """The member's record on the compacted people topic: the name only when visible."""
-    return MemberPerson(member_id=member.id, display_name=member.public_name(), updated_at=at)
+def person(member: Member, at: datetime) -> list[MemberPerson]:
+    """The member's record on the compacted people topic, which other services keep their copy
+    of a member from: the status, country and sectors, the name only when visible. None for an
+    applicant (approved or not): other services never hear of people who were not members."""
+    if member.status in ("applied", "rejected") or member.profile is None:
+        return []
+    profile = member.profile
+    return [
+        MemberPerson(
+            member_id=member.id,
+            status=member.status,
+            country=profile.country,
+            sectors=profile.sectors,
+            display_name=member.public_name(),
+            updated_at=at,
+        )
+    ]
 
 
 def erased(member: Member, at: datetime) -> MemberErased:

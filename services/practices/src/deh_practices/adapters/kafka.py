@@ -1,45 +1,25 @@
-"""What practices learns from Kafka: partner submissions (answered with an outcome), authors'
-names and erasure from membership, hackathon submissions and squad outputs to turn into practices."""
+"""What practices learns from Kafka: partner submissions (answered with an outcome), members'
+status, names and erasure from membership's people topic, hackathon submissions and squad
+outputs to turn into practices."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import (
     PracticeSubmissionRequested,
 )
-from deh_contracts.catalogue.membership import (
-    MemberApproved,
-    MemberErased,
-    MemberLeft,
-    MemberPerson,
-    MemberReinstated,
-    MemberRejected,
-    MemberSuspended,
-    SquadOutputRecorded,
-    StatusChange,
-)
+from deh_contracts.catalogue.membership import MemberPerson, SquadOutputRecorded
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, ResultType
 from deh_contracts.errors import FieldError
 from deh_contracts.registry import EVENTS, MEMBERSHIP, PEOPLE, PRACTICE_SUBMISSIONS
-from deh_platform.consumer import AFTER_EVERY_RECORD, RefusedMessage
+from deh_platform.consumer import RefusedMessage
 from deh_platform.errors import Conflict
 from deh_platform.idempotency import derived_id
 from deh_platform.partners import Request
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.domain.practices import Status, metadata_problems
-
-# The status a member has after each of membership's status events (erasure has its own handler).
-STATUS_AFTER: dict[type[StatusChange], str] = {
-    MemberRejected: "rejected",
-    MemberSuspended: "suspended",
-    MemberReinstated: "active",
-    MemberLeft: "left",
-}
 
 SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
     "white_paper": "white_paper",
@@ -86,31 +66,14 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     async def broken_submission(message: RefusedMessage) -> None:
         await Request.refused(message, "practice").reject(runtime, message.error.errors)
 
-    @consumer.on(MemberApproved)
-    async def member_approved(event: CloudEvent[MemberApproved]) -> None:
-        await store.remember_status(event.data.member_id, "active", event.sequence_number)
-
     @consumer.on(MemberPerson)
     async def person(event: CloudEvent[MemberPerson]) -> None:
-        await store.remember_name(event.data.member_id, event.data.display_name, event.sequence_number)
+        member = event.data
+        await store.remember_person(member.member_id, member.status, member.display_name, event.sequence_number)
 
     @consumer.on_tombstone(PEOPLE)
     async def person_erased(member_id: str) -> None:
-        # Final: no record of this member that comes later on the topic can be older.
-        await store.remember_name(member_id, None, AFTER_EVERY_RECORD)
-
-    def remember(status: str) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
-        async def status_changed(event: CloudEvent[Any]) -> None:
-            await store.remember_status(event.data.member_id, status, event.sequence_number)
-
-        return status_changed
-
-    for message_type, status in STATUS_AFTER.items():
-        consumer.on(message_type)(remember(status))
-
-    @consumer.on(MemberErased)
-    async def member_erased(event: CloudEvent[MemberErased]) -> None:
-        await store.anonymise(event.data.member_id, event.sequence_number)
+        await store.anonymise(member_id)
 
     @consumer.on(HackathonSubmissionMade)
     async def hackathon_submission(event: CloudEvent[HackathonSubmissionMade]) -> None:

@@ -267,42 +267,33 @@ class PracticeStore:
             return None
         return "erased" if copy.get("erased") else copy.get("status")
 
-    async def remember_status(self, member_id: str, status: str, sequence: int) -> None:
-        """The status from membership's domain stream, ordered by its events' numbers."""
-        await self._remember(member_id, {"status": status}, sequence, clock="sequence")
-
-    async def remember_name(self, member_id: str, display_name: str | None, sequence: int) -> None:
-        """Keep the latest visible name of a member (from the people topic, which has its own
-        order: another clock than the status's), then show the name on their practices."""
-        await self._remember(member_id, {"display_name": display_name}, sequence, clock="name_sequence")
-        # From the copy, not the event: a retry after a failure here still shows the newest name.
+    async def remember_person(
+        self, member_id: str, status: str | None, display_name: str | None, sequence: int
+    ) -> None:
+        """Keep the member's latest record from the people topic (status, and the name they show),
+        then show the name on their practices."""
+        fields = {"display_name": display_name, **({"status": status} if status else {})}
+        older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
+        # The record's number orders a member's records, so that a re-driven older one never
+        # overwrites a newer copy, nor revives an erased member. A record without a number
+        # (published before they had one) counts as 0: it never replaces a numbered one.
+        newer = {"$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
+        with contextlib.suppress(DuplicateKeyError):  # we hold a newer copy, or the member was erased
+            await self.authors.update_one(
+                {"_id": member_id, **newer}, {"$set": {**fields, "sequence": sequence}}, upsert=True
+            )
+        # From the copy, not the record: a retry after a failure here still shows the newest name.
         copy = await self.authors.find_one({"_id": member_id})
         if copy is None or copy.get("erased"):
             return
-        name = copy.get("display_name")
-        await self._touch_all(*_renamed(member_id, name))
+        await self._touch_all(*_renamed(member_id, copy.get("display_name")))
 
-    async def _remember(self, member_id: str, fields: Document, sequence: int, *, clock: str) -> None:
-        """Update the copy of a member from one of their events: the event's number (`clock`
-        keeps the last one per topic) orders a member's events, so an older or re-driven one
-        never overwrites a newer copy, nor revives an erased member. An event without a number
-        (published before they had one) counts as 0: it may replace a copy from another such
-        event, never a numbered one."""
-        older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
-        newer = {"$or": [{clock: older}, {clock: None}], "erased": {"$ne": True}}
-        with contextlib.suppress(DuplicateKeyError):  # we hold a newer copy, or the member was erased
-            await self.authors.update_one(
-                {"_id": member_id, **newer}, {"$set": {**fields, clock: sequence}}, upsert=True
-            )
-
-    async def anonymise(self, member_id: str, sequence: int) -> None:
-        """After `member erased`: the practices stay, without the person's id or name. A bare
+    async def anonymise(self, member_id: str) -> None:
+        """After the member's tombstone on the people topic: the practices stay, without the person's id or name. A bare
         tombstone (the id, nothing else) keeps a later copy of the name from coming back, and a
         practice that arrives later (a squad output, a hackathon submission) drops them too.
         Where the person acted (created, edited, reviewed), an opaque id takes their place."""
-        await self.authors.replace_one(
-            {"_id": member_id}, {"_id": member_id, "erased": True, "sequence": sequence}, upsert=True
-        )
+        await self.authors.replace_one({"_id": member_id}, {"_id": member_id, "erased": True}, upsert=True)
         async for document in self.practices.find({"authors.member_id": member_id}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
         former = f"erased-{new_id()}"
