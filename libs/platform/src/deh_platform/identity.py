@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["member", "moderator", "nas_coordinator", "admin"]
-ROLES: tuple[Role, ...] = ("member", "moderator", "nas_coordinator", "admin")
+# The roles a token may carry: `reviewer` is a member trusted to review practices.
+Role = Literal["member", "reviewer", "moderator", "nas_coordinator", "admin"]
+ROLES: tuple[Role, ...] = ("member", "reviewer", "moderator", "nas_coordinator", "admin")
 
 
 @dataclass(frozen=True)

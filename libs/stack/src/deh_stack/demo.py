@@ -105,7 +105,11 @@ def load_demo(config: StackConfig) -> str:
             _when_known(assign, 422)  # practices knows the reviewer a moment after approval too
             review = {"scores": SCORES, "decision": "publish"}
             _ok(
-                client.post(f"/practices/{practice_id}/reviews", json=review, headers=_as(settings, REVIEWER, "member"))
+                client.post(
+                    f"/practices/{practice_id}/reviews",
+                    json=review,
+                    headers=_as(settings, REVIEWER, "member", "reviewer"),
+                )
             )
     with httpx.Client(base_url=config.service_url("events"), timeout=10) as client:
         _load_events(client, settings, members)

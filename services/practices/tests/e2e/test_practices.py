@@ -83,7 +83,7 @@ async def publish(hub: ServiceUnderTest, practice_id: str, reviewer: str = "revi
     reviewed = await hub.client.post(
         f"/practices/{practice_id}/reviews",
         json={"scores": SCORES, "decision": "publish"},
-        headers=hub.caller(reviewer),
+        headers=hub.caller(reviewer, "member", "reviewer"),
     )
     assert reviewed.json()["status"] == "published", reviewed.text
 
@@ -201,13 +201,19 @@ async def test_the_review_workflow_enforces_its_rules(practices: ServiceUnderTes
     stranger = await practices.client.post(
         f"/practices/{practice_id}/reviews",
         json={"scores": SCORES, "decision": "publish"},
-        headers=practices.caller("reviewer-9"),
+        headers=practices.caller("reviewer-9", "member", "reviewer"),
     )
     assert stranger.status_code == 403
+    without_the_role = await practices.client.post(
+        f"/practices/{practice_id}/reviews",
+        json={"scores": SCORES, "decision": "publish"},
+        headers=practices.caller("reviewer-2"),
+    )
+    assert without_the_role.status_code == 403, "the assigned reviewer's token must give the reviewer role"
     incomplete = await practices.client.post(
         f"/practices/{practice_id}/reviews",
         json={"scores": {"relevance": 9}, "decision": "request_changes"},
-        headers=practices.caller("reviewer-2"),
+        headers=practices.caller("reviewer-2", "member", "reviewer"),
     )
     assert incomplete.status_code == 422
     assert "missing scores" in str(incomplete.json()["detail"])
@@ -223,7 +229,7 @@ async def test_the_review_workflow_enforces_its_rules(practices: ServiceUnderTes
     changes = await practices.client.post(
         f"/practices/{practice_id}/reviews",
         json={"scores": SCORES, "decision": "request_changes", "comments": "Add evidence of impact."},
-        headers=practices.caller("reviewer-2"),
+        headers=practices.caller("reviewer-2", "member", "reviewer"),
     )
     assert changes.json()["status"] == "changes_requested"
     edited = await practices.client.put(

@@ -77,7 +77,7 @@ async def test_practices_start_and_search_on_a_node_without_polish_analysis(
                 reviewed = await practices.client.post(
                     f"/practices/{practice_id}/reviews",
                     json={"scores": SCORES, "decision": "publish"},
-                    headers=practices.caller("reviewer-1"),
+                    headers=practices.caller("reviewer-1", "member", "reviewer"),
                 )
                 assert reviewed.json()["status"] == "published", reviewed.text
 

@@ -36,7 +36,14 @@ async def active_member(caller: Caller, store: Store) -> Principal:
     return caller
 
 
+async def active_reviewer(caller: Annotated[Principal, Depends(requires("reviewer"))], store: Store) -> Principal:
+    """The caller, if their token gives them the reviewer role and they are an active member."""
+    policies.require_active_member(await store.member_status(caller.member_id))
+    return caller
+
+
 ActiveMember = Annotated[Principal, Depends(active_member)]
+ActiveReviewer = Annotated[Principal, Depends(active_reviewer)]
 Index = Annotated[SearchIndex, Depends(from_app("index"))]
 Links = Annotated[LinkChecks, Depends(from_app("links"))]
 
@@ -126,7 +133,8 @@ class Assignment(BaseModel):
 
 @router.post("/practices/{practice_id}/reviewer", response_model=PracticeView, tags=["review"], responses=errors(409))
 async def assign_reviewer(practice_id: ResourceId, body: Assignment, caller: Moderator, store: Store) -> Any:
-    """A moderator assigns a reviewer: an active member who is not an author."""
+    """A moderator assigns a reviewer: an active member who is not an author (the reviewer role
+    is in their token, checked when they review)."""
     policies.require_active_reviewer(await store.member_status(body.reviewer_id), body.reviewer_id)
     return view(await store.assign(practice_id, body.reviewer_id))
 
@@ -134,8 +142,9 @@ async def assign_reviewer(practice_id: ResourceId, body: Assignment, caller: Mod
 @router.post(
     "/practices/{practice_id}/reviews", response_model=PracticeView, tags=["review"], responses=errors(403, 409)
 )
-async def review(practice_id: ResourceId, body: Review, caller: ActiveMember, store: Store) -> Any:
-    """The assigned reviewer scores every criterion and decides: publish, request changes or reject."""
+async def review(practice_id: ResourceId, body: Review, caller: ActiveReviewer, store: Store) -> Any:
+    """The assigned reviewer (an active member with the reviewer role, not an author) scores every
+    criterion and decides: publish, request changes or reject."""
     return view(await store.review(practice_id, body, caller))
 
 
