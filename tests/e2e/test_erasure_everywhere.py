@@ -1,9 +1,10 @@
-"""After a member's erasure, the hub keeps nothing that names them: not in any service's MongoDB
-collections, not in the search index, not on the domain stream (kept forever), and on the people
-topic the member's last record is a tombstone, so that the log cleaner removes their earlier
-records (`test_forgetting_on_kafka.py` shows it does). Membership, practices and events run
-together on the real servers; the person joins, is named, writes a practice and registers for
-an event, then asks to be erased."""
+"""After a member's erasure, the hub keeps nothing that names them: their account id, name and
+email are in no service's MongoDB collections, not in the search index, and on no domain stream
+(kept forever), which name members only by a reference that then points at nobody (decision
+0015); on the people topic the member's last record is a tombstone, so that the log cleaner
+removes their earlier records and then the tombstone itself (`test_forgetting_on_kafka.py` shows
+it does). Membership, practices and events run together on the real servers; the person joins,
+is named, writes a practice and registers for an event, then asks to be erased."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from hub_samples import event_draft, member_application, practice_metadata
 from hub_testing import ServiceUnderTest, isolated_settings, records_on, running
 
-from deh_contracts.registry import MEMBERSHIP, PEOPLE
+from deh_contracts.registry import EVENTS, MEMBERSHIP, PEOPLE, PRACTICES
 from deh_events.app import create_app as create_events
 from deh_events.settings import EventsSettings
 from deh_membership.app import create_app as create_membership
@@ -55,9 +56,10 @@ async def test_an_erased_member_is_named_nowhere_in_the_hub(
         f"/members/{member_id}/approve", json={}, headers=membership.caller(*MODERATOR)
     )
     assert approve.status_code == 200
+    reference = approve.json()["reference"]
 
     async def named_in_practices() -> bool:
-        copy = await practices.runtime.db.authors.find_one({"_id": member_id})
+        copy = await practices.runtime.db.members.find_one({"_id": member_id})
         return bool(copy and copy.get("status") == "active" and copy.get("display_name") == name)
 
     await eventually(named_in_practices)
@@ -82,15 +84,17 @@ async def test_an_erased_member_is_named_nowhere_in_the_hub(
             if documents is None:
                 return False  # events still leaving an outbox: they are on Kafka then, checked below
             stored += documents
-        if any(name in str(document) or email in str(document) for document in stored):
-            return False
-        # The id stays only where it must: the record that the member was erased, and each
-        # service's tombstone that keeps a late event from bringing a copy back.
-        return all(is_a_tombstone(document) for document in stored if member_id in str(document))
+        # Not even in a tombstone: each service keeps only the reference of a former member.
+        return not any(member_id in str(document) or name in str(document) for document in stored)
 
     await eventually(forgotten_by_the_services, within=60)
-    on_the_domain_stream = [value or b"" for _, value in await records_on(servers, MEMBERSHIP.name)]
-    assert not any(name.encode() in value or email.encode() in value for value in on_the_domain_stream)
+    for topic in (MEMBERSHIP, PRACTICES, EVENTS):
+        for key, value in await records_on(servers, topic.name):
+            record = (key or b"") + (value or b"")
+            assert member_id.encode() not in record, f"the account id on {topic.name}"
+            assert name.encode() not in record, f"the name on {topic.name}"
+            assert email.encode() not in record, f"the email on {topic.name}"
+    assert reference in str(await records_on(servers, MEMBERSHIP.name)), "the domain stream keeps their reference"
     people = [value for key, value in await records_on(servers, PEOPLE.name) if key == member_id.encode()]
     assert people[0] is not None, "the name was on the people topic"
     assert name.encode() in people[0], "the name was on the people topic"
@@ -107,12 +111,6 @@ async def everything_in(service: ServiceUnderTest) -> list[dict[str, Any]] | Non
             return None
         documents += [document async for document in database[name].find({})]
     return documents
-
-
-def is_a_tombstone(document: dict[str, Any]) -> bool:
-    erased_member = document.get("status") == "erased" and document.get("profile") is None
-    copy = document.get("erased") is True and set(document) <= {"_id", "erased", "sequence"}
-    return erased_member or copy
 
 
 async def indexed(practices: ServiceUnderTest, practice_id: str) -> list[dict[str, Any]]:

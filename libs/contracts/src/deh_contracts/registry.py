@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from deh_contracts.errors import ContractError, FieldError
+from deh_contracts.people import person_fields
 
 _FOREVER = "-1"
 
@@ -164,6 +166,11 @@ class MessageType:
 
     def subject_of(self, data: Contract) -> str:
         return str(getattr(data, self.subject_field))
+
+    @cached_property
+    def person_fields(self) -> tuple[str, ...]:
+        """The fields that name people (`deh_contracts.people.PersonId`)."""
+        return person_fields(self.model)
 
 
 MESSAGE_TYPES: dict[str, MessageType] = {}

@@ -40,7 +40,7 @@ from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_e
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
 from deh_contracts.envelope import header_map
 from deh_contracts.registry import MESSAGE_TYPES, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, Topic
-from deh_platform.errors import TransientError
+from deh_platform.errors import NotYetKnown, TransientError
 from deh_platform.telemetry import (
     extract_context,
     messages_consumed,
@@ -76,10 +76,9 @@ class RefusedMessage:
 
 RefusalHandler = Callable[[RefusedMessage], Awaitable[None]]
 # A tombstone (a record with a key and no value) on a compacted topic: the key's data is gone.
-TombstoneHandler = Callable[[str], Awaitable[None]]
+# The handler gets the key and the record's headers.
+TombstoneHandler = Callable[[str, dict[str, str]], Awaitable[None]]
 HandlerT = TypeVar("HandlerT", RefusalHandler, TombstoneHandler)
-# The number a tombstone counts as where a copy is ordered by event numbers: after every record.
-AFTER_EVERY_RECORD = 2**62
 
 
 @dataclass(frozen=True)
@@ -128,6 +127,11 @@ class Hold:
     since: datetime
     attempts: int
     resume_at: float
+
+    @property
+    def awaits_news(self) -> bool:
+        """Held for news on another topic (NotYetKnown), not because a server is away."""
+        return self.reason.startswith(f"{NotYetKnown.__name__}:")  # reasons start with the error's type
 
     def describe(self, partition: TopicPartition) -> str:
         return (
@@ -252,7 +256,7 @@ class EventConsumer:
         return spec.type_name
 
     def on_tombstone(self, topic: Topic) -> Callable[[TombstoneHandler], TombstoneHandler]:
-        """Handle the tombstones of a compacted topic (the handler gets the key); on topics
+        """Handle the tombstones of a compacted topic (the handler gets the key and headers); on topics
         without one, a tombstone is skipped, never dead-lettered."""
         return self._per_topic(topic, self.tombstone_handlers)
 
@@ -483,7 +487,9 @@ class EventConsumer:
 
     async def _dispatch(self, item: Parsed) -> None:
         if item.tombstone:
-            await self.tombstone_handlers[item.origin_topic]((item.record.key or b"").decode("utf-8", errors="replace"))
+            key = (item.record.key or b"").decode("utf-8", errors="replace")
+            headers = {name: value.decode("utf-8", errors="replace") for name, value in item.record.headers}
+            await self.tombstone_handlers[item.origin_topic](key, headers)
             return
         if item.event is not None and self.projection is not None:
             await self.projection([_delivery(item)])
@@ -602,8 +608,9 @@ class EventConsumer:
         coordinator = getattr(kafka, "_coordinator", None)
         if coordinator is None or coordinator.coordinator_id is None or coordinator.generation <= 0:
             return f"not a member of group {self.group}"
-        if self.held:
-            return "; ".join(hold.describe(tp) for tp, hold in sorted(self.held.items()))
+        unready = {tp: hold for tp, hold in self.held.items() if not hold.awaits_news}
+        if unready:
+            return "; ".join(hold.describe(tp) for tp, hold in sorted(unready.items()))
         return "ok"
 
 

@@ -26,3 +26,8 @@ class InvalidInput(Exception):
 
 class TransientError(Exception):
     """Trying again later may succeed (a consumer holds the partition instead of dead-lettering)."""
+
+
+class NotYetKnown(TransientError):
+    """The message names something whose news is on its way on another topic (topics are read in
+    no order relative to each other): the message waits, and the service stays ready."""

@@ -3,7 +3,7 @@ domain modules' policies take a Principal; deh_platform.auth makes one from a be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 # The roles a token may carry: `reviewer` is a member trusted to review practices.
@@ -23,3 +23,16 @@ class Principal:
     def is_staff(self) -> bool:
         """Moderators and admins act on other members' behalf."""
         return self.has("moderator", "admin")
+
+
+@dataclass(frozen=True)
+class MemberCopy:
+    """What a service knows of a member from membership's people topic (deh_platform.people):
+    never their email."""
+
+    member_id: str
+    reference: str | None
+    status: str = "unknown"
+    country: str | None = None
+    sectors: list[str] = field(default_factory=list)
+    display_name: str | None = None

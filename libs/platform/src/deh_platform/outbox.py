@@ -12,7 +12,9 @@ dead replica's claim passes to another), publishes its pending events in order, 
 with the document's own sequence (`ce_sequence`), and releases the claim in the same update that
 removes what it published. Events of many documents are sent together and their
 acknowledgements awaited together. A crash between publish and removal republishes: duplicates
-are possible (consumers deduplicate on the event id), losses are not.
+are possible (consumers deduplicate on the event id), losses are not. A document marked to be
+removed once published (REMOVE_FIELD) is deleted when its outbox is empty: by the relay that
+publishes its last events, or the next sweep.
 
 An event that Kafka can never take (too large, say) is set aside in the document with the
 reason (`_set_aside`, counted, listed by `python -m deh_platform.operations set-aside`), and
@@ -26,7 +28,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -57,6 +59,9 @@ SEQUENCE_FIELD = "_outbox_sequence"
 # Items a loop of the platform could never process, with the reason, in the document they
 # belong to; listed by `python -m deh_platform.operations set-aside`.
 SET_ASIDE_FIELD = "_set_aside"
+# A document that exists only to carry its last events (an erased member's, say) leaves once
+# they are published (`ServiceRuntime.remove_once_published`).
+REMOVE_FIELD = "_remove_once_published"
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,7 @@ class Tombstone:
 
     topic: Topic
     key: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Outgoing = CloudEvent[Any] | Tombstone
@@ -81,7 +87,7 @@ def pending(event: Outgoing) -> Document:
     """An event as stored in the outbox: the exact Kafka record, with the trace context of the
     request that caused it, so the relay's publish joins that trace."""
     if isinstance(event, Tombstone):
-        headers: dict[str, str] = {}
+        headers = dict(event.headers)
         inject_context(headers)
         return {
             "id": f"tombstone-{uuid.uuid4().hex}",
@@ -104,6 +110,11 @@ def pending(event: Outgoing) -> Document:
         "headers": headers,
         "stored_at": datetime.now(UTC),
     }
+
+
+def removable() -> Document:
+    """Documents marked to be removed once published whose events have all left."""
+    return {REMOVE_FIELD: True, f"{OUTBOX_FIELD}.0": {"$exists": False}, CLAIM_FIELD: None}
 
 
 def set_aside_entry(kind: str, reason: str, **details: Any) -> Document:
@@ -168,6 +179,8 @@ class OutboxRelay:
         self.backlog = 0
         self.swept = asyncio.Event()  # set once the first sweep has finished
         self._hints: dict[str, set[Any]] = {name: set() for name in self.collections}
+        # Documents to delete once their events have left (remove_once_published).
+        self._leaving: dict[str, set[Any]] = {name: set() for name in self.collections}
         # Documents another relay had claimed: looked at again once that claim may have expired.
         self._claimed_elsewhere: list[tuple[float, str, Any]] = []
         self._wake = asyncio.Event()
@@ -181,6 +194,11 @@ class OutboxRelay:
         self._hints[collection].add(document_id)
         self.backlog = sum(len(ids) for ids in self._hints.values())
         self._wake.set()
+
+    def remove_once_published(self, collection: str, document_id: Any) -> None:
+        """Delete this document (marked with REMOVE_FIELD) once its pending events are out."""
+        self._leaving[collection].add(document_id)
+        self.notify(collection, document_id)
 
     async def run(self, producer: Producer) -> None:
         """Publish until cancelled, with this (started, idempotent, acks=all) producer."""
@@ -222,6 +240,7 @@ class OutboxRelay:
             async for document in collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1}):
                 self.notify(name, document["_id"])
                 found += 1
+            await collection.delete_many(removable())
         return found
 
     async def drain(self) -> int:
@@ -256,7 +275,8 @@ class OutboxRelay:
         documents = [
             document
             async for document in collection.find(
-                {"_id": {"$in": ids}, f"{CLAIM_FIELD}.token": token}, {OUTBOX_FIELD: 1, SEQUENCE_FIELD: 1}
+                {"_id": {"$in": ids}, f"{CLAIM_FIELD}.token": token},
+                {OUTBOX_FIELD: 1, SEQUENCE_FIELD: 1, REMOVE_FIELD: 1},
             )
         ]
         await self._remember_claimed_elsewhere(collection, ids, {document["_id"] for document in documents})
@@ -270,6 +290,7 @@ class OutboxRelay:
             releases.append(self._release(document["_id"], token, done, set_aside, last))
         if releases:
             await collection.bulk_write(releases, ordered=False)
+        await self._remove_leaving(collection, ids, documents)
         # New events may have been written to a document while it was claimed: look again.
         async for document in collection.find(
             {"_id": {"$in": ids}, f"{OUTBOX_FIELD}.0": {"$exists": True}, **free}, {"_id": 1}
@@ -278,6 +299,19 @@ class OutboxRelay:
         if stopped:
             raise KafkaUnavailable("Kafka did not acknowledge every event; the rest stay pending")
         return published
+
+    async def _remove_leaving(
+        self, collection: AsyncCollection[Document], ids: list[Any], documents: list[Document]
+    ) -> None:
+        """Delete the documents marked to leave whose events have all been published now."""
+        marked = self._leaving[collection.name]
+        leaving = {document_id for document_id in ids if document_id in marked}
+        leaving |= {document["_id"] for document in documents if document.get(REMOVE_FIELD)}
+        if not leaving:
+            return
+        await collection.delete_many({"_id": {"$in": list(leaving)}, **removable()})
+        remaining = {document["_id"] async for document in collection.find({"_id": {"$in": list(leaving)}}, {"_id": 1})}
+        marked -= leaving - remaining  # a document still there gets new events, so it comes back here
 
     async def _remember_claimed_elsewhere(
         self, collection: AsyncCollection[Document], ids: list[Any], claimed: set[Any]

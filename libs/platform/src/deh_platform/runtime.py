@@ -29,7 +29,17 @@ from deh_platform.creation import Creation
 from deh_platform.errors import Conflict
 from deh_platform.leases import ExclusiveJob, Job, Lease
 from deh_platform.logs import configure_logging
-from deh_platform.outbox import Document, OutboxRelay, Outgoing, Tombstone, new_document, with_events
+from deh_platform.outbox import (
+    REMOVE_FIELD,
+    Document,
+    OutboxRelay,
+    Outgoing,
+    Tombstone,
+    new_document,
+    removable,
+    with_events,
+)
+from deh_platform.people import References, pseudonymised
 from deh_platform.publishing import publish_event
 from deh_platform.records import CREATION_FIELD
 from deh_platform.settings import ServiceSettings
@@ -77,6 +87,8 @@ class ServiceRuntime:
     background: dict[str, Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=dict)
     jobs: dict[str, ExclusiveJob] = field(default_factory=dict)
     replica: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    # Who the members named in this service's events are on Kafka (deh_platform.people).
+    references: References | None = None
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
     _relay_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _started: bool = field(default=False, init=False)
@@ -175,7 +187,9 @@ class ServiceRuntime:
         derived from what caused it (`derived_id`), so that a redelivery publishes the same
         message again rather than a second one: consumers deduplicate on it. Give the cause's
         `time` where readers use the time (a projection by day), so that the copy is the same."""
-        await self._publish_event(self.new_event(data, event_id=event_id, time=time))
+        (event,) = await pseudonymised([self.new_event(data, event_id=event_id, time=time)], self.references)
+        assert isinstance(event, CloudEvent)
+        await self._publish_event(event)
 
     async def _publish_event(self, event: CloudEvent[Any]) -> None:
         await publish_event(self.broker, event)
@@ -210,7 +224,7 @@ class ServiceRuntime:
         if "_id" not in selector:
             raise ValueError("a write with events names the document's _id (the relay reads it by _id)")
         result = await collection.update_one(
-            selector, with_events(update, self._events(events)), upsert=upsert, array_filters=array_filters
+            selector, with_events(update, await self._events(events)), upsert=upsert, array_filters=array_filters
         )
         if events and (result.modified_count or result.upserted_id is not None):
             self._notify(collection, selector["_id"])
@@ -227,7 +241,7 @@ class ServiceRuntime:
         an HTTP request, a retry of that request inserts nothing: False (see deh_platform.creation)."""
         stamped = creation.stamp(document) if creation else document
         try:
-            await collection.insert_one(new_document(stamped, self._events(events)))
+            await collection.insert_one(new_document(stamped, await self._events(events)))
         except DuplicateKeyError:
             if creation is None or not creation.is_retry_of(await collection.find_one({"_id": document["_id"]})):
                 raise
@@ -262,13 +276,22 @@ class ServiceRuntime:
             raise Conflict(f"the {into} changed meanwhile; retry")
         return {key: value for key, value in earlier.items() if key != CREATION_FIELD}
 
-    def _events(self, events: Sequence[Contract | Outgoing]) -> list[Outgoing]:
+    async def remove_once_published(self, collection: AsyncCollection[Document], document_id: Any) -> None:
+        """Delete the document as soon as the events in its outbox have left (now, if they have):
+        for a document kept only to carry its last events, such as an erased member's."""
+        await collection.update_one({"_id": document_id}, {"$set": {REMOVE_FIELD: True}})
+        removed = await collection.delete_one({"_id": document_id, **removable()})
+        if not removed.deleted_count and self.relay is not None:  # its events are still leaving
+            self.relay.remove_once_published(collection.name, document_id)
+
+    async def _events(self, events: Sequence[Contract | Outgoing]) -> list[Outgoing]:
+        """The events as they are stored: in envelopes, and naming members by reference."""
         outgoing: list[Outgoing] = []
         for event in events:
             if isinstance(event, Tombstone) and event.topic not in self.produces:
                 raise ValueError(f"{self.name} does not produce {event.topic.name}")
             outgoing.append(event if isinstance(event, CloudEvent | Tombstone) else self.new_event(event))
-        return outgoing
+        return await pseudonymised(outgoing, self.references)
 
     def _notify(self, collection: AsyncCollection[Document], document_id: Any) -> None:
         if self.relay is None or collection.name not in self.relay.collections:

@@ -91,7 +91,7 @@ def build_counters_service(servers: ServerAddresses) -> CountersService:
         await apply_all_once(runtime.db.totals, effects)
 
     @consumer.on_tombstone(COUNTERS)
-    async def forget_total(counter_id: str) -> None:
+    async def forget_total(counter_id: str, _: dict[str, str]) -> None:
         await runtime.db.totals.delete_one({"_id": counter_id})
 
     router = APIRouter()

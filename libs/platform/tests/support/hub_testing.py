@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from deh_contracts import Contract, new_event, to_kafka
 from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
+from deh_contracts.people import REFERENCE_HEADER
 from deh_contracts.registry import PEOPLE, Topic
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
@@ -189,6 +190,7 @@ def person_record(
     """A member's record on membership's people topic, numbered among the member's events."""
     person = MemberPerson(
         member_id=member_id,
+        reference=reference_of(member_id),
         status=status,
         country=country,
         sectors=list(sectors),
@@ -225,12 +227,18 @@ async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
         await producer.stop()
 
 
+def reference_of(member_id: str) -> str:
+    """The reference these tests give a member on Kafka (membership draws one at random)."""
+    return f"person:{member_id}"
+
+
 async def erase(servers: ServerAddresses, member_id: str) -> None:
     """Membership's tombstone for an erased member on the people topic (a key, no value)."""
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        await producer.send_and_wait(PEOPLE.name, None, key=member_id.encode())
+        reference = [(REFERENCE_HEADER, reference_of(member_id).encode())]
+        await producer.send_and_wait(PEOPLE.name, None, key=member_id.encode(), headers=reference)
     finally:
         await producer.stop()
 

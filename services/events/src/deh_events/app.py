@@ -19,6 +19,7 @@ from deh_platform.runtime import ServiceRuntime
 def create_app(settings: EventsSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(settings, produces=[EVENTS], outbox_collections=OUTBOX_COLLECTIONS)
     store = EventStore(runtime)
+    runtime.references = store.people
     desk = RegistrationStore(store, repair_after=timedelta(seconds=settings.repair_after_seconds))
     teams = TeamStore(desk)
     desk.on_cancelled = teams.left_the_event

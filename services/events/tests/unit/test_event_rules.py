@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -9,9 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from deh_events.domain.calendar import Entry, calendar_file
-from deh_events.domain.events import Event, EventChanges, EventDraft, MemberCopy, instant, registration_refusal
+from deh_events.domain.events import Event, EventChanges, EventDraft, instant, registration_refusal
 from deh_events.domain.waitlist import Candidate, choose_next
 from deh_platform.auth import Principal
+from deh_platform.identity import MemberCopy
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -98,7 +100,7 @@ def event(**overrides: object) -> Event:
     return Event.model_validate(fields)
 
 
-ACTIVE = MemberCopy(member_id="m1", status="active", country="PL", sectors=["school"])
+ACTIVE = MemberCopy(member_id="m1", reference="person:m1", status="active", country="PL", sectors=["school"])
 PERSON = Principal("m1", frozenset({"member"}))
 
 
@@ -109,7 +111,7 @@ PERSON = Principal("m1", frozenset({"member"}))
         ({"status": "cancelled"}, ACTIVE, PERSON, "the event is cancelled"),
         ({"registration_opens_at": NOW + timedelta(hours=1)}, ACTIVE, PERSON, "registration opens at"),
         ({"registration_closes_at": NOW}, ACTIVE, PERSON, "registration is closed"),
-        ({}, ACTIVE.model_copy(update={"status": "suspended"}), PERSON, "a member who is suspended cannot register"),
+        ({}, replace(ACTIVE, status="suspended"), PERSON, "a member who is suspended cannot register"),
         ({}, None, PERSON, "this event is for members"),
         ({"audience": "public"}, None, PERSON, None),
         ({"audience": "nas_only"}, ACTIVE, PERSON, "this event is for the National Advisory Services"),

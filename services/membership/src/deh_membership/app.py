@@ -11,6 +11,7 @@ from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
 from deh_membership.settings import MembershipSettings
 from deh_platform.http import create_service_app
+from deh_platform.people import StoredReferences
 from deh_platform.runtime import ServiceRuntime
 
 # The collections whose documents carry their contract events (decision 0004).
@@ -21,6 +22,7 @@ def create_app(settings: MembershipSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(
         settings, produces=[MEMBERSHIP, PEOPLE], outbox_collections=OUTBOX_COLLECTIONS
     )
+    runtime.references = StoredReferences(runtime.db.members)
     organisations = OrganisationStore(runtime)
     members = MemberStore(runtime, organisations)
     subscribe_activity(runtime, members)

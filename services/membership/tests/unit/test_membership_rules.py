@@ -38,7 +38,13 @@ def member(visible: bool) -> Member:
         expertise_topics=["stem"],
     )
     return Member(
-        id="m-1", status="active", profile=profile, consent=Consent.first(choices, T0), roles=["member"], applied_at=T0
+        id="m-1",
+        reference="person:0123456789abcdef01234567",
+        status="active",
+        profile=profile,
+        consent=Consent.first(choices, T0),
+        roles=["member"],
+        applied_at=T0,
     )
 
 

@@ -140,8 +140,8 @@ async def test_members_by_status_follow_what_moderators_and_members_do(
     await membership.client.post(f"/members/{people[1]}/leave", headers=membership.caller(people[1]))
     erased = await membership.client.delete(f"/members/{people[0]}", headers=membership.caller(people[0]))
     assert erased.status_code == 204
-    statuses = [(await membership.client.get(f"/members/{p}", headers=moderator)).json()["status"] for p in people]
-    assert sorted(statuses) == ["active", "applied", "erased", "left"]
+    statuses = [(await membership.client.get(f"/members/{p}", headers=moderator)).json()["status"] for p in people[1:]]
+    assert sorted(statuses) == ["active", "applied", "left"]
 
     expected = dict(before)
     for status, change in {"applied": 1, "active": 1, "left": 1, "erased": 1}.items():

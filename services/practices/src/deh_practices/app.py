@@ -21,6 +21,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
         settings, produces=[PRACTICES, OUTCOMES], outbox_collections=OUTBOX_COLLECTIONS
     )
     store = PracticeStore(runtime)
+    runtime.references = store.people
     assert runtime.search is not None
     index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
     store.on_marked = index.notify

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka.partitioner import murmur2
 from hub_samples import practice_metadata
-from hub_testing import ServiceUnderTest, erase, from_membership, produce
+from hub_testing import ServiceUnderTest, erase, from_membership, produce, reference_of
 
 from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.registry import PEOPLE
@@ -29,7 +29,9 @@ NOW = datetime.now(UTC)
 def person(member_id: str, name: str | None = None) -> MemberPerson:
     """The member's record on membership's people topic: active, with the name they show (None
     when hidden)."""
-    return MemberPerson(member_id=member_id, status="active", display_name=name, updated_at=NOW)
+    return MemberPerson(
+        member_id=member_id, reference=reference_of(member_id), status="active", display_name=name, updated_at=NOW
+    )
 
 
 async def create_while(
@@ -41,10 +43,10 @@ async def create_while(
     """Create a practice by `author`, with `meanwhile` happening after the service has read the
     author's name and before it stores the practice: the interleaving that lost names once."""
     store: PracticeStore = practices.app.state.store
-    read_names = store.author_names
+    read_names = store.authors_as_known
     names_read, go_on = asyncio.Event(), asyncio.Event()
 
-    async def read_then_wait(member_ids: list[str]) -> dict[str, str | None]:
+    async def read_then_wait(member_ids: list[str]) -> list[dict[str, Any]]:
         names = await read_names(member_ids)
         if member_ids != [author]:
             return names  # another creation, from a consumer
@@ -52,7 +54,7 @@ async def create_while(
         await go_on.wait()
         return names
 
-    monkeypatch.setattr(store, "author_names", read_then_wait)
+    monkeypatch.setattr(store, "authors_as_known", read_then_wait)
     creating = asyncio.create_task(
         practices.client.post(
             "/practices",
@@ -61,7 +63,7 @@ async def create_while(
         )
     )
     await names_read.wait()
-    monkeypatch.setattr(store, "author_names", read_names)
+    monkeypatch.setattr(store, "authors_as_known", read_names)
     await meanwhile()
     go_on.set()
     created = await creating
@@ -71,7 +73,13 @@ async def create_while(
 
 async def copy_of(practices: ServiceUnderTest, member_id: str) -> dict[str, Any] | None:
     store: PracticeStore = practices.app.state.store
-    return await store.authors.find_one({"_id": member_id})
+    return await store.people.collection.find_one({"_id": member_id})
+
+
+async def former(practices: ServiceUnderTest, member_id: str) -> bool:
+    """Whether the copy keeps the member's reference as a former member's (after the tombstone)."""
+    store: PracticeStore = practices.app.state.store
+    return await store.people.former.find_one({"_id": reference_of(member_id)}) is not None
 
 
 async def practice(practices: ServiceUnderTest, practice_id: str) -> dict[str, Any]:
@@ -93,12 +101,12 @@ async def arrived(
 
 
 async def erased(servers: ServerAddresses, practices: ServiceUnderTest, member_id: str) -> None:
-    """Produce the member's tombstone and wait until the copy is one."""
+    """Produce the member's tombstone and wait until the copy is gone, its reference kept as a
+    former member's."""
     await erase(servers, member_id)
 
     async def applied() -> bool:
-        copy = await copy_of(practices, member_id)
-        return copy is not None and copy.get("erased") is True
+        return await copy_of(practices, member_id) is None and await former(practices, member_id)
 
     await eventually(applied)
 
@@ -175,4 +183,4 @@ async def test_an_older_copy_never_overwrites_a_newer_one_nor_revives_an_erased_
     last = key_on_the_same_partition(author, PEOPLE.partitions)
     await arrived(servers, practices, last, person(last), 1)
     await arrived(servers, practices, last, person(last, "Jaan"), 2)
-    assert await copy_of(practices, author) == {"_id": author, "erased": True}
+    assert await copy_of(practices, author) is None, "nothing of the erased member came back"

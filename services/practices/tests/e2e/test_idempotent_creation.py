@@ -54,7 +54,7 @@ async def an_active_member(servers: ServerAddresses, database: AsyncDatabase[dic
     await approve(servers, member_id)
 
     async def known() -> bool:
-        return await database.authors.count_documents({"_id": member_id, "status": "active"}) == 1
+        return await database.members.count_documents({"_id": member_id, "status": "active"}) == 1
 
     await eventually(known)
     return member_id

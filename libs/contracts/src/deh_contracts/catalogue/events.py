@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from deh_contracts.people import PersonId
 from deh_contracts.registry import EVENTS, Contract, message_type
 from deh_contracts.vocabulary import Country, EventKind, Sector, enum_schema, one_of
 
@@ -77,7 +78,7 @@ class EventCancelled(Contract):
 class _Registration(Contract):
     event_id: str
     registration_id: str
-    member_id: str
+    member_id: PersonId
 
 
 @message_type(PREFIX + "registration.confirmed.v1", topic=EVENTS, subject="event_id")
@@ -172,7 +173,7 @@ class HackathonTeamFormed(Contract):
     team_id: str
     name: str
     challenge: str
-    member_ids: list[str]
+    member_ids: list[PersonId]
     formed_at: datetime
 
 
@@ -186,7 +187,7 @@ class HackathonSubmissionMade(Contract):
     title: str
     summary: str
     links: list[str] = []
-    member_ids: list[str]
+    member_ids: list[PersonId]
     submitted_at: datetime
 
 
@@ -196,5 +197,5 @@ class HackathonTeamChanged(Contract):
 
     event_id: str
     team_id: str
-    member_ids: list[str]
+    member_ids: list[PersonId]
     changed_at: datetime

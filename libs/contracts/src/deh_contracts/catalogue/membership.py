@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from deh_contracts.people import PersonId
 from deh_contracts.registry import MEMBERSHIP, PEOPLE, Contract, message_type
 from deh_contracts.vocabulary import Country, Language, MemberState, OrganisationType, Sector, enum_schema, one_of
 
@@ -35,7 +36,7 @@ class StatusChange(Contract):
 class MemberApplied(Contract):
     """A person applied to join the Community of Practice."""
 
-    member_id: str
+    member_id: PersonId
     country: Country
     sectors: list[Sector]
     organisation_id: str | None = None
@@ -46,13 +47,13 @@ class MemberApplied(Contract):
 class MemberApproved(Contract):
     """A moderator approved an application: the member is active."""
 
-    member_id: str
+    member_id: PersonId
     country: Country
     sectors: list[Sector]
     roles: list[str]
     display_name: str | None = Field(None, description="Only when the member made their name visible.")
     organisation_id: str | None = None
-    approved_by: str
+    approved_by: PersonId
     approved_at: datetime
 
 
@@ -60,9 +61,9 @@ class MemberApproved(Contract):
 class MemberRejected(StatusChange):
     """A moderator rejected an application, with the reason."""
 
-    member_id: str
+    member_id: PersonId
     reason: str
-    rejected_by: str
+    rejected_by: PersonId
     rejected_at: datetime
 
 
@@ -70,9 +71,13 @@ class MemberRejected(StatusChange):
 class MemberPerson(Contract):
     """What other services may know of a member, as it is now: the latest record per member is
     the truth, and a record without a value (a tombstone) means the member was erased. Published
-    from approval on, at every change of status, profile or consent; never for an applicant."""
+    from approval on, at every change of status, profile or consent; never for an applicant. The
+    only message that links a member's account id to their reference (deh_contracts.people)."""
 
-    member_id: str
+    member_id: str = Field(description="The member's account id (the `sub` of their token).")
+    reference: str | None = Field(
+        None, description="How the domain streams name this member (`person:...`); always set since it was added."
+    )
     status: MemberStatus | None = Field(
         None, description="Only `active` members act as members elsewhere (absent: unchanged)."
     )
@@ -86,7 +91,7 @@ class MemberPerson(Contract):
 class MemberProfileUpdated(Contract):
     """A member changed their profile or its visibility; fields they keep private are absent."""
 
-    member_id: str
+    member_id: PersonId
     display_name: str | None = None
     country: Country
     sectors: list[Sector]
@@ -101,9 +106,9 @@ class MemberProfileUpdated(Contract):
 class MemberSuspended(StatusChange):
     """A moderator suspended a member."""
 
-    member_id: str
+    member_id: PersonId
     reason: str
-    suspended_by: str
+    suspended_by: PersonId
     suspended_at: datetime
 
 
@@ -111,8 +116,8 @@ class MemberSuspended(StatusChange):
 class MemberReinstated(StatusChange):
     """A moderator reinstated a suspended member."""
 
-    member_id: str
-    reinstated_by: str
+    member_id: PersonId
+    reinstated_by: PersonId
     reinstated_at: datetime
 
 
@@ -120,7 +125,7 @@ class MemberReinstated(StatusChange):
 class MemberLeft(StatusChange):
     """A member left the community."""
 
-    member_id: str
+    member_id: PersonId
     left_at: datetime
 
 
@@ -128,7 +133,7 @@ class MemberLeft(StatusChange):
 class MemberErased(StatusChange):
     """A member's personal data was erased; every service must anonymise what it holds of them."""
 
-    member_id: str
+    member_id: PersonId
     erased_at: datetime
 
 
@@ -150,7 +155,7 @@ class NationalAdvisoryServiceRegistered(Contract):
     nas_id: str
     country: MemberState
     organisation_id: str
-    coordinator_ids: list[str]
+    coordinator_ids: list[PersonId]
     scope: str
     registered_at: datetime
 
@@ -165,7 +170,7 @@ class SquadCreated(Contract):
     cap: int = Field(gt=0)
     starts_on: date
     ends_on: date
-    created_by: str
+    created_by: PersonId
     created_at: datetime
 
 
@@ -175,7 +180,7 @@ class SquadApplicationReceived(Contract):
 
     squad_id: str
     application_id: str
-    member_id: str
+    member_id: PersonId
     country: Country
     sectors: list[Sector]
     received_at: datetime
@@ -187,8 +192,8 @@ class SquadMemberSelected(Contract):
 
     squad_id: str
     application_id: str
-    member_id: str
-    selected_by: str
+    member_id: PersonId
+    selected_by: PersonId
     selected_at: datetime
 
 
@@ -198,7 +203,7 @@ class SquadMemberLeft(Contract):
 
     squad_id: str
     application_id: str
-    member_id: str
+    member_id: PersonId
     was_selected: bool
     left_at: datetime
 
@@ -213,6 +218,6 @@ class SquadOutputRecorded(Contract):
     summary: str
     kind: str
     language: Language
-    author_ids: list[str]
+    author_ids: list[PersonId]
     links: list[str] = []
     recorded_at: datetime

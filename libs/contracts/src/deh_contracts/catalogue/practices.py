@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from deh_contracts.people import PersonId
 from deh_contracts.registry import PRACTICES, Contract, message_type
 from deh_contracts.vocabulary import (
     Country,
@@ -90,7 +91,7 @@ class PracticeSubmitted(Contract):
     practice_id: str
     version: int = Field(ge=1)
     metadata: PracticeMetadata
-    author_ids: list[str]
+    author_ids: list[PersonId]
     submitted_at: datetime
 
 
@@ -101,7 +102,7 @@ class PracticeReviewRecorded(Contract):
     practice_id: str
     version: int = Field(ge=1)
     review_id: str
-    reviewer_id: str
+    reviewer_id: PersonId
     scores: dict[str, int]
     decision: ReviewDecision
     comments: str = ""
@@ -115,7 +116,7 @@ class PracticePublished(Contract):
     practice_id: str
     version: int = Field(ge=1)
     metadata: PracticeMetadata
-    author_ids: list[str]
+    author_ids: list[PersonId]
     published_at: datetime
 
 
@@ -127,7 +128,7 @@ class PracticeUpdated(Contract):
     version: int = Field(ge=1)
     changed_fields: list[str]
     metadata: PracticeMetadata
-    updated_by: str
+    updated_by: PersonId
     updated_at: datetime
 
 
@@ -137,7 +138,7 @@ class PracticeArchived(Contract):
 
     practice_id: str
     reason: str
-    archived_by: str
+    archived_by: PersonId
     archived_at: datetime
 
 

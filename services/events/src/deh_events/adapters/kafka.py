@@ -22,24 +22,19 @@ def subscribe_membership(runtime: ServiceRuntime, desk: RegistrationStore, teams
     @consumer.on(MemberPerson)
     async def person(event: CloudEvent[MemberPerson]) -> None:
         member = event.data
-        fields: dict[str, object] = {
-            "country": member.country,
-            "sectors": member.sectors,
-            "display_name": member.display_name,
-        }
-        if member.status:
-            fields["status"] = member.status
         # The copy first: a registration written meanwhile sees it and cancels itself.
-        await store.remember_member(member.member_id, fields, event.sequence_number)
+        await store.people.remember(member, event.sequence_number)
         # Also when the copy did not change (a redelivery after a crash midway): cancelling is idempotent.
         copy = await store.member(member.member_id)
         if copy is not None and copy.status in LOSING:
             await desk.cancel_open_registrations({"member_id": member.member_id}, f"member_{copy.status}")
 
     @consumer.on_tombstone(PEOPLE)
-    async def erased(member_id: str) -> None:
-        # The copy first: a registration written meanwhile sees it and cancels itself.
-        await store.forget_member(member_id)
+    async def erased(member_id: str, headers: dict[str, str]) -> None:
+        # The copy first: a registration written meanwhile sees it and cancels itself. It keeps
+        # the member's reference until the end, for the events of this work.
+        await store.people.mark_erased(member_id)
         await desk.cancel_open_registrations({"member_id": member_id}, "member_erased")
         await desk.anonymise(member_id)
         await teams.forget(member_id)
+        await store.forget_member(member_id, headers)

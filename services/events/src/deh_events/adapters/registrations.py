@@ -35,7 +35,7 @@ from deh_contracts.catalogue.events import (
     RegistrationWaitlisted,
 )
 from deh_events.adapters.store import EventStore
-from deh_events.domain.events import Event, MemberCopy, registration_refusal
+from deh_events.domain.events import Event, registration_refusal
 from deh_events.domain.registrations import (
     OPEN_STATES,
     PARTICIPATING_STATES,
@@ -48,6 +48,7 @@ from deh_events.domain.registrations import (
 from deh_events.domain.waitlist import Candidate, choose_next
 from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
+from deh_platform.identity import MemberCopy
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 
 Document = dict[str, Any]

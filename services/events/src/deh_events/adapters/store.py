@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from deh_contracts.catalogue.events import EventCancelled, EventScheduled, EventUpdated, HackathonChallengePosted
 from deh_events.domain.events import (
@@ -24,13 +24,14 @@ from deh_events.domain.events import (
     Event,
     EventChanges,
     EventDraft,
-    MemberCopy,
     Schedule,
     instant,
     local_time,
 )
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, InvalidInput, NotFound
+from deh_platform.identity import MemberCopy
+from deh_platform.people import MemberCopies
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
@@ -46,13 +47,15 @@ class EventStore:
         self.seats: AsyncCollection[Document] = db.seats
         self.registrations: AsyncCollection[Document] = db.registrations
         self.teams: AsyncCollection[Document] = db.teams
-        self.members: AsyncCollection[Document] = db.members
+        # Membership's people topic: who may register, their country and sectors, their name.
+        self.people = MemberCopies(db)
         self.feeds: AsyncCollection[Document] = db.calendar_feeds
 
     async def create_indexes(self) -> None:
         await self.seats.create_index("holder", unique=True, sparse=True)
         await self.seats.create_index([("event_id", ASCENDING), ("holder", ASCENDING)])
         await self.events.create_index([("status", ASCENDING), ("starts_at_utc", ASCENDING)])
+        await self.people.create_indexes()
 
     # Events -------------------------------------------------------------------------------------
 
@@ -273,27 +276,12 @@ class EventStore:
     # Members (a copy kept from membership's events) -----------------------------------------------
 
     async def member(self, member_id: str) -> MemberCopy | None:
-        document = await self.members.find_one({"_id": member_id})
-        if document is None or document.get("erased"):
-            return None
-        return MemberCopy(member_id=member_id, **{key: document.get(key) or default for key, default in _COPY.items()})
+        return await self.people.member(member_id)
 
-    async def remember_member(self, member_id: str, fields: Document, sequence: int) -> bool:
-        """Keep the member's latest record from the people topic: its number orders a member's
-        records, so that an older or re-driven one never overwrites a newer copy nor revives an
-        erased member. True when the copy changed."""
-        older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
-        selector = {"_id": member_id, "$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
-        try:
-            result = await self.members.update_one(selector, {"$set": {**fields, "sequence": sequence}}, upsert=True)
-        except DuplicateKeyError:
-            return False  # a newer copy, or a tombstone
-        return bool(result.modified_count or result.upserted_id)
-
-    async def forget_member(self, member_id: str) -> None:
-        """The member's tombstone on the people topic: only a bare tombstone of our own stays, so
-        that no re-driven record brings the copy back; their calendar feed address stops working."""
-        await self.members.replace_one({"_id": member_id}, {"_id": member_id, "erased": True}, upsert=True)
+    async def forget_member(self, member_id: str, tombstone_headers: dict[str, str]) -> None:
+        """The member's tombstone on the people topic: the copy goes (deh_platform.people), and
+        their calendar feed address stops working."""
+        await self.people.forget(member_id, tombstone_headers)
         await self.feeds.delete_many({"member_id": member_id})
 
     # Calendar feed addresses ---------------------------------------------------------------------
@@ -311,9 +299,6 @@ class EventStore:
         if document is None:
             raise NotFound("no calendar feed at this address (a newer one may have replaced it)")
         return str(document["member_id"])
-
-
-_COPY: dict[str, Any] = {"status": "unknown", "country": None, "sectors": [], "display_name": None}
 
 
 def _event(document: Document) -> Event:

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field, HttpUrl, field_validator,
 
 from deh_contracts.catalogue.events import Audience, WaitlistPolicy
 from deh_contracts.vocabulary import Country, EventKind, WholeNumber
-from deh_platform.identity import Principal
+from deh_platform.identity import MemberCopy, Principal
 
 EventStatus = Literal["scheduled", "cancelled", "ended"]
 # One seat document per place (see the store): ten thousand covers the largest conference.
@@ -184,16 +184,6 @@ def may_organise(kind: str, caller: Principal) -> bool:
 
 def is_organiser(event: Event, caller: Principal) -> bool:
     return caller.member_id == event.organiser_id or may_organise(event.kind, caller)
-
-
-class MemberCopy(BaseModel):
-    """What events keeps of a member, from membership's events (never their email)."""
-
-    member_id: str
-    status: str
-    country: str | None = None
-    sectors: list[str] = []
-    display_name: str | None = None
 
 
 def registration_refusal(event: Event, member: MemberCopy | None, caller: Principal, now: datetime) -> str | None:

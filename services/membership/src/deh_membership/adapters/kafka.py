@@ -1,4 +1,5 @@
-"""What membership learns from other services: a member's activity in the hub."""
+"""What membership learns from other services: a member's activity in the hub (the events name
+members by reference, deh_contracts.people)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from deh_platform.runtime import ServiceRuntime
 def subscribe_activity(runtime: ServiceRuntime, store: MemberStore) -> None:
     consumer = runtime.consumer([PRACTICES, EVENTS])
 
-    async def record(event: CloudEvent[Any], member_id: str, kind: str, reference: str, title: str | None) -> None:
+    async def record(event: CloudEvent[Any], person: str, kind: str, reference: str, title: str | None) -> None:
         # Only current members have an activity record; an erased member gets none.
-        if await store.members.count_documents({"_id": member_id, "status": {"$in": ["active", "suspended"]}}) == 0:
+        current = {"reference": person, "status": {"$in": ["active", "suspended"]}}
+        member = await store.members.find_one(current, {"_id": 1})
+        if member is None:
             return
+        member_id = member["_id"]
         document = {
             "_id": f"{event.id}:{member_id}",
             "member_id": member_id,

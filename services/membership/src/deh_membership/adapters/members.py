@@ -9,6 +9,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from deh_contracts.people import new_reference
 from deh_membership.adapters.documents import Document, at_revision, one, written
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.domain import members as rules
@@ -29,6 +30,7 @@ class MemberStore:
 
     async def create_indexes(self) -> None:
         await self.members.create_index("email_key", unique=True)
+        await self.members.create_index("reference")
         await self.members.create_index([("name_key", ASCENDING), ("_id", ASCENDING)])
         await self.activity.create_index([("member_id", ASCENDING), ("at", ASCENDING)])
 
@@ -47,6 +49,7 @@ class MemberStore:
         )
         member = Member(
             id=member_id,
+            reference=new_reference(),
             status="applied",
             profile=profile,
             consent=rules.Consent.first(choices, at),
@@ -191,6 +194,7 @@ class MemberStore:
 def _stored(member: Member) -> Document:
     assert member.profile is not None
     return {
+        "reference": member.reference,
         "status": member.status,
         "profile": member.profile.model_dump(),
         "consent": member.consent.model_dump() if member.consent else None,
@@ -206,6 +210,7 @@ def _stored(member: Member) -> Document:
 def _member(document: Document) -> Member:
     return Member(
         id=document["_id"],
+        reference=document["reference"],
         status=document["status"],
         profile=document.get("profile"),
         consent=document.get("consent"),

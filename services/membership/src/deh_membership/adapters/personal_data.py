@@ -1,10 +1,13 @@
 """A member's personal data across membership's collections: the export (GDPR access and
-portability) and the erasure, which `member erased` carries to every other service."""
+portability) and the erasure, which the member's tombstone on the people topic carries to every
+other service. Nothing of the member stays, not even their record: `member erased` names them by
+a reference that then points at nobody (decision 0015)."""
 
 from __future__ import annotations
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from deh_contracts.people import REFERENCE_HEADER
 from deh_contracts.registry import PEOPLE
 from deh_membership.adapters.documents import Document, at_revision, one, written
 from deh_membership.adapters.members import MemberStore
@@ -45,13 +48,16 @@ class PersonalData:
                 # The Idempotency-Key record holds a fingerprint of the application (name, email).
                 {"$set": {**erased_fields, "revision": member.revision + 1}, "$unset": {CREATION_FIELD: ""}},
                 # The tombstone removes the member's records from the people topic (decision 0014).
-                [rules.erased(member, at), Tombstone(PEOPLE, member_id)],
+                [rules.erased(member, at), Tombstone(PEOPLE, member_id, {REFERENCE_HEADER: member.reference})],
             )
             # The member changed meanwhile: done if that change was another erasure, else say so.
             if not erased and (await self.members.member(member_id)).status != "erased":
                 raise Conflict("the member changed meanwhile; ask for the erasure again")
         await self._forget_in_squads(member_id)
         await self.activity.delete_many({"member_id": member_id})
+        # Last, the record itself (account id, reference): once `member erased` and the tombstone
+        # have left, nothing here links the member's reference to them any more.
+        await self.runtime.remove_once_published(self.members.members, member_id)
 
     async def _forget_in_squads(self, member_id: str) -> None:
         """An application stays, for the squad's counts and spread, under an opaque id and

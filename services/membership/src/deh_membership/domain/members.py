@@ -1,7 +1,9 @@
 """A member of the Community of Practice: profile, consent, roles and the status life cycle.
 
 applied -> active | rejected;  active -> suspended -> active;  active | suspended -> left;
-any -> erased (personal data removed; only the id and the fact of erasure remain).
+any -> erased (personal data removed; the member's record leaves once its last events are out).
+
+Events name the member by their reference, never by account id (deh_contracts.people).
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ class Consent(BaseModel):
 class Member(BaseModel):
     """The member as stored (the profile is None once erased)."""
 
-    id: str
+    id: str = Field(description="The account id (the `sub` of the member's token).")
+    reference: str = Field(description="How events name the member on Kafka (deh_contracts.people).")
     status: MemberStatus
     profile: Profile | None
     consent: Consent | None
@@ -142,7 +145,7 @@ def next_status(action: Action, current: MemberStatus) -> MemberStatus:
 def applied(member: Member) -> MemberApplied:
     assert member.profile is not None
     return MemberApplied(
-        member_id=member.id,
+        member_id=member.reference,
         country=member.profile.country,
         sectors=member.profile.sectors,
         organisation_id=member.profile.organisation_id,
@@ -159,7 +162,7 @@ def status_event(
     if action == "approve":
         assert member.profile is not None
         return MemberApproved(
-            member_id=member.id,
+            member_id=member.reference,
             country=member.profile.country,
             sectors=member.profile.sectors,
             roles=member.roles,
@@ -168,12 +171,14 @@ def status_event(
             approved_at=at,
         )
     if action == "reject":
-        return MemberRejected(member_id=member.id, reason=reason or "", rejected_by=by, rejected_at=at, **change)
+        return MemberRejected(member_id=member.reference, reason=reason or "", rejected_by=by, rejected_at=at, **change)
     if action == "suspend":
-        return MemberSuspended(member_id=member.id, reason=reason or "", suspended_by=by, suspended_at=at, **change)
+        return MemberSuspended(
+            member_id=member.reference, reason=reason or "", suspended_by=by, suspended_at=at, **change
+        )
     if action == "reinstate":
-        return MemberReinstated(member_id=member.id, reinstated_by=by, reinstated_at=at, **change)
-    return MemberLeft(member_id=member.id, left_at=at, **change)
+        return MemberReinstated(member_id=member.reference, reinstated_by=by, reinstated_at=at, **change)
+    return MemberLeft(member_id=member.reference, left_at=at, **change)
 
 
 def _status_change(member: Member, previous: str) -> dict[str, Any]:
@@ -191,7 +196,7 @@ def profile_updated(member: Member, at: datetime) -> MemberProfileUpdated:
     assert member.profile is not None
     visible = member.visible
     return MemberProfileUpdated(
-        member_id=member.id,
+        member_id=member.reference,
         country=member.profile.country,
         sectors=member.profile.sectors,
         expertise_topics=member.profile.expertise_topics if visible else [],
@@ -212,6 +217,7 @@ def person(member: Member, at: datetime) -> list[MemberPerson]:
     return [
         MemberPerson(
             member_id=member.id,
+            reference=member.reference,
             status=member.status,
             country=profile.country,
             sectors=profile.sectors,
@@ -223,7 +229,7 @@ def person(member: Member, at: datetime) -> list[MemberPerson]:
 
 def erased(member: Member, at: datetime) -> MemberErased:
     """Erasure: the status, country and sectors it ends (for counts), nothing else of the person."""
-    return MemberErased(member_id=member.id, erased_at=at, **_status_change(member, member.status))
+    return MemberErased(member_id=member.reference, erased_at=at, **_status_change(member, member.status))
 
 
 def require_reason(action: Action, reason: str | None) -> None:

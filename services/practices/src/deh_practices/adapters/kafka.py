@@ -4,6 +4,8 @@ outputs to turn into practices."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.events import HackathonSubmissionMade
 from deh_contracts.catalogue.inbound import (
@@ -68,12 +70,11 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     @consumer.on(MemberPerson)
     async def person(event: CloudEvent[MemberPerson]) -> None:
-        member = event.data
-        await store.remember_person(member.member_id, member.status, member.display_name, event.sequence_number)
+        await store.remember_person(event.data, event.sequence_number)
 
     @consumer.on_tombstone(PEOPLE)
-    async def person_erased(member_id: str) -> None:
-        await store.anonymise(member_id)
+    async def person_erased(member_id: str, headers: dict[str, str]) -> None:
+        await store.anonymise(member_id, headers)
 
     @consumer.on(HackathonSubmissionMade)
     async def hackathon_submission(event: CloudEvent[HackathonSubmissionMade]) -> None:
@@ -91,7 +92,7 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
             store,
             derived_id("hackathon", submission.submission_id),
             metadata,
-            submission.member_ids,
+            await accounts(submission.member_ids, event),
             "draft",
             f"team:{submission.team_id}",
         )
@@ -112,10 +113,14 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
             store,
             derived_id("squad-output", output.output_id),
             metadata,
-            output.author_ids,
+            await accounts(output.author_ids, event),
             "submitted",
             f"squad:{output.squad_id}",
         )
+
+    async def accounts(people: list[str], event: CloudEvent[Any]) -> list[str]:
+        """The authors' account ids (events name members by reference); erased ones are left out."""
+        return [account for account in await store.people.accounts(people, named_at=event.time) if account]
 
 
 async def create_once(

@@ -4,7 +4,6 @@ marking the practice for the search index in the same write."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.catalogue.practices import (
     PracticeArchived,
     PracticeMetadata,
@@ -25,6 +25,7 @@ from deh_contracts.registry import Contract
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
+from deh_platform.people import MemberCopies
 from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import policies
@@ -40,18 +41,29 @@ class PracticeStore:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.practices: AsyncCollection[Document] = runtime.db.practices
-        self.authors: AsyncCollection[Document] = runtime.db.authors
+        # Membership's people topic: who may act here, and the names authors show.
+        self.people = MemberCopies(runtime.db)
         # Told the ids of practices marked for the search index (SearchIndex.notify).
         self.on_marked: Callable[[Sequence[str]], None] = lambda ids: None
 
     async def create_indexes(self) -> None:
         await self.practices.create_index([("status", ASCENDING), ("last_reviewed_at", ASCENDING)])
         await self.practices.create_index("author_ids")
+        await self.people.create_indexes()
 
-    async def author_names(self, member_ids: list[str]) -> dict[str, str | None]:
-        """The local copies of members' visible names (None when hidden, unknown or erased)."""
-        known = {document["_id"]: document async for document in self.authors.find({"_id": {"$in": member_ids}})}
-        return {member_id: known.get(member_id, {}).get("display_name") for member_id in member_ids}
+    async def authors_as_known(self, member_ids: list[str]) -> list[Document]:
+        """The authors as a practice stores them: a list (a member id is never a field name), each
+        with the name shown (None when hidden or unknown) and the reference, from the copies."""
+        found = self.people.collection.find({"_id": {"$in": member_ids}}, {"display_name": 1, "reference": 1})
+        known = {document["_id"]: document async for document in found}
+        return [
+            {
+                "member_id": member_id,
+                "name": known.get(member_id, {}).get("display_name"),
+                "reference": known.get(member_id, {}).get("reference"),
+            }
+            for member_id in member_ids
+        ]
 
     async def create(
         self,
@@ -71,14 +83,14 @@ class PracticeStore:
         practice the first one created."""
         at = now()
         practice_id = practice_id or new_id()
-        authors = await self.author_names(author_ids)
+        authors = await self.authors_as_known(author_ids)
         document: Document = {
             "_id": practice_id,
             "status": status,
             "version": 1,
             "metadata": metadata.model_dump(),
             "body": body,
-            "authors": listed(authors),
+            "authors": authors,
             "author_ids": author_ids,
             "author_names": author_names,
             "reviewer_id": None,
@@ -262,38 +274,24 @@ class PracticeStore:
 
     async def member_status(self, member_id: str) -> str | None:
         """The member's status as membership last told (None for someone it never named)."""
-        copy = await self.authors.find_one({"_id": member_id}, {"status": 1, "erased": 1})
-        if copy is None:
-            return None
-        return "erased" if copy.get("erased") else copy.get("status")
+        return await self.people.status(member_id)
 
-    async def remember_person(
-        self, member_id: str, status: str | None, display_name: str | None, sequence: int
-    ) -> None:
-        """Keep the member's latest record from the people topic (status, and the name they show),
-        then show the name on their practices."""
-        fields = {"display_name": display_name, **({"status": status} if status else {})}
-        older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
-        # The record's number orders a member's records, so that a re-driven older one never
-        # overwrites a newer copy, nor revives an erased member. A record without a number
-        # (published before they had one) counts as 0: it never replaces a numbered one.
-        newer = {"$or": [{"sequence": older}, {"sequence": None}], "erased": {"$ne": True}}
-        with contextlib.suppress(DuplicateKeyError):  # we hold a newer copy, or the member was erased
-            await self.authors.update_one(
-                {"_id": member_id, **newer}, {"$set": {**fields, "sequence": sequence}}, upsert=True
-            )
-        # From the copy, not the record: a retry after a failure here still shows the newest name.
-        copy = await self.authors.find_one({"_id": member_id})
-        if copy is None or copy.get("erased"):
-            return
-        await self._touch_all(*_renamed(member_id, copy.get("display_name")))
+    async def remember_person(self, person: MemberPerson, sequence: int) -> None:
+        """Keep the member's latest record from the people topic, then show their name on their
+        practices (from the copy, not the record: a retry after a failure here still shows the
+        newest name)."""
+        await self.people.remember(person, sequence)
+        copy = await self.people.member(person.member_id)
+        if copy is not None:
+            await self._touch_all(*_renamed(person.member_id, copy.display_name))
 
-    async def anonymise(self, member_id: str) -> None:
-        """After the member's tombstone on the people topic: the practices stay, without the person's id or name. A bare
-        tombstone (the id, nothing else) keeps a later copy of the name from coming back, and a
-        practice that arrives later (a squad output, a hackathon submission) drops them too.
-        Where the person acted (created, edited, reviewed), an opaque id takes their place."""
-        await self.authors.replace_one({"_id": member_id}, {"_id": member_id, "erased": True}, upsert=True)
+    async def anonymise(self, member_id: str, tombstone_headers: dict[str, str]) -> None:
+        """After the member's tombstone on the people topic: the practices stay, without the
+        person's id or name. Where the person acted (created, edited, reviewed), an opaque id
+        takes their place. The copy goes last (only the reference is kept, as a former member's,
+        so that a practice that arrives later naming it, a squad output or a hackathon
+        submission, leaves them out too)."""
+        await self.people.mark_erased(member_id)
         async for document in self.practices.find({"authors.member_id": member_id}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
         former = f"erased-{new_id()}"
@@ -307,6 +305,7 @@ class PracticeStore:
                 {f"{where}.$[mine].{field}": former},
                 array_filters=[{f"mine.{field}": member_id}],
             )
+        await self.people.forget(member_id, tombstone_headers)
 
     async def _touch_all(
         self, query: Document, set_fields: Document, array_filters: list[Document] | None = None
@@ -335,22 +334,25 @@ class PracticeStore:
             self.on_marked([practice_id])
         return result.modified_count == 1
 
-    async def reconcile_authors(self, practice_id: str, authors: dict[str, str | None] | None = None) -> bool:
+    async def reconcile_authors(self, practice_id: str, authors: list[Document] | None = None) -> bool:
         """A new practice copied its authors' names before it was stored; a name or an erasure
         that arrived in between has updated only the practices that existed then. Look again,
         now that this one exists: whatever arrives later finds it. Each change is conditional on
-        what it replaces, so that it never undoes a newer one. `authors`: the names the practice
-        was stored with (read from it when not given). True when something changed."""
+        what it replaces, so that it never undoes a newer one. `authors`: as the practice was
+        stored with them (read from it when not given). True when something changed."""
         if authors is None:
             practice = await self.practices.find_one({"_id": practice_id}, {"authors": 1})
-            authors = names_of(practice) if practice else {}
+            authors = practice.get("authors", []) if practice else []
+        found = self.people.collection.find({"_id": {"$in": [a["member_id"] for a in authors]}}, {"display_name": 1})
+        known = {document["_id"]: document.get("display_name") async for document in found}
         changed = False
-        async for known in self.authors.find({"_id": {"$in": list(authors)}}):
-            member_id, name = known["_id"], known.get("display_name")
-            if known.get("erased"):
-                changed = await self._drop_author(practice_id, member_id) or changed
-            elif name != authors[member_id]:
-                query, fields, filters = _renamed(member_id, name)
+        for author in authors:
+            member_id = author["member_id"]
+            if member_id not in known:  # not a member (a guest), or erased meanwhile
+                if author.get("reference") and await self.people.was_erased(author["reference"]):
+                    changed = await self._drop_author(practice_id, member_id) or changed
+            elif known[member_id] != author.get("name"):
+                query, fields, filters = _renamed(member_id, known[member_id])
                 result = await self.practices.update_one(
                     {"_id": practice_id, **query}, touched(fields), array_filters=filters
                 )
@@ -358,11 +360,6 @@ class PracticeStore:
                     self.on_marked([practice_id])
                     changed = True
         return changed
-
-
-def listed(names: dict[str, str | None]) -> list[Document]:
-    """Authors as stored: a list (a member id is never a field name), each with the name shown."""
-    return [{"member_id": member_id, "name": name} for member_id, name in names.items()]
 
 
 def names_of(practice: Document) -> dict[str, str | None]:

@@ -1,0 +1,179 @@
+"""People on Kafka: members appear by reference, never by account id (decision 0015).
+
+Every event a service stores passes through `pseudonymised`: the account ids its code wrote into
+person fields (`deh_contracts.people.PersonId`) become the members' references, which the
+service knows from its `References`. In membership those are the members themselves; elsewhere
+`MemberCopies`, the copy of the members kept from membership's people topic. A service that
+needs the account behind a reference in an event it reads asks `MemberCopies.accounts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from deh_contracts import CloudEvent, ContractError, FieldError, spec_of
+from deh_contracts.catalogue.membership import MemberPerson
+from deh_contracts.people import REFERENCE_HEADER, is_reference
+from deh_platform.errors import NotYetKnown
+from deh_platform.identity import MemberCopy
+from deh_platform.outbox import Outgoing
+from deh_platform.records import now
+
+Document = dict[str, Any]
+
+# How long an event naming a reference nobody here knows waits for membership's record of that
+# person (which is on its way on the people topic). After that, the person is taken for one this
+# service can never know: erased before it heard of them.
+WAIT_FOR_PEOPLE = timedelta(minutes=10)
+
+
+class References(Protocol):
+    async def references(self, account_ids: Collection[str]) -> dict[str, str]:
+        """The reference of each of these accounts that is a member's (others are left out)."""
+        ...
+
+
+class StoredReferences:
+    """References kept in documents keyed by account id, in their field `reference`."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self.collection = collection
+
+    async def references(self, account_ids: Collection[str]) -> dict[str, str]:
+        if not account_ids:
+            return {}
+        found = self.collection.find({"_id": {"$in": list(account_ids)}, "reference": {"$ne": None}}, {"reference": 1})
+        return {document["_id"]: document["reference"] async for document in found}
+
+
+async def pseudonymised(events: Sequence[Outgoing], references: References | None) -> list[Outgoing]:
+    """The events with every account id in a person field replaced by that member's reference.
+    Accounts without one (staff who are not members) stay as they are."""
+    named = [event for event in events if isinstance(event, CloudEvent) and _accounts_in(event)]
+    if not named:
+        return list(events)
+    if references is None:
+        raise ValueError("this service names people in its events but has no References (ServiceRuntime.references)")
+    known = await references.references({account for event in named for account in _accounts_in(event)})
+    return [_renamed(event, known) if isinstance(event, CloudEvent) else event for event in events]
+
+
+def _people_in(event: CloudEvent[Any]) -> dict[str, list[str]]:
+    spec = spec_of(event.data)
+    values = {name: getattr(event.data, name) for name in spec.person_fields}
+    return {name: [value] if isinstance(value, str) else list(value) for name, value in values.items()}
+
+
+def _accounts_in(event: CloudEvent[Any]) -> set[str]:
+    return {person for people in _people_in(event).values() for person in people if not is_reference(person)}
+
+
+def _renamed(event: CloudEvent[Any], known: dict[str, str]) -> CloudEvent[Any]:
+    people = _people_in(event)
+    if not people:
+        return event
+    changes: dict[str, Any] = {}
+    for name, values in people.items():
+        renamed = [known.get(value, value) for value in values]
+        changes[name] = renamed[0] if isinstance(getattr(event.data, name), str) else renamed
+    data = event.data.model_copy(update=changes)
+    return event.model_copy(update={"data": data, "subject": spec_of(data).subject_of(data)})
+
+
+class MemberCopies(StoredReferences):
+    """A service's copy of the hub's members from membership's people topic: their reference,
+    status, country, sectors and visible name, keyed by account id. Erasure deletes the copy
+    and keeps only the reference (in `former_members`), so that a record re-driven later cannot
+    bring the copy back and a late event naming that reference is known to name someone erased."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        super().__init__(db.members)
+        self.former: AsyncCollection[Document] = db.former_members
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_index("reference")
+
+    async def remember(self, person: MemberPerson, sequence: int) -> bool:
+        """Keep the member's latest record: its number orders a member's records, so that an
+        older or re-driven one never overwrites a newer copy. True when the copy changed."""
+        if person.reference is None:
+            raise ContractError("a people record must carry the member's reference", [_NO_REFERENCE])
+        if await self.was_erased(person.reference):
+            return False  # re-driven after the member's erasure
+        fields: Document = {
+            "reference": person.reference,
+            "country": person.country,
+            "sectors": person.sectors,
+            "display_name": person.display_name,
+            **({"status": person.status} if person.status else {}),
+        }
+        older = {"$lt": sequence} if sequence > 0 else {"$lte": 0}
+        selector = {"_id": person.member_id, "$or": [{"sequence": older}, {"sequence": None}]}
+        try:
+            result = await self.collection.update_one(selector, {"$set": {**fields, "sequence": sequence}}, upsert=True)
+        except DuplicateKeyError:
+            return False  # we hold a newer copy
+        return bool(result.modified_count or result.upserted_id)
+
+    async def mark_erased(self, member_id: str) -> None:
+        """The member's tombstone, first step: the copy says `erased` (so that an action racing
+        the erasure refuses itself) and keeps only the reference, which the events of the
+        erasure's own work still name the member by. `forget` ends it."""
+        await self.collection.update_one(
+            {"_id": member_id},
+            {"$set": {"status": "erased"}, "$unset": {"display_name": "", "country": "", "sectors": ""}},
+        )
+
+    async def forget(self, member_id: str, tombstone_headers: dict[str, str]) -> None:
+        """The member's tombstone, last step: the reference is kept as a former member's, the
+        copy goes (so that nothing here links the reference to the account any more). The
+        tombstone names the reference too, for a copy that never was."""
+        copy = await self.collection.find_one({"_id": member_id}, {"reference": 1})
+        references = {tombstone_headers.get(REFERENCE_HEADER), copy and copy.get("reference")}
+        for reference in references - {None}:
+            await self.former.update_one({"_id": reference}, {"$setOnInsert": {"erased_at": now()}}, upsert=True)
+        await self.collection.delete_one({"_id": member_id})
+
+    async def was_erased(self, reference: str) -> bool:
+        return await self.former.find_one({"_id": reference}, {"_id": 1}) is not None
+
+    async def member(self, member_id: str) -> MemberCopy | None:
+        document = await self.collection.find_one({"_id": member_id})
+        if document is None:
+            return None
+        return MemberCopy(
+            member_id=member_id,
+            reference=document.get("reference"),
+            status=document.get("status") or "unknown",
+            country=document.get("country"),
+            sectors=document.get("sectors") or [],
+            display_name=document.get("display_name"),
+        )
+
+    async def status(self, member_id: str) -> str | None:
+        """The member's status as membership last told (None for someone it never named here)."""
+        copy = await self.member(member_id)
+        return None if copy is None else copy.status
+
+    async def accounts(self, people: Sequence[str], *, named_at: datetime) -> list[str | None]:
+        """The accounts behind the people an event names: a member's reference becomes their
+        account id, or None once they were erased; an account id (staff) stays. An event
+        (`named_at` its time) naming a reference not known here yet waits for membership's
+        record of that person (NotYetKnown holds it), at most WAIT_FOR_PEOPLE."""
+        references = [person for person in people if is_reference(person)]
+        found = self.collection.find({"reference": {"$in": references}}, {"reference": 1})
+        known = {document["reference"]: document["_id"] async for document in found}
+        unknown = [reference for reference in references if reference not in known]
+        former = {document["_id"] async for document in self.former.find({"_id": {"$in": unknown}}, {"_id": 1})}
+        if any(reference not in former for reference in unknown) and now() - named_at < WAIT_FOR_PEOPLE:
+            raise NotYetKnown("membership's record of a person this event names has not arrived yet")
+        return [known.get(person) if is_reference(person) else person for person in people]
+
+
+_NO_REFERENCE = FieldError("reference", "a people record must carry the member's reference", "missing")
