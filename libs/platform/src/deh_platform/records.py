@@ -8,11 +8,21 @@ import uuid
 from datetime import UTC, datetime
 
 from deh_platform.idempotency import APPLIED_FIELD
-from deh_platform.outbox import CLAIM_FIELD, OUTBOX_FIELD, SEQUENCE_FIELD, SET_ASIDE_FIELD
+from deh_platform.outbox import CLAIM_FIELD, OUTBOX_FIELD, REMOVE_FIELD, SEQUENCE_FIELD, SET_ASIDE_FIELD
 
 CREATION_FIELD = "_creation"  # the Idempotency-Key a resource was created under (deh_platform.creation)
+REVISION_FIELD = "revision"  # counts an aggregate's changes (ServiceRuntime.change)
 HIDDEN_FIELDS = {
-    name: 0 for name in (OUTBOX_FIELD, CLAIM_FIELD, SEQUENCE_FIELD, SET_ASIDE_FIELD, APPLIED_FIELD, CREATION_FIELD)
+    name: 0
+    for name in (
+        OUTBOX_FIELD,
+        CLAIM_FIELD,
+        SEQUENCE_FIELD,
+        SET_ASIDE_FIELD,
+        APPLIED_FIELD,
+        CREATION_FIELD,
+        REMOVE_FIELD,
+    )
 }
 
 

@@ -41,7 +41,7 @@ from deh_platform.outbox import (
 )
 from deh_platform.people import References, pseudonymised
 from deh_platform.publishing import publish_event
-from deh_platform.records import CREATION_FIELD
+from deh_platform.records import CREATION_FIELD, REVISION_FIELD
 from deh_platform.settings import ServiceSettings
 from deh_platform.telemetry import configure_telemetry
 from deh_platform.topics import Replication, ensure_topics
@@ -229,6 +229,27 @@ class ServiceRuntime:
         if events and (result.modified_count or result.upserted_id is not None):
             self._notify(collection, selector["_id"])
         return result
+
+    async def change(
+        self,
+        collection: AsyncCollection[Document],
+        document_id: Any,
+        revision: int,
+        update: Document,
+        events: Sequence[Contract | Outgoing],
+        *,
+        array_filters: list[Document] | None = None,
+    ) -> bool:
+        """The one way to store a change computed from a document as it was read: it applies only
+        if the document is still at the `revision` read (any change in between, a concurrent
+        request or another service's news, makes it match nothing: False), and it sets the next
+        revision, with the change's events. Writes that read nothing first (sweeps) `$inc` it."""
+        # Documents written before revisions were counted have none: they are at the first.
+        selector = {"_id": document_id, REVISION_FIELD: {"$in": [1, None]} if revision == 1 else revision}
+        # `$set`, not `$inc`: on a document without a revision, `$inc` would set 1 again.
+        advanced = {**update, "$set": {**update.get("$set", {}), REVISION_FIELD: revision + 1}}
+        result = await self.write(collection, selector, advanced, events, array_filters=array_filters)
+        return result.modified_count == 1
 
     async def insert(
         self,

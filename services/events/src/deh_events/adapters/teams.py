@@ -22,10 +22,10 @@ from deh_events.domain.events import Event
 from deh_events.domain.registrations import PARTICIPATING_STATES
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from deh_platform.records import HIDDEN_FIELDS, new_id
+from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id
 
 Document = dict[str, Any]
-_INTERNAL = {**HIDDEN_FIELDS, "name_key": 0, "version": 0}
+_INTERNAL = {**HIDDEN_FIELDS, "name_key": 0, REVISION_FIELD: 0}
 
 
 class TeamForm(BaseModel):
@@ -98,7 +98,7 @@ class TeamStore:
             "name_key": form.name.casefold(),
             "challenge_id": form.challenge_id,
             "member_ids": [member_id],
-            "version": 0,
+            REVISION_FIELD: 1,
             "size_limit": event.team_size_max,
             "submissions": [],
             "formed_at": at,
@@ -167,11 +167,11 @@ class TeamStore:
 
     async def _change(self, team_id: str, member_id: str, *, joining: bool, replace_with: str | None = None) -> bool:
         """Add or remove one member (or replace them: erasure), with the team after the change in
-        its event: read, then a write conditional on the version read (teams are small and
+        its event: read, then a write conditional on the revision read (teams are small and
         rarely contended)."""
         for _ in range(20):
             document = await self.teams.find_one(
-                {"_id": team_id}, {"event_id": 1, "member_ids": 1, "size_limit": 1, "version": 1}
+                {"_id": team_id}, {"event_id": 1, "member_ids": 1, "size_limit": 1, REVISION_FIELD: 1}
             )
             if document is None:
                 return False
@@ -187,14 +187,8 @@ class TeamStore:
             changed = HackathonTeamChanged(
                 event_id=document["event_id"], team_id=team_id, member_ids=after, changed_at=datetime.now(UTC)
             )
-            version = document.get("version", 0)
-            result = await self.runtime.write(
-                self.teams,
-                {"_id": team_id, "version": document.get("version")},
-                {"$set": {"member_ids": after, "version": version + 1}},
-                [changed],
-            )
-            if result.modified_count:
+            revision = document.get(REVISION_FIELD, 1)
+            if await self.runtime.change(self.teams, team_id, revision, {"$set": {"member_ids": after}}, [changed]):
                 return True
         raise Conflict("the team changed too often meanwhile; retry")
 

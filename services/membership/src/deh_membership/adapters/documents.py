@@ -1,5 +1,7 @@
-"""What membership's stores share: a state change that reports whether it applied, and reads
-of one document or a sorted list without the platform's bookkeeping fields."""
+"""What membership's stores share: a write conditional on what it changes (the squads' places and
+applications, contended by many at once) that reports whether it applied, and reads of one
+document or a sorted list without the platform's bookkeeping fields. A change computed from a
+member as read is `ServiceRuntime.change`, guarded by the member's revision."""
 
 from __future__ import annotations
 
@@ -29,14 +31,6 @@ async def written(
     """One conditional update with its events; False when the selector matched nothing."""
     result = await runtime.write(collection, selector, update, events, array_filters=array_filters)
     return result.modified_count == 1
-
-
-def at_revision(document_id: str, revision: int) -> Document:
-    """The selector of a write that applies only to the document as it was read: any other
-    change in between (a concurrent request, a status change) makes it match nothing. The write
-    sets the next revision (not `$inc`, which on a document without one would set 1 again)."""
-    # Documents written before revisions were counted have none: they are at the first.
-    return {"_id": document_id, "revision": {"$in": [1, None]} if revision == 1 else revision}
 
 
 async def one(collection: AsyncCollection[Document], key: str, what: str) -> Document:

@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from deh_contracts.people import new_reference
-from deh_membership.adapters.documents import Document, at_revision, one, written
+from deh_membership.adapters.documents import Document, one
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.domain import members as rules
 from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
@@ -78,14 +78,11 @@ class MemberStore:
         at = now()
         after = member.changed(status=target)
         decision = {"action": action, "by": by, "reason": reason, "at": at}
-        changed = await written(
-            self.runtime,
+        changed = await self.runtime.change(
             self.members,
-            at_revision(member_id, member.revision),
-            {
-                "$set": {"status": target, "updated_at": at, "revision": after.revision},
-                "$push": {"decisions": decision},
-            },
+            member_id,
+            member.revision,
+            {"$set": {"status": target, "updated_at": at}, "$push": {"decisions": decision}},
             [
                 rules.status_event(after, action, previous=member.status, by=by, reason=reason, at=at),
                 *rules.person(after, at),
@@ -128,17 +125,16 @@ class MemberStore:
                 "email_key": profile.email.casefold(),
                 "name_key": name_key(profile.display_name),
                 "updated_at": at,
-                "revision": after.revision,
                 **extra,
             },
         }
         if history:
             update["$push"] = {"consent_history": history}
         try:
-            changed = await written(
-                self.runtime,
+            changed = await self.runtime.change(
                 self.members,
-                at_revision(member.id, member.revision),
+                member.id,
+                member.revision,
                 update,
                 [rules.profile_updated(after, at), *rules.person(after, at)],
             )

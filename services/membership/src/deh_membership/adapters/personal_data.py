@@ -9,7 +9,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts.people import REFERENCE_HEADER
 from deh_contracts.registry import PEOPLE
-from deh_membership.adapters.documents import Document, at_revision, one, written
+from deh_membership.adapters.documents import Document, one
 from deh_membership.adapters.members import MemberStore
 from deh_membership.domain import members as rules
 from deh_platform.errors import Conflict
@@ -41,12 +41,12 @@ class PersonalData:
                 "organisation_type": None,
                 "erased_at": at,
             }
-            erased = await written(
-                self.runtime,
+            erased = await self.runtime.change(
                 self.members.members,
-                at_revision(member_id, member.revision),
+                member_id,
+                member.revision,
                 # The Idempotency-Key record holds a fingerprint of the application (name, email).
-                {"$set": {**erased_fields, "revision": member.revision + 1}, "$unset": {CREATION_FIELD: ""}},
+                {"$set": erased_fields, "$unset": {CREATION_FIELD: ""}},
                 # The tombstone removes the member's records from the people topic (decision 0014).
                 [rules.erased(member, at), Tombstone(PEOPLE, member_id, {REFERENCE_HEADER: member.reference})],
             )

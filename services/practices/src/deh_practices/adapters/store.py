@@ -26,7 +26,7 @@ from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
 from deh_platform.people import MemberCopies
-from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, new_id, now
+from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, REVISION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import policies
 from deh_practices.domain import practices as rules
@@ -138,14 +138,12 @@ class PracticeStore:
         self, document: Document, set_fields: Document, events: list[Contract], push: Document | None = None
     ) -> Document:
         """Apply a change guarded by the revision read; the index is told in the same write."""
-        update = touched(set_fields)
+        update = _marked(set_fields)
         if push:
             update["$push"] = push
-        result = await self.runtime.write(
-            self.practices, {"_id": document["_id"], "revision": document["revision"]}, update, events
-        )
+        changed = await self.runtime.change(self.practices, document["_id"], document["revision"], update, events)
         self.on_marked([document["_id"]])
-        if result.modified_count != 1:
+        if not changed:
             raise Conflict("the practice changed meanwhile; read it again and retry")
         return await self.get(document["_id"])
 
@@ -373,10 +371,16 @@ def _renamed(member_id: str, name: str | None) -> tuple[Document, Document, list
     return query, {"authors.$[author].name": name}, [{"author.member_id": member_id}]
 
 
+def _marked(set_fields: Document | None = None) -> Document:
+    """A change's fields with a new time and a mark for the search index."""
+    return {"$set": {**(set_fields or {}), PENDING: True, "updated_at": now()}}
+
+
 def touched(set_fields: Document | None = None) -> Document:
-    """The update fields of a change made outside `change` (other services' events, sweeps):
-    a new revision, a new time, and a mark for the search index."""
-    return {"$set": {**(set_fields or {}), PENDING: True, "updated_at": now()}, "$inc": {"revision": 1}}
+    """The update fields of a change made outside `change` (other services' events, sweeps),
+    which reads nothing first: marked, and the revision advanced, so that a change computed from
+    the practice as read before fails rather than undoes this one."""
+    return {**_marked(set_fields), "$inc": {REVISION_FIELD: 1}}
 
 
 def _submitted(document: Document, at: datetime) -> PracticeSubmitted:
