@@ -13,7 +13,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import jwt
@@ -24,7 +24,17 @@ from deh_contracts.vocabulary import IDENTIFIER_PATTERN
 from deh_platform.identity import ROLES, Principal, Role
 from deh_platform.settings import ServiceSettings
 
-__all__ = ["ROLES", "Caller", "MaybeCaller", "Principal", "Role", "TokenVerifier", "issue_token", "requires"]
+__all__ = [
+    "ROLES",
+    "Caller",
+    "MaybeCaller",
+    "Principal",
+    "Role",
+    "TokenVerifier",
+    "issue_token",
+    "members_only",
+    "requires",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the hub's identity provider")
 
@@ -183,6 +193,17 @@ async def optional_principal(
 
 
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+
+
+DependencyT = TypeVar("DependencyT", bound=Callable[..., Any])
+
+
+def members_only(check: DependencyT) -> DependencyT:
+    """Mark a dependency that refuses callers who are not active members (403): the API document
+    lists 403 where it is used, and the forbidden-paths test tries a suspended member and a
+    stranger on every such operation."""
+    check.refuses_inactive_members = True  # type: ignore[attr-defined]
+    return check
 
 
 def requires(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:

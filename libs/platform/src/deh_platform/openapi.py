@@ -96,7 +96,8 @@ def _statuses(route: APIRoute, calls: set[Any]) -> set[int]:
     statuses = {408, 413, 415}  # the edge checks every request's body, whether the operation takes one or not
     if current_principal in calls or optional_principal in calls:
         statuses.add(401)  # an invalid token is refused even where a token is optional
-    if any(hasattr(call, "checks_roles") for call in calls):  # see deh_platform.auth.requires
+    # See deh_platform.auth.requires and members_only.
+    if any(hasattr(call, "checks_roles") or hasattr(call, "refuses_inactive_members") for call in calls):
         statuses.add(403)
     if route.dependant.path_params:
         statuses.add(404)

@@ -21,7 +21,7 @@ from deh_membership.domain.policies import (
     require_self_or,
 )
 from deh_membership.domain.squads import Application, ApplicationForm, Output, OutputForm, Spread, SquadProposal
-from deh_platform.auth import Caller, Principal, requires
+from deh_platform.auth import Caller, Principal, members_only, requires
 from deh_platform.creation import NewResource
 from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
@@ -37,6 +37,7 @@ Squads = Annotated[SquadStore, Depends(from_app("squads"))]
 Personal = Annotated[PersonalData, Depends(from_app("personal_data"))]
 
 
+@members_only
 async def active_member(caller: Caller, members: Members) -> Principal:
     """The caller, if an active member (or staff): 403 for the suspended, gone and unknown."""
     require_active_or_staff(caller, await members.status_of(caller.member_id))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata
 from deh_contracts.vocabulary import Identifier
-from deh_platform.auth import Caller, MaybeCaller, Principal, requires
+from deh_platform.auth import Caller, MaybeCaller, Principal, members_only, requires
 from deh_platform.creation import NewResource
 from deh_platform.errors import InvalidInput, NotFound
 from deh_platform.http import ResourceId, from_app
@@ -30,12 +30,14 @@ Admin = Annotated[Principal, Depends(requires("admin"))]
 Store = Annotated[PracticeStore, Depends(from_app("store"))]
 
 
+@members_only
 async def active_member(caller: Caller, store: Store) -> Principal:
     """The caller, if membership's latest news is that they are an active member (403 otherwise)."""
     policies.require_active_member(await store.member_status(caller.member_id))
     return caller
 
 
+@members_only
 async def active_reviewer(caller: Annotated[Principal, Depends(requires("reviewer"))], store: Store) -> Principal:
     """The caller, if their token gives them the reviewer role and they are an active member."""
     policies.require_active_member(await store.member_status(caller.member_id))
