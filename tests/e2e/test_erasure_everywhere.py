@@ -4,7 +4,9 @@ email are in no service's MongoDB collections, not in the search index, and on n
 0015); on the people topic the member's last record is a tombstone, so that the log cleaner
 removes their earlier records and then the tombstone itself (`test_forgetting_on_kafka.py` shows
 it does). Membership, practices and events run together on the real servers; the person joins,
-is named, writes a practice and registers for an event, then asks to be erased."""
+is named, writes a practice, registers for an event, applies to a squad, coordinates a National
+Advisory Service, forms a hackathon team that submits, and approves someone else's application
+as a moderator; then asks to be erased."""
 
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ async def test_an_erased_member_is_named_nowhere_in_the_hub(
         headers=events.caller(member_id),
     )
     assert registered.status_code == 201, registered.text
+    await acts_everywhere_else(membership, events, member_id)
 
     assert (await membership.client.delete(f"/members/{member_id}", headers=me)).status_code == 204
 
@@ -99,6 +102,52 @@ async def test_an_erased_member_is_named_nowhere_in_the_hub(
     assert people[0] is not None, "the name was on the people topic"
     assert name.encode() in people[0], "the name was on the people topic"
     assert people[-1] is None, "the last record is a tombstone: the log cleaner removes the others"
+
+
+async def acts_everywhere_else(membership: ServiceUnderTest, events: ServiceUnderTest, member_id: str) -> None:
+    """The member in every other role the hub knows: squad candidate, NAS coordinator, hackathon
+    participant with a team and a submission, and a moderator deciding another application."""
+    staff = membership.caller(*MODERATOR)
+    squad = {
+        "title": "AI in VET",
+        "topic": "ai-in-education",
+        "cap": 3,
+        "starts_on": "2027-01-01",
+        "ends_on": "2027-12-31",
+    }
+    squad_id = (await membership.client.post("/squads", json=squad, headers=staff)).json()["id"]
+    candidacy = {
+        "motivation": "Pilots in twelve schools.",
+        "examples_of_expertise": "National AI working group",
+        "availability": "monthly",
+    }
+    applied = await membership.client.post(
+        f"/squads/{squad_id}/applications", json=candidacy, headers=membership.caller(member_id)
+    )
+    assert applied.status_code == 201, applied.text
+    organisation = {"name": f"Ministry {uuid.uuid4().hex[:6]}", "type": "national_authority", "country": "LV"}
+    admin = membership.caller("admin-1", "admin")
+    organisation_id = (await membership.client.post("/organisations", json=organisation, headers=admin)).json()["id"]
+    nas = {"country": "LV", "organisation_id": organisation_id, "coordinator_ids": [member_id], "scope": "schools"}
+    assert (await membership.client.post("/nas", json=nas, headers=admin)).status_code == 201
+
+    other = f"m-{uuid.uuid4().hex[:10]}"
+    await membership.client.post("/members", json=member_application(other), headers=membership.caller(other))
+    as_moderator = membership.caller(member_id, "member", "moderator")
+    assert (await membership.client.post(f"/members/{other}/approve", json={}, headers=as_moderator)).is_success
+
+    hackathon = event_draft(kind="hackathon", audience="public", team_size_max=2, challenges=[{"title": "Offline"}])
+    event = (await events.client.post("/events", json=hackathon, headers=events.caller(*MODERATOR))).json()
+    me = events.caller(member_id)
+    assert (await events.client.post(f"/events/{event['event_id']}/registrations", json={}, headers=me)).is_success
+    team = {"name": "Mesh", "challenge_id": event["challenges"][0]["challenge_id"]}
+    formed = await events.client.post(f"/events/{event['event_id']}/teams", json=team, headers=me)
+    assert formed.status_code == 201, formed.text
+    submission = {"title": "Mesh lessons", "summary": "Lessons over a local mesh network."}
+    submitted = await events.client.post(
+        f"/teams/{formed.json()['team_id']}/submissions", json=submission, headers={**me, "Idempotency-Key": "k-1"}
+    )
+    assert submitted.status_code == 201, submitted.text
 
 
 async def everything_in(service: ServiceUnderTest) -> list[dict[str, Any]] | None:

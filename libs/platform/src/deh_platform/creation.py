@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_platform.auth import Caller
 from deh_platform.errors import InvalidInput
@@ -71,3 +73,21 @@ async def creation(request: Request, caller: Caller, key: KeyHeader = None) -> C
 
 
 NewResource = Annotated[Creation, Depends(creation)]
+
+
+async def forget_caller(
+    collection: AsyncCollection[dict[str, Any]], caller: str, item_lists: Mapping[str, str] | None = None
+) -> None:
+    """Erasure: the records of the Idempotency-Keys a person used go, from the documents and from
+    the items of `item_lists` (a list field, and the field that names its items). A retry of their
+    request after that is refused as a conflict rather than answered."""
+    await collection.update_many({f"{CREATION_FIELD}.caller": caller}, {"$unset": {CREATION_FIELD: ""}})
+    for field, named_by in (item_lists or {}).items():
+        async for document in collection.find({f"{field}.{CREATION_FIELD}.caller": caller}, {field: 1}):
+            for item in document[field]:
+                if (item.get(CREATION_FIELD) or {}).get("caller") == caller:
+                    await collection.update_one(
+                        {"_id": document["_id"]},
+                        {"$unset": {f"{field}.$[item].{CREATION_FIELD}": ""}},
+                        array_filters=[{f"item.{named_by}": item[named_by]}],
+                    )

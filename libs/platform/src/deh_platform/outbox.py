@@ -114,7 +114,8 @@ def pending(event: Outgoing) -> Document:
 
 def removable() -> Document:
     """Documents marked to be removed once published whose events have all left."""
-    return {REMOVE_FIELD: True, f"{OUTBOX_FIELD}.0": {"$exists": False}, CLAIM_FIELD: None}
+    # Not one with events set aside either: an operator must see those first.
+    return {REMOVE_FIELD: True, f"{OUTBOX_FIELD}.0": {"$exists": False}, CLAIM_FIELD: None, SET_ASIDE_FIELD: None}
 
 
 def set_aside_entry(kind: str, reason: str, **details: Any) -> Document:

@@ -9,8 +9,9 @@ needs the account behind a reference in an event it reads asks `MemberCopies.acc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -27,10 +28,12 @@ from deh_platform.records import now
 
 Document = dict[str, Any]
 
-# How long an event naming a reference nobody here knows waits for membership's record of that
-# person (which is on its way on the people topic). After that, the person is taken for one this
-# service can never know: erased before it heard of them.
-WAIT_FOR_PEOPLE = timedelta(minutes=10)
+# How long an event naming a reference nobody here knows waits (from its first attempt here) for
+# membership's record of that person, which is on its way on the people topic: topics are read
+# side by side, so after a restart or a replay the people topic may be behind. After that, the
+# person is taken for one this service can never know: erased before it heard of them, their
+# records and tombstone removed by the log cleaner since.
+WAIT_FOR_PEOPLE = timedelta(minutes=2)
 
 
 class References(Protocol):
@@ -95,6 +98,7 @@ class MemberCopies(StoredReferences):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         super().__init__(db.members)
         self.former: AsyncCollection[Document] = db.former_members
+        self._waiting_since: dict[str, float] = {}  # event id -> when it first waited here
 
     async def create_indexes(self) -> None:
         await self.collection.create_index("reference")
@@ -161,18 +165,22 @@ class MemberCopies(StoredReferences):
         copy = await self.member(member_id)
         return None if copy is None else copy.status
 
-    async def accounts(self, people: Sequence[str], *, named_at: datetime) -> list[str | None]:
+    async def accounts(self, people: Sequence[str], *, event_id: str) -> list[str | None]:
         """The accounts behind the people an event names: a member's reference becomes their
-        account id, or None once they were erased; an account id (staff) stays. An event
-        (`named_at` its time) naming a reference not known here yet waits for membership's
-        record of that person (NotYetKnown holds it), at most WAIT_FOR_PEOPLE."""
+        account id, or None once they were erased; an account id (staff) stays. An event naming
+        a reference not known here yet waits for membership's record of that person
+        (NotYetKnown holds it), at most WAIT_FOR_PEOPLE from its first attempt."""
         references = [person for person in people if is_reference(person)]
-        found = self.collection.find({"reference": {"$in": references}}, {"reference": 1})
-        known = {document["reference"]: document["_id"] async for document in found}
-        unknown = [reference for reference in references if reference not in known]
+        found = self.collection.find({"reference": {"$in": references}}, {"reference": 1, "status": 1})
+        copies = {document["reference"]: document async for document in found}
+        known = {reference: copy["_id"] for reference, copy in copies.items() if copy.get("status") != "erased"}
+        unknown = [reference for reference in references if reference not in copies]
         former = {document["_id"] async for document in self.former.find({"_id": {"$in": unknown}}, {"_id": 1})}
-        if any(reference not in former for reference in unknown) and now() - named_at < WAIT_FOR_PEOPLE:
-            raise NotYetKnown("membership's record of a person this event names has not arrived yet")
+        if any(reference not in former for reference in unknown):
+            first = self._waiting_since.setdefault(event_id, time.monotonic())
+            if time.monotonic() - first < WAIT_FOR_PEOPLE.total_seconds():
+                raise NotYetKnown("membership's record of a person this event names has not arrived yet")
+        self._waiting_since.pop(event_id, None)
         return [known.get(person) if is_reference(person) else person for person in people]
 
 

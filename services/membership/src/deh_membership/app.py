@@ -34,7 +34,11 @@ def create_app(settings: MembershipSettings) -> FastAPI:
     app.state.members = members
     app.state.organisations = organisations
     app.state.squads = SquadStore(runtime, members)
-    app.state.personal_data = PersonalData(runtime, members)
+    app.state.personal_data = personal_data = PersonalData(runtime, members)
+    every = settings.sweep_seconds
+    runtime.run_exclusively(
+        "finish erasures", personal_data.finish_erasures, every_seconds=every, lease_seconds=3 * every
+    )
     return app
 
 

@@ -179,7 +179,7 @@ class SquadApplicationReceived(Contract):
     """A member applied to a squad."""
 
     squad_id: str
-    application_id: str
+    application_id: PersonId = Field(description="A member's application is named by the member.")
     member_id: PersonId
     country: Country
     sectors: list[Sector]
@@ -191,7 +191,7 @@ class SquadMemberSelected(Contract):
     """A moderator selected a candidate for a squad (never beyond its cap)."""
 
     squad_id: str
-    application_id: str
+    application_id: PersonId = Field(description="A member's application is named by the member.")
     member_id: PersonId
     selected_by: PersonId
     selected_at: datetime
@@ -202,7 +202,7 @@ class SquadMemberLeft(Contract):
     """A selected member left a squad (or withdrew their application); a place may be free again."""
 
     squad_id: str
-    application_id: str
+    application_id: PersonId = Field(description="A member's application is named by the member.")
     member_id: PersonId
     was_selected: bool
     left_at: datetime

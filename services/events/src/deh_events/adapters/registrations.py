@@ -326,9 +326,11 @@ class RegistrationStore:
         if before is None:
             return False
         after = await self.store.member(member_id)
-        if after is None:
-            await self._cancel_one(registration_id, "member_erased")
+        if after is None or after.status == "erased":
+            # Anonymised first, so that the cancellation's event names nobody (the copy that
+            # knew the member's reference may be gone already).
             await self.anonymise(member_id)
+            await self._cancel_one(registration_id, "member_erased")
             return True
         if after.status in ("suspended", "left"):
             await self._cancel_one(registration_id, f"member_{after.status}")
@@ -418,7 +420,7 @@ class RegistrationStore:
             )
             result = await self.runtime.write(
                 self.registrations,
-                {"_id": document["_id"], "attempt": attempt, "state": "waitlisted"},
+                {"_id": document["_id"], "attempt": attempt, "state": "waitlisted", **_same_person(document)},
                 {
                     "$set": {"state": "registered", "seat": seat, "explanation": explanation, "seated_at": at},
                     "$push": {"history": {"state": "registered", "at": at, "note": explanation}},
@@ -458,7 +460,12 @@ class RegistrationStore:
             )
             result = await self.runtime.write(
                 self.registrations,
-                {"_id": registration_id, "attempt": document["attempt"], "state": document["state"]},
+                {
+                    "_id": registration_id,
+                    "attempt": document["attempt"],
+                    "state": document["state"],
+                    **_same_person(document),
+                },
                 {
                     "$set": {"state": "cancelled", "cancelled_at": at, "seat": None},
                     "$push": {"history": {"state": "cancelled", "at": at, "note": reason}},
@@ -527,7 +534,7 @@ class RegistrationStore:
         )
         result = await self.runtime.write(
             self.registrations,
-            {"_id": document["_id"], "state": document["state"]},
+            {"_id": document["_id"], "state": document["state"], **_same_person(document)},
             {"$set": {"state": state, "attendance_recorded_at": at}, "$push": {"history": {"state": state, "at": at}}},
             [recorded],
         )
@@ -570,7 +577,7 @@ class RegistrationStore:
                 )
                 result = await self.runtime.write(
                     self.registrations,
-                    {"_id": document["_id"], "reminded": {"$ne": True}},
+                    {"_id": document["_id"], "reminded": {"$ne": True}, **_same_person(document)},
                     {"$set": {"reminded": True}},
                     [due],
                 )
@@ -646,6 +653,13 @@ class RegistrationStore:
         registration written meanwhile sees the cancellation and cancels itself)."""
         await self.cancel_open_registrations({"event_id": event_id}, "event_cancelled")
         await self.seats.delete_many({"event_id": event_id})
+
+
+def _same_person(document: Document) -> Document:
+    """A condition that the registration still names the person it was read with: an erasure in
+    between (an opaque id in their place) makes the write match nothing, so that its event never
+    names the account of someone erased."""
+    return {"member_id": document["member_id"]}
 
 
 def _about(document: Document) -> dict[str, str]:

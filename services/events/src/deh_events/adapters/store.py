@@ -28,7 +28,7 @@ from deh_events.domain.events import (
     instant,
     local_time,
 )
-from deh_platform.creation import Creation
+from deh_platform.creation import Creation, forget_caller
 from deh_platform.errors import Conflict, InvalidInput, NotFound
 from deh_platform.identity import MemberCopy
 from deh_platform.people import MemberCopies
@@ -279,10 +279,15 @@ class EventStore:
         return await self.people.member(member_id)
 
     async def forget_member(self, member_id: str, tombstone_headers: dict[str, str]) -> None:
-        """The member's tombstone on the people topic: the copy goes (deh_platform.people), and
-        their calendar feed address stops working."""
-        await self.people.forget(member_id, tombstone_headers)
+        """The member's tombstone on the people topic, last step: events they organised name an
+        opaque id instead, the records of Idempotency-Keys they used go, their calendar feed
+        address stops working, and the copy goes (deh_platform.people)."""
+        former = f"erased-{new_id()}"
+        await self.events.update_many({"organiser_id": member_id}, {"$set": {"organiser_id": former}})
+        await forget_caller(self.events, member_id, {"challenges": "challenge_id"})
+        await forget_caller(self.teams, member_id, {"submissions": "submission_id"})
         await self.feeds.delete_many({"member_id": member_id})
+        await self.people.forget(member_id, tombstone_headers)
 
     # Calendar feed addresses ---------------------------------------------------------------------
 

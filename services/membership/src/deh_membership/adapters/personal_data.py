@@ -12,6 +12,7 @@ from deh_contracts.registry import PEOPLE
 from deh_membership.adapters.documents import Document, one
 from deh_membership.adapters.members import MemberStore
 from deh_membership.domain import members as rules
+from deh_platform.creation import forget_caller
 from deh_platform.errors import Conflict
 from deh_platform.outbox import Tombstone
 from deh_platform.records import CREATION_FIELD, new_id, now
@@ -53,7 +54,17 @@ class PersonalData:
             # The member changed meanwhile: done if that change was another erasure, else say so.
             if not erased and (await self.members.member(member_id)).status != "erased":
                 raise Conflict("the member changed meanwhile; ask for the erasure again")
+        await self._finish(member_id)
+
+    async def finish_erasures(self) -> None:
+        """A job: finish what a crash left of an erasure (the member is marked erased, the rest
+        is not done yet)."""
+        async for member in self.members.members.find({"status": "erased"}, {"_id": 1}):
+            await self._finish(member["_id"])
+
+    async def _finish(self, member_id: str) -> None:
         await self._forget_in_squads(member_id)
+        await self._forget_where_they_acted(member_id)
         await self.activity.delete_many({"member_id": member_id})
         # Last, the record itself (account id, reference): once `member erased` and the tombstone
         # have left, nothing here links the member's reference to them any more.
@@ -75,6 +86,25 @@ class PersonalData:
             {"$set": {"outputs.$[].author_ids.$[mine]": former}},
             array_filters=[{"mine": member_id}],
         )
+
+    async def _forget_where_they_acted(self, member_id: str) -> None:
+        """Where the person acted for others (as a moderator, a NAS coordinator, a creator), an
+        opaque id takes their place; the records of the Idempotency-Keys they used go."""
+        former = f"erased-{new_id()}"
+        db = self.runtime.db
+        await db.members.update_many(
+            {"decisions.by": member_id},
+            {"$set": {"decisions.$[mine].by": former}},
+            array_filters=[{"mine.by": member_id}],
+        )
+        await db.nas.update_many(
+            {"coordinator_ids": member_id},
+            {"$set": {"coordinator_ids.$[mine]": former}},
+            array_filters=[{"mine": member_id}],
+        )
+        await self.squads.update_many({"created_by": member_id}, {"$set": {"created_by": former}})
+        for collection, items in ((db.squads, {"outputs": "output_id"}), (db.nas, {}), (db.organisations, {})):
+            await forget_caller(collection, member_id, items)
 
     async def export(self, member_id: str) -> Document:
         document = await one(self.members.members, member_id, "member")

@@ -120,7 +120,7 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     async def accounts(people: list[str], event: CloudEvent[Any]) -> list[str]:
         """The authors' account ids (events name members by reference); erased ones are left out."""
-        return [account for account in await store.people.accounts(people, named_at=event.time) if account]
+        return [account for account in await store.people.accounts(people, event_id=event.id) if account]
 
 
 async def create_once(

@@ -22,11 +22,11 @@ from deh_contracts.catalogue.practices import (
     PracticeUpdated,
 )
 from deh_contracts.registry import Contract
-from deh_platform.creation import Creation
+from deh_platform.creation import Creation, forget_caller
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
 from deh_platform.people import MemberCopies
-from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, REVISION_FIELD, new_id, now
+from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import policies
 from deh_practices.domain import practices as rules
@@ -293,7 +293,7 @@ class PracticeStore:
         async for document in self.practices.find({"authors.member_id": member_id}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
         former = f"erased-{new_id()}"
-        await self.practices.update_many({f"{CREATION_FIELD}.caller": member_id}, {"$unset": {CREATION_FIELD: ""}})
+        await forget_caller(self.practices, member_id)
         await self._touch_all({"reviewer_id": member_id}, {"reviewer_id": None})
         await self._touch_all({"created_by": member_id}, {"created_by": former})
         for where in ("versions", "reviews"):
@@ -341,16 +341,18 @@ class PracticeStore:
         if authors is None:
             practice = await self.practices.find_one({"_id": practice_id}, {"authors": 1})
             authors = practice.get("authors", []) if practice else []
-        found = self.people.collection.find({"_id": {"$in": [a["member_id"] for a in authors]}}, {"display_name": 1})
-        known = {document["_id"]: document.get("display_name") async for document in found}
+        ids = [author["member_id"] for author in authors]
+        found = self.people.collection.find({"_id": {"$in": ids}}, {"display_name": 1, "status": 1})
+        known = {document["_id"]: document async for document in found}
         changed = False
         for author in authors:
-            member_id = author["member_id"]
-            if member_id not in known:  # not a member (a guest), or erased meanwhile
-                if author.get("reference") and await self.people.was_erased(author["reference"]):
-                    changed = await self._drop_author(practice_id, member_id) or changed
-            elif known[member_id] != author.get("name"):
-                query, fields, filters = _renamed(member_id, known[member_id])
+            member_id, copy = author["member_id"], known.get(author["member_id"])
+            # Not a member (a guest), or erased meanwhile: its copy being erased, or gone already.
+            gone = copy is None and bool(author.get("reference")) and await self.people.was_erased(author["reference"])
+            if gone or (copy is not None and copy.get("status") == "erased"):
+                changed = await self._drop_author(practice_id, member_id) or changed
+            elif copy is not None and copy.get("display_name") != author.get("name"):
+                query, fields, filters = _renamed(member_id, copy.get("display_name"))
                 result = await self.practices.update_one(
                     {"_id": practice_id, **query}, touched(fields), array_filters=filters
                 )
