@@ -24,7 +24,7 @@ from deh_contracts.people import REFERENCE_HEADER, is_reference
 from deh_platform.errors import NotYetKnown
 from deh_platform.identity import MemberCopy
 from deh_platform.outbox import Outgoing
-from deh_platform.records import now
+from deh_platform.records import new_id, now
 
 Document = dict[str, Any]
 
@@ -34,6 +34,19 @@ Document = dict[str, Any]
 # person is taken for one this service can never know: erased before it heard of them, their
 # records and tombstone removed by the log cleaner since.
 WAIT_FOR_PEOPLE = timedelta(minutes=2)
+
+
+STAND_IN_PREFIX = "erased-"
+
+
+def stand_in() -> str:
+    """An opaque id that takes an erased person's place where the record must keep someone (a
+    registration, a team seat, a decision); each is new, so none can be linked to another."""
+    return STAND_IN_PREFIX + new_id()
+
+
+def is_stand_in(value: str) -> bool:
+    return value.startswith(STAND_IN_PREFIX)
 
 
 class References(Protocol):
@@ -70,7 +83,11 @@ async def pseudonymised(events: Sequence[Outgoing], references: References | Non
 def _people_in(event: CloudEvent[Any]) -> dict[str, list[str]]:
     spec = spec_of(event.data)
     values = {name: getattr(event.data, name) for name in spec.person_fields}
-    return {name: [value] if isinstance(value, str) else list(value) for name, value in values.items()}
+    return {
+        name: [value] if isinstance(value, str) else list(value)
+        for name, value in values.items()
+        if value is not None  # an optional person field left empty
+    }
 
 
 def _accounts_in(event: CloudEvent[Any]) -> set[str]:
@@ -167,7 +184,7 @@ class MemberCopies(StoredReferences):
 
     async def accounts(self, people: Sequence[str], *, event_id: str) -> list[str | None]:
         """The accounts behind the people an event names: a member's reference becomes their
-        account id, or None once they were erased; an account id (staff) stays. An event naming
+        account id, or None once they were erased (a stand-in too); an account id (staff) stays. An event naming
         a reference not known here yet waits for membership's record of that person
         (NotYetKnown holds it), at most WAIT_FOR_PEOPLE from its first attempt."""
         references = [person for person in people if is_reference(person)]
@@ -181,7 +198,9 @@ class MemberCopies(StoredReferences):
             if time.monotonic() - first < WAIT_FOR_PEOPLE.total_seconds():
                 raise NotYetKnown("membership's record of a person this event names has not arrived yet")
         self._waiting_since.pop(event_id, None)
-        return [known.get(person) if is_reference(person) else person for person in people]
+        return [
+            known.get(person) if is_reference(person) else None if is_stand_in(person) else person for person in people
+        ]
 
 
 _NO_REFERENCE = FieldError("reference", "a people record must carry the member's reference", "missing")

@@ -49,6 +49,7 @@ from deh_events.domain.waitlist import Candidate, choose_next
 from deh_platform.auth import Principal
 from deh_platform.errors import Conflict, Forbidden, NotFound
 from deh_platform.identity import MemberCopy
+from deh_platform.people import stand_in
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 
 Document = dict[str, Any]
@@ -497,7 +498,7 @@ class RegistrationStore:
         stay unique) and loses the person's country and sectors; the states, and so the counts,
         stay. Events already in an outbox leave as they were written."""
         async for registration in self.registrations.find({"member_id": member_id}, {"_id": 1}):
-            anonymous: Document = {"member_id": f"erased-{new_id()}", "country": None, "sectors": []}
+            anonymous: Document = {"member_id": stand_in(), "country": None, "sectors": []}
             await self.registrations.update_one(
                 {"_id": registration["_id"]}, {"$set": {**anonymous, "appear_on_participant_list": False}}
             )

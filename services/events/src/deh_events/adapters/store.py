@@ -31,7 +31,7 @@ from deh_events.domain.events import (
 from deh_platform.creation import Creation, forget_caller
 from deh_platform.errors import Conflict, InvalidInput, NotFound
 from deh_platform.identity import MemberCopy
-from deh_platform.people import MemberCopies
+from deh_platform.people import MemberCopies, stand_in
 from deh_platform.records import HIDDEN_FIELDS, new_id, now
 from deh_platform.runtime import ServiceRuntime
 
@@ -282,7 +282,7 @@ class EventStore:
         """The member's tombstone on the people topic, last step: events they organised name an
         opaque id instead, the records of Idempotency-Keys they used go, their calendar feed
         address stops working, and the copy goes (deh_platform.people)."""
-        former = f"erased-{new_id()}"
+        former = stand_in()
         await self.events.update_many({"organiser_id": member_id}, {"$set": {"organiser_id": former}})
         await forget_caller(self.events, member_id, {"challenges": "challenge_id"})
         await forget_caller(self.teams, member_id, {"submissions": "submission_id"})

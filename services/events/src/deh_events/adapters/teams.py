@@ -22,6 +22,7 @@ from deh_events.domain.events import Event
 from deh_events.domain.registrations import PARTICIPATING_STATES
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from deh_platform.people import stand_in
 from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id
 
 Document = dict[str, Any]
@@ -195,7 +196,7 @@ class TeamStore:
     async def forget(self, member_id: str) -> None:
         """After `member erased`: the person's place in teams and their submissions no longer
         name them (the team's size stays), and each team's change is published."""
-        former = f"erased-{new_id()}"
+        former = stand_in()
         async for document in self.teams.find({"member_ids": member_id}, {"_id": 1}):
             await self._change(document["_id"], member_id, joining=False, replace_with=former)
         await self.teams.update_many(

@@ -15,7 +15,8 @@ from deh_membership.domain import members as rules
 from deh_platform.creation import forget_caller
 from deh_platform.errors import Conflict
 from deh_platform.outbox import Tombstone
-from deh_platform.records import CREATION_FIELD, new_id, now
+from deh_platform.people import stand_in
+from deh_platform.records import CREATION_FIELD, now
 from deh_platform.runtime import ServiceRuntime
 
 
@@ -74,7 +75,7 @@ class PersonalData:
         """An application stays, for the squad's counts and spread, under an opaque id and
         without its free text; outputs name the opaque id as their author. The member id, which
         finds the application, changes last (a retry after a crash in between finds it again)."""
-        former = f"erased-{new_id()}"
+        former = stand_in()
         mine = "applications.$[mine]"
         blank = {f"{mine}.{field}": None for field in ("motivation", "examples_of_expertise", "availability")}
         for change in ({**blank, f"{mine}.application_id": former}, {f"{mine}.member_id": former}):
@@ -90,7 +91,7 @@ class PersonalData:
     async def _forget_where_they_acted(self, member_id: str) -> None:
         """Where the person acted for others (as a moderator, a NAS coordinator, a creator), an
         opaque id takes their place; the records of the Idempotency-Keys they used go."""
-        former = f"erased-{new_id()}"
+        former = stand_in()
         db = self.runtime.db
         await db.members.update_many(
             {"decisions.by": member_id},

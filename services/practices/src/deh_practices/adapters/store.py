@@ -25,7 +25,7 @@ from deh_contracts.registry import Contract
 from deh_platform.creation import Creation, forget_caller
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
-from deh_platform.people import MemberCopies
+from deh_platform.people import MemberCopies, stand_in
 from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.domain import policies
@@ -292,7 +292,7 @@ class PracticeStore:
         await self.people.mark_erased(member_id)
         async for document in self.practices.find({"authors.member_id": member_id}, {"_id": 1}):
             await self._drop_author(document["_id"], member_id)
-        former = f"erased-{new_id()}"
+        former = stand_in()
         await forget_caller(self.practices, member_id)
         await self._touch_all({"reviewer_id": member_id}, {"reviewer_id": None})
         await self._touch_all({"created_by": member_id}, {"created_by": former})
