@@ -306,8 +306,10 @@ class EventConsumer:
                     await asyncio.sleep(1)
         finally:
             self._running = False
+            # Bounded: leaving the group can wait on a coordinator that is rebalancing, and a
+            # service that is stopping must stop (the group notices the member gone by itself).
             with contextlib.suppress(Exception):
-                await kafka.stop()
+                await asyncio.wait_for(kafka.stop(), timeout=10)
 
     async def _poll_once(self, kafka: AIOKafkaConsumer) -> None:
         self._resume_due(kafka)

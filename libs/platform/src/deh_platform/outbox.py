@@ -114,8 +114,9 @@ def pending(event: Outgoing) -> Document:
 
 def removable() -> Document:
     """Documents marked to be removed once published whose events have all left."""
-    # Not one with events set aside either: an operator must see those first.
-    return {REMOVE_FIELD: True, f"{OUTBOX_FIELD}.0": {"$exists": False}, CLAIM_FIELD: None, SET_ASIDE_FIELD: None}
+    # Events set aside go with it: such a document holds only what must not stay (an erased
+    # member's record), and an operator could not republish them anyway.
+    return {REMOVE_FIELD: True, f"{OUTBOX_FIELD}.0": {"$exists": False}, CLAIM_FIELD: None}
 
 
 def set_aside_entry(kind: str, reason: str, **details: Any) -> Document:

@@ -41,7 +41,8 @@ STAND_IN_PREFIX = "erased-"
 
 def stand_in() -> str:
     """An opaque id that takes an erased person's place where the record must keep someone (a
-    registration, a team seat, a decision); each is new, so none can be linked to another."""
+    registration, a team seat, a decision). New for each erasure step, so it links some records
+    of the person to each other (their decisions, say), never to the person."""
     return STAND_IN_PREFIX + new_id()
 
 

@@ -264,7 +264,13 @@ class ServiceRuntime:
         try:
             await collection.insert_one(new_document(stamped, await self._events(events)))
         except DuplicateKeyError:
-            if creation is None or not creation.is_retry_of(await collection.find_one({"_id": document["_id"]})):
+            if creation is None:
+                raise
+            stored = await collection.find_one({"_id": document["_id"]})
+            if not creation.is_retry_of(stored):
+                if creation.key is not None and stored is not None and CREATION_FIELD not in stored:
+                    # The id derives from caller and key; what holds it forgot the key (an erasure).
+                    raise Conflict("this Idempotency-Key was used before; use a new one") from None
                 raise
             return False
         if events:

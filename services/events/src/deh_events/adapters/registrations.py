@@ -260,7 +260,7 @@ class RegistrationStore:
         fields = {key: value for key, value in document.items() if key != "_id"}
         reopened = await self.runtime.write(
             self.registrations,
-            {"_id": document["_id"], "state": "cancelled"},
+            {"_id": document["_id"], "state": "cancelled", **_same_person(document)},
             {"$set": fields, "$push": {"history": {"$each": history}}},
             [outcome],
         )
@@ -289,7 +289,7 @@ class RegistrationStore:
         note = "the seat was given back while the request was stalled"
         await self.runtime.write(
             self.registrations,
-            {"_id": registration_id, "attempt": attempt, "state": "registered"},
+            {"_id": registration_id, "attempt": attempt, "state": "registered", **_same_person(document)},
             {
                 "$set": {"state": "waitlisted", "seat": None, "queue_key": key, "waitlisted_at": at},
                 "$push": {"history": {"state": "waitlisted", "at": at, "note": note}},
@@ -328,9 +328,10 @@ class RegistrationStore:
             return False
         after = await self.store.member(member_id)
         if after is None or after.status == "erased":
-            # Anonymised first, so that the cancellation's event names nobody (the copy that
-            # knew the member's reference may be gone already).
-            await self.anonymise(member_id)
+            # This one, anonymised first, so that its cancellation's event names nobody (the copy
+            # that knew the member's reference may be gone already); the erasure's handler
+            # cancels and anonymises the member's others.
+            await self._anonymise_one(registration_id)
             await self._cancel_one(registration_id, "member_erased")
             return True
         if after.status in ("suspended", "left"):
@@ -498,10 +499,13 @@ class RegistrationStore:
         stay unique) and loses the person's country and sectors; the states, and so the counts,
         stay. Events already in an outbox leave as they were written."""
         async for registration in self.registrations.find({"member_id": member_id}, {"_id": 1}):
-            anonymous: Document = {"member_id": stand_in(), "country": None, "sectors": []}
-            await self.registrations.update_one(
-                {"_id": registration["_id"]}, {"$set": {**anonymous, "appear_on_participant_list": False}}
-            )
+            await self._anonymise_one(registration["_id"])
+
+    async def _anonymise_one(self, registration_id: str) -> None:
+        anonymous: Document = {"member_id": stand_in(), "country": None, "sectors": []}
+        await self.registrations.update_one(
+            {"_id": registration_id}, {"$set": {**anonymous, "appear_on_participant_list": False}}
+        )
 
     # Attendance -----------------------------------------------------------------------------------------
 

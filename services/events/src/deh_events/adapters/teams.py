@@ -2,7 +2,8 @@
 
 One team per person per hackathon: the person's registration records their team, and it is
 claimed first (a conditional update), so that two joins at once cannot put one person in two
-teams. The size limit holds because a change is written only on the version of the team it read.
+teams. The size limit holds because a change is written only on the revision of the team it read
+(ServiceRuntime.change).
 """
 
 from __future__ import annotations

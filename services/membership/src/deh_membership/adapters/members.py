@@ -1,5 +1,6 @@
 """Members: applications, moderation, profile and consent, the directory and the activity record.
-Every change is one conditional update of the member (guarded by status) carrying its events."""
+Every change is one update of the member guarded by its revision (ServiceRuntime.change),
+carrying its events."""
 
 from __future__ import annotations
 
