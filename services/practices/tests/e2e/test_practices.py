@@ -148,7 +148,16 @@ async def test_a_practice_is_submitted_reviewed_published_and_found_by_inflected
     assert everything["facets"]["languages"] == {"en": 2, "de": 1, "pl": 1, "lv": 1}
     assert everything["facets"]["digcomp"] == {"3.4": 2}
     filtered = await found(practices, {adults}, topics=[tag], sectors=["adult_learning"])
-    assert filtered["facets"]["countries"] == {"LV": 1}
+    assert filtered["total"] == 1
+    assert filtered["facets"]["countries"] == {"LV": 1}, "across facets, choices combine"
+    assert filtered["facets"]["sectors"] == {"school": 1, "adult_learning": 1}, (
+        "within a facet, the other values keep their counts: what choosing them instead would give"
+    )
+    both = await found(practices, {coding, adults}, topics=[tag], sectors=["adult_learning", "school"])
+    assert both["facets"]["sectors"] == {"school": 1, "adult_learning": 1}
+    in_latvia = await found(practices, {adults}, topics=[tag], sectors=["adult_learning", "school"], countries=["LV"])
+    assert in_latvia["facets"]["sectors"] == {"adult_learning": 1}, "the countries chosen bind the sectors' counts"
+    assert in_latvia["facets"]["countries"] == {"PL": 1, "DE": 1, "LV": 1}
 
     assert (await practices.client.get(f"/practices/{draft}")).status_code == 404
     assert (await practices.client.get(f"/practices/{draft}", headers=practices.caller("author-1"))).status_code == 200

@@ -97,8 +97,21 @@ def test_user_words_are_only_ever_a_match_value() -> None:
     assert "query_string" not in text
     assert query["query"]["bool"]["must"][0]["multi_match"]["query"] == 'title:(a OR b) AND "x'
     assert {"term": {"status": "published"}} in query["query"]["bool"]["filter"]
-    assert {"terms": {"sectors": ["school"]}} in query["query"]["bool"]["filter"]
+    assert {"terms": {"sectors": ["school"]}} in query["post_filter"]["bool"]["filter"]
     assert "from" not in query
+
+
+def test_a_facets_counts_take_every_chosen_facet_into_account_but_its_own() -> None:
+    query = build_query(SearchRequest(sectors=["school"], countries=["LV", "EE"]), caller=None)
+
+    assert query["post_filter"]["bool"]["filter"] == [
+        {"terms": {"countries": ["LV", "EE"]}},
+        {"terms": {"sectors": ["school"]}},
+    ], "the hits match every chosen facet"
+    assert query["aggs"]["sectors"]["filter"]["bool"]["filter"] == [{"terms": {"countries": ["LV", "EE"]}}]
+    assert query["aggs"]["countries"]["filter"]["bool"]["filter"] == [{"terms": {"sectors": ["school"]}}]
+    both = [{"terms": {"countries": ["LV", "EE"]}}, {"terms": {"sectors": ["school"]}}]
+    assert query["aggs"]["languages"]["filter"]["bool"]["filter"] == both
 
 
 def test_sizes_are_bounded_and_mine_needs_a_caller() -> None:

@@ -193,7 +193,11 @@ class Hit(BaseModel):
 class SearchResults(BaseModel):
     total: int
     hits: list[Hit]
-    facets: dict[str, dict[str, int]]
+    facets: dict[str, dict[str, int]] = Field(
+        description="Hits per value of each facet. Within a facet the values are alternatives: the "
+        "counts of a facet take every chosen facet into account but its own (choosing another value of "
+        "it would give that many); across facets, choices combine."
+    )
     next_cursor: str | None
 
 

@@ -187,9 +187,12 @@ class SearchRequest(FacetFilters):
 
 
 def build_query(request: SearchRequest, caller: str | None) -> dict[str, Any]:
-    filters: list[dict[str, Any]] = [
-        {"terms": {FACETS[name]: values}} for name in FACETS if (values := getattr(request, name))
-    ]
+    """The search body. Facets are disjunctive within a field and conjunctive across fields, as
+    library and shop catalogues are: the hits match every chosen facet (a post filter, so that
+    the counts are not bound by it), and each facet's counts match every chosen facet but its
+    own, so that the other values of a chosen facet show what choosing them instead would give."""
+    chosen = {name: {"terms": {field: values}} for name, field in FACETS.items() if (values := getattr(request, name))}
+    filters: list[dict[str, Any]] = []
     if request.scope == "public":
         filters.append({"term": {"status": "published"}})
     else:
@@ -226,7 +229,14 @@ def build_query(request: SearchRequest, caller: str | None) -> dict[str, Any]:
         "sort": [{"published_at": {"order": "desc", "missing": "_last"}}, {"practice_id": "asc"}]
         if sort_by_date
         else ["_score", {"practice_id": "asc"}],
-        "aggs": {name: {"terms": {"field": field, "size": 50}} for name, field in FACETS.items()},
+        "post_filter": {"bool": {"filter": list(chosen.values())}},
+        "aggs": {
+            name: {
+                "filter": {"bool": {"filter": [facet for other, facet in chosen.items() if other != name]}},
+                "aggs": {"values": {"terms": {"field": field, "size": 50}}},
+            }
+            for name, field in FACETS.items()
+        },
         "highlight": {
             "fields": {f"{field}.*": {} for field in TEXT_FIELDS},
             "fragment_size": 160,
@@ -267,6 +277,6 @@ def _within_a_long(value: float) -> bool:
 
 def facet_counts(aggregations: dict[str, Any]) -> dict[str, dict[str, int]]:
     return {
-        name: {bucket["key"]: bucket["doc_count"] for bucket in result["buckets"]}
+        name: {bucket["key"]: bucket["doc_count"] for bucket in result["values"]["buckets"]}
         for name, result in aggregations.items()
     }
