@@ -33,6 +33,7 @@ from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform import operations
 from deh_platform.idempotency import derived_id
+from deh_practices.domain.search import encode_cursor
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
@@ -634,3 +635,35 @@ async def test_only_active_members_submit_and_review(practices: ServiceUnderTest
     )
     assert assigned.status_code == 422
     assert assigned.json()["detail"][0]["loc"] == ["body", "reviewer_id"]
+
+
+async def test_the_pages_of_a_search_show_the_library_as_it_was_at_the_first_page(
+    practices: ServiceUnderTest,
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+
+    async def published(title: str) -> str:
+        practice_id = await submit(
+            practices, "author-1", metadata(tag, title={"en": title}, summary={"en": "Pairs."}, languages=["en"])
+        )
+        await publish(practices, practice_id)
+        return practice_id
+
+    before = {await published(f"Peer mentoring for new teachers, round {n}") for n in range(5)}
+    await found(practices, before, q="mentoring", topics=[tag], size=50)
+    page = await search(practices, q="mentoring", topics=[tag], size=2)
+    seen = [hit["id"] for hit in page["hits"]]
+
+    # Meanwhile, practices that match better are published and searchable.
+    after = {await published("Mentoring: mentoring mentors who mentor") for _ in range(2)}
+    await found(practices, before | after, q="mentoring", topics=[tag], size=50)
+    while page["next_cursor"]:
+        page = await search(practices, q="mentoring", topics=[tag], size=2, cursor=page["next_cursor"])
+        seen += [hit["id"] for hit in page["hits"]]
+
+    assert sorted(seen) == sorted(before), "each practice of the first page's library once, none published since"
+    ended = await practices.client.get(
+        "/search", params={"q": "mentoring", "cursor": encode_cursor([1.0, "p-1"], "bm90IGEgcG9pbnQgaW4gdGltZQ==")}
+    )
+    assert ended.status_code == 422
+    assert ended.json()["detail"][0]["loc"] == ["query", "cursor"]

@@ -21,7 +21,9 @@ from deh_practices.domain.practices import (
 )
 from deh_practices.domain.search import (
     LANGUAGE_ANALYSES,
+    POINT_IN_TIME_KEEP_ALIVE,
     STANDARD,
+    Cursor,
     SearchRequest,
     build_query,
     choose_analyses,
@@ -124,9 +126,20 @@ def test_sizes_are_bounded_and_mine_needs_a_caller() -> None:
 
 
 def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
-    assert decode_cursor(encode_cursor([1.5, "p-1"]), sort_by_date=False) == [1.5, "p-1"]
-    assert decode_cursor(encode_cursor([1767225600000, "p-1"]), sort_by_date=True) == [1767225600000, "p-1"]
-    foreign = ("%%%", encode_cursor([{"script": 1}, "x"]), encode_cursor([1, 2, 3]), encode_cursor(["x", "y"]))
+    assert decode_cursor(encode_cursor([1.5, "p-1"]), sort_by_date=False) == Cursor([1.5, "p-1"])
+    assert decode_cursor(encode_cursor([1767225600000, "p-1"]), sort_by_date=True) == Cursor([1767225600000, "p-1"])
+    with_a_point_in_time = decode_cursor(encode_cursor([1.5, "p-1"], "pit-7"), sort_by_date=False)
+    assert with_a_point_in_time == Cursor([1.5, "p-1"], "pit-7")
+    body = build_query(SearchRequest(q="x", cursor=encode_cursor([1.5, "p-1"], "pit-7")), caller=None)
+    assert body["pit"] == {"id": "pit-7", "keep_alive": POINT_IN_TIME_KEEP_ALIVE}
+    assert body["search_after"] == [1.5, "p-1"]
+    foreign = (
+        "%%%",
+        encode_cursor([{"script": 1}, "x"]),
+        encode_cursor([1, 2, 3]),
+        encode_cursor(["x", "y"]),
+        encode_cursor([1, "p-1", "pit", "more"]),
+    )
     for cursor in foreign:
         with pytest.raises(InvalidInput):
             decode_cursor(cursor, sort_by_date=False)

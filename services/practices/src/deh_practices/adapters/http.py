@@ -204,13 +204,17 @@ class SearchResults(BaseModel):
 @router.get("/search", response_model=SearchResults, tags=["search"])
 async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller, index: Index) -> Any:
     """Full-text search in the EU languages, facets with counts, filters, highlights, relevance
-    or date order, and `cursor` paging as deep as needed (there is no offset)."""
-    response = await index.search.search(
-        index=index.alias, body=build_query(request, caller.member_id if caller else None)
-    )
+    or date order, and `cursor` paging as deep as needed (there is no offset). The pages of one
+    sequence show the library as it was at the first page (a point in time, kept 2 minutes
+    after each page): nothing twice, nothing skipped, while practices are published meanwhile."""
+    response, point_in_time = await index.page(build_query(request, caller.member_id if caller else None))
     # The query asks for one hit more than a page: a cursor is given only when another page has hits.
     hits = response["hits"]["hits"][: request.size]
     more = len(response["hits"]["hits"]) > request.size
+    if more:
+        point_in_time = await index.keep_for_next_page(point_in_time)
+    elif point_in_time:
+        await index.close(point_in_time)
     return SearchResults(
         total=response["hits"]["total"]["value"],
         hits=[
@@ -228,7 +232,7 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
             for hit in hits
         ],
         facets=facet_counts(response.get("aggregations", {})),
-        next_cursor=encode_cursor(hits[-1]["sort"]) if more else None,
+        next_cursor=encode_cursor(hits[-1]["sort"], point_in_time) if more else None,
     )
 
 

@@ -21,16 +21,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from deh_platform.errors import InvalidInput
 from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
 from deh_platform.telemetry import items_set_aside
 from deh_practices.adapters.store import PENDING, Document
 from deh_practices.domain.search import (
     FACETS,
     MAPPING_VERSION,
+    POINT_IN_TIME_KEEP_ALIVE,
     Analysis,
     choose_analyses,
     degraded_languages,
@@ -106,6 +108,39 @@ class SearchIndex:
         self.alias = alias
         self._hints: set[str] = set()
         self._wake = asyncio.Event()
+
+    async def page(self, body: Document) -> tuple[Document, str | None]:
+        """One page of a search: from its page sequence's point in time when the body names one
+        (a next page), else from the live index. Returns the answer and its point in time."""
+        if "pit" not in body:
+            return await self.search.search(index=self.alias, body=body), None
+        try:
+            answer = await self.search.search(body=body)
+        except (NotFoundError, RequestError) as error:  # expired, or not a point in time at all
+            raise InvalidInput(
+                ("query", "cursor"),
+                f"this page sequence has ended (a cursor lasts {POINT_IN_TIME_KEEP_ALIVE} after its page): "
+                "search again",
+            ) from error
+        return answer, answer.get("pit_id") or body["pit"]["id"]
+
+    async def keep_for_next_page(self, point_in_time: str | None) -> str | None:
+        """The point in time the next pages read: opened right after a first page that has more
+        (so that it sees the library as that page did), none for a single page. None when the
+        node refuses one (its limit of open points in time): the next pages read the live index."""
+        if point_in_time is not None:
+            return point_in_time
+        try:
+            opened = await self.search.create_pit(index=self.alias, params={"keep_alive": POINT_IN_TIME_KEEP_ALIVE})
+        except TransportError as error:
+            log.warning("no point in time for a page sequence (%s): its pages follow the live index", error)
+            return None
+        return str(opened["pit_id"])
+
+    async def close(self, point_in_time: str) -> None:
+        """The last page was read: the node can let the point in time go now."""
+        with contextlib.suppress(TransportError):
+            await self.search.delete_pit(body={"pit_id": [point_in_time]})
 
     def new_index_name(self) -> str:
         return f"{self.alias}-v{MAPPING_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"

@@ -28,6 +28,10 @@ from deh_platform.errors import InvalidInput
 MAPPING_VERSION = 2
 MAX_PAGE = 50
 MAX_FILTER_VALUES = 20
+# How long a page sequence keeps its point in time after each page: its pages all come from the
+# library as it was at its first page (no duplicates, nothing skipped when practices are
+# published meanwhile). A cursor older than that is refused; the search starts again.
+POINT_IN_TIME_KEEP_ALIVE = "2m"
 
 
 @dataclass(frozen=True)
@@ -245,28 +249,42 @@ def build_query(request: SearchRequest, caller: str | None) -> dict[str, Any]:
         "_source": {"excludes": ["body"]},
     }
     if request.cursor:
-        body["search_after"] = decode_cursor(request.cursor, sort_by_date)
+        cursor = decode_cursor(request.cursor, sort_by_date)
+        body["search_after"] = cursor.search_after
+        if cursor.point_in_time:
+            body["pit"] = {"id": cursor.point_in_time, "keep_alive": POINT_IN_TIME_KEEP_ALIVE}
     return body
 
 
-def encode_cursor(sort_values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode()
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: the last hit's sort values, and the point in time the page
+    sequence reads (None when the node would not open one: then pages follow the live index)."""
+
+    search_after: list[Any]
+    point_in_time: str | None = None
 
 
-def decode_cursor(cursor: str, sort_by_date: bool) -> list[Any]:
+def encode_cursor(sort_values: list[Any], point_in_time: str | None = None) -> str:
+    values = [*sort_values, *([point_in_time] if point_in_time else [])]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def decode_cursor(cursor: str, sort_by_date: bool) -> Cursor:
     """The sort values a cursor carries, checked to be of the kinds this search's order gives out
-    (a number then a practice id), so that a forged cursor is a 422, never a failed search."""
+    (a number then a practice id, maybe a point in time), so that a forged cursor is a 422,
+    never a failed search."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError as error:
         raise InvalidInput(("query", "cursor"), "the cursor is not one this search gave out") from error
-    if not (isinstance(values, list) and len(values) == 2 and isinstance(values[1], str)):
+    if not (isinstance(values, list) and len(values) in (2, 3) and all(isinstance(v, str) for v in values[1:])):
         raise InvalidInput(("query", "cursor"), "the cursor is not one this search gave out")
     position = values[0]
     number = int if sort_by_date else (int, float)
     if isinstance(position, bool) or not isinstance(position, number) or not _within_a_long(position):
         raise InvalidInput(("query", "cursor"), "the cursor is not one this order gave out (see `sort`)")
-    return values
+    return Cursor(values[:2], values[2] if len(values) == 3 else None)
 
 
 def _within_a_long(value: float) -> bool:
