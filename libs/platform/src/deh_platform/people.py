@@ -72,13 +72,22 @@ class StoredReferences:
 async def pseudonymised(events: Sequence[Outgoing], references: References | None) -> list[Outgoing]:
     """The events with every account id in a person field replaced by that member's reference.
     Accounts without one (staff who are not members) stay as they are."""
-    named = [event for event in events if isinstance(event, CloudEvent) and _accounts_in(event)]
-    if not named:
+    # On every write: events that name no account (most, and tombstones) are neither read twice
+    # nor copied.
+    accounts = {
+        index: found
+        for index, event in enumerate(events)
+        if isinstance(event, CloudEvent) and (found := _accounts_in(event))
+    }
+    if not accounts:
         return list(events)
     if references is None:
         raise ValueError("this service names people in its events but has no References (ServiceRuntime.references)")
-    known = await references.references({account for event in named for account in _accounts_in(event)})
-    return [_renamed(event, known) if isinstance(event, CloudEvent) else event for event in events]
+    known = await references.references(set().union(*accounts.values()))
+    return [
+        _renamed(event, known) if index in accounts and isinstance(event, CloudEvent) else event
+        for index, event in enumerate(events)
+    ]
 
 
 def _people_in(event: CloudEvent[Any]) -> dict[str, list[str]]:
@@ -96,11 +105,8 @@ def _accounts_in(event: CloudEvent[Any]) -> set[str]:
 
 
 def _renamed(event: CloudEvent[Any], known: dict[str, str]) -> CloudEvent[Any]:
-    people = _people_in(event)
-    if not people:
-        return event
     changes: dict[str, Any] = {}
-    for name, values in people.items():
+    for name, values in _people_in(event).items():
         renamed = [known.get(value, value) for value in values]
         changes[name] = renamed[0] if isinstance(getattr(event.data, name), str) else renamed
     data = event.data.model_copy(update=changes)
@@ -162,6 +168,13 @@ class MemberCopies(StoredReferences):
             await self.former.update_one({"_id": reference}, {"$setOnInsert": {"erased_at": now()}}, upsert=True)
         await self.collection.delete_one({"_id": member_id})
 
+    def _forget_old_waits(self) -> None:
+        """Events that stopped waiting without an answer here (dead-lettered, or their partition
+        now read by another replica) are not remembered for ever."""
+        now_ = time.monotonic()
+        limit = 2 * WAIT_FOR_PEOPLE.total_seconds()
+        self._waiting_since = {event: since for event, since in self._waiting_since.items() if now_ - since < limit}
+
     async def was_erased(self, reference: str) -> bool:
         return await self.former.find_one({"_id": reference}, {"_id": 1}) is not None
 
@@ -195,6 +208,7 @@ class MemberCopies(StoredReferences):
         unknown = [reference for reference in references if reference not in copies]
         former = {document["_id"] async for document in self.former.find({"_id": {"$in": unknown}}, {"_id": 1})}
         if any(reference not in former for reference in unknown):
+            self._forget_old_waits()
             first = self._waiting_since.setdefault(event_id, time.monotonic())
             if time.monotonic() - first < WAIT_FOR_PEOPLE.total_seconds():
                 raise NotYetKnown("membership's record of a person this event names has not arrived yet")

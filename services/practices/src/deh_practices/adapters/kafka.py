@@ -34,6 +34,10 @@ SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
 def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, PEOPLE, EVENTS])
 
+    async def accounts(people: list[str], event: CloudEvent[Any]) -> list[str]:
+        """The authors' account ids (events name members by reference); erased ones are left out."""
+        return [account for account in await store.people.accounts(people, event_id=event.id) if account]
+
     @consumer.on(PracticeSubmissionRequested)
     async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
         request = event.data
@@ -117,10 +121,6 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
             "submitted",
             f"squad:{output.squad_id}",
         )
-
-    async def accounts(people: list[str], event: CloudEvent[Any]) -> list[str]:
-        """The authors' account ids (events name members by reference); erased ones are left out."""
-        return [account for account in await store.people.accounts(people, event_id=event.id) if account]
 
 
 async def create_once(
