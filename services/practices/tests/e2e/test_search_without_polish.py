@@ -15,6 +15,7 @@ import pytest
 from hub_samples import practice_metadata
 from hub_testing import active_in_practices, isolated_settings, running
 from opensearchpy import AsyncOpenSearch
+from practice_steps import MODERATOR, SCORES
 
 from deh_practices.app import create_app
 from deh_practices.settings import PracticesSettings
@@ -22,9 +23,6 @@ from deh_stack.opensearch import OpenSearchServer
 from deh_stack.testing import ServerAddresses, eventually, private_server
 
 pytestmark = pytest.mark.e2e
-
-MODERATOR = ("moderator-1", "moderator")
-SCORES = {"relevance": 5, "transferability": 4, "evidence_of_impact": 4, "accessibility": 3, "clarity": 5}
 
 
 @contextmanager
@@ -97,6 +95,8 @@ async def test_practices_start_and_search_on_a_node_without_polish_analysis(
                 mapping = await search.indices.get_mapping(index=settings.search_alias)
                 await search.close()
                 (index_mapping,) = mapping.values()
-                assert index_mapping["mappings"]["properties"]["title"]["properties"]["pl"]["analyzer"] == "standard"
-                assert index_mapping["mappings"]["_meta"]["analyzers"]["pl"] == "standard"
-                assert index_mapping["mappings"]["_meta"]["analyzers"]["de"] == "german"
+                assert (
+                    index_mapping["mappings"]["properties"]["title"]["properties"]["pl"]["analyzer"] == "standard_text"
+                )
+                assert index_mapping["mappings"]["_meta"]["analyzers"]["pl"] == "standard_text"
+                assert index_mapping["mappings"]["_meta"]["analyzers"]["de"] == "german_text"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -14,15 +15,20 @@ from deh_platform.errors import Conflict, InvalidInput
 from deh_practices.domain.practices import (
     CRITERIA,
     Review,
+    kept_public,
     metadata_problems,
+    public_view,
     require,
+    require_archivable,
     status_after_edit,
     status_after_review,
 )
 from deh_practices.domain.search import (
+    FILTERS,
     LANGUAGE_ANALYSES,
     POINT_IN_TIME_KEEP_ALIVE,
     STANDARD,
+    TEXT_QUERY_FIELDS,
     Cursor,
     SearchRequest,
     build_query,
@@ -30,6 +36,7 @@ from deh_practices.domain.search import (
     decode_cursor,
     degraded_languages,
     encode_cursor,
+    falls_back,
     index_definition,
     wanted_analyses,
 )
@@ -56,9 +63,48 @@ def test_the_workflow_allows_only_its_steps() -> None:
     require("submit", "draft")
     require("review", "in_review")
     with pytest.raises(Conflict):
-        require("archive", "draft")
+        require("edit", "in_review")
     with pytest.raises(Conflict):
         require("submit", "published")
+
+
+PUBLISHED: dict[str, Any] = {
+    "status": "published",
+    "version": 2,
+    "metadata": {"title": {"en": "Coding clubs"}},
+    "body": "Find a room.",
+    "published_at": "2026-01-01",
+    "reviewer_id": "reviewer-1",
+    "versions": [{"version": 1}, {"version": 2}],
+}
+
+
+def test_a_published_practice_stays_public_as_published_while_its_next_version_is_edited() -> None:
+    edited = {
+        **PUBLISHED,
+        "status": "in_review",
+        "version": 3,
+        "body": "Find a bigger room.",
+        "public": kept_public(PUBLISHED),
+        "versions": [*PUBLISHED["versions"], {"version": 3}],
+    }
+    seen = public_view(edited)
+
+    assert seen is not None
+    assert (seen["status"], seen["version"], seen["body"]) == ("published", 2, "Find a room.")
+    assert seen["versions"] == PUBLISHED["versions"], "no unpublished version"
+    assert seen["reviewer_id"] is None
+    assert kept_public({**edited, "status": "changes_requested"}) == edited["public"], "edited again: kept still"
+    assert status_after_review("in_review", "reject", public_kept=True) == "published"
+    require_archivable(edited)
+
+
+def test_a_practice_never_published_is_seen_by_nobody_but_its_people_and_is_not_archived() -> None:
+    draft = {**PUBLISHED, "status": "submitted"}
+    assert public_view(draft) is None
+    assert public_view({**PUBLISHED, "status": "archived", "public": None}) is None
+    with pytest.raises(Conflict):
+        require_archivable(draft)
 
 
 def test_review_decisions_lead_where_expected() -> None:
@@ -97,10 +143,33 @@ def test_user_words_are_only_ever_a_match_value() -> None:
 
     text = json.dumps(query)
     assert "query_string" not in text
-    assert query["query"]["bool"]["must"][0]["multi_match"]["query"] == 'title:(a OR b) AND "x'
+    words, phrase, alternatives = query["query"]["bool"]["must"]
+    assert words["multi_match"]["query"] == "AND"
+    assert [c["multi_match"]["query"] for c in alternatives["bool"]["should"]] == ["title:(a", "b)"]
+    assert phrase["multi_match"] | {"type": "phrase", "query": "x"} == phrase["multi_match"]
     assert {"term": {"status": "published"}} in query["query"]["bool"]["filter"]
     assert {"terms": {"sectors": ["school"]}} in query["post_filter"]["bool"]["filter"]
     assert "from" not in query
+
+
+def test_every_word_is_wanted_unless_the_search_falls_back_to_any_of_them() -> None:
+    request = SearchRequest(q='digital teachers "coding club" -tablets')
+    every = build_query(request, caller=None)["query"]["bool"]
+    anyone = build_query(request, caller=None, all_words=False)["query"]["bool"]
+
+    assert every["must"][0]["multi_match"]["operator"] == "and"
+    assert len(every["must"]) == 2, "the words, then the phrase"
+    assert [clause["multi_match"]["operator"] for clause in anyone["must"][0]["bool"]["should"][:1]] == ["or"]
+    assert anyone["must"][0]["bool"]["minimum_should_match"] == 1
+    assert every["must_not"] == anyone["must_not"], "an exclusion stays one"
+    assert falls_back(request)
+    assert not falls_back(SearchRequest(q="teachers -tablets"))
+
+
+def test_exact_text_outweighs_folded_text() -> None:
+    weights = dict(field.split("^") for field in TEXT_QUERY_FIELDS)
+    assert float(weights["title.lv"]) > float(weights["title.lv.folded"])
+    assert float(weights["title.lv.folded"]) > float(weights["body.lv"]) / 2
 
 
 def test_a_facets_counts_take_every_chosen_facet_into_account_but_its_own() -> None:
@@ -153,28 +222,30 @@ def test_a_cursor_of_the_wrong_kinds_for_the_order_is_refused_not_sent_to_the_se
         decode_cursor(base64.urlsafe_b64encode(b'[Infinity, "p-1"]').decode(), sort_by_date=False)
 
 
-def test_every_eu_language_has_a_field_with_its_best_usable_analyzer() -> None:
+def test_every_eu_language_has_a_field_with_its_best_usable_analyzer_and_a_folded_one() -> None:
     everything = {analysis.name for analysis in wanted_analyses()}
     definition = index_definition(choose_analyses(everything))
     title = definition["mappings"]["properties"]["title"]["properties"]
+    analyzers = definition["settings"]["analysis"]["analyzer"]
 
     assert len(title) == 24
-    assert title["de"]["analyzer"] == "german"
+    assert title["de"]["analyzer"] == "german_text"
     assert title["pl"]["analyzer"] == "polish_morfologik"
-    assert title["lv"]["analyzer"] == "latvian"
-    assert title["mt"]["analyzer"] == "standard"
-    assert set(definition["settings"]["analysis"]["analyzer"]) == {"polish_morfologik"}
+    assert title["lv"]["fields"]["folded"]["analyzer"] == "latvian_text_folded"
+    assert analyzers["latvian_text"]["filter"] == ["lowercase", "latvian_stop", "latvian_stemmer"]
+    assert analyzers["latvian_text_folded"]["filter"] == ["lowercase", "asciifolding", "latvian_stemmer"]
+    assert set(definition["settings"]["analysis"]["filter"]) <= set(FILTERS)
 
 
 def test_a_language_whose_analyzers_are_missing_falls_back_to_standard_and_is_reported() -> None:
-    without_polish = {analysis.name for analysis in wanted_analyses()} - {"polish_morfologik", "polish"}
-    only_stempel = without_polish | {"polish"}
+    without_polish = {analysis.name for analysis in wanted_analyses()} - {"polish_morfologik", "polish_text"}
+    only_stempel = without_polish | {"polish_text"}
 
-    assert choose_analyses(only_stempel)["pl"].name == "polish"
+    assert choose_analyses(only_stempel)["pl"].name == "polish_text"
     chosen = choose_analyses(without_polish)
     assert chosen["pl"] == STANDARD
     assert degraded_languages(chosen) == ["pl"]
-    assert "analysis" not in index_definition(chosen)["settings"]
+    assert "polish_morfologik" not in index_definition(chosen)["settings"]["analysis"]["analyzer"]
     # Languages without any analyzer of their own are not a degradation.
-    assert degraded_languages(choose_analyses(without_polish | {"polish"})) == []
+    assert degraded_languages(choose_analyses(only_stempel)) == []
     assert degraded_languages(choose_analyses(set())) == sorted(LANGUAGE_ANALYSES)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
@@ -20,7 +20,7 @@ from deh_practices.adapters.links import LinkChecks
 from deh_practices.adapters.store import Document, PracticeStore, names_of
 from deh_practices.domain import policies
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
-from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts
+from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts, falls_back
 
 router = APIRouter()
 Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
@@ -190,6 +190,9 @@ class Hit(BaseModel):
     score: float | None
 
 
+Matched = Literal["all words", "any word"]
+
+
 class SearchResults(BaseModel):
     total: int
     hits: list[Hit]
@@ -199,6 +202,10 @@ class SearchResults(BaseModel):
         "it would give that many); across facets, choices combine."
     )
     next_cursor: str | None
+    matched: Matched = Field(
+        description="`all words`: every hit has every word of the query. `any word`: no practice has them "
+        "all, and the hits have some of them, those with more of them first (so are the next pages)."
+    )
 
 
 @router.get("/search", response_model=SearchResults, tags=["search"])
@@ -207,7 +214,12 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
     or date order, and `cursor` paging as deep as needed (there is no offset). The pages of one
     sequence show the library as it was at the first page (a point in time, kept 2 minutes
     after each page): nothing twice, nothing skipped, while practices are published meanwhile."""
-    response, point_in_time = await index.page(build_query(request, caller.member_id if caller else None))
+    caller_id = caller.member_id if caller else None
+    response, point_in_time = await index.page(build_query(request, caller_id))
+    matched: Matched = "all words"
+    if response["hits"]["total"]["value"] == 0 and falls_back(request):
+        response, point_in_time = await index.page(build_query(request, caller_id, all_words=False))
+        matched = "any word"
     # The query asks for one hit more than a page: a cursor is given only when another page has hits.
     hits = response["hits"]["hits"][: request.size]
     more = len(response["hits"]["hits"]) > request.size
@@ -233,6 +245,7 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
         ],
         facets=facet_counts(response.get("aggregations", {})),
         next_cursor=encode_cursor(hits[-1]["sort"], point_in_time) if more else None,
+        matched=matched,
     )
 
 

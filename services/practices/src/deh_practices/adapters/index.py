@@ -29,11 +29,12 @@ from deh_platform.errors import InvalidInput
 from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
 from deh_platform.telemetry import items_set_aside
 from deh_practices.adapters.store import PENDING, Document
+from deh_practices.domain.practices import public_view
 from deh_practices.domain.search import (
     FACETS,
     MAPPING_VERSION,
     POINT_IN_TIME_KEEP_ALIVE,
-    Analysis,
+    analysis_chain,
     choose_analyses,
     degraded_languages,
     index_definition,
@@ -46,8 +47,11 @@ CATCH_UP_MARGIN = timedelta(minutes=2)
 Progress = Callable[[int, int], None]
 
 
-def index_document(practice: Document) -> dict[str, Any]:
-    """The searchable shape of a stored practice."""
+def index_document(stored: Document) -> dict[str, Any]:
+    """The searchable shape of a stored practice: its public view when it has one (a practice
+    whose next version is being edited is found as it was published, by everyone), else as it
+    is (found by its authors and reviewer)."""
+    practice = public_view(stored) or stored
     metadata = practice["metadata"]
     body_language = metadata["languages"][0]
     return {
@@ -72,26 +76,17 @@ def index_document(practice: Document) -> dict[str, Any]:
 
 
 async def usable_analyses(search: AsyncOpenSearch) -> set[str]:
-    """The names of the wanted analyses that this node can build, asked of the node itself
-    (`_analyze` refuses an analyzer, tokenizer or filter that no installed module provides)."""
+    """The names of the wanted analyses that this node can build, both chains of each, asked of
+    the node itself (`_analyze` refuses a filter that no installed module provides)."""
     usable = set()
     for analysis in wanted_analyses():
         try:
-            await search.indices.analyze(body={"text": "probe", **_analyze_request(analysis)})
+            for chain in (analysis.exact, analysis.folded):
+                await search.indices.analyze(body={"text": "probe", **analysis_chain(chain)})
         except RequestError:
             continue
         usable.add(analysis.name)
     return usable
-
-
-def _analyze_request(analysis: Analysis) -> dict[str, Any]:
-    """`_analyze` takes a built-in analyzer by name, a custom one as its parts (filters inline)."""
-    if analysis.definition is None:
-        return {"analyzer": analysis.name}
-    return {
-        "tokenizer": analysis.definition["tokenizer"],
-        "filter": [analysis.filters.get(name, name) for name in analysis.definition.get("filter", [])],
-    }
 
 
 class SearchIndex:

@@ -128,11 +128,12 @@ class PracticeStore:
         return document
 
     async def visible(self, practice_id: str, caller: Principal | None) -> Document:
-        """The practice if the caller may see it; drafts are 'not found' to everyone else."""
-        document = await self.get(practice_id)
-        if policies.may_see(document, caller):
-            return document
-        raise NotFound(f"no practice {practice_id}")
+        """What the caller may see of the practice (policies.view_for); 'not found' to those who
+        may see nothing of it."""
+        shown = policies.view_for(await self.get(practice_id), caller)
+        if shown is None:
+            raise NotFound(f"no practice {practice_id}")
+        return dict(shown)
 
     async def change(
         self, document: Document, set_fields: Document, events: list[Contract], push: Document | None = None
@@ -159,7 +160,7 @@ class PracticeStore:
         policies.require_author(document, caller)
         rules.require("edit", document["status"])
         at = now()
-        version = document["version"] + 1
+        version = len(document["versions"]) + 1  # after a rejected version too, which stays in the history
         changed = [
             name for name, value in edit.metadata.model_dump().items() if document["metadata"].get(name) != value
         ]
@@ -187,6 +188,7 @@ class PracticeStore:
                 "version": version,
                 "metadata": entry["metadata"],
                 "body": edit.body,
+                "public": rules.kept_public(document),
             },
             [event],
             push={"versions": entry},
@@ -204,7 +206,8 @@ class PracticeStore:
         rules.require("review", document["status"])
         policies.require_assigned_reviewer(document, caller)
         at = now()
-        status = rules.status_after_review(document["status"], review.decision)
+        kept = document.get("public")
+        status = rules.status_after_review(document["status"], review.decision, public_kept=kept is not None)
         review_id = new_id()
         events: list[Contract] = [
             PracticeReviewRecorded(
@@ -219,7 +222,11 @@ class PracticeStore:
             )
         ]
         changes: Document = {"status": status, "last_reviewed_at": at, "stale": False}
-        if status == "published" and document["status"] != "published":
+        if status in ("published", "archived"):
+            changes["public"] = None  # replaced by the new version, or gone
+        if review.decision == "reject" and kept is not None:  # the published version stays as it was
+            changes.update({name: kept[name] for name in rules.PUBLIC_FIELDS})
+        elif status == "published" and document["status"] != "published":
             changes["published_at"] = at
             events.append(_published(document, at))
         if status == "archived":
@@ -240,12 +247,12 @@ class PracticeStore:
     async def archive(self, practice_id: str, reason: str, caller: Principal) -> Document:
         document = await self.get(practice_id)
         policies.require_author_or_staff(document, caller)
-        rules.require("archive", document["status"])
+        rules.require_archivable(document)
         at = now()
         event = PracticeArchived(
             practice_id=document["_id"], reason=reason, archived_by=caller.member_id, archived_at=at
         )
-        return await self.change(document, {"status": "archived"}, [event])
+        return await self.change(document, {"status": "archived", "public": None}, [event])
 
     async def review_queue(self) -> list[Document]:
         query = {"$or": [{"status": {"$in": ["submitted", "in_review"]}}, {"status": "published", "stale": True}]}

@@ -8,14 +8,17 @@ from typing import Any
 
 from deh_platform.errors import Conflict, Forbidden, InvalidInput
 from deh_platform.identity import Principal
-from deh_practices.domain.practices import PUBLIC
+from deh_practices.domain.practices import public_view
 
 Practice = Mapping[str, Any]
 
 
-def may_see(practice: Practice, caller: Principal | None) -> bool:
-    """Published practices are public; drafts and those in review only for the people involved."""
-    return practice["status"] in PUBLIC or (caller is not None and is_involved(practice, caller))
+def view_for(practice: Practice, caller: Principal | None) -> Practice | None:
+    """What the caller may see of a practice: all of it when involved (its authors, its reviewer,
+    staff), else its public view (None before publication: not found)."""
+    if caller is not None and is_involved(practice, caller):
+        return practice
+    return public_view(practice)
 
 
 def is_involved(practice: Practice, caller: Principal) -> bool:

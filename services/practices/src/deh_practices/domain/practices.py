@@ -1,11 +1,14 @@
 """A practice of the library and its life: draft -> submitted -> in_review -> published ->
 archived, with changes requested or a rejection on the way, versions on every edit and a quality
-review against fixed criteria."""
+review against fixed criteria. A published practice stays public, as it was published, while
+its authors edit its next version and that version is reviewed: publishing the new version
+replaces it, rejecting the new version leaves it as it was."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,7 +18,7 @@ from deh_contracts.vocabulary import WholeNumber
 from deh_platform.errors import Conflict
 
 Status = Literal["draft", "submitted", "in_review", "changes_requested", "published", "rejected", "archived"]
-Step = Literal["submit", "assign", "review", "archive", "edit"]
+Step = Literal["submit", "assign", "review", "edit"]
 
 CRITERIA = ("relevance", "transferability", "evidence_of_impact", "accessibility", "clarity")
 """The quality criteria a reviewer scores from 1 (weak) to 5 (excellent)."""
@@ -25,7 +28,6 @@ ALLOWED_FROM: dict[Step, frozenset[Status]] = {
     "submit": frozenset({"draft", "changes_requested"}),
     "assign": frozenset({"submitted", "in_review", "published"}),
     "review": frozenset({"in_review", "published"}),
-    "archive": frozenset({"published"}),
     "edit": frozenset({"draft", "submitted", "changes_requested", "published"}),
 }
 DECISION_STATUS: dict[ReviewDecision, Status] = {
@@ -34,7 +36,6 @@ DECISION_STATUS: dict[ReviewDecision, Status] = {
     "reject": "rejected",
 }
 STALE_AFTER = timedelta(days=730)
-PUBLIC: frozenset[Status] = frozenset({"published"})
 
 
 class Submission(BaseModel):
@@ -88,16 +89,56 @@ def require(step: Step, status: Status) -> None:
         raise Conflict(f"cannot {step} a practice that is {status} (allowed from: {allowed})")
 
 
-def status_after_review(current: Status, decision: ReviewDecision) -> Status:
-    """A re-review of a published practice that fails archives it instead of rejecting it."""
+def status_after_review(current: Status, decision: ReviewDecision, *, public_kept: bool = False) -> Status:
+    """A re-review of a published practice that fails archives it instead of rejecting it; a
+    new version of a published practice that is rejected leaves the published one in place."""
     if current == "published" and decision == "reject":
         return "archived"
+    if public_kept and decision == "reject":
+        return "published"
     return DECISION_STATUS[decision]
 
 
 def status_after_edit(current: Status) -> Status:
-    """Editing a published practice sends the new version back to review."""
+    """Editing a published practice sends the new version to review (the published one stays
+    public meanwhile: see `kept_public`)."""
     return "submitted" if current == "published" else current
+
+
+# What the public sees of a practice, kept while a newer version is edited and reviewed.
+PUBLIC_FIELDS = ("version", "metadata", "body", "published_at")
+
+
+def kept_public(practice: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The published version to keep public when the practice is edited: the one kept already
+    when an unpublished newer version is edited again, the practice as it is when published."""
+    if practice["status"] == "published":
+        return {name: practice[name] for name in PUBLIC_FIELDS}
+    kept: Mapping[str, Any] | None = practice.get("public")
+    return kept
+
+
+def public_view(practice: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The practice as the public sees it: itself while published; while its next version is
+    edited or reviewed, the published version (no reviewer, no unpublished versions); None
+    before its first publication and once archived."""
+    if practice["status"] == "published":
+        return dict(practice)
+    kept = practice.get("public")
+    if kept is None:
+        return None
+    return {
+        **practice,
+        **kept,
+        "status": "published",
+        "reviewer_id": None,
+        "versions": [entry for entry in practice.get("versions", []) if entry["version"] <= kept["version"]],
+    }
+
+
+def require_archivable(practice: Mapping[str, Any]) -> None:
+    if practice["status"] != "published" and practice.get("public") is None:
+        raise Conflict(f"cannot archive a practice that is {practice['status']} and was never published")
 
 
 def metadata_problems(metadata: PracticeMetadata) -> list[FieldError]:

@@ -1,0 +1,92 @@
+"""What a person types into the search box, read the way web and library search engines read
+it: words that must all match, "quoted phrases", -exclusions and OR between alternatives.
+Anything else is a word: a query is never an error because of its syntax, and the words reach
+OpenSearch only as text to analyse, never as query syntax."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from deh_platform.errors import InvalidInput
+
+MAX_CLAUSES = 20
+_TOKEN = re.compile(r'(?P<minus>-?)"(?P<phrase>[^"]*)"?|(?P<word>\S+)')
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A word, or a phrase (its words in this order, next to each other)."""
+
+    text: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """The words that must match (each of them, unless the search falls back to any of them),
+    the groups of alternatives (one of each group must match) and the excluded clauses."""
+
+    words: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    alternatives: list[list[Clause]] = field(default_factory=list)
+    excluded: list[Clause] = field(default_factory=list)
+
+    @property
+    def ranks(self) -> bool:
+        """Whether anything in it says what is wanted (exclusions alone only filter)."""
+        return bool(self.words or self.phrases or self.alternatives)
+
+
+def parse(text: str | None) -> TextQuery:
+    """Read the search box. `a b` needs both words, `"a b"` the phrase, `-a` and `-"a b"` keep out
+    what has it, `a OR b` needs one of them (OR in capitals, between two clauses; elsewhere it is
+    the word "or"). A quote left open runs to the end."""
+    items: list[Clause | str] = []  # clauses, "-" before an excluded one, "OR" between alternatives
+    excluded: list[Clause] = []
+    for match in _TOKEN.finditer(text or ""):
+        if match["word"] is not None:
+            word = match["word"]
+            if word == "OR":
+                items.append("OR")
+            elif word.startswith("-") and len(word) > 1:
+                excluded.append(Clause(word[1:]))
+                items.append("-")
+            elif word != "-":
+                items.append(Clause(word))
+        elif phrase := match["phrase"].strip():
+            if match["minus"]:
+                excluded.append(Clause(phrase, phrase=True))
+                items.append("-")
+            else:
+                items.append(Clause(phrase, phrase=True))
+    query = TextQuery(excluded=excluded)
+    for group in _alternatives(items):
+        if len(group) > 1:
+            query.alternatives.append(group)
+        elif group[0].phrase:
+            query.phrases.append(group[0].text)
+        else:
+            query.words.append(group[0].text)
+    clauses = len(query.words) + len(query.phrases) + sum(map(len, query.alternatives)) + len(excluded)
+    if clauses > MAX_CLAUSES:
+        raise InvalidInput(("query", "q"), f"at most {MAX_CLAUSES} words, phrases and exclusions in one search")
+    return query
+
+
+def _alternatives(items: list[Clause | str]) -> list[list[Clause]]:
+    """The wanted clauses, those joined by OR in one group: `a OR b c` is [[a, b], [c]]."""
+    groups: list[list[Clause]] = []
+    joining = False
+    for previous, item in zip([None, *items], items, strict=False):
+        if item == "OR":
+            joining = isinstance(previous, Clause) and bool(groups)
+        elif isinstance(item, Clause):
+            if joining:
+                groups[-1].append(item)
+            else:
+                groups.append([item])
+            joining = False
+        else:  # an exclusion stands between: what follows is not an alternative
+            joining = False
+    return groups
