@@ -19,6 +19,14 @@ from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkChecks
 from deh_practices.adapters.store import Document, PracticeStore, names_of
 from deh_practices.domain import policies
+from deh_practices.domain.discovery import (
+    MAX_RELATED,
+    Suggestion,
+    SuggestRequest,
+    related_query,
+    suggest_query,
+    suggestions,
+)
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts, falls_back
 
@@ -193,6 +201,21 @@ class Hit(BaseModel):
 Matched = Literal["all words", "any word"]
 
 
+def hit_of(hit: Document) -> Hit:
+    source = hit["_source"]
+    return Hit(
+        id=hit["_id"],
+        title=source["title"],
+        summary=source["summary"],
+        languages=source["languages"],
+        countries=source.get("countries", []),
+        result_type=source["result_type"],
+        published_at=source.get("published_at"),
+        highlights=hit.get("highlight", {}),
+        score=hit.get("_score"),
+    )
+
+
 class SearchResults(BaseModel):
     total: int
     hits: list[Hit]
@@ -229,24 +252,39 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
         await index.close(point_in_time)
     return SearchResults(
         total=response["hits"]["total"]["value"],
-        hits=[
-            Hit(
-                id=hit["_id"],
-                title=hit["_source"]["title"],
-                summary=hit["_source"]["summary"],
-                languages=hit["_source"]["languages"],
-                countries=hit["_source"].get("countries", []),
-                result_type=hit["_source"]["result_type"],
-                published_at=hit["_source"].get("published_at"),
-                highlights=hit.get("highlight", {}),
-                score=hit.get("_score"),
-            )
-            for hit in hits
-        ],
+        hits=[hit_of(hit) for hit in hits],
         facets=facet_counts(response.get("aggregations", {})),
         next_cursor=encode_cursor(hits[-1]["sort"], point_in_time) if more else None,
         matched=matched,
     )
+
+
+@router.get("/suggestions", response_model=list[Suggestion], tags=["search"])
+async def suggest(request: Annotated[SuggestRequest, Query()], index: Index) -> Any:
+    """Suggestions as a person types, in their language: titles of published practices whose
+    words begin as typed (diacritics optional), then topics of published practices, then terms
+    of the reference vocabularies (DigComp, DigCompEdu, ISCED levels: English labels only so
+    far). A topic or term suggestion's `value` is the search filter that finds its practices."""
+    return suggestions(request, await index.run(suggest_query(request)))
+
+
+class RelatedPractices(BaseModel):
+    hits: list[Hit]
+
+
+@router.get("/practices/{practice_id}/related", response_model=RelatedPractices, tags=["search"])
+async def related(
+    practice_id: ResourceId,
+    caller: MaybeCaller,
+    store: Store,
+    index: Index,
+    size: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 5,
+) -> Any:
+    """Published practices related to this one: text alike in any language, or sharing its
+    topics and competences; those that share most first."""
+    practice = await store.visible(practice_id, caller)
+    answer = await index.run(related_query(practice_id, index.alias, practice["metadata"], size))
+    return RelatedPractices(hits=[hit_of(hit) for hit in answer["hits"]["hits"]])
 
 
 class LinkCheckState(BaseModel):

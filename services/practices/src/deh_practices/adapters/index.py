@@ -59,6 +59,7 @@ def index_document(stored: Document) -> dict[str, Any]:
         "status": practice["status"],
         "version": practice["version"],
         "title": metadata["title"],
+        "title_suggest": metadata["title"],
         "summary": metadata["summary"],
         "body": {body_language: practice["body"]} if practice.get("body") else {},
         **{field: metadata[name] for name, field in FACETS.items() if name in metadata},
@@ -108,7 +109,7 @@ class SearchIndex:
         """One page of a search: from its page sequence's point in time when the body names one
         (a next page), else from the live index. Returns the answer and its point in time."""
         if "pit" not in body:
-            return await self.search.search(index=self.alias, body=body), None
+            return await self.run(body), None
         try:
             answer = await self.search.search(body=body)
         except (NotFoundError, RequestError) as error:  # expired, or not a point in time at all
@@ -118,6 +119,11 @@ class SearchIndex:
                 "search again",
             ) from error
         return answer, answer.get("pit_id") or body["pit"]["id"]
+
+    async def run(self, body: Document) -> Document:
+        """A search of the live index."""
+        answer: Document = await self.search.search(index=self.alias, body=body)
+        return answer
 
     async def keep_for_next_page(self, point_in_time: str | None) -> str | None:
         """The point in time the next pages read: opened right after a first page that has more

@@ -145,7 +145,8 @@ FILTERS: dict[str, dict[str, Any]] = {
     "same_position_unique": {"type": "unique", "only_on_same_position": True},
 }
 
-STANDARD = Analysis("standard_text", ("lowercase",), ("lowercase", "asciifolding"))
+FOLDING = ["lowercase", "asciifolding"]
+STANDARD = Analysis("standard_text", ("lowercase",), tuple(FOLDING))
 
 # Per language, the analyses to use, best first: the service takes the first one the node can
 # build (see adapters/index.py) and falls back to standard analysis with a warning.
@@ -277,7 +278,8 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
     }
     used = {name for analyzer in analyzers.values() for name in analyzer["filter"]}
     analysis_settings = {
-        "analyzer": analyzers,
+        # Suggestions match what is typed, word by word, without stemming, diacritics optional.
+        "analyzer": {**analyzers, "suggest_text": {"type": "custom", "tokenizer": "standard", "filter": FOLDING}},
         "filter": {name: FILTERS[name] for name in sorted(used & FILTERS.keys())},
     }
     keyword = {"type": "keyword"}
@@ -305,6 +307,13 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
                         "origin_reference",
                         *FACETS.values(),
                     )
+                },
+                # Topics are facet values as authors wrote them; their words serve suggestions.
+                "topics": {"type": "keyword", "fields": {"words": {"type": "text", "analyzer": "suggest_text"}}},
+                "title_suggest": {
+                    "properties": {
+                        language: {"type": "search_as_you_type", "analyzer": "suggest_text"} for language in chosen
+                    }
                 },
                 "author_names": {"type": "text", "fields": {"raw": keyword}},
                 "version": {"type": "integer"},
@@ -433,7 +442,7 @@ def build_query(request: SearchRequest, caller: str | None, all_words: bool = Tr
             "fragment_size": 160,
             "number_of_fragments": 2,
         },
-        "_source": {"excludes": ["body"]},
+        "_source": {"excludes": ["body", "title_suggest"]},
     }
     if request.cursor:
         cursor = decode_cursor(request.cursor, sort_by_date)
