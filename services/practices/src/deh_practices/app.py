@@ -27,6 +27,10 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     store.on_marked = index.notify
     subscribe(runtime, store)
     runtime.run_in_background("search indexer", functools.partial(index.run_indexer, settings.sweep_seconds))
+    if every := settings.search_upgrade_check_seconds:
+        runtime.run_exclusively(
+            "search index upgrade", index.upgrade_when_outdated, every_seconds=every, lease_seconds=3 * every
+        )
     policy = LinkPolicy.allowing(settings.link_check_allowed_networks)
     links = LinkChecks(store, policy, timedelta(hours=settings.link_check_hours))
     poll = settings.link_check_poll_seconds

@@ -18,3 +18,6 @@ class PracticesSettings(ServiceSettings):
     link_check_hours: float = 24.0
     link_check_poll_seconds: float = 30.0
     link_check_allowed_networks: tuple[str, ...] = ()
+    # How often the index upgrade job looks whether the live index was made by an older mapping
+    # version (then it rebuilds it, on one replica); 0: never (an operator runs the rebuild).
+    search_upgrade_check_seconds: float = 60.0

@@ -68,7 +68,7 @@ async def test_vocabulary_terms_are_suggested_where_they_have_labels_in_the_lang
 
 async def test_related_practices_share_text_or_topics_and_are_published(practices: ServiceUnderTest) -> None:
     topic = f"coding-{uuid.uuid4().hex[:6]}"
-    about_coding = {"topics": [topic], "digcomp": ["3.4"]}
+    about_coding: dict[str, Any] = {"topics": [topic], "digcomp": ["3.4"]}
     rural = await practice(practices, "en", "Coding clubs in rural schools", **about_coding)
     libraries = await practice(practices, "en", "Coding clubs in rural libraries", **about_coding)
     german = await practice(practices, "de", "Programmierclubs an Grundschulen", topics=[topic])

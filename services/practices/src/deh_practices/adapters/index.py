@@ -103,6 +103,7 @@ class SearchIndex:
         self.state = state
         self.alias = alias
         self._hints: set[str] = set()
+        self._fields: dict[str, set[str]] = {}  # by index name (fields_of)
         self._wake = asyncio.Event()
 
     async def page(self, body: Document) -> tuple[Document, str | None]:
@@ -171,6 +172,39 @@ class SearchIndex:
     async def live_index(self) -> str:
         aliases = await self.search.indices.get_alias(name=self.alias)
         return str(next(iter(aliases)))
+
+    async def mapping_version(self) -> int | None:
+        """The mapping version of the live index (None before there is one)."""
+        try:
+            mapping = await self.search.indices.get_mapping(index=self.alias)
+        except NotFoundError:
+            return None
+        (live,) = mapping.values()
+        return int(live["mappings"].get("_meta", {}).get("mapping_version", 0))
+
+    async def upgrade_when_outdated(self) -> None:
+        """Rebuild the index when the live one was made by an older mapping version (a new
+        analysis or new fields): a job that one replica runs (see app.py). Until the alias
+        moves, the old index keeps serving searches and taking changes in the shape it knows."""
+        version = await self.mapping_version()
+        if version is None or version >= MAPPING_VERSION:
+            return
+        state = await self.state.find_one({"_id": self.alias}) or {}
+        if state.get("building"):
+            log.warning("the live index has mapping version %s, but a rebuild is running already", version)
+            return
+        log.warning("the live index has mapping version %s, this code %s: rebuilding it", version, MAPPING_VERSION)
+        log.warning("the alias %s now points at %s", self.alias, await self.rebuild())
+
+    async def fields_of(self, target: str) -> set[str]:
+        """The top-level fields the target's index knows: an index made by an older mapping
+        version (dynamic: strict) refuses a field added since, so it is written without it."""
+        aliases = await self.search.indices.get_alias(index=target)
+        index = next(iter(aliases))
+        if index not in self._fields:
+            mapping = await self.search.indices.get_mapping(index=index)
+            self._fields[index] = set(mapping[index]["mappings"]["properties"])
+        return self._fields[index]
 
     async def targets(self) -> list[str]:
         state = await self.state.find_one({"_id": self.alias}) or {}
@@ -258,7 +292,9 @@ class SearchIndex:
         (a document it can never take, by id with the reason). Raises when it may take them
         later (overloaded, unavailable), so that they are tried again."""
         operations: list[dict[str, Any]] = []
+        known = {index: await self.fields_of(index) for index in indexes}
         for practice in practices:
+            document = index_document(practice)
             for index in indexes:
                 operations.append(
                     {
@@ -270,7 +306,7 @@ class SearchIndex:
                         }
                     }
                 )
-                operations.append(index_document(practice))
+                operations.append({name: value for name, value in document.items() if name in known[index]})
         response = await self.search.bulk(body=operations)
         refused: dict[str, str] = {}
         for item in response["items"]:

@@ -1,0 +1,61 @@
+"""A deployment whose live index was made by an older mapping version (before diacritic-free
+fields and suggestions) goes on serving and indexing in the old shape, then one replica rebuilds
+the index in the current shape and moves the alias: nothing is set aside, nothing is lost."""
+
+from __future__ import annotations
+
+import pytest
+from hub_testing import active_in_practices, isolated_settings, running
+from opensearchpy import AsyncOpenSearch
+from practice_steps import found, metadata, publish, submit
+
+from deh_practices.adapters.index import usable_analyses
+from deh_practices.app import create_app
+from deh_practices.domain.search import MAPPING_VERSION, choose_analyses, index_definition
+from deh_practices.settings import PracticesSettings
+from deh_stack.testing import ServerAddresses, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def an_index_of_the_previous_version(search: AsyncOpenSearch, alias: str) -> None:
+    """The index as the previous mapping version made it: without the fields added since."""
+    definition = index_definition(choose_analyses(await usable_analyses(search)))
+    mapping = definition["mappings"]
+    mapping["_meta"]["mapping_version"] = MAPPING_VERSION - 1
+    del mapping["properties"]["title_suggest"]
+    await search.indices.create(
+        index=f"{alias}-v{MAPPING_VERSION - 1}-old", body={**definition, "aliases": {alias: {}}}
+    )
+
+
+async def test_an_index_of_an_older_mapping_serves_until_one_replica_has_rebuilt_it(servers: ServerAddresses) -> None:
+    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}", search_upgrade_check_seconds=0)
+    search = AsyncOpenSearch(servers.opensearch_url)
+    try:
+        await an_index_of_the_previous_version(search, settings.search_alias)
+
+        async with running(create_app(settings)) as practices:  # no upgrade job: the old index stays
+            await active_in_practices(practices, servers, "author-1", "reviewer-1")
+            before = await submit(practices, "author-1", metadata("upgrade", title={"en": "Quilting with robots"}))
+            await publish(practices, before)
+            await found(practices, {before}, q="quilting")
+            assert await practices.runtime.db.practices.count_documents({"_set_aside": {"$exists": True}}) == 0
+
+        upgrading = settings.model_copy(update={"search_upgrade_check_seconds": 0.5})
+        async with running(create_app(upgrading)) as practices:
+            index = practices.app.state.index
+
+            async def upgraded() -> bool:
+                return await index.mapping_version() == MAPPING_VERSION
+
+            await eventually(upgraded, within=60, interval=0.5)
+            after = await submit(practices, "author-1", metadata("upgrade", title={"en": "Quilting circles online"}))
+            await publish(practices, after)
+            await found(practices, {before, after}, q="quilting")
+            offered = await practices.client.get("/suggestions", params={"q": "quilt", "language": "en"})
+            assert {suggestion["value"] for suggestion in offered.json()} >= {before, after}
+            assert await practices.runtime.db.practices.count_documents({"_set_aside": {"$exists": True}}) == 0
+    finally:
+        await search.indices.delete(index=f"{settings.search_alias}-*", ignore_unavailable=True)
+        await search.close()
