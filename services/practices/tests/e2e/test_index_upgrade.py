@@ -9,7 +9,7 @@ from hub_testing import active_in_practices, isolated_settings, running
 from opensearchpy import AsyncOpenSearch
 from practice_steps import found, metadata, publish, submit
 
-from deh_practices.adapters.index import usable_analyses
+from deh_practices.adapters.index import SearchIndex, usable_analyses
 from deh_practices.app import create_app
 from deh_practices.domain.search import MAPPING_VERSION, choose_analyses, index_definition
 from deh_practices.settings import PracticesSettings
@@ -44,7 +44,7 @@ async def test_an_index_of_an_older_mapping_serves_until_one_replica_has_rebuilt
 
         upgrading = settings.model_copy(update={"search_upgrade_check_seconds": 0.5})
         async with running(create_app(upgrading)) as practices:
-            index = practices.app.state.index
+            index: SearchIndex = practices.app.state.index
 
             async def upgraded() -> bool:
                 return await index.mapping_version() == MAPPING_VERSION

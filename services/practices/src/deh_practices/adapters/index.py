@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,6 +105,7 @@ class SearchIndex:
         self.alias = alias
         self._hints: set[str] = set()
         self._fields: dict[str, set[str]] = {}  # by index name (fields_of)
+        self._refusal_said_at = -math.inf
         self._wake = asyncio.Event()
 
     async def page(self, body: Document) -> tuple[Document, str | None]:
@@ -135,7 +137,12 @@ class SearchIndex:
         try:
             opened = await self.search.create_pit(index=self.alias, params={"keep_alive": POINT_IN_TIME_KEEP_ALIVE})
         except TransportError as error:
-            log.warning("no point in time for a page sequence (%s): its pages follow the live index", error)
+            # Refused when the node holds its limit of open ones (search.max_open_pit_context,
+            # decision 0007): said once a minute at most, for it comes in bursts under load.
+            now = asyncio.get_running_loop().time()
+            if now - self._refusal_said_at > 60:
+                self._refusal_said_at = now
+                log.warning("no point in time for a page sequence (%s): its pages follow the live index", error)
             return None
         return str(opened["pit_id"])
 
