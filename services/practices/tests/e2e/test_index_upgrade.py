@@ -11,7 +11,8 @@ from practice_steps import found, metadata, publish, submit
 
 from deh_practices.adapters.index import SearchIndex, usable_analyses
 from deh_practices.app import create_app
-from deh_practices.domain.search import MAPPING_VERSION, choose_analyses, index_definition
+from deh_practices.domain.analysis import choose_analyses
+from deh_practices.domain.search import MAPPING_VERSION, index_definition
 from deh_practices.settings import PracticesSettings
 from deh_stack.testing import ServerAddresses, eventually
 

@@ -34,6 +34,7 @@ from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform import operations
 from deh_platform.idempotency import derived_id
+from deh_practices.domain.query_text import MAX_TERMS
 from deh_practices.domain.search import encode_cursor
 from deh_stack.testing import ServerAddresses, eventually
 
@@ -232,9 +233,17 @@ async def test_user_input_cannot_break_or_overload_a_search(practices: ServiceUn
         "\\",
         '{"query": 1}',
         "SELECT * FROM practices",
+        " ".join(f"word{n}" for n in range(MAX_TERMS)),  # as many words as a search takes, all wanted
+        " ".join(f"word{n} OR -x{n}" for n in range(MAX_TERMS // 2)),
+        "-".join(["e"] * MAX_TERMS),
+        "教育" * (MAX_TERMS // 2),
     ]:
         response = await practices.client.get("/search", params={"q": hostile})
         assert response.status_code == 200, hostile
+    for too_many in (" ".join(["word"] * (MAX_TERMS + 1)), "教" * (MAX_TERMS + 1)):
+        response = await practices.client.get("/search", params={"q": too_many})
+        assert response.status_code == 422, too_many
+        assert response.json()["detail"][0]["loc"] == ["query", "q"]
     assert (await practices.client.get("/search", params={"size": 10_000})).status_code == 422
     assert (await practices.client.get("/search", params={"q": "x" * 5000})).status_code == 422
     assert (await practices.client.get("/search", params={"cursor": "bm90IGEgY3Vyc29y"})).status_code == 422

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deh_platform.errors import InvalidInput
-from deh_practices.domain.query_text import MAX_CLAUSES, Clause, TextQuery, parse
+from deh_practices.domain.query_text import MAX_TERMS, Clause, TextQuery, parse
 
 
 def test_plain_words_are_all_wanted() -> None:
@@ -51,7 +51,17 @@ def test_exclusions_alone_rank_nothing_and_empty_text_is_no_query() -> None:
     assert parse('""') == TextQuery()
 
 
-def test_a_query_is_bounded_in_its_clauses() -> None:
-    parse(" ".join(["word"] * MAX_CLAUSES))
+@pytest.mark.parametrize(
+    "too_many",
+    [
+        " ".join(["word"] * (MAX_TERMS + 1)),
+        "-".join(["word"] * (MAX_TERMS + 1)),  # one word to the parser, many to the tokenizer
+        " ".join(f"-word{n}" for n in range(MAX_TERMS + 1)),
+        "教" * (MAX_TERMS + 1),  # each ideograph is a word
+    ],
+)
+def test_a_query_is_bounded_in_its_words_as_the_tokenizer_counts_them(too_many: str) -> None:
+    parse(" ".join(["word"] * MAX_TERMS))
+    parse(" ".join(f'"a phrase of words {n}"' for n in range(MAX_TERMS)))  # a phrase counts as one
     with pytest.raises(InvalidInput):
-        parse(" ".join(["word"] * (MAX_CLAUSES + 1)))
+        parse(too_many)

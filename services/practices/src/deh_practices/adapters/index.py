@@ -30,17 +30,9 @@ from deh_platform.errors import InvalidInput
 from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
 from deh_platform.telemetry import items_set_aside
 from deh_practices.adapters.store import PENDING, Document
+from deh_practices.domain.analysis import analysis_chain, choose_analyses, degraded_languages, wanted_analyses
 from deh_practices.domain.practices import public_view
-from deh_practices.domain.search import (
-    FACETS,
-    MAPPING_VERSION,
-    POINT_IN_TIME_KEEP_ALIVE,
-    analysis_chain,
-    choose_analyses,
-    degraded_languages,
-    index_definition,
-    wanted_analyses,
-)
+from deh_practices.domain.search import FACETS, MAPPING_VERSION, POINT_IN_TIME_KEEP_ALIVE, index_definition
 
 log = logging.getLogger(__name__)
 ALIAS = "practices"

@@ -5,7 +5,6 @@ topics and competences). Queries as data, like domain/search."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -18,7 +17,8 @@ from deh_contracts.vocabulary import (
     ISCED_LEVELS,
     Language,
 )
-from deh_practices.domain.search import TEXT_FIELDS
+from deh_practices.domain.analysis import fold
+from deh_practices.domain.search import PUBLISHED, TEXT_FIELDS
 
 MAX_SUGGESTIONS = 20
 MAX_RELATED = 20
@@ -46,14 +46,9 @@ class Suggestion(BaseModel):
     )
 
 
-# Letters that Unicode does not decompose into a base letter and a diacritic.
-_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "æ": "ae", "œ": "oe"})
-
-
 def folded(text: str) -> str:
     """Lower case without diacritics, to compare what is typed with a label."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSED))
-    return "".join(character for character in decomposed if not unicodedata.combining(character))
+    return fold(text.casefold())
 
 
 def typed_into(label: str, typed: str) -> bool:
@@ -110,7 +105,7 @@ def suggest_query(request: SuggestRequest) -> dict[str, Any]:
 
 
 def published_in(language: str) -> list[dict[str, Any]]:
-    return [{"term": {"status": "published"}}, {"term": {"languages": language}}]
+    return [PUBLISHED, {"term": {"languages": language}}]
 
 
 def suggestions(request: SuggestRequest, answer: Mapping[str, Any]) -> list[Suggestion]:
@@ -145,7 +140,9 @@ def _once(found: Iterable[Suggestion]) -> list[Suggestion]:
     return unique
 
 
-# Related by their text in any language (the exact, stemmed fields) and by what they are about.
+# Related by their text in any language (as written, stemmed) and by what they are about.
+# (the fields as written: more-like-this reads the practice's text from its source, which has
+# no `text.*`, a copy; it keeps the 25 best terms of all the fields, so the clauses stay few).
 RELATED_TEXT_FIELDS = [f"{field}.{language}" for field in TEXT_FIELDS for language in EU_LANGUAGES]
 RELATED_BY = {"topics": 2.0, "digcomp": 1.0, "digcompedu": 1.0}
 
@@ -162,7 +159,7 @@ def related_query(practice_id: str, index: str, metadata: Mapping[str, Any], siz
         "size": size,
         "query": {
             "bool": {
-                "filter": [{"term": {"status": "published"}}],
+                "filter": [PUBLISHED],
                 "must_not": [{"ids": {"values": [practice_id]}}],
                 "should": [
                     {

@@ -6,12 +6,14 @@ OpenSearch only as text to analyse, never as query syntax."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from deh_platform.errors import InvalidInput
 
-MAX_CLAUSES = 20
+MAX_TERMS = 20
 _TOKEN = re.compile(r'(?P<minus>-?)"(?P<phrase>[^"]*)"?|(?P<word>\S+)')
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,21 @@ def parse(text: str | None) -> TextQuery:
             query.phrases.append(group[0].text)
         else:
             query.words.append(group[0].text)
-    clauses = len(query.words) + len(query.phrases) + sum(map(len, query.alternatives)) + len(excluded)
-    if clauses > MAX_CLAUSES:
-        raise InvalidInput(("query", "q"), f"at most {MAX_CLAUSES} words, phrases and exclusions in one search")
+    terms = sum(_terms(clause) for clause in [*items, *excluded] if isinstance(clause, Clause))
+    if terms > MAX_TERMS:
+        raise InvalidInput(("query", "q"), f"at most {MAX_TERMS} words in one search (a phrase counts as one)")
     return query
+
+
+def _terms(clause: Clause) -> int:
+    """What a clause costs the query: a phrase one, a word one per word in it ("e-learning" is
+    two, as the tokenizer makes it; each letter of Chinese or Japanese writing is one)."""
+    if clause.phrase:
+        return 1
+    return sum(
+        sum(1 for letter in run if unicodedata.east_asian_width(letter) == "W") or 1
+        for run in _WORD.findall(clause.text)
+    )
 
 
 def _alternatives(items: list[Clause | str]) -> list[list[Clause]]:
