@@ -74,6 +74,12 @@ async def test_the_published_version_stays_public_until_the_next_one_is_publishe
     assert (await search(practices, q="village", topics=[tag]))["total"] == 0
     public = (await practices.client.get(f"/practices/{practice_id}")).json()
     assert (public["version"], public["metadata"]["title"]) == (2, {"en": "Robotics clubs in libraries"})
+    stranger = (
+        await practices.client.get(f"/practices/{practice_id}/versions", headers=practices.caller("x-1"))
+    ).json()
+    assert [entry["version"] for entry in stranger] == [1, 2]
+    reviewer_finds = await search(practices, practices.caller("reviewer-3"), scope="mine", topics=[tag])
+    assert [hit["id"] for hit in reviewer_finds["hits"]] == [practice_id]
 
 
 async def test_a_rejected_new_version_leaves_the_published_one_as_it_was(practices: ServiceUnderTest) -> None:
@@ -95,6 +101,10 @@ async def test_a_rejected_new_version_leaves_the_published_one_as_it_was(practic
     assert (rejected.json()["status"], rejected.json()["version"]) == ("published", 1)
     public = (await practices.client.get(f"/practices/{practice_id}")).json()
     assert public["metadata"]["title"] == {"en": "Coding clubs in village halls"}
+    assert public["reviewer_id"] == "reviewer-1", "as published: its review, not the rejection"
+    stranger = practices.caller("x-1")
+    history = (await practices.client.get(f"/practices/{practice_id}/versions", headers=stranger)).json()
+    assert [entry["version"] for entry in history] == [1], "the rejected version is nobody's but its people's"
     await indexed(practices, practice_id)
     assert (await search(practices, q="village", topics=[tag]))["total"] == 1
     assert (await search(practices, q="advertising", topics=[tag]))["total"] == 0

@@ -78,7 +78,10 @@ PUBLISHED: dict[str, Any] = {
     "body": "Find a room.",
     "published_at": "2026-01-01",
     "reviewer_id": "reviewer-1",
+    "last_reviewed_at": "2026-01-01",
+    "stale": False,
     "versions": [{"version": 1}, {"version": 2}],
+    "published_versions": [2],
 }
 
 
@@ -95,8 +98,8 @@ def test_a_published_practice_stays_public_as_published_while_its_next_version_i
 
     assert seen is not None
     assert (seen["status"], seen["version"], seen["body"]) == ("published", 2, "Find a room.")
-    assert seen["versions"] == PUBLISHED["versions"], "no unpublished version"
-    assert seen["reviewer_id"] is None
+    assert seen["versions"] == [{"version": 2}], "no unpublished version"
+    assert seen["reviewer_id"] == "reviewer-1", "the review that published it"
     assert kept_public({**edited, "status": "changes_requested"}) == edited["public"], "edited again: kept still"
     assert status_after_review("in_review", "reject", public_kept=True) == "published"
     require_archivable(edited)

@@ -43,7 +43,7 @@ Progress = Callable[[int, int], None]
 def index_document(stored: Document) -> dict[str, Any]:
     """The searchable shape of a stored practice: its public view when it has one (a practice
     whose next version is being edited is found as it was published, by everyone), else as it
-    is (found by its authors and reviewer)."""
+    is; either way found by `scope=mine` of its authors and its reviewer now."""
     practice = public_view(stored) or stored
     metadata = practice["metadata"]
     body_language = metadata["languages"][0]
@@ -58,10 +58,10 @@ def index_document(stored: Document) -> dict[str, Any]:
         **{field: metadata[name] for name, field in FACETS.items() if name in metadata},
         "origin_kind": metadata["origin"]["kind"],
         "origin_reference": metadata["origin"].get("reference"),
-        "author_ids": list(practice["author_ids"]),
         "author_names": [author["name"] for author in practice["authors"] if author["name"]]
         + practice.get("author_names", []),
-        "reviewer_id": practice.get("reviewer_id"),
+        "author_ids": list(stored["author_ids"]),  # who finds it with scope=mine: as it is now
+        "reviewer_id": stored.get("reviewer_id"),
         "published_at": practice.get("published_at"),
         "updated_at": practice["updated_at"],
         "stale": practice.get("stale", False),

@@ -224,17 +224,6 @@ class PracticeStore:
         changes: Document = {"status": status, "last_reviewed_at": at, "stale": False}
         if status in ("published", "archived"):
             changes["public"] = None  # replaced by the new version, or gone
-        if review.decision == "reject" and kept is not None:  # the published version stays as it was
-            changes.update({name: kept[name] for name in rules.PUBLIC_FIELDS})
-        elif status == "published" and document["status"] != "published":
-            changes["published_at"] = at
-            events.append(_published(document, at))
-        if status == "archived":
-            events.append(
-                PracticeArchived(
-                    practice_id=document["_id"], reason=review.comments, archived_by=caller.member_id, archived_at=at
-                )
-            )
         entry = {
             "review_id": review_id,
             "reviewer_id": caller.member_id,
@@ -242,7 +231,20 @@ class PracticeStore:
             **review.model_dump(),
             "at": at,
         }
-        return await self.change(document, changes, events, push={"reviews": entry})
+        push: Document = {"reviews": entry}
+        if review.decision == "reject" and kept is not None:  # the published version stays as it was
+            changes.update(kept)
+        elif status == "published" and document["status"] != "published":
+            changes["published_at"] = at
+            push["published_versions"] = document["version"]
+            events.append(_published(document, at))
+        if status == "archived":
+            events.append(
+                PracticeArchived(
+                    practice_id=document["_id"], reason=review.comments, archived_by=caller.member_id, archived_at=at
+                )
+            )
+        return await self.change(document, changes, events, push=push)
 
     async def archive(self, practice_id: str, reason: str, caller: Principal) -> Document:
         document = await self.get(practice_id)

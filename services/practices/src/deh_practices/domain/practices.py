@@ -105,8 +105,9 @@ def status_after_edit(current: Status) -> Status:
     return "submitted" if current == "published" else current
 
 
-# What the public sees of a practice, kept while a newer version is edited and reviewed.
-PUBLIC_FIELDS = ("version", "metadata", "body", "published_at")
+# What the public sees of a practice, kept while a newer version is edited and reviewed: the
+# version and the review that published it.
+PUBLIC_FIELDS = ("version", "metadata", "body", "published_at", "reviewer_id", "last_reviewed_at", "stale")
 
 
 def kept_public(practice: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -120,20 +121,27 @@ def kept_public(practice: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def public_view(practice: Mapping[str, Any]) -> dict[str, Any] | None:
     """The practice as the public sees it: itself while published; while its next version is
-    edited or reviewed, the published version (no reviewer, no unpublished versions); None
-    before its first publication and once archived."""
+    edited or reviewed, the published version and the review that published it; never an
+    unpublished version, in its history neither; None before its first publication and once
+    archived."""
     if practice["status"] == "published":
-        return dict(practice)
+        return _with_published_versions(practice, practice)
     kept = practice.get("public")
     if kept is None:
         return None
-    return {
-        **practice,
-        **kept,
-        "status": "published",
-        "reviewer_id": None,
-        "versions": [entry for entry in practice.get("versions", []) if entry["version"] <= kept["version"]],
-    }
+    return {**_with_published_versions(practice, kept), "status": "published"}
+
+
+def _with_published_versions(practice: Mapping[str, Any], shown: Mapping[str, Any]) -> dict[str, Any]:
+    """The practice showing `shown`, with the versions that were published only (a practice
+    stored before the list was kept: those up to the one shown)."""
+    published = practice.get("published_versions")
+    versions = [
+        entry
+        for entry in practice.get("versions", [])
+        if (entry["version"] in published if published is not None else entry["version"] <= shown["version"])
+    ]
+    return {**practice, **shown, "versions": versions}
 
 
 def require_archivable(practice: Mapping[str, Any]) -> None:
