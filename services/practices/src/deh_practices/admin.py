@@ -13,7 +13,7 @@ import sys
 
 from deh_platform.operations import progress_bar
 from deh_platform.runtime import ServiceRuntime
-from deh_practices.adapters.index import SearchIndex
+from deh_practices.adapters.index import RebuildRunning, SearchIndex
 from deh_practices.adapters.links import LinkPolicy, check_links, client
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.settings import PracticesSettings
@@ -28,7 +28,10 @@ async def run(command: str) -> str:
         if command == "rebuild":
             index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
             await index.ensure()
-            return f"the alias {settings.search_alias} now points at {await index.rebuild(progress=progress_bar)}"
+            try:
+                return f"the alias {settings.search_alias} now points at {await index.rebuild(progress=progress_bar)}"
+            except RebuildRunning as running:
+                return f"not now: {running} (a rebuild whose copy stops for 5 minutes is taken over)"
         if command == "link-check":
             async with client() as http:
                 report = await check_links(store, http, LinkPolicy.allowing(settings.link_check_allowed_networks))

@@ -1,15 +1,19 @@
 """A deployment whose live index was made by an older mapping version (before diacritic-free
 fields and suggestions) goes on serving and indexing in the old shape, then one replica rebuilds
-the index in the current shape and moves the alias: nothing is set aside, nothing is lost."""
+the index in the current shape and moves the alias: nothing is set aside, nothing is lost. One
+rebuild runs at a time."""
 
 from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from hub_testing import active_in_practices, isolated_settings, running
 from opensearchpy import AsyncOpenSearch
 from practice_steps import found, metadata, publish, submit
 
-from deh_practices.adapters.index import SearchIndex, usable_analyses
+from deh_practices.adapters.index import ABANDONED_AFTER, SearchIndex, usable_analyses
 from deh_practices.app import create_app
 from deh_practices.domain.analysis import choose_analyses
 from deh_practices.domain.search import MAPPING_VERSION, index_definition
@@ -60,3 +64,24 @@ async def test_an_index_of_an_older_mapping_serves_until_one_replica_has_rebuilt
     finally:
         await search.indices.delete(index=f"{settings.search_alias}-*", ignore_unavailable=True)
         await search.close()
+
+
+async def test_one_rebuild_runs_at_a_time_and_one_that_died_is_taken_over(servers: ServerAddresses) -> None:
+    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}", search_upgrade_check_seconds=0)
+    async with running(create_app(settings)) as practices:
+        index: SearchIndex = practices.app.state.index
+        dead = f"{index.alias}-v{MAPPING_VERSION}-died"
+        await index.search.indices.create(index=dead)
+        long_ago = datetime.now(UTC) - ABANDONED_AFTER * 2
+        await index.state.update_one(
+            {"_id": index.alias}, {"$set": {"building": dead, "heartbeat_at": long_ago}}, upsert=True
+        )
+
+        results = await asyncio.gather(index.rebuild(), index.rebuild(), return_exceptions=True)
+
+        assert sorted(type(result).__name__ for result in results) == ["RebuildRunning", "str"]
+        assert not await index.search.indices.exists(index=dead), "the dead rebuild's index is gone"
+        state = await index.state.find_one({"_id": index.alias})
+        assert state is not None
+        assert "building" not in state
+        assert await index.live_index() == next(result for result in results if isinstance(result, str))

@@ -25,6 +25,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from deh_platform.errors import InvalidInput
 from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
@@ -37,7 +38,13 @@ from deh_practices.domain.search import FACETS, MAPPING_VERSION, POINT_IN_TIME_K
 log = logging.getLogger(__name__)
 ALIAS = "practices"
 CATCH_UP_MARGIN = timedelta(minutes=2)
+# A rebuild whose copy has not moved for this long died (a crash): the next one takes over.
+ABANDONED_AFTER = timedelta(minutes=5)
 Progress = Callable[[int, int], None]
+
+
+class RebuildRunning(Exception):
+    """Another rebuild of the index is running."""
 
 
 def index_document(stored: Document) -> dict[str, Any]:
@@ -188,22 +195,22 @@ class SearchIndex:
         version = await self.mapping_version()
         if version is None or version >= MAPPING_VERSION:
             return
-        state = await self.state.find_one({"_id": self.alias}) or {}
-        if state.get("building"):
-            log.warning("the live index has mapping version %s, but a rebuild is running already", version)
-            return
         log.warning("the live index has mapping version %s, this code %s: rebuilding it", version, MAPPING_VERSION)
-        log.warning("the alias %s now points at %s", self.alias, await self.rebuild())
+        try:
+            log.warning("the alias %s now points at %s", self.alias, await self.rebuild())
+        except RebuildRunning as running:
+            log.warning("not now: %s", running)
 
-    async def fields_of(self, target: str) -> set[str]:
-        """The top-level fields the target's index knows: an index made by an older mapping
-        version (dynamic: strict) refuses a field added since, so it is written without it."""
+    async def resolve(self, target: str) -> tuple[str, set[str]]:
+        """The index a target (the alias, or an index being built) names now, and the top-level
+        fields it knows: an index made by an older mapping version (dynamic: strict) refuses a
+        field added since, so it is written without it."""
         aliases = await self.search.indices.get_alias(index=target)
-        index = next(iter(aliases))
+        index = str(next(iter(aliases)))
         if index not in self._fields:
             mapping = await self.search.indices.get_mapping(index=index)
             self._fields[index] = set(mapping[index]["mappings"]["properties"])
-        return self._fields[index]
+        return index, self._fields[index]
 
     async def targets(self) -> list[str]:
         state = await self.state.find_one({"_id": self.alias}) or {}
@@ -291,10 +298,12 @@ class SearchIndex:
         (a document it can never take, by id with the reason). Raises when it may take them
         later (overloaded, unavailable), so that they are tried again."""
         operations: list[dict[str, Any]] = []
-        known = {index: await self.fields_of(index) for index in indexes}
+        # Written to the indexes the targets name now: if the alias moves meanwhile, the old
+        # index is gone (a 404: tried again) or the new one has the change from the rebuild.
+        known = dict([await self.resolve(target) for target in indexes])
         for practice in practices:
             document = index_document(practice)
-            for index in indexes:
+            for index in known:
                 operations.append(
                     {
                         "index": {
@@ -314,7 +323,7 @@ class SearchIndex:
             # 409: the index already holds this revision or a newer one, which is what we want.
             if status < 300 or status == 409:
                 continue
-            if status == 429 or status >= 500:
+            if status in (404, 429) or status >= 500:
                 raise RuntimeError(f"OpenSearch could not index practice {result['_id']} now: {result.get('error')}")
             error = result.get("error", {})
             refused[result["_id"]] = f"{error.get('type', status)}: {str(error.get('reason', ''))[:300]}"
@@ -323,14 +332,15 @@ class SearchIndex:
     # Rebuild ----------------------------------------------------------------------------------
 
     async def rebuild(self, progress: Progress | None = None, batch: int = 200) -> str:
-        """Copy every practice from MongoDB into a fresh index, then move the alias to it."""
+        """Copy every practice from MongoDB into a fresh index, then move the alias to it. One
+        rebuild at a time (the upgrade job's, an operator's): `RebuildRunning` otherwise."""
         old = await self.live_index()
         new = self.new_index_name()
-        await self.ensure()  # the template of this code's mapping version shapes the new index
-        await self.search.indices.create(index=new)
         started = datetime.now(UTC)
-        await self.state.update_one({"_id": self.alias}, {"$set": {"building": new, "started": started}}, upsert=True)
+        await self._claim(new, started)
         try:
+            await self.ensure()  # the template of this code's mapping version shapes the new index
+            await self.search.indices.create(index=new)
             total = await self.practices.count_documents({})
             await self._copy({}, new, total, progress, batch)
             # A pass of the indexer that read the state just before the rebuild began may have
@@ -346,13 +356,42 @@ class SearchIndex:
                 }
             )
         except BaseException:
-            await self.state.update_one({"_id": self.alias}, {"$unset": {"building": ""}})
+            await self.state.update_one({"_id": self.alias, "building": new}, {"$unset": {"building": ""}})
             await self.search.indices.delete(index=new, ignore_unavailable=True)
             raise
-        await self.state.update_one({"_id": self.alias}, {"$unset": {"building": ""}})
+        await self.state.update_one({"_id": self.alias, "building": new}, {"$unset": {"building": ""}})
         with contextlib.suppress(NotFoundError):
             await self.search.indices.delete(index=old)
         return new
+
+    async def _claim(self, new: str, started: datetime) -> None:
+        """Record the rebuild (every indexer pass then writes to its index too), unless another
+        one is running: one whose copy has not moved for ABANDONED_AFTER died (its index goes)."""
+        try:
+            before = await self.state.find_one_and_update(
+                {
+                    "_id": self.alias,
+                    "$or": [{"building": None}, {"heartbeat_at": {"$lt": started - ABANDONED_AFTER}}],
+                },
+                {"$set": {"building": new, "started": started, "heartbeat_at": started}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            state = await self.state.find_one({"_id": self.alias}) or {}
+            raise RebuildRunning(
+                f"a rebuild into {state.get('building')} is running since {state.get('started')}"
+            ) from None
+        if before and before.get("building"):
+            log.warning("a rebuild into %s died; its index goes", before["building"])
+            await self.search.indices.delete(index=before["building"], ignore_unavailable=True)
+
+    async def _beat(self, new: str) -> None:
+        """The rebuild into `new` goes on; it stops if another took over (it was thought dead)."""
+        result = await self.state.update_one(
+            {"_id": self.alias, "building": new}, {"$set": {"heartbeat_at": datetime.now(UTC)}}
+        )
+        if not result.matched_count:
+            raise RebuildRunning(f"another rebuild took over from the one into {new}")
 
     async def _copy(
         self, query: Document, index: str, total: int | None, progress: Progress | None, batch: int
@@ -362,6 +401,7 @@ class SearchIndex:
         async for document in self.practices.find(query).sort("_id", 1):
             chunk.append(document)
             if len(chunk) == batch:
+                await self._beat(index)
                 await self._set_aside(chunk, await self.write(chunk, [index]))
                 done += len(chunk)
                 chunk = []
