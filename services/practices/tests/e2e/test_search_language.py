@@ -115,3 +115,10 @@ async def test_the_query_language_people_know_from_web_search(practices: Service
     assert fallback["matched"] == "any word", "no practice has every word"
     assert set(ids(fallback)) == {practice[name] for name in ("training", "museums", "tablets", "both")}
     assert ids(fallback)[0] in {practice["museums"], practice["both"]}, "those with two of the words first"
+    page = await search(practices, q="digital museums tablets", topics=[tag], size=1)
+    paged = ids(page)
+    while page["next_cursor"]:
+        page = await search(practices, q="digital museums tablets", topics=[tag], size=1, cursor=page["next_cursor"])
+        assert page["matched"] == "any word", "every page of the sequence"
+        paged += ids(page)
+    assert paged == ids(fallback), "the pages of any word, in order, each once"

@@ -28,7 +28,14 @@ from deh_practices.domain.discovery import (
     suggestions,
 )
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
-from deh_practices.domain.search import SearchRequest, build_query, encode_cursor, facet_counts, falls_back
+from deh_practices.domain.search import (
+    SearchRequest,
+    build_query,
+    encode_cursor,
+    facet_counts,
+    falls_back,
+    reads_any_word,
+)
 
 router = APIRouter()
 Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
@@ -238,11 +245,11 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
     sequence show the library as it was at the first page (a point in time, kept 2 minutes
     after each page): nothing twice, nothing skipped, while practices are published meanwhile."""
     caller_id = caller.member_id if caller else None
+    any_word = reads_any_word(request)
     response, point_in_time = await index.page(build_query(request, caller_id))
-    matched: Matched = "all words"
-    if response["hits"]["total"]["value"] == 0 and falls_back(request):
+    if response["hits"]["total"]["value"] == 0 and not request.cursor and falls_back(request):
         response, point_in_time = await index.page(build_query(request, caller_id, all_words=False))
-        matched = "any word"
+        any_word = True
     # The query asks for one hit more than a page: a cursor is given only when another page has hits.
     hits = response["hits"]["hits"][: request.size]
     more = len(response["hits"]["hits"]) > request.size
@@ -254,8 +261,8 @@ async def search(request: Annotated[SearchRequest, Query()], caller: MaybeCaller
         total=response["hits"]["total"]["value"],
         hits=[hit_of(hit) for hit in hits],
         facets=facet_counts(response.get("aggregations", {})),
-        next_cursor=encode_cursor(hits[-1]["sort"], point_in_time) if more else None,
-        matched=matched,
+        next_cursor=encode_cursor(hits[-1]["sort"], point_in_time, any_word) if more else None,
+        matched="any word" if any_word else "all words",
     )
 
 

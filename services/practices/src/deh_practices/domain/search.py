@@ -212,11 +212,12 @@ class SearchRequest(FacetFilters):
 
 
 def build_query(request: SearchRequest, caller: str | None, all_words: bool = True) -> dict[str, Any]:
-    """The search body: with `all_words`, a hit has every word of the query, else any of them
-    (the fallback when no practice has them all). Facets are disjunctive within a field and conjunctive
-    across fields, as library and shop catalogues are: the hits match every chosen facet (a post filter, so that
-    the counts are not bound by it), and each facet's counts match every chosen facet but its
-    own, so that the other values of a chosen facet show what choosing them instead would give."""
+    """The search body: with `all_words` (and a cursor that does not say otherwise), a hit has
+    every word of the query, else any of them (the fallback when no practice has them all).
+    Facets are disjunctive within a field and conjunctive across fields, as library and shop
+    catalogues are: the hits match every chosen facet (a post filter, so that the counts are not
+    bound by it), and each facet's counts match every chosen facet but its own, so that the
+    other values of a chosen facet show what choosing them instead would give."""
     chosen = {name: {"terms": {field: values}} for name, field in FACETS.items() if (values := getattr(request, name))}
     filters: list[dict[str, Any]] = []
     if request.scope == "public":
@@ -233,10 +234,8 @@ def build_query(request: SearchRequest, caller: str | None, all_words: bool = Tr
             }
         )
     text = parse(request.q)
-    query: dict[str, Any] = {"bool": {"must": text_clauses(text, all_words) or [{"match_all": {}}], "filter": filters}}
-    if text.excluded:
-        query["bool"]["must_not"] = [_clause_query(clause) for clause in text.excluded]
-    sort_by_date = request.sort == "date" or not text.ranks
+    query = _query(text, filters, all_words)
+    sort_by_date = _sorts_by_date(request, text)
     body: dict[str, Any] = {
         "size": request.size + 1,  # one more tells whether a next page has hits
         "track_total_hits": True,
@@ -262,41 +261,65 @@ def build_query(request: SearchRequest, caller: str | None, all_words: bool = Tr
     }
     if request.cursor:
         cursor = decode_cursor(request.cursor, sort_by_date)
+        if cursor.any_word:
+            body["query"] = _query(text, filters, all_words=False)
         body["search_after"] = cursor.search_after
         if cursor.point_in_time:
             body["pit"] = {"id": cursor.point_in_time, "keep_alive": POINT_IN_TIME_KEEP_ALIVE}
     return body
 
 
+def _query(text: TextQuery, filters: list[dict[str, Any]], all_words: bool) -> dict[str, Any]:
+    query: dict[str, Any] = {"bool": {"must": text_clauses(text, all_words) or [{"match_all": {}}], "filter": filters}}
+    if text.excluded:
+        query["bool"]["must_not"] = [_clause_query(clause) for clause in text.excluded]
+    return query
+
+
+def _sorts_by_date(request: SearchRequest, text: TextQuery | None = None) -> bool:
+    return request.sort == "date" or not (text or parse(request.q)).ranks
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts: the last hit's sort values, and the point in time the page
-    sequence reads (None when the node would not open one: then pages follow the live index)."""
+    """Where the next page starts: the last hit's sort values, the point in time the page
+    sequence reads (None when the node would not open one: then pages follow the live index),
+    and whether its pages are those of any word (no practice had every word at its first page)."""
 
     search_after: list[Any]
     point_in_time: str | None = None
+    any_word: bool = False
 
 
-def encode_cursor(sort_values: list[Any], point_in_time: str | None = None) -> str:
-    values = [*sort_values, *([point_in_time] if point_in_time else [])]
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+def encode_cursor(sort_values: list[Any], point_in_time: str | None = None, any_word: bool = False) -> str:
+    return base64.urlsafe_b64encode(json.dumps([*sort_values, point_in_time, any_word]).encode()).decode()
 
 
 def decode_cursor(cursor: str, sort_by_date: bool) -> Cursor:
-    """The sort values a cursor carries, checked to be of the kinds this search's order gives out
-    (a number then a practice id, maybe a point in time), so that a forged cursor is a 422,
-    never a failed search."""
+    """What a cursor carries, checked to be of the kinds this search's order gives out (a number
+    then a practice id), so that a forged cursor is a 422, never a failed search."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError as error:
         raise InvalidInput(("query", "cursor"), "the cursor is not one this search gave out") from error
-    if not (isinstance(values, list) and len(values) in (2, 3) and all(isinstance(v, str) for v in values[1:])):
+    if not (
+        isinstance(values, list)
+        and len(values) == 4
+        and isinstance(values[1], str)
+        and isinstance(values[2], str | None)
+        and isinstance(values[3], bool)
+    ):
         raise InvalidInput(("query", "cursor"), "the cursor is not one this search gave out")
     position = values[0]
     number = int if sort_by_date else (int, float)
     if isinstance(position, bool) or not isinstance(position, number) or not _within_a_long(position):
         raise InvalidInput(("query", "cursor"), "the cursor is not one this order gave out (see `sort`)")
-    return Cursor(values[:2], values[2] if len(values) == 3 else None)
+    return Cursor(values[:2], values[2], values[3])
+
+
+def reads_any_word(request: SearchRequest) -> bool:
+    """Whether the request continues a page sequence of any word (see `Cursor`)."""
+    return request.cursor is not None and decode_cursor(request.cursor, _sorts_by_date(request)).any_word
 
 
 def _within_a_long(value: float) -> bool:
