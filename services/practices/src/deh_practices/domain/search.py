@@ -121,7 +121,7 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
                         "author_ids",
                         "reviewer_id",
                         "origin_reference",
-                        *FACETS.values(),
+                        *(field for field in FACETS.values() if field != "topics"),
                     )
                 },
                 # Topics are facet values as authors wrote them; their words serve suggestions.
