@@ -41,5 +41,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    # The Kafka client logs every reconnect attempt; warnings and errors are enough.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # The Kafka client logs every reconnect attempt, the OpenSearch and HTTP clients every
+    # request (a line per search): warnings and errors are enough.
+    for chatty in ("aiokafka", "opensearch", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

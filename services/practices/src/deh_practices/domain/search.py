@@ -252,7 +252,7 @@ def build_query(request: SearchRequest, caller: str | None, all_words: bool = Tr
             for name, field in FACETS.items()
         },
         "highlight": {
-            "fields": {f"{field}.{language}": {} for field in TEXT_FIELDS for language in EU_LANGUAGES},
+            "fields": {f"{field}.*": {} for field in TEXT_FIELDS},
             "require_field_match": False,  # the query matches `text.*`; its terms are highlighted here
             "fragment_size": 160,
             "number_of_fragments": 2,
