@@ -68,53 +68,33 @@ def _light_stemmers() -> dict[str, dict[str, Any]]:
     return stemmers
 
 
-# The stemmers analysis-common has, by the name of their language setting.
-_BUILT_IN_STEMMERS = [
-    "bulgarian",
-    "czech",
-    "danish",
-    "dutch",
-    "english",
-    "estonian",
-    "finnish",
-    "hungarian",
-    "irish",
-    "latvian",
-    "lithuanian",
-    "romanian",
-    "swedish",
-    "light_german",
-    "light_spanish",
-    "light_french",
-    "light_italian",
-    "light_portuguese",
-]
-# The stop-word lists OpenSearch knows by language name.
-_STOP_LISTS = [
-    "bulgarian",
-    "czech",
-    "danish",
-    "dutch",
-    "english",
-    "estonian",
-    "finnish",
-    "french",
-    "german",
-    "greek",
-    "hungarian",
-    "irish",
-    "italian",
-    "latvian",
-    "lithuanian",
-    "portuguese",
-    "romanian",
-    "spanish",
-    "swedish",
-]
+# The languages whose stop words and stemmer analysis-common has: the stemmer's name (the light
+# one where the built-in analyzer takes it; Greek takes ours).
+_BUILT_IN = {
+    "bulgarian": "bulgarian",
+    "czech": "czech",
+    "danish": "danish",
+    "dutch": "dutch",
+    "english": "english",
+    "estonian": "estonian",
+    "finnish": "finnish",
+    "french": "light_french",
+    "german": "light_german",
+    "greek": None,
+    "hungarian": "hungarian",
+    "irish": "irish",
+    "italian": "light_italian",
+    "latvian": "latvian",
+    "lithuanian": "lithuanian",
+    "portuguese": "light_portuguese",
+    "romanian": "romanian",
+    "spanish": "light_spanish",
+    "swedish": "swedish",
+}
 
 FILTERS: dict[str, dict[str, Any]] = {
-    **{f"{name}_stop": {"type": "stop", "stopwords": f"_{name}_"} for name in _STOP_LISTS},
-    **{f"{name}_stemmer": {"type": "stemmer", "language": name} for name in _BUILT_IN_STEMMERS},
+    **{f"{name}_stop": {"type": "stop", "stopwords": f"_{name}_"} for name in _BUILT_IN},
+    **{f"{name}_stemmer": {"type": "stemmer", "language": name} for name in _BUILT_IN.values() if name},
     **_light_stemmers(),
     "english_possessive": {"type": "stemmer", "language": "possessive_english"},
     "french_elision": {
