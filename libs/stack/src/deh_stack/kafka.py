@@ -12,16 +12,40 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deh_stack import maven, resources
-from deh_stack.config import KAFKA_VERSION
+from deh_stack.config import KAFKA_VERSION, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.server import Server
 from deh_stack.tools import java
 
+SCRAM = "SCRAM-SHA-512"
+ADMIN = "admin"
+
 
 class KafkaServer(Server):
+    """With `users` (name to password), clients must authenticate with SASL/SCRAM-SHA-512 and
+    may do only what ACLs allow them (StandardAuthorizer; nothing without an ACL); `admin` is the
+    super user that brokers, topic provisioning and ACL grants use. Without, PLAINTEXT."""
+
     name = "kafka"
     port_names = ("kafka", "kafka_controller")
     startup_timeout = 90.0
+
+    def __init__(self, config: StackConfig, *, users: dict[str, str] | None = None) -> None:
+        super().__init__(config)
+        if users is not None and ADMIN not in users:
+            raise ValueError(f"a secured Kafka needs the {ADMIN!r} user")
+        self.users = users
+
+    def client_settings(self, user: str = ADMIN) -> dict[str, str]:
+        """What an aiokafka client passes to connect as `user` (nothing on a PLAINTEXT node)."""
+        if self.users is None:
+            return {}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM,
+            "sasl_plain_username": user,
+            "sasl_plain_password": self.users[user],
+        }
 
     @property
     def address(self) -> str:
@@ -70,7 +94,30 @@ class KafkaServer(Server):
             # that an erasure's tombstone removes a member's data from a compacted topic soon.
             "log.cleaner.backoff.ms": "1000",
         }
+        if self.users is not None:
+            settings.update(self._secured(settings))
         return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _secured(self, plain: dict[str, str]) -> dict[str, str]:
+        """The listener for clients and brokers speaks SASL/SCRAM; the controller's listener
+        stays PLAINTEXT on 127.0.0.1, which makes its callers (this node itself) ANONYMOUS: a
+        super user like admin. A deployment secures that listener too (deploy/)."""
+        client_listener = f"SASL_PLAINTEXT://{self.config.host}:{self.config.ports['kafka']}"
+        login = f'username="{ADMIN}" password="{self.users[ADMIN]}";' if self.users else ""
+        return {
+            "listeners": plain["listeners"].replace("PLAINTEXT://", "SASL_PLAINTEXT://", 1),
+            "advertised.listeners": client_listener,
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM,
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.scram.ScramLoginModule required {login}"
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
+        }
 
     def _format_storage(self) -> None:
         result = subprocess.run(
@@ -82,6 +129,12 @@ class KafkaServer(Server):
                 new_cluster_id(),
                 "-c",
                 str(self.folder / "server.properties"),
+                # SCRAM credentials are metadata: written with the cluster's first records.
+                *(
+                    option
+                    for user, password in (self.users or {}).items()
+                    for option in ("--add-scram", f"{SCRAM}=[name={user},password={password}]")
+                ),
             ],
             capture_output=True,
             text=True,
@@ -105,7 +158,7 @@ class KafkaServer(Server):
         return [*self._java_command(), "kafka.Kafka", str(self.folder / "server.properties")], {}
 
     def is_ready(self) -> bool:
-        return asyncio.run(_kafka_answers(self.address))
+        return asyncio.run(_kafka_answers(self.address, self.client_settings()))
 
 
 def new_cluster_id() -> str:
@@ -120,10 +173,10 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-async def _kafka_answers(bootstrap: str) -> bool:
+async def _kafka_answers(bootstrap: str, client_settings: dict[str, str]) -> bool:
     # While the broker boots every poll fails; the client's error logs would only be noise.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **client_settings)
     try:
         await admin.start()
         await admin.list_topics()
