@@ -39,6 +39,7 @@ from pymongo.errors import ConnectionFailure
 from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_event, spec_of
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
 from deh_contracts.envelope import header_map
+from deh_contracts.errors import FieldError
 from deh_contracts.registry import MESSAGE_TYPES, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, Topic
 from deh_platform.errors import NotYetKnown, TransientError
 from deh_platform.telemetry import (
@@ -160,6 +161,13 @@ class Parsed:
         """The topic the message was first published on (a re-driven one names it in a header)."""
         topic = str(self.record.topic)
         return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if topic == REDRIVE.name else topic
+
+
+def _foreign_type(type_name: str, topic: Topic) -> ContractError:
+    """A partner sent a type of the hub's that travels on another topic: a refusal to answer."""
+    accepted = ", ".join(spec.type_name for spec in MESSAGE_TYPES.values() if spec.topic == topic)
+    problem = FieldError("ce_type", f"{type_name} is not sent on {topic.name}, which takes {accepted}", "wrong_topic")
+    return ContractError("a message of a type this topic does not take", [problem])
 
 
 @dataclass(frozen=True)
@@ -399,6 +407,10 @@ class EventConsumer:
             parsed.tombstone = True
             if origin.name not in self.tombstone_handlers:
                 parsed.skip = "a tombstone nobody here handles"
+            return parsed
+        known = MESSAGE_TYPES.get(parsed.type_name)
+        if origin.inbound and known is not None and known.topic != origin:
+            parsed.error = _foreign_type(parsed.type_name, origin)  # answered, never skipped
             return parsed
         if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers and self.projection is None:
             parsed.skip = "not handled here"

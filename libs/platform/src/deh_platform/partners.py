@@ -4,10 +4,12 @@ so that a redelivery that answers again sends the same message (partners dedupli
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from deh_contracts import CloudEvent, Contract
 from deh_contracts.catalogue.inbound import Rejection, SubmissionAccepted, SubmissionRejected
 from deh_contracts.errors import FieldError
 from deh_platform.consumer import RefusedMessage
@@ -56,8 +58,23 @@ class Request:
             accepted_at=datetime.now(UTC),
         )
 
+    # Outcomes have ids derived from the request's: answering the same message again sends the
+    # same outcome (partners deduplicate on the id), whether now or through an outbox.
+
+    def rejection_event(self, runtime: ServiceRuntime, problems: list[FieldError]) -> CloudEvent[Contract]:
+        return runtime.new_event(self.rejection(problems), event_id=derived_id("rejection", self.request_id))
+
+    def acceptance_event(self, runtime: ServiceRuntime, accepted_id: str) -> CloudEvent[Contract]:
+        return runtime.new_event(self.acceptance(accepted_id), event_id=derived_id("acceptance", self.request_id))
+
     async def reject(self, runtime: ServiceRuntime, problems: list[FieldError]) -> None:
         await runtime.publish_now(self.rejection(problems), event_id=derived_id("rejection", self.request_id))
 
     async def accept(self, runtime: ServiceRuntime, accepted_id: str) -> None:
         await runtime.publish_now(self.acceptance(accepted_id), event_id=derived_id("acceptance", self.request_id))
+
+
+def content_digest(data: Contract) -> str:
+    """A fingerprint of a message's content: the same id with other content is a conflict."""
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

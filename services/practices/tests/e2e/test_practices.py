@@ -27,7 +27,7 @@ from practice_steps import MODERATOR, SCORES, found, metadata, publish, search, 
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
-from deh_contracts.catalogue.inbound import PracticeSubmissionRequested
+from deh_contracts.catalogue.inbound import PracticeSubmissionRequested, SubmissionAccepted
 from deh_contracts.catalogue.membership import SquadOutputRecorded
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.envelope import KafkaRecord
@@ -270,14 +270,18 @@ def partner_request(external_id: str, tag: str, **overrides: Any) -> PracticeSub
     )
 
 
-async def test_a_partner_submission_over_kafka_gets_an_outcome(
+async def test_every_partner_message_gets_one_outcome_and_a_replay_the_same_one(
     practices: ServiceUnderTest, servers: ServerAddresses
 ) -> None:
     tag = f"t{uuid.uuid4().hex[:8]}"
-    good, bad_language, broken = (f"salto-{tag}-{n}" for n in range(3))
-    valid = to_kafka(new_event(partner_request(good, tag), source="/partners/salto"))
+    good, bad_language, broken, foreign = (f"salto-{tag}-{n}" for n in range(4))
+    first = new_event(partner_request(good, tag), source="/partners/salto")
+    valid = to_kafka(first)
     wrong = to_kafka(new_event(partner_request(bad_language, tag, title={"fr": "Clubs"}), source="/partners/salto"))
-    again = to_kafka(new_event(partner_request(good, tag), source="/partners/salto"))
+    another = new_event(partner_request(good, tag), source="/partners/salto")
+    again = to_kafka(another)
+    changed = partner_request(good, tag, title={"en": "Something else"})
+    conflicting = to_kafka(new_event(changed, source="/partners/salto", event_id=first.id))
     record = to_kafka(new_event(partner_request(broken, tag), source="/partners/salto"))
     malformed = KafkaRecord(
         record.topic,
@@ -285,11 +289,21 @@ async def test_a_partner_submission_over_kafka_gets_an_outcome(
         b'{"partner": "salto", "external_id": "' + broken.encode() + b'", "metadata": {"languages": []}}',
         record.headers,
     )
+    outcome = SubmissionAccepted(
+        partner="salto",
+        external_id=foreign,
+        request_id="r",
+        kind="practice",
+        accepted_id="a",
+        accepted_at=datetime.now(UTC),
+    )
+    elsewhere = to_kafka(new_event(outcome, source="/partners/salto"))
+    misplaced = KafkaRecord(record.topic, elsewhere.key, elsewhere.value, elsewhere.headers)  # an outcome, sent inbound
 
-    await produce(servers, valid, valid, wrong, again, malformed)
+    await produce(servers, valid, valid, wrong, again, conflicting, malformed, misplaced)
 
     outcomes: dict[str, Any] = {}
-    for event in await published_events(servers, OUTCOMES, [good, bad_language, broken], at_least=4):
+    for event in await published_events(servers, OUTCOMES, [good, bad_language, broken, foreign], at_least=7):
         outcomes.setdefault(event.subject, event)  # the first answer to each external id
     accepted = outcomes[good]
     assert accepted.type == "eu.deh.inbound.submission.accepted.v1"
@@ -302,12 +316,19 @@ async def test_a_partner_submission_over_kafka_gets_an_outcome(
         "data.metadata.summary",
         "data.metadata.languages",
     }
+    assert outcomes[foreign].data["reasons"][0]["location"] == "ce_type", "a foreign type is answered, not skipped"
     answers_to_good = [
-        event for event in await published_events(servers, OUTCOMES, [good], at_least=2) if event.subject == good
+        event for event in await published_events(servers, OUTCOMES, [good], at_least=4) if event.subject == good
     ]
-    assert [event.type.split(".")[-2] for event in answers_to_good] == ["accepted", "rejected"], (
-        "the redelivery is silent; a new message with the same id is refused"
-    )
+    assert [(event.type.split(".")[-2], event.data["request_id"]) for event in answers_to_good] == [
+        ("accepted", first.id),
+        ("accepted", first.id),
+        ("rejected", another.id),
+        ("rejected", first.id),
+    ], "a replay gets the same answer; another message for it is a duplicate; other content under its id a conflict"
+    same = {event.headers["ce_id"] for event in answers_to_good[:2]}
+    assert len(same) == 1, "the same answer: partners deduplicate on its id"
+    assert [answers_to_good[n].data["reasons"][0]["kind"] for n in (2, 3)] == ["duplicate", "conflict"]
     for event in answers_to_good:
         validate_against_committed_schema(event)
 
@@ -315,6 +336,7 @@ async def test_a_partner_submission_over_kafka_gets_an_outcome(
         f"/practices/{accepted.data['accepted_id']}", headers=practices.caller(*MODERATOR)
     )
     assert stored.json()["status"] == "submitted"
+    assert stored.json()["metadata"]["title"]["en"] != "Something else"
     assert stored.json()["author_names"] == ["SALTO Inclusion team"]
 
 

@@ -23,7 +23,11 @@ SubmissionKind = Annotated[
 
 @message_type(PREFIX + "practice-submission.requested.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
 class PracticeSubmissionRequested(Contract):
-    """A partner system submits a practice (for example a SALTO or EU project result)."""
+    """A partner system submits a practice (for example a SALTO or EU project result). Every
+    message on the topic gets one outcome: a replay of a message (same `ce_id`, same content)
+    gets the same outcome again, with the same id; another message for a submitted
+    `external_id` is rejected as `duplicate`; the same `ce_id` with other content as
+    `conflict`; a message of another type is rejected at `ce_type`."""
 
     partner: str = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
     external_id: str = Field(description="The partner's own id; outcomes are keyed by it.")

@@ -18,7 +18,7 @@ from deh_contracts.registry import EVENTS, MEMBERSHIP, PEOPLE, PRACTICE_SUBMISSI
 from deh_platform.consumer import RefusedMessage
 from deh_platform.errors import Conflict
 from deh_platform.idempotency import derived_id
-from deh_platform.partners import Request
+from deh_platform.partners import Request, content_digest
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.domain.practices import Status, metadata_problems
@@ -40,6 +40,10 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
 
     @consumer.on(PracticeSubmissionRequested)
     async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
+        """Every message gets one outcome, and the same message (its id and content) the same
+        outcome, with the same id, however often it comes: partners retry when an outcome is
+        lost. Another message for a submitted practice is a duplicate; the same id with other
+        content is a conflict."""
         request = event.data
         sender = Request(request.partner, request.external_id, event.id, "practice")
         practice_id = derived_id("partner", request.partner, request.external_id)
@@ -47,26 +51,32 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
         if problems:
             await sender.reject(runtime, problems)
             return
-        existing = await store.practices.find_one({"_id": practice_id}, {"request_id": 1})
-        if existing is not None:
-            if existing["request_id"] != event.id:  # a redelivery was answered already
-                duplicate = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
-                # Through the practice's outbox, so that it leaves after that practice's acceptance.
-                await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection([duplicate])])
+        digest = content_digest(request)
+        existing = await store.practices.find_one({"_id": practice_id}, {"request_id": 1, "request_digest": 1})
+        if existing is None:
+            await store.create(
+                practice_id=practice_id,
+                metadata=request.metadata,
+                body=request.body,
+                author_ids=[],
+                author_names=request.author_names,
+                status="submitted",
+                created_by=f"partner:{request.partner}",
+                # The acceptance goes through the practice's outbox, with its creation.
+                extra_events=[sender.acceptance_event(runtime, practice_id)],
+                request_id=event.id,
+                request_digest=digest,
+            )
             return
-        # The acceptance goes through the practice's outbox, with its creation.
-        accepted = sender.acceptance(practice_id)
-        await store.create(
-            practice_id=practice_id,
-            metadata=request.metadata,
-            body=request.body,
-            author_ids=[],
-            author_names=request.author_names,
-            status="submitted",
-            created_by=f"partner:{request.partner}",
-            extra_events=[accepted],
-            request_id=event.id,
-        )
+        if existing["request_id"] == event.id and existing.get("request_digest", digest) == digest:
+            await sender.accept(runtime, practice_id)  # the same message again: the same answer
+            return
+        if existing["request_id"] == event.id:
+            problem = FieldError("ce_id", "this message id was sent before with other content", "conflict")
+        else:
+            problem = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
+        # Through the practice's outbox, so that it leaves after that practice's acceptance.
+        await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection_event(runtime, [problem])])
 
     @consumer.on_refused(PRACTICE_SUBMISSIONS)
     async def broken_submission(message: RefusedMessage) -> None:

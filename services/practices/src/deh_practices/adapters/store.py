@@ -25,6 +25,7 @@ from deh_contracts.registry import Contract
 from deh_platform.creation import Creation, forget_caller
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
+from deh_platform.outbox import Outgoing
 from deh_platform.people import MemberCopies, stand_in
 from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
@@ -75,8 +76,9 @@ class PracticeStore:
         author_names: list[str],
         status: Status,
         created_by: str,
-        extra_events: Sequence[Contract] = (),
+        extra_events: Sequence[Contract | Outgoing] = (),
         request_id: str | None = None,
+        request_digest: str | None = None,
         creation: Creation | None = None,
     ) -> Document:
         """A new practice; with the `creation` of an HTTP request, a retry of it returns the
@@ -105,10 +107,11 @@ class PracticeStore:
             "stale": False,
             "broken_links": [],
             "request_id": request_id,
+            "request_digest": request_digest,
             "revision": 1,
             PENDING: True,
         }
-        events: list[Contract] = [*extra_events]
+        events: list[Contract | Outgoing] = [*extra_events]
         if status == "submitted":
             events.insert(0, _submitted(document, at))
         try:
