@@ -130,13 +130,15 @@ def from_kafka(
     headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...],
     *,
     unknown_values: list[str] | None = None,
+    strict_fields: bool = False,
 ) -> CloudEvent[Contract]:
     """Parse a Kafka record: every missing header and every invalid field is reported.
 
     Fields the model does not know are ignored (a newer producer's additive change). With an
     `unknown_values` list the reading is tolerant as well of values a newer producer added to a
     closed list (a new sector, result type, ...): they are kept and listed there. Without it, as
-    for what partners send, such a value is an error.
+    for what partners send, such a value is an error; with `strict_fields` (what partners send),
+    so is a field the contract does not have.
     """
     attributes = header_map(headers)
     missing = [
@@ -149,7 +151,8 @@ def from_kafka(
     spec = spec_for_type(attributes["ce_type"])
     try:
         context = tolerant_reading(unknown_values) if unknown_values is not None else None
-        data = spec.model.model_validate_json(value or b"", context=context)
+        # A partner's misspelt or invented field must not vanish without a word.
+        data = spec.model.model_validate_json(value or b"", context=context, extra="forbid" if strict_fields else None)
     except ValidationError as error:
         raise ContractError.from_validation(f"invalid {spec.type_name}", error, prefix="data") from None
     try:

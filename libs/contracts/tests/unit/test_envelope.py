@@ -131,3 +131,15 @@ def test_a_tolerant_reader_keeps_a_value_a_newer_producer_added_and_lists_it() -
     assert sorted(unknown) == ["result type 'podcast'", "sector 'space_academy'"]
     with pytest.raises(ContractError, match="podcast"):
         from_kafka(newer, record.headers)  # a strict reader (what partners send) refuses it
+
+
+def test_a_strict_reader_refuses_fields_the_contract_does_not_have_at_any_depth() -> None:
+    record = to_kafka(new_event(sample_metadata_event(), source="/deh/practices"))
+    invented = record.value.replace(b'"origin":{', b'"origin":{"$where":1,').replace(
+        b'"metadata":{', b'"metadata":{"x.y":2,'
+    )
+
+    assert from_kafka(invented, record.headers).data == from_kafka(record.value, record.headers).data, "ignored"
+    with pytest.raises(ContractError) as refused:
+        from_kafka(invented, record.headers, strict_fields=True)
+    assert {error.location for error in refused.value.errors} == {"data.metadata.origin.$where", "data.metadata.x.y"}

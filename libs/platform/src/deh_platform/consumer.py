@@ -54,6 +54,9 @@ from deh_platform.telemetry import (
 )
 
 log = logging.getLogger(__name__)
+# What a partner may send in one message (the value, decompressed): a practice with its whole
+# body and metadata is well under it; a larger one is answered with a rejection, not read.
+MAX_INBOUND_BYTES = 512 * 1024
 
 DataT = TypeVar("DataT", bound=Contract)
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
@@ -161,6 +164,11 @@ class Parsed:
         """The topic the message was first published on (a re-driven one names it in a header)."""
         topic = str(self.record.topic)
         return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if topic == REDRIVE.name else topic
+
+
+def _too_large(size: int) -> ContractError:
+    problem = FieldError("(message)", f"{size} bytes, at most {MAX_INBOUND_BYTES} are taken", "too_large")
+    return ContractError("a message too large", [problem])
 
 
 def _foreign_type(type_name: str, topic: Topic) -> ContractError:
@@ -408,6 +416,9 @@ class EventConsumer:
             if origin.name not in self.tombstone_handlers:
                 parsed.skip = "a tombstone nobody here handles"
             return parsed
+        if origin.inbound and len(record.value) > MAX_INBOUND_BYTES:
+            parsed.error = _too_large(len(record.value))  # answered before it is read
+            return parsed
         known = MESSAGE_TYPES.get(parsed.type_name)
         if origin.inbound and known is not None and known.topic != origin:
             parsed.error = _foreign_type(parsed.type_name, origin)  # answered, never skipped
@@ -420,7 +431,9 @@ class EventConsumer:
             return parsed
         unknown_values: list[str] | None = None if origin.inbound else []
         try:
-            parsed.event = from_kafka(record.value or b"", headers, unknown_values=unknown_values)
+            parsed.event = from_kafka(
+                record.value or b"", headers, unknown_values=unknown_values, strict_fields=origin.inbound
+            )
         except ContractError as error:
             parsed.error = error
         if unknown_values:

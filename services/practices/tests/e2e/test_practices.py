@@ -33,6 +33,7 @@ from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.envelope import KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform import operations
+from deh_platform.consumer import MAX_INBOUND_BYTES
 from deh_platform.idempotency import derived_id
 from deh_practices.domain.query_text import MAX_TERMS
 from deh_practices.domain.search import encode_cursor
@@ -338,6 +339,36 @@ async def test_every_partner_message_gets_one_outcome_and_a_replay_the_same_one(
     assert stored.json()["status"] == "submitted"
     assert stored.json()["metadata"]["title"]["en"] != "Something else"
     assert stored.json()["author_names"] == ["SALTO Inclusion team"]
+
+
+async def test_partner_messages_are_held_to_the_contract_before_anything_is_stored(
+    practices: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    invented, oversized, misnamed = (f"salto-{tag}-{n}" for n in range(3))
+    record = to_kafka(new_event(partner_request(invented, tag), source="/partners/salto"))
+    with_invented = KafkaRecord(
+        record.topic, record.key, record.value.replace(b'"metadata":{', b'"metadata":{"$where":"1",'), record.headers
+    )
+    huge = to_kafka(new_event(partner_request(oversized, tag), source="/partners/salto"))
+    huge = KafkaRecord(
+        huge.topic, huge.key, huge.value[:-1] + b', "pad": "' + b"x" * MAX_INBOUND_BYTES + b'"}', huge.headers
+    )
+    named = to_kafka(
+        new_event(partner_request(misnamed, tag).model_copy(update={"partner": "SALTO Team"}), source="/x")
+    )
+
+    await produce(servers, with_invented, huge, named)
+
+    reasons = {
+        event.subject: event.data["reasons"]
+        for event in await published_events(servers, OUTCOMES, [invented, oversized, misnamed], at_least=3)
+    }
+    assert [reason["location"] for reason in reasons[invented]] == ["data.metadata.$where"]
+    assert [reason["kind"] for reason in reasons[oversized]] == ["too_large"]
+    assert [reason["location"] for reason in reasons[misnamed]] == ["data.partner"]
+    stored = await practices.runtime.db.practices.count_documents({"metadata.topics": tag})
+    assert stored == 0
 
 
 # The index rebuild -------------------------------------------------------------------------------------------

@@ -21,27 +21,33 @@ SubmissionKind = Annotated[
 ]
 
 
+# What a partner names itself and its items by: short, and safe as a Kafka key and in an id.
+PartnerName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+
+
 @message_type(PREFIX + "practice-submission.requested.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
 class PracticeSubmissionRequested(Contract):
     """A partner system submits a practice (for example a SALTO or EU project result). Every
     message on the topic gets one outcome: a replay of a message (same `ce_id`, same content)
     gets the same outcome again, with the same id; another message for a submitted
     `external_id` is rejected as `duplicate`; the same `ce_id` with other content as
-    `conflict`; a message of another type is rejected at `ce_type`."""
+    `conflict`; a message of another type is rejected at `ce_type`. Partners are held to the
+    contract: a field it does not have is refused (at any depth), as is a message over 512 KiB."""
 
-    partner: str = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
-    external_id: str = Field(description="The partner's own id; outcomes are keyed by it.")
+    partner: PartnerName = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
+    external_id: ExternalId = Field(description="The partner's own id; outcomes are keyed by it.")
     metadata: PracticeMetadata
-    body: str = ""
-    author_names: list[str] = []
+    body: str = Field("", max_length=50_000)
+    author_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field([], max_length=30)
 
 
 @message_type(PREFIX + "observation.submitted.v1", topic=OBSERVATIONS, subject="external_id")
 class ObservationSubmitted(Contract):
     """A partner system submits an observation (a national figure, an EU project result)."""
 
-    partner: str
-    external_id: str
+    partner: PartnerName
+    external_id: ExternalId
     observation: ObservationValue
 
 
