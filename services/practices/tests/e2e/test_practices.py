@@ -17,6 +17,7 @@ from hub_testing import (
     ServiceUnderTest,
     active_in_practices,
     erase,
+    events_on,
     person_record,
     produce,
     published_events,
@@ -25,9 +26,13 @@ from hub_testing import (
 )
 from practice_steps import MODERATOR, SCORES, found, metadata, publish, search, submit
 
-from deh_contracts import new_event, to_kafka
+from deh_contracts import CloudEvent, new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
-from deh_contracts.catalogue.inbound import PracticeSubmissionRequested, SubmissionAccepted
+from deh_contracts.catalogue.inbound import (
+    PracticeSubmissionRequested,
+    PracticeSubmissionRevised,
+    SubmissionAccepted,
+)
 from deh_contracts.catalogue.membership import SquadOutputRecorded
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.envelope import KafkaRecord
@@ -369,6 +374,47 @@ async def test_partner_messages_are_held_to_the_contract_before_anything_is_stor
     assert [reason["location"] for reason in reasons[misnamed]] == ["data.partner"]
     stored = await practices.runtime.db.practices.count_documents({"metadata.topics": tag})
     assert stored == 0
+
+
+async def test_a_partner_revises_its_submission_with_the_same_outcome_rules(
+    practices: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    submitted, never = f"salto-{tag}-0", f"salto-{tag}-1"
+    await produce(servers, to_kafka(new_event(partner_request(submitted, tag), source="/partners/salto")))
+    practice_id = derived_id("partner", "salto", submitted)
+    await published_events(servers, OUTCOMES, [submitted])
+
+    def revision(external_id: str, title: str) -> CloudEvent[PracticeSubmissionRevised]:
+        revised = partner_request(external_id, tag, title={"en": title})
+        return new_event(PracticeSubmissionRevised(**dict(revised)), source="/partners/salto")
+
+    first = revision(submitted, "Coding clubs, revised")
+    await produce(servers, to_kafka(first), to_kafka(first), to_kafka(revision(never, "Nothing to revise")))
+    answers = {
+        (event.subject, event.headers["ce_id"]): event
+        for event in await published_events(servers, OUTCOMES, [submitted, never], at_least=4)
+    }
+    to_first = [event for event in answers.values() if event.data["request_id"] == first.id]
+    assert [event.type.split(".")[-2] for event in to_first] == ["accepted"], "a replay: the same outcome, one id"
+    assert to_first[0].data["accepted_id"] == practice_id
+    (not_found,) = [event for (subject, _), event in answers.items() if subject == never]
+    assert not_found.data["reasons"][0]["kind"] == "not_found"
+    stored = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
+    assert (stored["version"], stored["metadata"]["title"]) == (2, {"en": "Coding clubs, revised"})
+
+    await practices.client.post(
+        f"/practices/{practice_id}/reviewer", json={"reviewer_id": "reviewer-1"}, headers=practices.caller(*MODERATOR)
+    )
+    in_review = revision(submitted, "Coding clubs, revised again")
+    await produce(servers, to_kafka(in_review))
+
+    async def answered() -> Any:
+        found = [e for e in await events_on(servers, OUTCOMES) if e.data.get("request_id") == in_review.id]
+        return found or None
+
+    (conflict,) = await eventually(answered, within=30, interval=0.5)
+    assert conflict.data["reasons"][0]["kind"] == "conflict", "not while it is reviewed"
 
 
 # The index rebuild -------------------------------------------------------------------------------------------

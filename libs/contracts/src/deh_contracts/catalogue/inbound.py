@@ -42,6 +42,23 @@ class PracticeSubmissionRequested(Contract):
     author_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field([], max_length=30)
 
 
+@message_type(PREFIX + "practice-submission.revised.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
+class PracticeSubmissionRevised(Contract):
+    """A partner revises a practice it submitted (the same `partner` and `external_id`): the new
+    metadata and body become the practice's next version, reviewed again before it is public (a
+    published practice stays public, as published, meanwhile). Answered like a submission:
+    accepted with the practice's id (a replay: the same outcome again), or rejected:
+    `not_found` for an `external_id` never submitted, `conflict` for a practice that is being
+    reviewed (send it again after the review), rejected or archived, or a message id sent
+    before with other content."""
+
+    partner: PartnerName
+    external_id: ExternalId
+    metadata: PracticeMetadata
+    body: str = Field("", max_length=50_000)
+    author_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field([], max_length=30)
+
+
 @message_type(PREFIX + "observation.submitted.v1", topic=OBSERVATIONS, subject="external_id")
 class ObservationSubmitted(Contract):
     """A partner system submits an observation (a national figure, an EU project result)."""

@@ -8,20 +8,19 @@ from typing import Any
 
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.events import HackathonSubmissionMade
-from deh_contracts.catalogue.inbound import (
-    PracticeSubmissionRequested,
-)
+from deh_contracts.catalogue.inbound import PracticeSubmissionRequested, PracticeSubmissionRevised
 from deh_contracts.catalogue.membership import MemberPerson, SquadOutputRecorded
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata, ResultType
 from deh_contracts.errors import FieldError
 from deh_contracts.registry import EVENTS, MEMBERSHIP, PEOPLE, PRACTICE_SUBMISSIONS
 from deh_platform.consumer import RefusedMessage
-from deh_platform.errors import Conflict
+from deh_platform.errors import Conflict, TransientError
 from deh_platform.idempotency import derived_id
 from deh_platform.partners import Request, content_digest
+from deh_platform.records import HIDDEN_FIELDS
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
-from deh_practices.domain.practices import Status, metadata_problems
+from deh_practices.domain.practices import ALLOWED_FROM, Edit, Status, metadata_problems
 
 SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
     "white_paper": "white_paper",
@@ -77,6 +76,47 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
             problem = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
         # Through the practice's outbox, so that it leaves after that practice's acceptance.
         await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection_event(runtime, [problem])])
+
+    @consumer.on(PracticeSubmissionRevised)
+    async def partner_revision(event: CloudEvent[PracticeSubmissionRevised]) -> None:
+        """The practice's next version, with the same one-outcome rules as a submission: the
+        version remembers the message's id and fingerprint, so a replay is answered again."""
+        revision = event.data
+        sender = Request(revision.partner, revision.external_id, event.id, "practice")
+        practice_id = derived_id("partner", revision.partner, revision.external_id)
+        problems = metadata_problems(revision.metadata)
+        document = await store.practices.find_one({"_id": practice_id}, HIDDEN_FIELDS)
+        if document is None:
+            problems.append(FieldError("external_id", "no practice was submitted with this external_id", "not_found"))
+        if problems:
+            await sender.reject(runtime, problems)
+            return
+        assert document is not None
+        digest = content_digest(revision)
+        applied = next((entry for entry in document["versions"] if entry.get("request_id") == event.id), None)
+        if applied is not None:
+            if applied.get("request_digest") == digest:
+                await sender.accept(runtime, practice_id)  # the same message again: the same answer
+                return
+            problems.append(FieldError("ce_id", "this message id was sent before with other content", "conflict"))
+        elif document["status"] not in ALLOWED_FROM["edit"]:
+            reason = f"the practice is {document['status']}: a revision is taken when it is not in review"
+            problems.append(FieldError("external_id", reason, "conflict"))
+        if problems:
+            await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection_event(runtime, problems)])
+            return
+        edit = Edit(metadata=revision.metadata, body=revision.body)
+        try:
+            await store.new_version(
+                document,
+                edit,
+                f"partner:{revision.partner}",
+                request_id=event.id,
+                request_digest=digest,
+                extra_events=[sender.acceptance_event(runtime, practice_id)],
+            )
+        except Conflict as error:  # changed meanwhile (a reviewer assigned): read it again
+            raise TransientError(str(error)) from error
 
     @consumer.on_refused(PRACTICE_SUBMISSIONS)
     async def broken_submission(message: RefusedMessage) -> None:

@@ -139,7 +139,11 @@ class PracticeStore:
         return dict(shown)
 
     async def change(
-        self, document: Document, set_fields: Document, events: list[Contract], push: Document | None = None
+        self,
+        document: Document,
+        set_fields: Document,
+        events: Sequence[Contract | Outgoing],
+        push: Document | None = None,
     ) -> Document:
         """Apply a change guarded by the revision read; the index is told in the same write."""
         update = _marked(set_fields)
@@ -161,6 +165,20 @@ class PracticeStore:
     async def edit(self, practice_id: str, edit: Edit, caller: Principal) -> Document:
         document = await self.get(practice_id)
         policies.require_author(document, caller)
+        return await self.new_version(document, edit, caller.member_id)
+
+    async def new_version(
+        self,
+        document: Document,
+        edit: Edit,
+        by: str,
+        *,
+        request_id: str | None = None,
+        request_digest: str | None = None,
+        extra_events: Sequence[Contract | Outgoing] = (),
+    ) -> Document:
+        """The edit as the practice's next version (by an author, or a partner's revision with
+        its message's id and fingerprint, so that a replay is known as one)."""
         rules.require("edit", document["status"])
         at = now()
         version = len(document["versions"]) + 1  # after a rejected version too, which stays in the history
@@ -174,15 +192,16 @@ class PracticeStore:
             version=version,
             changed_fields=changed,
             metadata=edit.metadata,
-            updated_by=caller.member_id,
+            updated_by=by,
             updated_at=at,
         )
         entry = {
             "version": version,
             "metadata": edit.metadata.model_dump(),
             "body": edit.body,
-            "by": caller.member_id,
+            "by": by,
             "at": at,
+            **({"request_id": request_id, "request_digest": request_digest} if request_id else {}),
         }
         return await self.change(
             document,
@@ -193,7 +212,7 @@ class PracticeStore:
                 "body": edit.body,
                 "public": rules.kept_public(document),
             },
-            [event],
+            [event, *extra_events],
             push={"versions": entry},
         )
 
