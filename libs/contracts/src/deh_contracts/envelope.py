@@ -32,6 +32,9 @@ def sequence_text(number: int) -> str:
 
 
 CONTENT_TYPE: Final = "application/json"
+# What a partner may send in one message (the value, decompressed): a practice with its whole
+# body and metadata is well under it; a larger one is answered with a rejection, not read.
+MAX_INBOUND_BYTES: Final = 512 * 1024
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
@@ -118,6 +121,16 @@ def to_kafka(event: CloudEvent[DataT]) -> KafkaRecord:
     )
 
 
+def _media_type(content_type: str) -> str:
+    """`application/json; charset=utf-8` is `application/json` (JSON is UTF-8); anything else
+    stays as it is, to be refused by name."""
+    media_type, _, parameters = content_type.partition(";")
+    charset = parameters.strip().lower().replace(" ", "")
+    if media_type.strip().lower() == CONTENT_TYPE and charset in ("", "charset=utf-8", 'charset="utf-8"'):
+        return CONTENT_TYPE
+    return content_type
+
+
 def header_map(
     headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] | list[tuple[str, bytes | None]],
 ) -> dict[str, str]:
@@ -164,7 +177,7 @@ def from_kafka(
                 "type": spec.type_name,
                 "subject": attributes["ce_subject"],
                 "time": attributes["ce_time"],
-                "datacontenttype": attributes.get("content-type", CONTENT_TYPE),
+                "datacontenttype": _media_type(attributes.get("content-type", CONTENT_TYPE)),
                 "dataschema": attributes.get("ce_dataschema", SCHEMA_URN_PREFIX + spec.type_name),
                 "traceparent": attributes.get("traceparent"),
                 "tracestate": attributes.get("tracestate"),

@@ -12,11 +12,13 @@ from typing import Any
 
 from deh_contracts.compatibility import breaking_changes
 from deh_contracts.envelope import SCHEMA_URN_PREFIX
+from deh_contracts.partner_guide import partner_guide
 from deh_contracts.registry import TOPICS, MessageType, all_types
 
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = LIBRARY_ROOT / "schemas"
 CATALOGUE_FILE = LIBRARY_ROOT / "CATALOGUE.md"
+PARTNER_GUIDE_FILE = LIBRARY_ROOT.parents[1] / "docs" / "partners.md"
 
 
 def json_schema(spec: MessageType) -> dict[str, Any]:
@@ -41,6 +43,7 @@ def expected_files() -> dict[Path, str]:
         SCHEMA_DIR / f"{type_name}.json": render(json_schema(spec)) for type_name, spec in sorted(all_types().items())
     }
     files[CATALOGUE_FILE] = catalogue_markdown()
+    files[PARTNER_GUIDE_FILE] = partner_guide()
     return files
 
 
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink()
     for path, content in expected_files().items():
         path.write_text(content)
-    print(f"wrote {len(list(SCHEMA_DIR.glob('*.json')))} schemas and {CATALOGUE_FILE.name}")
+    print(f"wrote {len(list(SCHEMA_DIR.glob('*.json')))} schemas, {CATALOGUE_FILE.name} and {PARTNER_GUIDE_FILE.name}")
     return 0
 
 

@@ -38,7 +38,7 @@ from pymongo.errors import ConnectionFailure
 
 from deh_contracts import CloudEvent, Contract, ContractError, from_kafka, new_event, spec_of
 from deh_contracts.catalogue.dead_letters import MessageDeadLettered
-from deh_contracts.envelope import header_map
+from deh_contracts.envelope import MAX_INBOUND_BYTES, header_map
 from deh_contracts.errors import FieldError
 from deh_contracts.registry import MESSAGE_TYPES, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, Topic
 from deh_platform.errors import NotYetKnown, TransientError
@@ -54,9 +54,6 @@ from deh_platform.telemetry import (
 )
 
 log = logging.getLogger(__name__)
-# What a partner may send in one message (the value, decompressed): a practice with its whole
-# body and metadata is well under it; a larger one is answered with a rejection, not read.
-MAX_INBOUND_BYTES = 512 * 1024
 
 DataT = TypeVar("DataT", bound=Contract)
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
@@ -164,6 +161,19 @@ class Parsed:
         """The topic the message was first published on (a re-driven one names it in a header)."""
         topic = str(self.record.topic)
         return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if topic == REDRIVE.name else topic
+
+
+def _subject_mismatch(record: Record, event: CloudEvent[Any]) -> list[FieldError]:
+    """A partner's message is keyed, and its `ce_subject` set, by the id it names (its
+    `external_id`): outcomes and partitions follow the key, so a different one is refused."""
+    expected = spec_of(event.data).subject_of(event.data)
+    key = (record.key or b"").decode("utf-8", errors="replace")
+    problems = []
+    if key != expected:
+        problems.append(FieldError("(key)", f"the record's key must be {expected!r}, the message's id", "mismatch"))
+    if event.subject != expected:
+        problems.append(FieldError("ce_subject", f"must be {expected!r}, the message's id", "mismatch"))
+    return problems
 
 
 def _too_large(size: int) -> ContractError:
@@ -436,6 +446,8 @@ class EventConsumer:
             )
         except ContractError as error:
             parsed.error = error
+        if origin.inbound and parsed.event is not None and (mismatch := _subject_mismatch(record, parsed.event)):
+            parsed.event, parsed.error = None, ContractError("a message whose key or subject is not its id", mismatch)
         if unknown_values:
             values_unknown.add(len(unknown_values), {"group": self.group, "type": parsed.type_name})
             log.info("consumer %s: kept values newer than this service: %s", self.group, ", ".join(unknown_values))

@@ -35,10 +35,9 @@ from deh_contracts.catalogue.inbound import (
 )
 from deh_contracts.catalogue.membership import SquadOutputRecorded
 from deh_contracts.catalogue.practices import PracticeMetadata
-from deh_contracts.envelope import KafkaRecord
+from deh_contracts.envelope import MAX_INBOUND_BYTES, KafkaRecord
 from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform import operations
-from deh_platform.consumer import MAX_INBOUND_BYTES
 from deh_platform.idempotency import derived_id
 from deh_practices.domain.query_text import MAX_TERMS
 from deh_practices.domain.search import encode_cursor
@@ -363,12 +362,17 @@ async def test_partner_messages_are_held_to_the_contract_before_anything_is_stor
         new_event(partner_request(misnamed, tag).model_copy(update={"partner": "SALTO Team"}), source="/x")
     )
 
-    await produce(servers, with_invented, huge, named)
+    rekeyed = to_kafka(new_event(partner_request(f"salto-{tag}-3", tag), source="/partners/salto"))
+    wrong_key = f"salto-{tag}-other"
+    rekeyed = KafkaRecord(rekeyed.topic, wrong_key.encode(), rekeyed.value, rekeyed.headers)
+
+    await produce(servers, with_invented, huge, named, rekeyed)
 
     reasons = {
         event.subject: event.data["reasons"]
-        for event in await published_events(servers, OUTCOMES, [invented, oversized, misnamed], at_least=3)
+        for event in await published_events(servers, OUTCOMES, [invented, oversized, misnamed, wrong_key], at_least=4)
     }
+    assert [reason["location"] for reason in reasons[wrong_key]] == ["(key)"], "keyed by its external_id"
     assert [reason["location"] for reason in reasons[invented]] == ["data.metadata.$where"]
     assert [reason["kind"] for reason in reasons[oversized]] == ["too_large"]
     assert [reason["location"] for reason in reasons[misnamed]] == ["data.partner"]
