@@ -11,6 +11,7 @@ tolerant: a value that a newer producer added is accepted as it is and reported 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import date
 from importlib import resources
@@ -34,6 +35,7 @@ SECTORS: list[str] = TAXONOMIES["sectors"]
 ORGANISATION_TYPES: list[str] = TAXONOMIES["organisation_types"]
 EVENT_KINDS: list[str] = TAXONOMIES["event_kinds"]
 EU_LEVEL_TARGETS: dict[str, str] = {target["id"]: target["text"] for target in TAXONOMIES["eu_level_targets"]}
+SPDX_LICENCES: list[str] = TAXONOMIES["spdx_licences"]
 
 
 UNKNOWN_VALUES = "deh_unknown_values"
@@ -84,6 +86,28 @@ EventKind = Annotated[str, AfterValidator(one_of("event kind", EVENT_KINDS)), en
 EuLevelTarget = Annotated[
     str, AfterValidator(one_of("EU-level target", EU_LEVEL_TARGETS)), enum_schema(EU_LEVEL_TARGETS)
 ]
+
+LICENCE_REF_PATTERN = r"^LicenseRef-[A-Za-z0-9.-]{1,80}$"
+_spdx_licence = one_of("SPDX licence id", SPDX_LICENCES)
+
+
+def _licence(value: str, info: ValidationInfo) -> str:
+    return value if re.fullmatch(LICENCE_REF_PATTERN, value) else _spdx_licence(value, info)
+
+
+SpdxLicence = Annotated[
+    str,
+    AfterValidator(_licence),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "enum": SPDX_LICENCES},
+                {"type": "string", "pattern": LICENCE_REF_PATTERN, "maxLength": 91},
+            ]
+        }
+    ),
+]
+"""An SPDX licence id (`CC-BY-4.0`), `NOASSERTION` while none is chosen, or `LicenseRef-...`."""
 
 # The id of a member, practice, event or any other resource, as a request or a token names it:
 # letters, digits, "_" and "-", so that no id can become a MongoDB operator or field path.

@@ -712,3 +712,23 @@ async def test_the_pages_of_a_search_show_the_library_as_it_was_at_the_first_pag
     )
     assert ended.status_code == 422
     assert ended.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_a_licence_stored_as_free_text_becomes_noassertion_and_the_practice_reads_again(
+    practices: ServiceUnderTest,
+) -> None:
+    practice_id = await submit(practices, "author-1", metadata(f"t{uuid.uuid4().hex[:8]}"))
+    stored = practices.runtime.db.practices
+    await stored.update_one({"_id": practice_id}, {"$set": {"metadata.licence": "to be chosen by the team"}})
+    assert (
+        await practices.client.get(f"/practices/{practice_id}", headers=practices.caller("author-1"))
+    ).status_code == 500
+
+    assert await practices.app.state.store.licences_as_spdx() == 1
+
+    again = await practices.client.get(f"/practices/{practice_id}", headers=practices.caller("author-1"))
+    assert again.json()["metadata"]["licence"] == "NOASSERTION"
+    refused = await practices.client.post(
+        "/practices", json={"metadata": {**metadata("x"), "licence": "CC BY"}}, headers=practices.caller("author-1")
+    )
+    assert refused.json()["detail"][0]["loc"] == ["body", "metadata", "licence"]

@@ -23,6 +23,7 @@ from deh_practices.domain.analysis import (
 from deh_practices.domain.practices import (
     CRITERIA,
     Review,
+    is_web_address,
     kept_public,
     metadata_problems,
     public_view,
@@ -263,3 +264,21 @@ def test_a_language_whose_analyzers_are_missing_falls_back_to_standard_and_is_re
     # Languages without any analyzer of their own are not a degradation.
     assert degraded_languages(choose_analyses(only_stempel)) == []
     assert degraded_languages(choose_analyses(set())) == sorted(LANGUAGE_ANALYSES)
+
+
+@pytest.mark.parametrize(
+    ("link", "web"),
+    [
+        ("https://example.org/guide", True),
+        ("http://example.org:8080/a?b=c", True),
+        ("https://", False),
+        ("https:///path", False),
+        ("ftp://example.org", False),
+        ("example.org/guide", False),
+        ("https://exa mple.org", False),
+        ("https://example.org:99999", False),
+        ("javascript:alert(1)", False),
+    ],
+)
+def test_a_link_is_an_absolute_web_address(link: str, web: bool) -> None:
+    assert is_web_address(link) is web

@@ -16,6 +16,7 @@ from deh_contracts.vocabulary import (
     IscedLevel,
     Language,
     Sector,
+    SpdxLicence,
     enum_schema,
     one_of,
 )
@@ -31,7 +32,7 @@ LocalizedTitle = dict[Language, Annotated[str, Field(min_length=1, max_length=30
 LocalizedSummary = dict[Language, Annotated[str, Field(min_length=1, max_length=3000)]]
 Topic = Annotated[str, Field(min_length=1, max_length=80)]
 Label = Annotated[str, Field(min_length=1, max_length=120)]
-Licence = Annotated[str, Field(min_length=1, max_length=100, description="An SPDX identifier such as CC-BY-4.0.")]
+Licence = SpdxLicence
 Link = Annotated[str, Field(min_length=1, max_length=2000)]
 MAX_LIST = 30
 

@@ -137,7 +137,7 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
             title={"en": submission.title},
             summary={"en": submission.summary},
             languages=["en"],
-            licence="to be chosen by the team",
+            licence="NOASSERTION",  # the team chooses it before the practice is submitted
             links=submission.links,
             result_type="tool",
             origin=Origin(kind="hackathon", reference=submission.team_id),

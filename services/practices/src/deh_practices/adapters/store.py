@@ -4,6 +4,7 @@ marking the practice for the search index in the same write."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from deh_contracts.catalogue.practices import (
     PracticeUpdated,
 )
 from deh_contracts.registry import Contract
+from deh_contracts.vocabulary import LICENCE_REF_PATTERN, SPDX_LICENCES
 from deh_platform.creation import Creation, forget_caller
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.identity import Principal
@@ -33,6 +35,7 @@ from deh_practices.domain import policies
 from deh_practices.domain import practices as rules
 from deh_practices.domain.practices import Edit, Review, Status
 
+log = logging.getLogger(__name__)
 Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("practices",)
 PENDING = "search_pending"
@@ -51,6 +54,19 @@ class PracticeStore:
         await self.practices.create_index([("status", ASCENDING), ("last_reviewed_at", ASCENDING)])
         await self.practices.create_index("author_ids")
         await self.people.create_indexes()
+
+    async def licences_as_spdx(self) -> int:
+        """Practices stored before licences were SPDX ids (free text then) get NOASSERTION, so that
+        they can be read and shown again; their authors choose the licence when they next edit."""
+        valid = {"$in": SPDX_LICENCES}
+        free_text = {
+            "metadata.licence": {"$not": valid},
+            "$nor": [{"metadata.licence": {"$regex": LICENCE_REF_PATTERN}}],
+        }
+        changed = await self._touch_all(free_text, {"metadata.licence": "NOASSERTION"})
+        if changed:
+            log.warning("%d practices had a licence that is no SPDX id: now NOASSERTION", changed)
+        return changed
 
     async def authors_as_known(self, member_ids: list[str]) -> list[Document]:
         """The authors as a practice stores them: a list (a member id is never a field name), each

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -164,8 +165,10 @@ def metadata_problems(metadata: PracticeMetadata) -> list[FieldError]:
                     )
                 )
     for index, link in enumerate(metadata.links):
-        if not link.startswith(("https://", "http://")):
-            problems.append(FieldError(f"metadata.links.{index}", "a link must be an http(s) URL", "value_error"))
+        if not is_web_address(link):
+            problems.append(
+                FieldError(f"metadata.links.{index}", "a link must be an absolute http(s) URL", "value_error")
+            )
     if metadata.origin.kind in ("eu_project", "squad", "hackathon") and not metadata.origin.reference:
         problems.append(
             FieldError(
@@ -173,3 +176,15 @@ def metadata_problems(metadata: PracticeMetadata) -> list[FieldError]:
             )
         )
     return problems
+
+
+def is_web_address(link: str) -> bool:
+    """An absolute http or https URL with a host, and no spaces or control characters in it."""
+    if any(character.isspace() or ord(character) < 32 for character in link):
+        return False
+    try:
+        parts = urlsplit(link)
+        parts.port  # noqa: B018 (an invalid port raises here)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
