@@ -26,18 +26,19 @@ EXAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 # Why a message is rejected: the `kind` of each reason of a rejection.
 REJECTION_KINDS = {
-    "missing": "a required field or CloudEvents header is missing",
+    "missing": "a required field or CloudEvents header is missing, or the message has no value",
     "extra_forbidden": "a field the contract does not have (at any depth: check its spelling)",
     "string_too_long / too_long / too_short": "a text or list outside its bounds (see the JSON Schema)",
     "string_pattern_mismatch": "`partner` or `external_id` not of the shape the contract gives",
     "value_error": "a value outside its vocabulary, or a rule across fields (a title in a language "
     "the practice does not declare, a link that is not http(s), an origin without its reference)",
     "too_large": f"the message is over {MAX_INBOUND_BYTES // 1024} KiB; it was not read",
+    "more": "the message has more problems than are listed",
     "wrong_topic": "a type of the hub's that this topic does not take (`ce_type`)",
     "mismatch": "the record's key or `ce_subject` is not the message's `external_id`",
     "duplicate": "another message already submitted this `external_id` (send a revision instead)",
-    "conflict": "this `ce_id` was sent before with other content, or the practice cannot take a "
-    "revision now (in review, rejected, archived)",
+    "conflict": "practices: this `ce_id` was sent before with other content, or the practice cannot "
+    "take a revision now (in its first review, rejected, archived); an observation's correction is no conflict",
     "not_found": "a revision of an `external_id` never submitted",
 }
 
@@ -115,8 +116,12 @@ def partner_guide() -> str:
         "",
         "The same message sent again (the same `ce_id` and content), for example because you did not see",
         "its outcome, gets the same outcome again, with the same `ce_id`: deduplicate outcomes on it. A",
-        "message the hub cannot read at all is answered with `partner` `unknown` when its JSON has none,",
-        "its key as `external_id`, and `<topic>:<partition>:<offset>` as `request_id` when it has no `ce_id`.",
+        "message the hub cannot read at all is answered with `partner` `unknown` unless its JSON names one of",
+        "the right shape, its key as `external_id` (`unknown` if the key has not the shape of one; so is an",
+        "outcome of a `mismatch` keyed), and `<topic>:<partition>:<offset>` as `request_id` when it has no",
+        "`ce_id`. A message the hub fails to process for a reason of its own (a server away, a fault) is",
+        "tried again; one that still fails goes to the operators' dead letters, and its outcome comes when",
+        "they send it again. At most 50 reasons are listed, then how many more.",
         "",
         "| kind | meaning |",
         "|---|---|",

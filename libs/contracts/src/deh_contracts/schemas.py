@@ -77,9 +77,14 @@ def catalogue_markdown() -> str:
         topic = spec.topic
         lines.append(
             f"| `{type_name}` | `{topic.name}` | `{spec.subject_field}` | {topic.producer} | "
-            f"{', '.join(topic.consumers) or '-'} | {spec.description.splitlines()[0]} |"
+            f"{', '.join(topic.consumers) or '-'} | {_first_sentence(spec.description)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _first_sentence(text: str) -> str:
+    sentence = " ".join(text.split()).split(". ")[0]
+    return sentence if sentence.endswith(".") else sentence + "."
 
 
 def stale_files() -> list[Path]:

@@ -44,7 +44,9 @@ def writes(user: str, *topics: str) -> list[Grant]:
 
 
 def reads(user: str, *topics: str, groups_prefixed: str) -> list[Grant]:
-    """Reading topics in consumer groups whose names start with `groups_prefixed`."""
+    """Reading topics in consumer groups whose names start with `groups_prefixed`: end it with a
+    character that the principal's names cannot have (`salto.`, not `salto-`, which would also
+    give partner `salto-eu`'s groups)."""
     return [
         *(Grant(user, "read", "topic", topic) for topic in topics),
         Grant(user, "read", "group", groups_prefixed, prefixed=True),

@@ -421,6 +421,11 @@ class EventConsumer:
         if origin is None:
             parsed.skip = "re-driven to another group"
             return parsed
+        if record.value is None and origin.inbound:
+            parsed.error = ContractError(
+                "a message without a value", [FieldError("(message)", "it is empty", "missing")]
+            )
+            return parsed
         if record.value is None:
             parsed.tombstone = True
             if origin.name not in self.tombstone_handlers:

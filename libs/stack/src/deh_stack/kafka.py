@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ from deh_stack.tools import java
 
 SCRAM = "SCRAM-SHA-512"
 ADMIN = "admin"
+_SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 class KafkaServer(Server):
@@ -34,6 +36,9 @@ class KafkaServer(Server):
         super().__init__(config)
         if users is not None and ADMIN not in users:
             raise ValueError(f"a secured Kafka needs the {ADMIN!r} user")
+        # Names and passwords go into a JAAS line and a storage tool argument: no quotes or brackets.
+        if users is not None and not all(_SAFE.fullmatch(text) for pair in users.items() for text in pair):
+            raise ValueError("Kafka user names and passwords are letters, digits, '-' and '_'")
         self.users = users
 
     def client_settings(self, user: str = ADMIN) -> dict[str, str]:
@@ -62,6 +67,8 @@ class KafkaServer(Server):
     def prepare(self) -> None:
         super().prepare()
         properties = self.folder / "server.properties"
+        properties.touch(mode=0o600)  # it holds the admin's password when secured
+        properties.chmod(0o600)
         properties.write_text(self._properties())
         log_config = self.folder / "log4j2.properties"
         log_config.write_text(resources.text("kafka-log4j2.properties"))
@@ -100,12 +107,15 @@ class KafkaServer(Server):
 
     def _secured(self, plain: dict[str, str]) -> dict[str, str]:
         """The listener for clients and brokers speaks SASL/SCRAM; the controller's listener
-        stays PLAINTEXT on 127.0.0.1, which makes its callers (this node itself) ANONYMOUS: a
-        super user like admin. A deployment secures that listener too (deploy/)."""
+        stays PLAINTEXT, bound to 127.0.0.1 whatever the stack's host, which makes its callers
+        (this node itself, or anyone on this machine) ANONYMOUS: a super user like admin. Right
+        for one local node; a cluster's controllers authenticate too (decision 0017)."""
         client_listener = f"SASL_PLAINTEXT://{self.config.host}:{self.config.ports['kafka']}"
+        controller = f"127.0.0.1:{self.config.ports['kafka_controller']}"
         login = f'username="{ADMIN}" password="{self.users[ADMIN]}";' if self.users else ""
         return {
-            "listeners": plain["listeners"].replace("PLAINTEXT://", "SASL_PLAINTEXT://", 1),
+            "listeners": f"{client_listener},CONTROLLER://{controller}",
+            "controller.quorum.voters": f"1@{controller}",
             "advertised.listeners": client_listener,
             "inter.broker.listener.name": "SASL_PLAINTEXT",
             "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",

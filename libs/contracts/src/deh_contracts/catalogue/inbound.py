@@ -22,41 +22,43 @@ SubmissionKind = Annotated[
 
 
 # What a partner names itself and its items by: short, and safe as a Kafka key and in an id.
-PartnerName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+PARTNER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$"
+PartnerName = Annotated[str, Field(min_length=1, max_length=100, pattern=PARTNER_PATTERN)]
+MAX_BODY = 50_000
+ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=EXTERNAL_ID_PATTERN)]
+
+
+class _PracticeFromPartner(Contract):
+    """What a partner sends of a practice, submitted or revised."""
+
+    partner: PartnerName = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
+    external_id: ExternalId = Field(description="The partner's own id; outcomes are keyed by it.")
+    metadata: PracticeMetadata
+    body: str = Field("", max_length=MAX_BODY)
+    author_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field([], max_length=30)
 
 
 @message_type(PREFIX + "practice-submission.requested.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
-class PracticeSubmissionRequested(Contract):
+class PracticeSubmissionRequested(_PracticeFromPartner):
     """A partner system submits a practice (for example a SALTO or EU project result). Every
     message on the topic gets one outcome: a replay of a message (same `ce_id`, same content)
     gets the same outcome again, with the same id; another message for a submitted
     `external_id` is rejected as `duplicate`; the same `ce_id` with other content as
     `conflict`; a message of another type is rejected at `ce_type`. Partners are held to the
-    contract: a field it does not have is refused (at any depth), as is a message over 512 KiB."""
-
-    partner: PartnerName = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
-    external_id: ExternalId = Field(description="The partner's own id; outcomes are keyed by it.")
-    metadata: PracticeMetadata
-    body: str = Field("", max_length=50_000)
-    author_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field([], max_length=30)
+    contract: a field it does not have is refused (at any depth), as is a message over the size
+    limit (docs/partners.md)."""
 
 
 @message_type(PREFIX + "practice-submission.revised.v1", topic=PRACTICE_SUBMISSIONS, subject="external_id")
-class PracticeSubmissionRevised(Contract):
+class PracticeSubmissionRevised(_PracticeFromPartner):
     """A partner revises a practice it submitted (the same `partner` and `external_id`): the new
-    metadata and body become the practice's next version, reviewed again before it is public (a
+    metadata and body become the practice's next version, submitted for review again (a
     published practice stays public, as published, meanwhile). Answered like a submission:
     accepted with the practice's id (a replay: the same outcome again), or rejected:
     `not_found` for an `external_id` never submitted, `conflict` for a practice that is being
-    reviewed (send it again after the review), rejected or archived, or a message id sent
-    before with other content."""
-
-    partner: PartnerName
-    external_id: ExternalId
-    metadata: PracticeMetadata
-    body: str = Field("", max_length=50_000)
-    author_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field([], max_length=30)
+    reviewed for the first time (send it again after the review), rejected or archived, or a
+    message id sent before with other content."""
 
 
 @message_type(PREFIX + "observation.submitted.v1", topic=OBSERVATIONS, subject="external_id")

@@ -16,7 +16,7 @@ from deh_contracts.registry import EVENTS, MEMBERSHIP, PEOPLE, PRACTICE_SUBMISSI
 from deh_platform.consumer import RefusedMessage
 from deh_platform.errors import Conflict, TransientError
 from deh_platform.idempotency import derived_id
-from deh_platform.partners import Request, content_digest
+from deh_platform.partners import Answers, Request, content_digest
 from deh_platform.records import HIDDEN_FIELDS
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.store import PracticeStore
@@ -32,6 +32,7 @@ SQUAD_OUTPUT_TYPES: dict[str, ResultType] = {
 
 def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     consumer = runtime.consumer([PRACTICE_SUBMISSIONS, MEMBERSHIP, PEOPLE, EVENTS])
+    answers = Answers(runtime.db.partner_answers)
 
     async def accounts(people: list[str], event: CloudEvent[Any]) -> list[str]:
         """The authors' account ids (events name members by reference); erased ones are left out."""
@@ -40,83 +41,96 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     @consumer.on(PracticeSubmissionRequested)
     async def partner_submission(event: CloudEvent[PracticeSubmissionRequested]) -> None:
         """Every message gets one outcome, and the same message (its id and content) the same
-        outcome, with the same id, however often it comes: partners retry when an outcome is
-        lost. Another message for a submitted practice is a duplicate; the same id with other
-        content is a conflict."""
+        outcome, with the same id, however often it comes and whatever changed since: partners
+        retry when an outcome is lost (decision 0018). So a message is first looked up as
+        answered before (a rejection kept, or the practice it created), then checked."""
         request = event.data
         sender = Request(request.partner, request.external_id, event.id, "practice")
         practice_id = derived_id("partner", request.partner, request.external_id)
-        problems = metadata_problems(request.metadata)
-        if problems:
-            await sender.reject(runtime, problems)
-            return
         digest = content_digest(request)
+        if await sender.answer_again(runtime, answers, digest):
+            return
         existing = await store.practices.find_one({"_id": practice_id}, {"request_id": 1, "request_digest": 1})
-        if existing is None:
-            await store.create(
-                practice_id=practice_id,
-                metadata=request.metadata,
-                body=request.body,
-                author_ids=[],
-                author_names=request.author_names,
-                status="submitted",
-                created_by=f"partner:{request.partner}",
-                # The acceptance goes through the practice's outbox, with its creation.
-                extra_events=[sender.acceptance_event(runtime, practice_id)],
-                request_id=event.id,
-                request_digest=digest,
-            )
+        if existing is not None and existing["request_id"] == event.id:
+            await accepted_again(sender, practice_id, existing.get("request_digest", digest), digest)
             return
-        if existing["request_id"] == event.id and existing.get("request_digest", digest) == digest:
-            await sender.accept(runtime, practice_id)  # the same message again: the same answer
+        if problems := metadata_problems(request.metadata):
+            await sender.reject(runtime, problems, answers, digest)
             return
-        if existing["request_id"] == event.id:
-            problem = FieldError("ce_id", "this message id was sent before with other content", "conflict")
-        else:
-            problem = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
-        # Through the practice's outbox, so that it leaves after that practice's acceptance.
-        await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection_event(runtime, [problem])])
+        if existing is not None:
+            duplicate = FieldError("external_id", f"already submitted as practice {practice_id}", "duplicate")
+            await reject_after_acceptances(sender, practice_id, [duplicate], digest)
+            return
+        await store.create(
+            practice_id=practice_id,
+            metadata=request.metadata,
+            body=request.body,
+            author_ids=[],
+            author_names=request.author_names,
+            status="submitted",
+            created_by=f"partner:{request.partner}",
+            # The acceptance goes through the practice's outbox, with its creation.
+            extra_events=[sender.acceptance_event(runtime, practice_id)],
+            request_id=event.id,
+            request_digest=digest,
+        )
 
     @consumer.on(PracticeSubmissionRevised)
     async def partner_revision(event: CloudEvent[PracticeSubmissionRevised]) -> None:
-        """The practice's next version, with the same one-outcome rules as a submission: the
+        """The practice's next version, with the same one-outcome rules as a submission: each
         version remembers the message's id and fingerprint, so a replay is answered again."""
         revision = event.data
         sender = Request(revision.partner, revision.external_id, event.id, "practice")
         practice_id = derived_id("partner", revision.partner, revision.external_id)
-        problems = metadata_problems(revision.metadata)
+        digest = content_digest(revision)
+        if await sender.answer_again(runtime, answers, digest):
+            return
         document = await store.practices.find_one({"_id": practice_id}, HIDDEN_FIELDS)
+        if document is not None:
+            if document.get("request_id") == event.id:  # the submission's id, reused
+                await sender.conflict(runtime, digest)
+                return
+            applied = next((entry for entry in document["versions"] if entry.get("request_id") == event.id), None)
+            if applied is not None:
+                await accepted_again(sender, practice_id, applied.get("request_digest"), digest)
+                return
+        problems = metadata_problems(revision.metadata)
         if document is None:
             problems.append(FieldError("external_id", "no practice was submitted with this external_id", "not_found"))
-        if problems:
-            await sender.reject(runtime, problems)
+            await sender.reject(runtime, problems, answers, digest)
             return
-        assert document is not None
-        digest = content_digest(revision)
-        applied = next((entry for entry in document["versions"] if entry.get("request_id") == event.id), None)
-        if applied is not None:
-            if applied.get("request_digest") == digest:
-                await sender.accept(runtime, practice_id)  # the same message again: the same answer
-                return
-            problems.append(FieldError("ce_id", "this message id was sent before with other content", "conflict"))
-        elif document["status"] not in ALLOWED_FROM["edit"]:
+        if document["status"] not in ALLOWED_FROM["edit"]:
             reason = f"the practice is {document['status']}: a revision is taken when it is not in review"
             problems.append(FieldError("external_id", reason, "conflict"))
         if problems:
-            await runtime.write(store.practices, {"_id": practice_id}, {}, [sender.rejection_event(runtime, problems)])
+            await reject_after_acceptances(sender, practice_id, problems, digest)
             return
-        edit = Edit(metadata=revision.metadata, body=revision.body)
         try:
             await store.new_version(
                 document,
-                edit,
+                Edit(metadata=revision.metadata, body=revision.body),
                 f"partner:{revision.partner}",
+                status="submitted",  # a partner has no submit step: the version goes to review
                 request_id=event.id,
                 request_digest=digest,
                 extra_events=[sender.acceptance_event(runtime, practice_id)],
             )
         except Conflict as error:  # changed meanwhile (a reviewer assigned): read it again
             raise TransientError(str(error)) from error
+
+    async def accepted_again(sender: Request, practice_id: str, kept_digest: str | None, digest: str) -> None:
+        if kept_digest in (None, digest):
+            await sender.accept(runtime, practice_id)  # the same message again: the same answer
+        else:
+            await sender.conflict(runtime, digest)
+
+    async def reject_after_acceptances(
+        sender: Request, practice_id: str, problems: list[FieldError], digest: str
+    ) -> None:
+        """Kept, then through the practice's outbox: it leaves after the practice's acceptances."""
+        rejection = sender.rejection_event(runtime, problems)
+        await answers.keep(sender.request_id, digest, rejection)
+        await runtime.write(store.practices, {"_id": practice_id}, {}, [rejection])
 
     @consumer.on_refused(PRACTICE_SUBMISSIONS)
     async def broken_submission(message: RefusedMessage) -> None:

@@ -189,6 +189,7 @@ class PracticeStore:
         edit: Edit,
         by: str,
         *,
+        status: Status | None = None,
         request_id: str | None = None,
         request_digest: str | None = None,
         extra_events: Sequence[Contract | Outgoing] = (),
@@ -222,7 +223,7 @@ class PracticeStore:
         return await self.change(
             document,
             {
-                "status": rules.status_after_edit(document["status"]),
+                "status": status or rules.status_after_edit(document["status"]),
                 "version": version,
                 "metadata": entry["metadata"],
                 "body": edit.body,

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from deh_contracts.catalogue.inbound import MAX_BODY
 from deh_contracts.catalogue.practices import PracticeMetadata, ReviewDecision
 from deh_contracts.errors import FieldError
 from deh_contracts.vocabulary import WholeNumber
@@ -45,7 +46,7 @@ class Submission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metadata: PracticeMetadata
-    body: str = Field("", max_length=50_000)
+    body: str = Field("", max_length=MAX_BODY)
     submit: bool = True
 
 
@@ -53,7 +54,7 @@ class Edit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metadata: PracticeMetadata
-    body: str = Field("", max_length=50_000)
+    body: str = Field("", max_length=MAX_BODY)
 
 
 class Review(BaseModel):
