@@ -45,11 +45,9 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
         retry when an outcome is lost (decision 0018). So a message is first looked up as
         answered before (a rejection kept, or the practice it created), then checked."""
         request = event.data
-        sender = Request(request.partner, request.external_id, event.id, "practice")
-        practice_id = derived_id("partner", request.partner, request.external_id)
-        digest = content_digest(request)
-        if await sender.answer_again(runtime, answers, digest):
+        if (opened := await not_answered(event)) is None:
             return
+        sender, practice_id, digest = opened
         existing = await store.practices.find_one({"_id": practice_id}, {"request_id": 1, "request_digest": 1})
         if existing is not None and existing["request_id"] == event.id:
             await accepted_again(sender, practice_id, existing.get("request_digest", digest), digest)
@@ -80,11 +78,9 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
         """The practice's next version, with the same one-outcome rules as a submission: each
         version remembers the message's id and fingerprint, so a replay is answered again."""
         revision = event.data
-        sender = Request(revision.partner, revision.external_id, event.id, "practice")
-        practice_id = derived_id("partner", revision.partner, revision.external_id)
-        digest = content_digest(revision)
-        if await sender.answer_again(runtime, answers, digest):
+        if (opened := await not_answered(event)) is None:
             return
+        sender, practice_id, digest = opened
         document = await store.practices.find_one({"_id": practice_id}, HIDDEN_FIELDS)
         if document is not None:
             if document.get("request_id") == event.id:  # the submission's id, reused
@@ -117,6 +113,18 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
             )
         except Conflict as error:  # changed meanwhile (a reviewer assigned): read it again
             raise TransientError(str(error)) from error
+
+    async def not_answered(
+        event: CloudEvent[PracticeSubmissionRequested] | CloudEvent[PracticeSubmissionRevised],
+    ) -> tuple[Request, str, str] | None:
+        """The sender, the practice and the content's fingerprint of a message not rejected
+        before (one that was is answered again here: None)."""
+        data = event.data
+        sender = Request(data.partner, data.external_id, event.id, "practice")
+        digest = content_digest(data)
+        if await sender.answer_again(runtime, answers, digest):
+            return None
+        return sender, derived_id("partner", data.partner, data.external_id), digest
 
     async def accepted_again(sender: Request, practice_id: str, kept_digest: str | None, digest: str) -> None:
         if kept_digest in (None, digest):
