@@ -45,6 +45,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     app.state.store = store
     app.state.index = index
     app.state.links = links
+    app.state.public_url = settings.public_url.rstrip("/")
     return app
 
 

@@ -21,3 +21,5 @@ class PracticesSettings(ServiceSettings):
     # How often the index upgrade job looks whether the live index was made by an older mapping
     # version (then it rebuilds it, on one replica); 0: never (an operator runs the rebuild).
     search_upgrade_check_seconds: float = 60.0
+    # Where the public reads a practice (its id appended): identifiers in the open metadata.
+    public_url: str = "http://127.0.0.1:18102/practices"

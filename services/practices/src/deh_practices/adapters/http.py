@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from xml.etree import ElementTree
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata
@@ -27,6 +29,7 @@ from deh_practices.domain.discovery import (
     suggest_query,
     suggestions,
 )
+from deh_practices.domain.open_metadata import dublin_core, learning_resource
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import (
     SearchRequest,
@@ -292,6 +295,39 @@ async def related(
     practice = await store.visible(practice_id, caller)
     answer = await index.run(related_query(practice_id, index.alias, practice["metadata"], size))
     return RelatedPractices(hits=[hit_of(hit) for hit in answer["hits"]["hits"]])
+
+
+PublicUrl = Annotated[str, Depends(from_app("public_url"))]
+
+
+async def published(practice_id: str, store: PracticeStore) -> Document:
+    """A practice as the public sees it, or 404: open metadata describes published ones only."""
+    shown = policies.view_for(await store.get(practice_id), None)
+    if shown is None:
+        raise NotFound(f"no published practice {practice_id}")
+    return dict(shown)
+
+
+@router.get(
+    "/practices/{practice_id}/lrmi",
+    tags=["open metadata"],
+    responses={200: {"content": {"application/ld+json": {}}}, **errors(404)},
+)
+async def as_learning_resource(practice_id: ResourceId, store: Store, public_url: PublicUrl) -> Response:
+    """The published practice as a schema.org LearningResource with LRMI properties (JSON-LD)."""
+    resource = learning_resource(await published(practice_id, store), f"{public_url}/{practice_id}")
+    return Response(json.dumps(resource, ensure_ascii=False), media_type="application/ld+json")
+
+
+@router.get(
+    "/practices/{practice_id}/dc",
+    tags=["open metadata"],
+    responses={200: {"content": {"application/xml": {}}}, **errors(404)},
+)
+async def as_dublin_core(practice_id: ResourceId, store: Store, public_url: PublicUrl) -> Response:
+    """The published practice as simple Dublin Core, in the `oai_dc` container OAI-PMH uses."""
+    record = dublin_core(await published(practice_id, store), f"{public_url}/{practice_id}")
+    return Response(ElementTree.tostring(record, encoding="unicode"), media_type="application/xml")
 
 
 class LinkCheckState(BaseModel):
