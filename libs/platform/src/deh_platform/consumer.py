@@ -176,16 +176,24 @@ def _subject_mismatch(record: Record, event: CloudEvent[Any]) -> list[FieldError
     return problems
 
 
-def _too_large(size: int) -> ContractError:
-    problem = FieldError("(message)", f"{size} bytes, at most {MAX_INBOUND_BYTES} are taken", "too_large")
-    return ContractError("a message too large", [problem])
-
-
-def _foreign_type(type_name: str, topic: Topic) -> ContractError:
-    """A partner sent a type of the hub's that travels on another topic: a refusal to answer."""
-    accepted = ", ".join(spec.type_name for spec in MESSAGE_TYPES.values() if spec.topic == topic)
-    problem = FieldError("ce_type", f"{type_name} is not sent on {topic.name}, which takes {accepted}", "wrong_topic")
-    return ContractError("a message of a type this topic does not take", [problem])
+def _refused_unread(record: Record, type_name: str, topic: Topic) -> ContractError | None:
+    """What a partner's message is refused for before it is read (and then answered, never
+    skipped): no value, too large a value, or a type of the hub's that travels elsewhere."""
+    if record.value is None:
+        return ContractError("a message without a value", [FieldError("(message)", "it has no value", "missing")])
+    if len(record.value) > MAX_INBOUND_BYTES:
+        problem = FieldError(
+            "(message)", f"{len(record.value)} bytes, at most {MAX_INBOUND_BYTES} are taken", "too_large"
+        )
+        return ContractError("a message too large", [problem])
+    known = MESSAGE_TYPES.get(type_name)
+    if known is not None and known.topic != topic:
+        accepted = ", ".join(spec.type_name for spec in MESSAGE_TYPES.values() if spec.topic == topic)
+        problem = FieldError(
+            "ce_type", f"{type_name} is not sent on {topic.name}, which takes {accepted}", "wrong_topic"
+        )
+        return ContractError("a message of a type this topic does not take", [problem])
+    return None
 
 
 @dataclass(frozen=True)
@@ -421,22 +429,13 @@ class EventConsumer:
         if origin is None:
             parsed.skip = "re-driven to another group"
             return parsed
-        if record.value is None and origin.inbound:
-            parsed.error = ContractError(
-                "a message without a value", [FieldError("(message)", "it is empty", "missing")]
-            )
+        if origin.inbound and (refusal := _refused_unread(record, parsed.type_name, origin)):
+            parsed.error = refusal  # answered before it is read
             return parsed
         if record.value is None:
             parsed.tombstone = True
             if origin.name not in self.tombstone_handlers:
                 parsed.skip = "a tombstone nobody here handles"
-            return parsed
-        if origin.inbound and len(record.value) > MAX_INBOUND_BYTES:
-            parsed.error = _too_large(len(record.value))  # answered before it is read
-            return parsed
-        known = MESSAGE_TYPES.get(parsed.type_name)
-        if origin.inbound and known is not None and known.topic != origin:
-            parsed.error = _foreign_type(parsed.type_name, origin)  # answered, never skipped
             return parsed
         if parsed.type_name in MESSAGE_TYPES and parsed.type_name not in self.handlers and self.projection is None:
             parsed.skip = "not handled here"
