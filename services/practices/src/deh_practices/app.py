@@ -46,6 +46,11 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     app.state.index = index
     app.state.links = links
     app.state.public_url = settings.public_url.rstrip("/")
+    app.state.oai = {
+        "repository": settings.oai_repository,
+        "admin_email": settings.oai_admin_email,
+        "page_size": str(settings.oai_page_size),
+    }
     return app
 
 

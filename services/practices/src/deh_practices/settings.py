@@ -23,3 +23,8 @@ class PracticesSettings(ServiceSettings):
     search_upgrade_check_seconds: float = 60.0
     # Where the public reads a practice (its id appended): identifiers in the open metadata.
     public_url: str = "http://127.0.0.1:18102/practices"
+    # OAI-PMH: the repository's part of record identifiers (oai:<it>:<practice id>, a domain
+    # name the hub controls in a deployment) and whom harvesters write to.
+    oai_repository: str = "hub.localhost"
+    oai_admin_email: str = "hub-admin@localhost"
+    oai_page_size: int = 100

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from xml.etree import ElementTree
+from xml.etree.ElementTree import Element
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Origin, PracticeMetadata
-from deh_contracts.vocabulary import Identifier
+from deh_contracts.vocabulary import IDENTIFIER_PATTERN, Identifier
 from deh_platform.auth import Caller, MaybeCaller, Principal, members_only, requires
 from deh_platform.creation import NewResource
 from deh_platform.errors import InvalidInput, NotFound
 from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
+from deh_platform.records import HIDDEN_FIELDS
 from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.links import LinkChecks
-from deh_practices.adapters.store import Document, PracticeStore, names_of
-from deh_practices.domain import policies
+from deh_practices.adapters.store import HARVESTED, Document, PracticeStore, names_of
+from deh_practices.domain import oai, policies
+from deh_practices.domain import practices as rules
 from deh_practices.domain.discovery import (
     MAX_RELATED,
     Suggestion,
@@ -328,6 +333,123 @@ async def as_dublin_core(practice_id: ResourceId, store: Store, public_url: Publ
     """The published practice as simple Dublin Core, in the `oai_dc` container OAI-PMH uses."""
     record = dublin_core(await published(practice_id, store), f"{public_url}/{practice_id}")
     return Response(ElementTree.tostring(record, encoding="unicode"), media_type="application/xml")
+
+
+OaiSettings = Annotated[dict[str, str], Depends(from_app("oai"))]
+IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+
+
+@router.api_route(
+    "/oai",
+    methods=["GET", "POST"],
+    tags=["open metadata"],
+    responses={200: {"content": {"text/xml": {}}, "description": "An OAI-PMH 2.0 answer, or its error element."}},
+)
+async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, settings: OaiSettings) -> Response:
+    """OAI-PMH 2.0 for harvesting repositories: Identify, ListMetadataFormats, ListSets,
+    ListIdentifiers, ListRecords (resumption tokens, `from`/`until`, sets by sector and country)
+    and GetRecord, in `oai_dc`; archived practices are deleted records. Errors are the protocol's
+    (HTTP 200 with an `error` element). GET with query arguments or POST with a form."""
+    form = await request.form() if request.method == "POST" else None
+    items = form.multi_items() if form is not None else request.query_params.multi_items()
+    arguments: dict[str, list[str]] = {}
+    for name, value in items:
+        arguments.setdefault(name, []).append(str(value)[:1000])
+    base_url = f"{public_url.rsplit('/', 1)[0]}/oai"
+    try:
+        verb, given = oai.request_of(arguments)
+    except oai.OaiError as problem:
+        root, _ = oai.envelope(base_url, None, {})
+        oai.error(root, problem)
+        return _xml(root)
+    root, answer = oai.envelope(base_url, verb, given)
+    try:
+        await _answer(verb, given, answer, store, public_url, settings)
+    except oai.OaiError as problem:
+        root, _ = oai.envelope(base_url, verb, given)
+        oai.error(root, problem)
+    return _xml(root)
+
+
+async def _answer(
+    verb: str, given: dict[str, str], answer: Element, store: PracticeStore, public_url: str, settings: dict[str, str]
+) -> None:
+    records = _Records(store, public_url, settings["repository"], int(settings["page_size"]))
+    if verb == "Identify":
+        oai.identify(answer, f"{public_url.rsplit('/', 1)[0]}/oai", settings["admin_email"], oai.EARLIEST)
+    elif verb == "ListMetadataFormats":
+        if "identifier" in given:
+            await records.harvested(given["identifier"])
+        oai.metadata_formats(answer)
+    elif verb == "ListSets":
+        if "resumptionToken" in given:
+            raise oai.OaiError("badResumptionToken", "ListSets gives no resumptionToken")
+        oai.list_sets(answer)
+    elif verb == "GetRecord":
+        if given["metadataPrefix"] not in oai.METADATA_FORMATS:
+            raise oai.OaiError("cannotDisseminateFormat", f"no metadata format {given['metadataPrefix']}")
+        records.add(answer, *await records.harvested(given["identifier"]), with_metadata=True)
+    else:
+        await records.list(answer, oai.selection_of(given), with_metadata=verb == "ListRecords")
+
+
+@dataclass(frozen=True)
+class _Records:
+    """The practices as OAI-PMH records of this repository."""
+
+    store: PracticeStore
+    public_url: str
+    repository: str
+    page_size: int
+
+    def identifier(self, practice_id: str) -> str:
+        return f"oai:{self.repository}:{practice_id}"
+
+    async def harvested(self, oai_identifier: str) -> tuple[Document, bool]:
+        prefix = f"oai:{self.repository}:"
+        practice_id = oai_identifier.removeprefix(prefix)
+        found = None
+        if oai_identifier.startswith(prefix) and IDENTIFIER.fullmatch(practice_id):
+            found = await self.store.practices.find_one({"_id": practice_id, **HARVESTED}, HIDDEN_FIELDS)
+        if found is None:
+            raise oai.OaiError("idDoesNotExist", f"no record {oai_identifier} in this repository")
+        return _shown(found)
+
+    def add(self, answer: Element, practice: Document, deleted: bool, *, with_metadata: bool) -> None:
+        identifier = self.identifier(practice["_id"])
+        if not with_metadata:
+            oai.header(answer, identifier, practice, deleted)
+            return
+        metadata = oai.with_schema(dublin_core(practice, f"{self.public_url}/{practice['_id']}"))
+        oai.record(answer, identifier, practice, deleted, metadata)
+
+    async def list(self, answer: Element, selection: oai.Selection, *, with_metadata: bool) -> None:
+        """One page, then a resumption token when more follow (an empty one on the last page of
+        a resumed list, as the protocol asks)."""
+        page, total = await self.store.harvest(selection, self.page_size + 1)
+        shown = [_shown(practice) for practice in page[: self.page_size]]
+        wanted = [(p, gone) for p, gone in shown if not selection.set_spec or selection.set_spec in oai.sets_of(p)]
+        more = len(page) > self.page_size
+        if not wanted and selection.after is None and not more:
+            raise oai.OaiError("noRecordsMatch", "no record matches these arguments")
+        for practice, deleted in wanted:
+            self.add(answer, practice, deleted, with_metadata=with_metadata)
+        if more or selection.after is not None:
+            last = page[self.page_size - 1] if more else None
+            token = selection.token((last["updated_at"].isoformat(), last["_id"])) if last else None
+            oai.resumption(answer, token, total)
+
+
+def _shown(practice: Document) -> tuple[Document, bool]:
+    """A harvested practice as the public saw it last, and whether it is a deleted record."""
+    if practice["status"] == "archived":
+        return practice, True
+    return {**(rules.public_view(practice) or practice)}, False
+
+
+def _xml(root: ElementTree.Element) -> Response:
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode")
+    return Response(body, media_type="text/xml; charset=utf-8")
 
 
 class LinkCheckState(BaseModel):

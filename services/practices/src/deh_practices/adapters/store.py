@@ -31,13 +31,15 @@ from deh_platform.outbox import Outgoing
 from deh_platform.people import MemberCopies, stand_in
 from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
-from deh_practices.domain import policies
+from deh_practices.domain import oai, policies
 from deh_practices.domain import practices as rules
 from deh_practices.domain.practices import Edit, Review, Status
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("practices",)
+# What OAI-PMH harvests: published practices, and archived ones as deleted records.
+HARVESTED: Document = {"$or": [{"status": {"$in": ["published", "archived"]}}, {"public": {"$ne": None}}]}
 PENDING = "search_pending"
 
 
@@ -294,6 +296,29 @@ class PracticeStore:
             practice_id=document["_id"], reason=reason, archived_by=caller.member_id, archived_at=at
         )
         return await self.change(document, {"status": "archived", "public": None}, [event])
+
+    async def harvest(self, selection: oai.Selection, size: int) -> tuple[list[Document], int]:
+        """One page of the harvested practices in the order of their last change (then id), and
+        how many the whole list has. A set is looked for in the current and the kept version;
+        the caller checks the public view (oai.sets_of)."""
+        query: Document = {**HARVESTED}
+        conditions: list[Document] = []
+        if selection.since or selection.until:
+            moments = {"$gte": selection.since, "$lte": selection.until}
+            conditions.append({"updated_at": {key: value for key, value in moments.items() if value is not None}})
+        if selection.set_spec:
+            kind, _, value = selection.set_spec.partition(":")
+            field = {"sector": "sectors", "country": "countries"}[kind]
+            conditions.append({"$or": [{f"metadata.{field}": value}, {f"public.metadata.{field}": value}]})
+        if conditions:
+            query = {"$and": [query, *conditions]}
+        total = await self.practices.count_documents(query)
+        if selection.after:
+            moment, last_id = datetime.fromisoformat(selection.after[0]), selection.after[1]
+            after = {"$or": [{"updated_at": {"$gt": moment}}, {"updated_at": moment, "_id": {"$gt": last_id}}]}
+            query = {"$and": [query, after]}
+        found = self.practices.find(query, HIDDEN_FIELDS).sort([("updated_at", ASCENDING), ("_id", ASCENDING)])
+        return [document async for document in found.limit(size)], total
 
     async def review_queue(self) -> list[Document]:
         query = {"$or": [{"status": {"$in": ["submitted", "in_review"]}}, {"status": "published", "stale": True}]}
