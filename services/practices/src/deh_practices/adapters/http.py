@@ -339,12 +339,11 @@ OaiSettings = Annotated[dict[str, str], Depends(from_app("oai"))]
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 
-@router.api_route(
-    "/oai",
-    methods=["GET", "POST"],
-    tags=["open metadata"],
-    responses={200: {"content": {"text/xml": {}}, "description": "An OAI-PMH 2.0 answer, or its error element."}},
-)
+OAI_ANSWER = {200: {"content": {"text/xml": {}}, "description": "An OAI-PMH 2.0 answer, or its error element."}}
+
+
+@router.get("/oai", tags=["open metadata"], responses=OAI_ANSWER, operation_id="oai_pmh_get")
+@router.post("/oai", tags=["open metadata"], responses=OAI_ANSWER, operation_id="oai_pmh_post")
 async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, settings: OaiSettings) -> Response:
     """OAI-PMH 2.0 for harvesting repositories: Identify, ListMetadataFormats, ListSets,
     ListIdentifiers, ListRecords (resumption tokens, `from`/`until`, sets by sector and country)
