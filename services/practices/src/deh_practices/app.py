@@ -13,6 +13,7 @@ from deh_practices.adapters.index import SearchIndex
 from deh_practices.adapters.kafka import subscribe
 from deh_practices.adapters.links import LinkChecks, LinkPolicy
 from deh_practices.adapters.store import OUTBOX_COLLECTIONS, PracticeStore
+from deh_practices.domain import oai
 from deh_practices.settings import PracticesSettings
 
 
@@ -46,11 +47,12 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     app.state.index = index
     app.state.links = links
     app.state.public_url = settings.public_url.rstrip("/")
-    app.state.oai = {
-        "repository": settings.oai_repository,
-        "admin_email": settings.oai_admin_email,
-        "page_size": str(settings.oai_page_size),
-    }
+    app.state.oai = oai.Repository(
+        base_url=f"{app.state.public_url.rsplit('/', 1)[0]}/oai",
+        name=settings.oai_repository,
+        admin_email=settings.oai_admin_email,
+        page_size=settings.oai_page_size,
+    )
     return app
 
 

@@ -335,7 +335,7 @@ async def as_dublin_core(practice_id: ResourceId, store: Store, public_url: Publ
     return Response(ElementTree.tostring(record, encoding="unicode"), media_type="application/xml")
 
 
-OaiSettings = Annotated[dict[str, str], Depends(from_app("oai"))]
+OaiRepository = Annotated[oai.Repository, Depends(from_app("oai"))]
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 
@@ -345,7 +345,7 @@ OAI_ANSWER: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/oai", tags=["open metadata"], responses=OAI_ANSWER)
-async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, settings: OaiSettings) -> Response:
+async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, repository: OaiRepository) -> Response:
     """OAI-PMH 2.0 for harvesting repositories: Identify, ListMetadataFormats, ListSets,
     ListIdentifiers, ListRecords (resumption tokens, `from`/`until`, sets by sector and country)
     and GetRecord, in `oai_dc`; archived practices are deleted records. Errors are the protocol's
@@ -354,28 +354,25 @@ async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, setting
     arguments: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         arguments.setdefault(name, []).append(value[:1000])
-    base_url = f"{public_url.rsplit('/', 1)[0]}/oai"
     try:
         verb, given = oai.request_of(arguments)
     except oai.OaiError as problem:
-        root, _ = oai.envelope(base_url, None, {})
+        root, _ = oai.envelope(repository.base_url, None, {})
         oai.error(root, problem)
         return _xml(root)
-    root, answer = oai.envelope(base_url, verb, given)
+    root, answer = oai.envelope(repository.base_url, verb, given)
     try:
-        await _answer(verb, given, answer, store, public_url, settings)
+        await _answer(verb, given, answer, _Records(store, public_url, repository))
     except oai.OaiError as problem:
-        root, _ = oai.envelope(base_url, verb, given)
+        root, _ = oai.envelope(repository.base_url, verb, given)
         oai.error(root, problem)
     return _xml(root)
 
 
-async def _answer(
-    verb: str, given: dict[str, str], answer: Element, store: PracticeStore, public_url: str, settings: dict[str, str]
-) -> None:
-    records = _Records(store, public_url, settings["repository"], int(settings["page_size"]))
+async def _answer(verb: str, given: dict[str, str], answer: Element, records: _Records) -> None:
+    repository = records.repository
     if verb == "Identify":
-        oai.identify(answer, f"{public_url.rsplit('/', 1)[0]}/oai", settings["admin_email"], oai.EARLIEST)
+        oai.identify(answer, repository.base_url, repository.admin_email, oai.EARLIEST)
     elif verb == "ListMetadataFormats":
         if "identifier" in given:
             await records.harvested(given["identifier"])
@@ -385,8 +382,7 @@ async def _answer(
             raise oai.OaiError("badResumptionToken", "ListSets gives no resumptionToken")
         oai.list_sets(answer)
     elif verb == "GetRecord":
-        if given["metadataPrefix"] not in oai.METADATA_FORMATS:
-            raise oai.OaiError("cannotDisseminateFormat", f"no metadata format {given['metadataPrefix']}")
+        oai.disseminated(given["metadataPrefix"])
         records.add(answer, *await records.harvested(given["identifier"]), with_metadata=True)
     else:
         await records.list(answer, oai.selection_of(given), with_metadata=verb == "ListRecords")
@@ -398,14 +394,10 @@ class _Records:
 
     store: PracticeStore
     public_url: str
-    repository: str
-    page_size: int
-
-    def identifier(self, practice_id: str) -> str:
-        return f"oai:{self.repository}:{practice_id}"
+    repository: oai.Repository
 
     async def harvested(self, oai_identifier: str) -> tuple[Document, bool]:
-        prefix = f"oai:{self.repository}:"
+        prefix = self.repository.identifier("")
         practice_id = oai_identifier.removeprefix(prefix)
         found = None
         if oai_identifier.startswith(prefix) and IDENTIFIER.fullmatch(practice_id):
@@ -415,7 +407,7 @@ class _Records:
         return _shown(found)
 
     def add(self, answer: Element, practice: Document, deleted: bool, *, with_metadata: bool) -> None:
-        identifier = self.identifier(practice["_id"])
+        identifier = self.repository.identifier(practice["_id"])
         if not with_metadata:
             oai.header(answer, identifier, practice, deleted)
             return
@@ -425,16 +417,16 @@ class _Records:
     async def list(self, answer: Element, selection: oai.Selection, *, with_metadata: bool) -> None:
         """One page, then a resumption token when more follow (an empty one on the last page of
         a resumed list, as the protocol asks)."""
-        page, total = await self.store.harvest(selection, self.page_size + 1)
-        shown = [_shown(practice) for practice in page[: self.page_size]]
+        page, total = await self.store.harvest(selection, self.repository.page_size + 1)
+        shown = [_shown(practice) for practice in page[: self.repository.page_size]]
         wanted = [(p, gone) for p, gone in shown if not selection.set_spec or selection.set_spec in oai.sets_of(p)]
-        more = len(page) > self.page_size
+        more = len(page) > self.repository.page_size
         if not wanted and selection.after is None and not more:
             raise oai.OaiError("noRecordsMatch", "no record matches these arguments")
         for practice, deleted in wanted:
             self.add(answer, practice, deleted, with_metadata=with_metadata)
         if more or selection.after is not None:
-            last = page[self.page_size - 1] if more else None
+            last = page[self.repository.page_size - 1] if more else None
             token = selection.token((last["updated_at"].isoformat(), last["_id"])) if last else None
             oai.resumption(answer, token, total)
 

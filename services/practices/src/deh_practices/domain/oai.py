@@ -45,6 +45,20 @@ VERBS = {
 }
 
 
+@dataclass(frozen=True)
+class Repository:
+    """This repository as harvesters see it: where it answers, the part of record identifiers
+    that names it, whom to write to, and how many records a page of a list has."""
+
+    base_url: str
+    name: str
+    admin_email: str
+    page_size: int
+
+    def identifier(self, practice_id: str) -> str:
+        return f"oai:{self.name}:{practice_id}"
+
+
 class OaiError(Exception):
     """An OAI-PMH error: answered with HTTP 200 and an `error` element, as the protocol says."""
 
@@ -94,12 +108,16 @@ def request_of(arguments: Mapping[str, list[str]]) -> tuple[str, dict[str, str]]
     return verb, single
 
 
+def disseminated(prefix: str) -> str:
+    if prefix not in METADATA_FORMATS:
+        raise OaiError("cannotDisseminateFormat", f"no metadata format {prefix}; see ListMetadataFormats")
+    return prefix
+
+
 def selection_of(arguments: Mapping[str, str]) -> Selection:
     if "resumptionToken" in arguments:
         return _resumed(arguments["resumptionToken"])
-    prefix = arguments["metadataPrefix"]
-    if prefix not in METADATA_FORMATS:
-        raise OaiError("cannotDisseminateFormat", f"no metadata format {prefix}; see ListMetadataFormats")
+    prefix = disseminated(arguments["metadataPrefix"])
     set_spec = arguments.get("set")
     if set_spec is not None and set_spec not in SETS:
         raise OaiError("badArgument", f"no set {set_spec}; see ListSets")
