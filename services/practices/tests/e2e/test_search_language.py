@@ -47,6 +47,10 @@ LANGUAGE_TABLE = [
 ]
 
 
+# Czech učitel and Slovak učiteľ are one word once folded (and stemmed): each finds the other.
+KIN = {"cs": {"sk"}, "sk": {"cs"}}
+
+
 async def published(hub: ServiceUnderTest, tag: str, language: str, title: str, summary: str = "A practice.") -> str:
     body = metadata(tag, title={language: title}, summary={language: summary}, languages=[language])
     practice_id = await submit(hub, "author-2", body)
@@ -69,12 +73,16 @@ async def test_every_official_language_finds_inflected_forms_and_words_typed_wit
     }
     await found(practices, set(practice_of.values()), topics=[tag], size=50)
 
-    missed = []
+    language_of = {practice_id: language for language, practice_id in practice_of.items()}
+    found_by: dict[tuple[str, str], set[str]] = {}
     for language, base, _, without_diacritics in LANGUAGE_TABLE:
         for query in (base, without_diacritics):
-            if query and practice_of[language] not in ids(await search(practices, q=query, topics=[tag], size=50)):
-                missed.append(f"{language}: {query}")
-    assert missed == []
+            if query:
+                hits = ids(await search(practices, q=query, topics=[tag], size=50))
+                found_by[(language, query)] = {language_of[hit] for hit in hits}
+    assert [key for key, languages in found_by.items() if key[0] not in languages] == [], "each finds its own"
+    strays = {key: languages for key, languages in found_by.items() if not languages <= {key[0], *KIN.get(key[0], ())}}
+    assert strays == {}, "and no other language's practice"
 
 
 async def test_an_exact_match_ranks_above_one_found_without_diacritics(practices: ServiceUnderTest) -> None:
