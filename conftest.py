@@ -60,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # One token secret per test session, for the services in process and those in their own
     # process alike (they inherit the environment); none is committed.
     os.environ.setdefault("DEH_AUTH_SECRET", secrets.token_urlsafe(48))
+    # Services find a partner onboarded by a test within a second (30 by default).
+    os.environ.setdefault("DEH_KAFKA_PARTNER_DISCOVERY_SECONDS", "1")
     resource = Resource.create({"service.name": "deh-tests"})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(SimpleSpanProcessor(_SPANS))

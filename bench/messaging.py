@@ -31,6 +31,7 @@ from deh_platform.consumer import EventConsumer
 from deh_platform.idempotency import Effect, apply_all_once
 from deh_platform.outbox import Document, OutboxRelay, with_events
 from deh_platform.publishing import publish_event
+from deh_platform.settings import ServiceSettings
 from deh_platform.topics import ensure_topics
 from deh_stack.mongo import MongoServer
 from deh_stack.testing import ServerAddresses, private_server, provide_servers
@@ -86,9 +87,7 @@ def events(count: int) -> list[CloudEvent[Attendance]]:
 
 async def raw_produce(servers: ServerAddresses, topic: Topic, count: int) -> Result:
     """The fastest plain way to send the same records: hand them all over, then await the acks."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     records = [to_kafka(event) for event in events(count)]
     began = time.perf_counter()
@@ -109,7 +108,7 @@ class TimedProducer:
         self.latencies: list[float] = []
         self.all_acknowledged = asyncio.Event()
 
-    async def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
+    async def send(self, topic: str, value: bytes | None, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
         event_id = dict(headers)["ce_id"].decode()
         delivery = await self.producer.send(topic, value, key=key, headers=headers)
         delivery.add_done_callback(lambda _: self._acknowledged(event_id))
@@ -133,9 +132,7 @@ async def outbox_produce(
         await collection.insert_many(
             [{"_id": f"old-{n}", "attended": 0} for n in range(start, min(existing, start + 5000))]
         )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     written_at: dict[str, float] = {}
     timed = TimedProducer(producer, written_at, count)
@@ -182,7 +179,7 @@ async def raw_consume(servers: ServerAddresses, topic: Topic, count: int, *, gua
     totals = mongo[f"bench-{uuid.uuid4().hex[:6]}"].totals
     consumer = AIOKafkaConsumer(
         topic.name,
-        bootstrap_servers=servers.kafka_bootstrap,
+        **servers.kafka_options(),
         group_id=f"raw-{uuid.uuid4().hex[:6]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -219,7 +216,8 @@ def _update(record: Any, guarded: bool) -> tuple[Document, Document]:
 async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -> Result:
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
     totals = mongo[f"bench-{uuid.uuid4().hex[:6]}"].totals
-    broker = KafkaBroker(servers.kafka_bootstrap, acks="all", enable_idempotence=True, logger=None)
+    security = ServiceSettings.model_validate({"service_name": "bench", **servers.kafka_fields()}).kafka_security()
+    broker = KafkaBroker(servers.kafka_bootstrap, security=security, acks="all", enable_idempotence=True, logger=None)
     consumer = EventConsumer(f"platform-{uuid.uuid4().hex[:6]}", [topic], source="/deh/bench")
     handled = 0
     all_handled = asyncio.Event()
@@ -235,7 +233,7 @@ async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -
 
     await broker.start()
     began = time.perf_counter()
-    consuming = asyncio.create_task(consumer.run(servers.kafka_bootstrap, lambda event: publish_event(broker, event)))
+    consuming = asyncio.create_task(consumer.run(servers.kafka_options(), lambda event: publish_event(broker, event)))
     await all_handled.wait()
     elapsed = time.perf_counter() - began
     consuming.cancel()
@@ -248,7 +246,7 @@ async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -
 
 async def run(servers: ServerAddresses, background_mongo_url: str, count: int, existing: int) -> None:
     raw_topic, outbox_topic, crowded_topic, background_topic = BENCH_TOPIC, fresh_topic(), fresh_topic(), fresh_topic()
-    await ensure_topics(servers.kafka_bootstrap, [raw_topic, outbox_topic, crowded_topic, background_topic])
+    await ensure_topics(servers.kafka_options(), [raw_topic, outbox_topic, crowded_topic, background_topic])
 
     writes = await raw_writes(servers.mongo_url, count, "durable")
     raw = await raw_produce(servers, raw_topic, count)

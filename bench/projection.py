@@ -53,7 +53,7 @@ def stream_of(count: int) -> list[KafkaRecord]:
 
 
 async def produce(servers: ServerAddresses, topic: Topic, stream: Sequence[KafkaRecord]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", linger_ms=5)
     await producer.start()
     deliveries = [await producer.send(topic.name, r.value, key=r.key, headers=r.headers) for r in stream]
     await asyncio.gather(*deliveries)
@@ -67,7 +67,7 @@ async def raw(servers: ServerAddresses, topic: Topic, count: int) -> float:
     await MonitoringIndexes.named(index).ensure(search)
     consumer = AIOKafkaConsumer(
         topic.name,
-        bootstrap_servers=servers.kafka_bootstrap,
+        **servers.kafka_options(),
         group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -130,7 +130,7 @@ async def projecting(servers: ServerAddresses, topic: Topic, name: str) -> Async
     async def publish(_: object) -> None:
         raise AssertionError("the benchmark's events are all valid")
 
-    task = asyncio.create_task(consumer.run(servers.kafka_bootstrap, publish))
+    task = asyncio.create_task(consumer.run(servers.kafka_options(), publish))
     try:
         yield projection
     finally:
@@ -158,10 +158,10 @@ async def projected(servers: ServerAddresses, topic: Topic, count: int) -> float
 async def freshness(servers: ServerAddresses, rate: int, seconds: int) -> list[float]:
     """Events produced at a fixed rate while the projection runs: how long each waited."""
     topic = fresh_topic()
-    await ensure_topics(servers.kafka_bootstrap, [topic])
+    await ensure_topics(servers.kafka_options(), [topic])
     async with projecting(servers, topic, "fresh") as projection:
         await asyncio.sleep(3)  # the group joins
-        producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", linger_ms=5)
         await producer.start()
         total = rate * seconds
         began = time.perf_counter()
@@ -181,7 +181,7 @@ async def run(servers: ServerAddresses, counts: list[int], rate: int, seconds: i
     print(f"\nservers from {servers.origin}; {PARTITIONS} partitions\n")
     for count in counts:
         topic = fresh_topic()
-        await ensure_topics(servers.kafka_bootstrap, [topic])
+        await ensure_topics(servers.kafka_options(), [topic])
         await produce(servers, topic, stream_of(count))
         baseline = await raw(servers, topic, count)
         ours = await projected(servers, topic, count)

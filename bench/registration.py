@@ -96,9 +96,9 @@ async def service_path(servers: ServerAddresses, count: int, concurrency: int) -
     service = ServiceProcess(
         "events",
         {
-            **servers.environment(),
+            **servers.environment("events"),
             "DEH_EVENTS_MONGO_DATABASE": database,
-            "DEH_EVENTS_CONSUMER_GROUP": database,
+            "DEH_EVENTS_CONSUMER_GROUP": f"events-{database}",
             "DEH_EVENTS_LOG_LEVEL": "WARNING",
             "DEH_AUTH_SECRET": secret,
         },
@@ -137,9 +137,7 @@ async def raw_path(servers: ServerAddresses, count: int, concurrency: int) -> Re
     db = mongo[database]
     await db.seats.create_index("holder", unique=True, sparse=True)
     await db.seats.insert_many([{"_id": f"e:{n:05d}", "event_id": "e"} for n in range(count)])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     deliveries: list[asyncio.Future[Any]] = []
 

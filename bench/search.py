@@ -709,7 +709,7 @@ async def throughput(
 
 async def approve(servers: ServerAddresses, *member_ids: str) -> None:
     """Membership's news that these people are active members (only they submit and review)."""
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for member_id in member_ids:
@@ -787,15 +787,17 @@ def seconds(samples: list[float]) -> str:
 async def run(servers: ServerAddresses, args: argparse.Namespace) -> None:
     isolated = uuid.uuid4().hex[:8]
     database = f"bench-{isolated}"
-    settings = PracticesSettings(
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongo_url=servers.mongo_url,
-        opensearch_url=servers.opensearch_url,
-        mongo_database=database,
-        consumer_group=database,
-        search_alias=database,
-        auth_secret=secrets.token_urlsafe(48),  # the benchmark's own: it signs the tokens of part 3
-        log_level="WARNING",  # at INFO, every OpenSearch request is a log line on stdout
+    settings = PracticesSettings.model_validate(
+        {
+            **servers.kafka_fields("practices"),
+            "mongo_url": servers.mongo_url,
+            "opensearch_url": servers.opensearch_url,
+            "mongo_database": database,
+            "consumer_group": f"practices-{database}",
+            "search_alias": database,
+            "auth_secret": secrets.token_urlsafe(48),  # the benchmark's own: it signs the tokens of part 3
+            "log_level": "WARNING",  # at INFO, every OpenSearch request is a log line on stdout
+        }
     )
     author, reviewer = f"bench-author-{isolated}", f"bench-reviewer-{isolated}"
     app = create_app(settings)

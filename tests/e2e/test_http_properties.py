@@ -41,9 +41,9 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 @pytest.fixture(params=SERVICES)
 async def service(request: pytest.FixtureRequest, servers: ServerAddresses) -> AsyncIterator[ServiceProcess]:
     name: str = request.param
-    isolated = f"properties-{name}-{uuid.uuid4().hex[:8]}"
+    isolated = f"{name}-properties-{uuid.uuid4().hex[:8]}"  # its Kafka user's groups start with its name
     own = {"MONGO_DATABASE": isolated, "CONSUMER_GROUP": isolated, "SEARCH_ALIAS": isolated, "INDEX_PREFIX": isolated}
-    environment = {**servers.environment(), **{f"DEH_{name.upper()}_{key}": value for key, value in own.items()}}
+    environment = {**servers.environment(name), **{f"DEH_{name.upper()}_{key}": value for key, value in own.items()}}
     process = ServiceProcess(name, {**environment, f"DEH_{name.upper()}_LOG_LEVEL": "WARNING"})
     await process.start()
     yield process

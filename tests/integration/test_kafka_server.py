@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 async def create_topic(servers: ServerAddresses, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**servers.kafka_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
@@ -23,7 +23,7 @@ async def create_topic(servers: ServerAddresses, name: str, partitions: int) -> 
 
 
 async def produce(servers: ServerAddresses, topic: str, messages: list[tuple[str, str]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for key, value in messages:
@@ -35,7 +35,7 @@ async def produce(servers: ServerAddresses, topic: str, messages: list[tuple[str
 def consumer(servers: ServerAddresses, topic: str, group: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=servers.kafka_bootstrap,
+        **servers.kafka_options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -17,7 +17,7 @@ from typing import Final, Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from deh_contracts.errors import ContractError, FieldError
-from deh_contracts.registry import Contract, spec_for_type, spec_of
+from deh_contracts.registry import Contract, spec_for_type, spec_of, topic_name_of
 from deh_contracts.vocabulary import tolerant_reading
 
 DataT = TypeVar("DataT", bound=Contract)
@@ -114,7 +114,7 @@ def to_kafka(event: CloudEvent[DataT]) -> KafkaRecord:
         SEQUENCE_HEADER: event.sequence,
     }
     return KafkaRecord(
-        topic=spec_of(event.data).topic.name,
+        topic=topic_name_of(event.data),
         key=event.subject.encode(),
         value=event.data.model_dump_json().encode(),
         headers=[(name, value.encode()) for name, value in headers.items() if value is not None],

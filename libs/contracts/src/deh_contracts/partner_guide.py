@@ -23,6 +23,7 @@ from deh_contracts.envelope import CONTENT_TYPE, MAX_INBOUND_BYTES, SCHEMA_URN_P
 from deh_contracts.registry import TOPICS, Contract, MessageType, all_types
 
 EXAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+SECURITY_PROTOCOL = "SASL_SSL"  # SASL_PLAINTEXT on a developer's own machine only
 
 # Why a message is rejected: the `kind` of each reason of a rejection.
 REJECTION_KINDS = {
@@ -35,7 +36,8 @@ REJECTION_KINDS = {
     "too_large": f"the message is over {MAX_INBOUND_BYTES // 1024} KiB; it was not read",
     "more": "the message has more problems than are listed",
     "wrong_topic": "a type of the hub's that this topic does not take (`ce_type`)",
-    "mismatch": "the record's key or `ce_subject` is not the message's `external_id`",
+    "mismatch": "the record's key or `ce_subject` is not the message's `external_id`, or `partner` is not "
+    "the name in the topic's (location `partner`)",
     "duplicate": "another message already submitted this `external_id` (send a revision instead)",
     "conflict": "practices: this `ce_id` was sent before with other content, or the practice cannot "
     "take a revision now (in its first review, rejected, archived); an observation's correction is no conflict",
@@ -60,8 +62,7 @@ HEADERS = [
 
 
 def partner_guide() -> str:
-    inbound = [topic for topic in TOPICS if topic.inbound]
-    outcomes = [topic for topic in TOPICS if topic.name.endswith(".outcomes.v1")]
+    yours = [topic for topic in TOPICS if topic.per_partner]
     lines = [
         "# Partner guide",
         "",
@@ -72,19 +73,25 @@ def partner_guide() -> str:
         "",
         "## Connection",
         "",
-        "The hub's operators give you the bootstrap servers and your credentials. Kafka with SASL/SCRAM and",
-        "one principal per partner is built and tested (decision 0017) but not yet switched on in the hub's",
-        "deployments: until it is, the topics below are shared by every partner, and `partner` in a message",
-        "names its sender. Produce with `acks=all` and idempotence on.",
+        "The hub's operators onboard your system: they give you its name (`salto` in the examples: lower-case",
+        "letters, digits, `-` and `_`), the bootstrap servers and a password. Connect with",
+        f"SASL/SCRAM-SHA-512 (`security.protocol` `{SECURITY_PROTOCOL}`, `sasl.mechanism` `SCRAM-SHA-512`), the",
+        "name as user name. Your user writes your own inbound topics and reads your own outcomes, in consumer",
+        "groups whose names start with your name and a dot (`salto.portal`); Kafka refuses it anything else",
+        "(`TOPIC_AUTHORIZATION_FAILED`, `GROUP_AUTHORIZATION_FAILED`). Produce with `acks=all` and idempotence",
+        "on.",
         "",
         "## Topics",
+        "",
+        "Each partner has its own topics, `{partner}` being its name: the hub knows who sent a message by",
+        "the topic it was written to, which only that partner may write.",
         "",
         "| topic | you | types |",
         "|---|---|---|",
     ]
-    for topic in inbound:
+    for topic in yours:
         types = ", ".join(f"`{spec.type_name}`" for spec in _types_on(topic.name))
-        role = "read" if topic in outcomes else "write"
+        role = "write" if topic.inbound else "read"
         lines.append(f"| `{topic.name}` | {role} | {types} |")
     lines += [
         "",
@@ -99,13 +106,14 @@ def partner_guide() -> str:
         "",
         "Data: each type's JSON Schema is `libs/contracts/schemas/<type>.json`. A field the contract does not",
         f"have is refused, at any depth; a message over {MAX_INBOUND_BYTES // 1024} KiB is refused unread.",
-        "`partner`: lower-case letters, digits, `-` and `_`; `external_id`: your own id, letters, digits and",
-        "`. _ : / -`, at most 200 characters.",
+        "`partner`: your name, the one in the topic's (another is rejected as a `mismatch`); `external_id`:",
+        "your own id, letters, digits and `. _ : / -`, at most 200 characters. Ids are yours: another",
+        "partner's message with the same `ce_id` or `external_id` is another message, of another item.",
         "",
         "## Outcomes",
         "",
-        "Every message you send gets one outcome on the outcomes topic, keyed by its `external_id`, with",
-        "`request_id` = your message's `ce_id`:",
+        "Every message you send gets one outcome on your outcomes topic, keyed by its `external_id`, with",
+        "`request_id` = your message's `ce_id` (the outcome's own `ce_id` is the outcome's):",
         "",
         "- `eu.deh.inbound.submission.accepted.v1`: `accepted_id` is the hub's id of the practice or",
         "  observation. Accepted means stored: a practice is then `submitted`, and public only after the",
@@ -116,10 +124,10 @@ def partner_guide() -> str:
         "",
         "The same message sent again (the same `ce_id` and content), for example because you did not see",
         "its outcome, gets the same outcome again, with the same `ce_id`: deduplicate outcomes on it. A",
-        "message the hub cannot read at all is answered with `partner` `unknown` unless its JSON names one of",
-        "the right shape, its key as `external_id` (`unknown` if the key has not the shape of one; so is an",
-        "outcome of a `mismatch` keyed), and `<topic>:<partition>:<offset>` as `request_id` when it has no",
-        "`ce_id`. A message the hub fails to process for a reason of its own (a server away, a fault) is",
+        "message the hub cannot read at all is answered too: its key as `external_id` (`unknown` if the key",
+        "has not the shape of one; so is an outcome of a `mismatch` keyed), and `<topic>:<partition>:<offset>`",
+        "as `request_id` when it has no `ce_id`. A message the hub fails to process for a reason of its",
+        "own (a server away, a fault) is",
         "tried again; one that still fails goes to the operators' dead letters, and its outcome comes when",
         "they send it again. At most 50 reasons are listed, then how many more.",
         "",

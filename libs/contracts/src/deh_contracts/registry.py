@@ -6,6 +6,7 @@ field that holds its subject (the aggregate id, which is also the Kafka key).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,10 +18,22 @@ from deh_contracts.errors import ContractError, FieldError
 from deh_contracts.people import person_fields
 
 _FOREVER = "-1"
+# A partner system's name, as onboarding gives it (decision 0019): it names the partner's topics,
+# its Kafka user and its consumer groups (`<partner>.`), so no dots and nothing upper-case.
+PARTNER_NAME = r"[a-z0-9][a-z0-9_-]{0,99}"
+PARTNER = "{partner}"
+# The hub's services: each has its own Kafka user, which may touch only the topics that name it
+# below as producer or consumer (deh_platform.access).
+SERVICES = ("membership", "practices", "events", "monitoring")
+EVERY_SERVICE = "every service"
 
 
 @dataclass(frozen=True)
 class Topic:
+    """A topic, or with `{partner}` in its name a family of topics, one per partner system:
+    `deh.partner.{partner}.outcomes.v1` is `deh.partner.salto.outcomes.v1` for SALTO. Who writes
+    a partner's topic is who Kafka let write it, so the partner is known from the topic."""
+
     name: str
     key: str
     partitions: int
@@ -28,11 +41,32 @@ class Topic:
     consumers: tuple[str, ...]
     description: str
     config: dict[str, str] = field(default_factory=dict)
+    # Written by partner systems: read strictly, answered with an outcome.
+    inbound: bool = False
 
     @property
-    def inbound(self) -> bool:
-        """Written by partner systems: read strictly, answered with an outcome."""
-        return self.name.startswith("deh.inbound.")
+    def per_partner(self) -> bool:
+        return PARTNER in self.name
+
+    def of_partner(self, partner: str) -> str:
+        """The name of this family's topic for one partner."""
+        if not self.per_partner or not re.fullmatch(PARTNER_NAME, partner):
+            raise ValueError(f"{partner!r} is not a partner name, or {self.name} is not a topic per partner")
+        return self.name.replace(PARTNER, partner)
+
+    @property
+    def pattern(self) -> str:
+        """A regular expression of the names this topic (or family) has."""
+        head, _, tail = self.name.partition(PARTNER)
+        return re.escape(head) + (f"({PARTNER_NAME})" + re.escape(tail) if self.per_partner else "")
+
+    def partner_of(self, name: str) -> str | None:
+        """The partner whose topic of this family `name` is; None for a name of another topic."""
+        found = re.fullmatch(self.pattern, name) if self.per_partner else None
+        return found.group(1) if found else None
+
+    def names(self, name: str) -> bool:
+        return name == self.name or self.partner_of(name) is not None
 
 
 # Domain streams are kept forever: monitoring rebuilds its indexes by replaying them.
@@ -41,7 +75,7 @@ MEMBERSHIP = Topic(
     key="member, organisation, NAS or squad id",
     partitions=6,
     producer="membership",
-    consumers=("practices", "events", "monitoring"),
+    consumers=("practices", "monitoring"),
     description="Everything that happens to members, organisations, National Advisory Services and squads.",
     config={"retention.ms": _FOREVER},
 )
@@ -80,42 +114,47 @@ MONITORING = Topic(
     key="observation id",
     partitions=3,
     producer="monitoring",
-    consumers=(),
+    consumers=("monitoring",),  # its projection of observations is rebuilt from it
     description="External observations accepted into the monitoring of the Digital Education Action Plan.",
     config={"retention.ms": _FOREVER},
 )
+# Partners' topics: each partner writes its own inbound topics and reads its own outcomes, and
+# nobody else's (Kafka's ACLs, granted at onboarding: python -m deh_platform.operations partner).
 PRACTICE_SUBMISSIONS = Topic(
-    "deh.inbound.practice-submissions.v1",
+    "deh.partner.{partner}.practice-submissions.v1",
     key="the partner's own id of the practice",
     partitions=3,
     producer="partner systems (SALTO, EU project-results importers)",
     consumers=("practices",),
-    description="Practices that partner systems submit to the library.",
+    description="Practices that a partner system submits to the library.",
     config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+    inbound=True,
 )
 OBSERVATIONS = Topic(
-    "deh.inbound.observations.v1",
+    "deh.partner.{partner}.observations.v1",
     key="the partner's own id of the observation",
     partitions=3,
     producer="partner systems (national services, statistics importers)",
     consumers=("monitoring",),
     description="External observations (national figures, EU-funded project results) for monitoring.",
     config={"retention.ms": str(30 * 24 * 3600 * 1000)},
+    inbound=True,
 )
 OUTCOMES = Topic(
-    "deh.inbound.outcomes.v1",
+    "deh.partner.{partner}.outcomes.v1",
     key="the partner's own id of the submitted item",
     partitions=3,
     producer="practices, monitoring",
-    consumers=("partner systems",),
-    description="What happened to each inbound submission: accepted with the new id, or rejected with every reason.",
+    consumers=("the partner system",),
+    description="What happened to each of the partner's submissions: accepted with the new id, or rejected "
+    "with every reason.",
     config={"retention.ms": str(30 * 24 * 3600 * 1000)},
 )
 DEAD_LETTERS = Topic(
     "deh.deadletter.v1",
     key="the original message's key",
     partitions=3,
-    producer="every service",
+    producer=EVERY_SERVICE,
     consumers=("operators",),
     description="Messages a consumer could not process, with the reason and where they came from.",
     config={"retention.ms": str(90 * 24 * 3600 * 1000)},
@@ -125,7 +164,7 @@ REDRIVE = Topic(
     key="the original message's key",
     partitions=3,
     producer="operators (python -m deh_platform.operations redrive)",
-    consumers=("every service",),
+    consumers=(EVERY_SERVICE,),
     description="Dead letters sent back, byte for byte, to the consumer group that failed them "
     "(header deh_redrive_group; the original topic in deh_origin_topic). Other groups skip them.",
     config={"retention.ms": str(7 * 24 * 3600 * 1000)},
@@ -212,6 +251,12 @@ def spec_for_type(type_name: str) -> MessageType:
         raise ContractError(
             "unknown message type", [FieldError("type", f"{type_name!r} is not in the catalogue", "unknown_type")]
         ) from None
+
+
+def topic_name_of(data: Contract) -> str:
+    """Where a message goes: its type's topic, or the topic of the partner it names."""
+    topic = spec_of(data).topic
+    return topic.of_partner(str(getattr(data, "partner", ""))) if topic.per_partner else topic.name
 
 
 def types_on(topic: Topic) -> list[MessageType]:

@@ -1,5 +1,6 @@
-"""Who may do what on Kafka: access control entries (ACLs) for the principals that authenticate
-with SASL/SCRAM (services, partners), and granting them over the Kafka protocol (decision 0017).
+"""Who may do what on Kafka: SCRAM users for the principals that authenticate (services,
+partners), the access control entries (ACLs) that say what each may do, and both created over
+the Kafka protocol (decision 0017).
 
 A broker with the StandardAuthorizer and `allow.everyone.if.no.acl.found=false` refuses
 whatever no entry allows, so each principal gets exactly its topics and consumer groups.
@@ -7,20 +8,30 @@ whatever no entry allows, so each principal gets exactly its topics and consumer
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
+from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.types import CompactArray, CompactBytes, CompactString, Int8, Int16, Int32, Schema, TaggedFields
+
+from deh_contracts.registry import EVERY_SERVICE, PARTNER_NAME, SERVICES, TOPICS, Topic
+from deh_platform.topics import Replication, create_missing
+
+ADMIN = "admin"  # the super user of provisioning: brokers, topics, users and grants
 
 # The Kafka protocol's codes (org.apache.kafka.common.acl and .resource).
 _RESOURCE = {"topic": 2, "group": 3}
 _PATTERN = {False: 3, True: 4}  # literal, prefixed
-_OPERATION = {"read": 3, "write": 4, "describe": 8}
+_OPERATION = {"read": 3, "write": 4, "create": 5, "describe": 8, "describe_configs": 10}
 _ALLOW = 3
 
-Operation = Literal["read", "write", "describe"]
+Operation = Literal["read", "write", "create", "describe", "describe_configs"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,70 @@ def reads(user: str, *topics: str, groups_prefixed: str) -> list[Grant]:
     ]
 
 
+def service_grants(service: str) -> list[Grant]:
+    """What a service may do, from the registry: write the topics it produces, read those it
+    consumes in its own consumer groups (named after it: `practices`, `monitoring-observations`),
+    and create and check the topics it touches (each service creates what it needs at start).
+    Partners' topics are granted when each partner is onboarded (`partner_grants`)."""
+    touched = [topic.name for topic in TOPICS if not topic.per_partner and service in _users_of(topic)]
+    return [
+        *writes(service, *(topic.name for topic in TOPICS if not topic.per_partner and service in _writers(topic))),
+        *reads(
+            service,
+            *(topic.name for topic in TOPICS if not topic.per_partner and service in _readers(topic)),
+            groups_prefixed=service,
+        ),
+        *(Grant(service, operation, "topic", name) for name in touched for operation in ("create", "describe_configs")),
+    ]
+
+
+def partner_grants(partner: str) -> list[Grant]:
+    """What a partner may do, and what the services may do with its topics: the partner writes
+    its inbound topics and reads its outcomes in its own consumer groups (`salto.`); the services
+    read the inbound topics they consume and write the outcomes they give."""
+    families = [topic for topic in TOPICS if topic.per_partner]
+    granted = [
+        *writes(partner, *(topic.of_partner(partner) for topic in families if topic.inbound)),
+        *reads(
+            partner,
+            *(topic.of_partner(partner) for topic in families if not topic.inbound),
+            groups_prefixed=f"{partner}.",
+        ),
+    ]
+    for service in SERVICES:
+        granted += writes(service, *(topic.of_partner(partner) for topic in families if service in _writers(topic)))
+        granted += [
+            Grant(service, "read", "topic", topic.of_partner(partner))
+            for topic in families
+            if service in _readers(topic)
+        ]
+    return granted
+
+
+def partner_name_problem(partner: str) -> str | None:
+    """Why `partner` cannot be a partner's name, if it cannot: its groups and user must not be
+    a service's (whose consumer groups are granted by its name as a prefix)."""
+    if not re.fullmatch(PARTNER_NAME, partner):
+        return f"{partner!r} is not a partner name: lower-case letters, digits, '-' and '_', at most 100"
+    if partner == ADMIN or any(partner.startswith(service) for service in SERVICES):
+        return f"{partner!r} is taken: it is, or starts with, the name of the admin user or a service"
+    return None
+
+
+def _writers(topic: Topic) -> tuple[str, ...]:
+    return (
+        SERVICES if topic.producer == EVERY_SERVICE else tuple(s for s in SERVICES if s in topic.producer.split(", "))
+    )
+
+
+def _readers(topic: Topic) -> tuple[str, ...]:
+    return SERVICES if EVERY_SERVICE in topic.consumers else tuple(s for s in SERVICES if s in topic.consumers)
+
+
+def _users_of(topic: Topic) -> tuple[str, ...]:
+    return (*_writers(topic), *_readers(topic))
+
+
 async def grant(admin: AIOKafkaAdminClient, grants: Iterable[Grant]) -> None:
     """Create the entries (idempotent: an entry that exists is kept). The admin client must
     connect as a super user. aiokafka has the protocol's CreateAcls request but no method for
@@ -71,3 +146,103 @@ async def grant(admin: AIOKafkaAdminClient, grants: Iterable[Grant]) -> None:
         for error_code, message in response.creation_responses:
             if error_code:
                 raise GrantRefused(f"{entry}: error {error_code} {message}")
+
+
+# SCRAM users --------------------------------------------------------------------------------------
+# aiokafka has no AlterUserScramCredentials request (KIP-554, API key 51); it is defined here from
+# the protocol's message definition, version 0 (flexible: compact strings and tagged fields).
+
+SCRAM_ITERATIONS = 8192  # Kafka takes 4096 to 16384
+_SHA512 = 2  # the protocol's code of SCRAM-SHA-512
+
+
+class _ScramCredentialsResponse(Response):  # type: ignore[misc]
+    API_KEY = 51
+    API_VERSION = 0
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        (
+            "results",
+            CompactArray(
+                ("user", CompactString("utf-8")),
+                ("error_code", Int16),
+                ("error_message", CompactString("utf-8")),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("tags", TaggedFields),
+    )
+
+
+class _ScramCredentialsRequest(RequestStruct):  # type: ignore[misc]
+    FLEXIBLE_VERSION = True
+    API_KEY = 51
+    API_VERSION = 0
+    RESPONSE_TYPE = _ScramCredentialsResponse
+    SCHEMA = Schema(
+        ("deletions", CompactArray(("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields))),
+        (
+            "upsertions",
+            CompactArray(
+                ("name", CompactString("utf-8")),
+                ("mechanism", Int8),
+                ("iterations", Int32),
+                ("salt", CompactBytes),
+                ("salted_password", CompactBytes),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("tags", TaggedFields),
+    )
+
+
+class _UpsertScramUser(Request[_ScramCredentialsRequest]):  # type: ignore[misc]
+    API_KEY = 51
+
+    def __init__(self, name: str, password: str) -> None:
+        self._name = name
+        # The broker stores the salted password only (RFC 5802's Hi, PBKDF2 with HMAC-SHA-512):
+        # the password itself never leaves this process.
+        self._salt = secrets.token_bytes(32)
+        self._salted = hashlib.pbkdf2_hmac("sha512", password.encode(), self._salt, SCRAM_ITERATIONS)
+
+    def build(self, request_struct_class: type[_ScramCredentialsRequest]) -> _ScramCredentialsRequest:
+        upsertion: tuple[object, ...] = (self._name, _SHA512, SCRAM_ITERATIONS, self._salt, self._salted, {})
+        return request_struct_class([], [upsertion], {})
+
+
+class UserRefused(RuntimeError):
+    """The broker did not take a SCRAM user."""
+
+
+async def set_user(admin: AIOKafkaAdminClient, name: str, password: str) -> None:
+    """Create the SCRAM-SHA-512 user `name`, or give it a new password (a rotation: connections
+    open with the old one stay, new ones need the new one). The admin client must connect as a
+    super user; the controller takes the request from any broker."""
+    response = await admin._send_request(_UpsertScramUser(name, password))
+    for user, error_code, message, _ in response.results:
+        if error_code:
+            raise UserRefused(f"{user}: error {error_code} {message}")
+
+
+# Onboarding ---------------------------------------------------------------------------------------
+
+
+async def provision_service(admin: AIOKafkaAdminClient, service: str, password: str) -> None:
+    """A service's user and what it may do (again: idempotent, and a new password)."""
+    await set_user(admin, service, password)
+    await grant(admin, service_grants(service))
+
+
+async def onboard_partner(
+    admin: AIOKafkaAdminClient, partner: str, password: str, replication: Replication | None = None
+) -> list[str]:
+    """A partner's user, its topics and what it and the services may do with them; returns the
+    partner's topics. Again for the same partner: a new password, nothing else changes."""
+    if problem := partner_name_problem(partner):
+        raise ValueError(problem)
+    await set_user(admin, partner, password)
+    topics = {topic.of_partner(partner): topic for topic in TOPICS if topic.per_partner}
+    await create_missing(admin, topics, replication or Replication())
+    await grant(admin, partner_grants(partner))
+    return list(topics)

@@ -39,7 +39,7 @@ def asyncapi_document(runtime: ServiceRuntime, title: str) -> dict[str, Any]:
     def declare(topic: Topic, specs: list[MessageType], action: str, operation_id: str) -> None:
         channel = channels.setdefault(
             _name(topic.name),
-            {"address": topic.name, "description": topic.description, "messages": {}},
+            {"address": topic.name, "description": topic.description, "messages": {}, **_parameters(topic)},
         )
         for spec in specs:
             messages[_name(spec.type_name)] = _message(spec, schemas)
@@ -70,12 +70,29 @@ def asyncapi_document(runtime: ServiceRuntime, title: str) -> dict[str, Any]:
                 "variables": {
                     "bootstrap": {"default": "127.0.0.1:19092", "description": "DEH_KAFKA_BOOTSTRAP of the deployment"}
                 },
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
             }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {"messages": messages, "schemas": schemas, "securitySchemes": _SECURITY},
     }
+
+
+_SECURITY = {
+    "scram": {
+        "type": "scramSha512",
+        "description": "Each service and each partner system is its own Kafka user (SASL/SCRAM-SHA-512; "
+        "TLS in a deployment), and may touch only its own topics.",
+    }
+}
+
+
+def _parameters(topic: Topic) -> dict[str, Any]:
+    if not topic.per_partner:
+        return {}
+    partner = {"description": "The partner system's name, given at onboarding (e.g. salto)."}
+    return {"parameters": {"partner": partner}}
 
 
 def _message(spec: MessageType, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +105,14 @@ def _message(spec: MessageType, schemas: dict[str, Any]) -> dict[str, Any]:
         "contentType": "application/json",
         "headers": _HEADERS,
         "payload": payload,
-        "correlationId": {"location": "$message.header#/ce_id"},
+        # An answer names the message it answers in `request_id`; other messages are their own.
+        "correlationId": {
+            "location": "$message.payload#/request_id"
+            if "request_id" in spec.model.model_fields
+            else "$message.header#/ce_id"
+        },
     }
 
 
 def _name(value: str) -> str:
-    return value.replace(".", "_").replace("-", "_")
+    return value.replace(".", "_").replace("-", "_").replace("{", "").replace("}", "")

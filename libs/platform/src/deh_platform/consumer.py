@@ -23,7 +23,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias, TypeVar
@@ -163,12 +163,16 @@ class Parsed:
         return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if topic == REDRIVE.name else topic
 
 
-def _subject_mismatch(record: Record, event: CloudEvent[Any]) -> list[FieldError]:
+def _identity_mismatch(record: Record, event: CloudEvent[Any], partner: str | None) -> list[FieldError]:
     """A partner's message is keyed, and its `ce_subject` set, by the id it names (its
-    `external_id`): outcomes and partitions follow the key, so a different one is refused."""
+    `external_id`): outcomes and partitions follow the key, so a different one is refused. It
+    names the partner whose topic it was written to: Kafka let only that partner write there."""
     expected = spec_of(event.data).subject_of(event.data)
     key = (record.key or b"").decode("utf-8", errors="replace")
     problems = []
+    named = getattr(event.data, "partner", None)
+    if partner is not None and named != partner:
+        problems.append(FieldError("partner", f"must be {partner!r}, the partner whose topic this is", "mismatch"))
     if key != expected:
         problems.append(FieldError("(key)", f"the record's key must be {expected!r}, the message's id", "mismatch"))
     if event.subject != expected:
@@ -230,10 +234,12 @@ class EventConsumer:
         source: str,
         backoff: Backoff | None = None,
         batch_size: int = 500,
+        discovery_seconds: float = 30.0,
     ) -> None:
         self.group = group
         self.topics = list(topics)
-        self._topic_named = {topic.name: topic for topic in [*topics, REDRIVE]}
+        self._topic_named = {topic.name: topic for topic in [*topics, REDRIVE] if not topic.per_partner}
+        self.discovery_seconds = discovery_seconds
         self.source = source
         self.backoff = backoff or Backoff()
         self.batch_size = batch_size
@@ -311,19 +317,28 @@ class EventConsumer:
 
     # The loop -----------------------------------------------------------------------------------
 
-    async def run(self, bootstrap: str, publish: Publish) -> None:
-        """Consume until cancelled. `publish` sends a dead letter."""
+    async def run(self, connection: Mapping[str, Any], publish: Publish) -> None:
+        """Consume until cancelled, connected with `connection` (ServiceSettings.kafka_options).
+        `publish` sends a dead letter."""
         self._publish = publish
         kafka = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **connection,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
             fetch_max_wait_ms=100,
+            # A subscription by pattern finds new partners' topics when metadata is refreshed.
+            metadata_max_age_ms=int(self.discovery_seconds * 1000),
         )
         # Every group also reads what operators re-drive to it (python -m deh_platform.operations).
-        kafka.subscribe([topic.name for topic in [*self.topics, REDRIVE]], listener=self._partitions)
+        read = [*self.topics, REDRIVE]
+        if any(topic.per_partner for topic in read):
+            # Every partner's topic of a family, as the partners are onboarded: Kafka lists to
+            # the group's user only the topics it was granted.
+            kafka.subscribe(pattern="^(" + "|".join(topic.pattern for topic in read) + ")$", listener=self._partitions)
+        else:
+            kafka.subscribe([topic.name for topic in read], listener=self._partitions)
         await kafka.start()
         self._kafka, self._running = kafka, True
         try:
@@ -450,8 +465,14 @@ class EventConsumer:
             )
         except ContractError as error:
             parsed.error = error
-        if origin.inbound and parsed.event is not None and (mismatch := _subject_mismatch(record, parsed.event)):
-            parsed.event, parsed.error = None, ContractError("a message whose key or subject is not its id", mismatch)
+        partner = origin.partner_of(parsed.origin_topic)
+        if (
+            origin.inbound
+            and parsed.event is not None
+            and (mismatch := _identity_mismatch(record, parsed.event, partner))
+        ):
+            parsed.event = None
+            parsed.error = ContractError("a message whose key, subject or partner is not its own", mismatch)
         if unknown_values:
             values_unknown.add(len(unknown_values), {"group": self.group, "type": parsed.type_name})
             log.info("consumer %s: kept values newer than this service: %s", self.group, ", ".join(unknown_values))
@@ -461,10 +482,19 @@ class EventConsumer:
         """The topic the message was first published on; None for a message re-driven to
         another group."""
         if parsed.record.topic != REDRIVE.name:
-            return self._topic_named[parsed.record.topic]
+            return self._topic_of(parsed.record.topic) or REDRIVE
         if parsed.attributes.get(REDRIVE_GROUP_HEADER) != self.group:
             return None
-        return self._topic_named.get(parsed.origin_topic, REDRIVE)
+        return self._topic_of(parsed.origin_topic) or REDRIVE
+
+    def _topic_of(self, name: str) -> Topic | None:
+        """The topic (or the family of partners' topics) that this group reads by `name`."""
+        if name not in self._topic_named:
+            family = next((topic for topic in self.topics if topic.partner_of(name) is not None), None)
+            if family is None:
+                return None
+            self._topic_named[name] = family
+        return self._topic_named[name]
 
     def _runs(self, items: list[Parsed]) -> list[list[Parsed]]:
         """Consecutive events of a type with a batch handler go together (of any type, for a
@@ -542,7 +572,8 @@ class EventConsumer:
             return
         assert item.error is not None
         topic = item.origin_topic
-        refusal = self.refusal_handlers.get(topic)
+        family = self._topic_of(topic)
+        refusal = self.refusal_handlers.get(family.name) if family is not None else None
         if refusal is None:
             raise item.error
         key = (item.record.key or b"").decode("utf-8", errors="replace")

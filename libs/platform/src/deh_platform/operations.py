@@ -1,14 +1,17 @@
-"""Operator commands for what the platform sets aside: dead letters (list them, re-drive chosen
-ones to the consumer group that failed them) and outbox or search-index items set aside in a
-service's MongoDB documents.
+"""Operator commands: what the platform sets aside (dead letters: list them, re-drive chosen ones
+to the consumer group that failed them; outbox or search-index items set aside in a service's
+MongoDB documents), and onboarding a partner system (its Kafka user, topics and grants).
 
     python -m deh_platform.operations dead-letters [--group G] [--type T] [--reason TEXT]
     python -m deh_platform.operations redrive --group G [--letter ID ...] [--type T] [--reason TEXT]
     python -m deh_platform.operations set-aside --database NAME
+    python -m deh_platform.operations partner NAME
 
-Servers come from DEH_KAFKA_BOOTSTRAP and DEH_MONGO_URL (the local stack's by default; `uv run
-deh-stack env` prints them). A re-driven message keeps its CloudEvents id, so the consumer's
-once-only guard gives it one effect however often it is re-driven.
+Servers and the operator's Kafka user (the admin) come from DEH_KAFKA_BOOTSTRAP, DEH_KAFKA_USER,
+DEH_KAFKA_PASSWORD and DEH_MONGO_URL (`uv run deh-stack env` prints the local stack's). A
+re-driven message keeps its CloudEvents id, so the consumer's once-only guard gives it one
+effect however often it is re-driven. A partner's password is DEH_PARTNER_PASSWORD, or one made
+and printed once; onboarding a partner again gives it that new password.
 """
 
 from __future__ import annotations
@@ -18,19 +21,23 @@ import asyncio
 import base64
 import json
 import os
+import secrets
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from deh_contracts.envelope import header_map
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER
+from deh_platform.access import onboard_partner, partner_name_problem
 from deh_platform.outbox import SET_ASIDE_FIELD
-from deh_platform.topics import ensure_topics
+from deh_platform.settings import ServiceSettings
+from deh_platform.topics import Replication, ensure_topics
 
 REDRIVE_OF_HEADER = "deh_redrive_of"
 
@@ -71,11 +78,9 @@ class Letter:
         )
 
 
-async def read_dead_letters(bootstrap: str) -> list[Letter]:
+async def read_dead_letters(connection: Mapping[str, Any]) -> list[Letter]:
     """Every dead letter on the topic now (it is kept for 90 days)."""
-    consumer = AIOKafkaConsumer(
-        DEAD_LETTERS.name, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, **connection, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     letters: list[Letter] = []
     try:
@@ -89,13 +94,10 @@ async def read_dead_letters(bootstrap: str) -> list[Letter]:
     return letters
 
 
-async def redrive(
-    bootstrap: str,
-    letters: Sequence[Letter],
-) -> int:
+async def redrive(connection: Mapping[str, Any], letters: Sequence[Letter]) -> int:
     """Send the original messages back to the groups that failed them; returns how many."""
-    await ensure_topics(bootstrap, [REDRIVE])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await ensure_topics(connection, [REDRIVE])
+    producer = AIOKafkaProducer(**connection, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         deliveries = [await producer.send(REDRIVE.name, **_original(letter)) for letter in letters]
@@ -151,24 +153,53 @@ def main(argv: Sequence[str] | None = None) -> int:
             command.add_argument("--letter", action="append", default=[], help="a dead letter's id (repeatable)")
     aside = commands.add_parser("set-aside")
     aside.add_argument("--database", required=True, help="a service's MongoDB database, e.g. practices")
+    partner = commands.add_parser("partner", help="onboard a partner system, or give it a new password")
+    partner.add_argument("name", help="the partner's name, e.g. salto: lower-case letters, digits, '-', '_'")
     args = parser.parse_args(argv)
-    bootstrap = os.environ.get("DEH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    mongo_url = os.environ.get("DEH_MONGO_URL", "mongodb://127.0.0.1:17017")
+    # The operator's settings: the same DEH_* variables as the services' (no service of its own).
+    settings = ServiceSettings(service_name="operations")
+    connection = settings.kafka_options()
 
     if args.command == "set-aside":
-        for item in asyncio.run(set_aside(mongo_url, args.database)):
+        for item in asyncio.run(set_aside(settings.mongo_url, args.database)):
             print(json.dumps(item, default=str))
         return 0
+    if args.command == "partner":
+        return _onboard(settings, args.name)
     letters = [
         letter
-        for letter in asyncio.run(read_dead_letters(bootstrap))
+        for letter in asyncio.run(read_dead_letters(connection))
         if letter.matches(args.group, args.type_name, args.reason)
     ]
     if args.command == "dead-letters":
         _print_letters(letters)
         return 0
     chosen = [letter for letter in letters if not args.letter or letter.letter_id in args.letter]
-    print(f"re-driven: {asyncio.run(redrive(bootstrap, chosen))} dead letters to their groups")
+    print(f"re-driven: {asyncio.run(redrive(connection, chosen))} dead letters to their groups")
+    return 0
+
+
+def _onboard(settings: ServiceSettings, partner: str) -> int:
+    if problem := partner_name_problem(partner):
+        print(problem, file=sys.stderr)
+        return 2
+    given = os.environ.get("DEH_PARTNER_PASSWORD")
+    password = given or secrets.token_urlsafe(32)
+
+    async def onboard() -> list[str]:
+        admin = AIOKafkaAdminClient(**settings.kafka_options())
+        await admin.start()
+        try:
+            replication = Replication(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+            return await onboard_partner(admin, partner, password, replication)
+        finally:
+            await admin.close()
+
+    topics = asyncio.run(onboard())
+    print(f"partner {partner}: Kafka user {partner} (SASL/SCRAM-SHA-512), consumer groups {partner}.*")
+    print("\n".join(f"  {name}" for name in topics))
+    if not given:
+        print(f"password (shown once; give it to the partner over a safe channel): {password}")
     return 0
 
 

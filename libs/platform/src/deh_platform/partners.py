@@ -1,10 +1,11 @@
-"""Answers to partner systems on the outcomes topic: what every service with an inbound topic
+"""Answers to partner systems on their outcomes topics: what every service with an inbound topic
 repeats. An answer goes with no state change (`publish_now`); its id derives from the request's,
-so that a redelivery that answers again sends the same message (partners deduplicate on it)."""
+so that a redelivery that answers again sends the same message (partners deduplicate on it).
+The partner is the one whose topic the message was read from (decision 0019), and message ids
+are the partner's own: two partners may use the same one."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -15,21 +16,14 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from deh_contracts import CloudEvent, Contract
-from deh_contracts.catalogue.inbound import (
-    EXTERNAL_ID_PATTERN,
-    PARTNER_PATTERN,
-    Rejection,
-    SubmissionAccepted,
-    SubmissionRejected,
-)
-from deh_contracts.envelope import MAX_INBOUND_BYTES
+from deh_contracts.catalogue.inbound import EXTERNAL_ID_PATTERN, Rejection, SubmissionAccepted, SubmissionRejected
 from deh_contracts.errors import FieldError
+from deh_contracts.registry import TOPICS
 from deh_platform.consumer import RefusedMessage
 from deh_platform.idempotency import derived_id
 from deh_platform.runtime import ServiceRuntime
 
 MAX_REASONS = 50
-_PARTNER = re.compile(PARTNER_PATTERN)
 _EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 
 
@@ -49,14 +43,10 @@ class Request:
 
     @classmethod
     def refused(cls, message: RefusedMessage, kind: str) -> Request:
-        """The sender of a message that broke its contract, as far as it can be read: its partner
-        and key only when they have the contract's shape (an answer must stay small, whatever
-        was sent), and a value over the size limit is not read at all."""
-        partner = "unknown"
-        if len(message.value) <= MAX_INBOUND_BYTES:
-            with contextlib.suppress(ValueError, AttributeError):
-                named = json.loads(message.value).get("partner")
-                partner = named if isinstance(named, str) and _PARTNER.fullmatch(named) else "unknown"
+        """The sender of a message that broke its contract: the partner whose topic it came from,
+        and its key only when it has the contract's shape (an answer must stay small, whatever
+        was sent)."""
+        partner = partner_of_topic(message.topic)
         key = message.key if _EXTERNAL_ID.fullmatch(message.key) else "unknown"
         # Without its id, the message is named by where it was read: answers to two such
         # messages must not share an id (partners deduplicate on it).
@@ -93,14 +83,19 @@ class Request:
     # same outcome (partners deduplicate on the id), whether now or through an outbox. A
     # conflict's id also derives from the content that conflicts.
 
+    @property
+    def answer_key(self) -> str:
+        """The message's id among every partner's: the partner and its own id of the message."""
+        return f"{self.partner}/{self.request_id}"
+
     def rejection_event(
         self, runtime: ServiceRuntime, problems: list[FieldError], *, conflicting: str = ""
     ) -> CloudEvent[Contract]:
-        event_id = derived_id("rejection", self.request_id, *([conflicting] if conflicting else []))
+        event_id = derived_id("rejection", self.answer_key, *([conflicting] if conflicting else []))
         return runtime.new_event(self.rejection(problems), event_id=event_id)
 
     def acceptance_event(self, runtime: ServiceRuntime, accepted_id: str) -> CloudEvent[Contract]:
-        return runtime.new_event(self.acceptance(accepted_id), event_id=derived_id("acceptance", self.request_id))
+        return runtime.new_event(self.acceptance(accepted_id), event_id=derived_id("acceptance", self.answer_key))
 
     async def reject(
         self, runtime: ServiceRuntime, problems: list[FieldError], answers: Answers | None = None, digest: str = ""
@@ -109,7 +104,7 @@ class Request:
         even when the rules or the practice have changed since."""
         event = self.rejection_event(runtime, problems)
         if answers is not None:
-            await answers.keep(self.request_id, digest, event)
+            await answers.keep(self, digest, event)
         await runtime.publish_now(event.data, event_id=event.id)
 
     async def accept(self, runtime: ServiceRuntime, accepted_id: str) -> None:
@@ -124,7 +119,7 @@ class Request:
     async def answer_again(self, runtime: ServiceRuntime, answers: Answers, digest: str) -> bool:
         """Whether this message id was rejected before: then the same rejection again (the same
         content) or a conflict (other content)."""
-        kept = await answers.collection.find_one({"_id": self.request_id})
+        kept = await answers.collection.find_one({"_id": self.answer_key})
         if kept is None:
             return False
         if kept["digest"] != digest:
@@ -141,9 +136,17 @@ class Answers:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
 
-    async def keep(self, request_id: str, digest: str, outcome: CloudEvent[Contract]) -> None:
+    async def keep(self, request: Request, digest: str, outcome: CloudEvent[Contract]) -> None:
         record = {"digest": digest, "outcome_id": outcome.id, "outcome": outcome.data.model_dump_json()}
-        await self.collection.update_one({"_id": request_id}, {"$setOnInsert": record}, upsert=True)
+        await self.collection.update_one({"_id": request.answer_key}, {"$setOnInsert": record}, upsert=True)
+
+
+def partner_of_topic(name: str) -> str:
+    """The partner whose inbound topic `name` is (a consumer reads partners' topics only)."""
+    found = next((partner for topic in TOPICS if topic.inbound and (partner := topic.partner_of(name))), None)
+    if found is None:
+        raise ValueError(f"{name} is no partner's inbound topic")
+    return found
 
 
 def content_digest(data: Contract) -> str:

@@ -55,7 +55,7 @@ READINESS_CHECK_SECONDS = 2.0
 def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     """The outbox relay's producer: idempotent, waits for all in-sync replicas, batches briefly."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **settings.kafka_options(),
         client_id=f"{settings.service_name}-relay",
         acks="all",
         enable_idempotence=True,
@@ -68,6 +68,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     waits for all in-sync replicas."""
     return KafkaBroker(
         settings.kafka_bootstrap,
+        security=settings.kafka_security(),
         client_id=settings.service_name,
         acks="all",
         enable_idempotence=True,
@@ -142,7 +143,11 @@ class ServiceRuntime:
     ) -> EventConsumer:
         """Declare a consumer group (by default named after the service) over some topics."""
         consumer = EventConsumer(
-            group or self.settings.consumer_group or self.name, topics, source=self.source, backoff=backoff
+            group or self.settings.consumer_group or self.name,
+            topics,
+            source=self.source,
+            backoff=backoff,
+            discovery_seconds=self.settings.kafka_partner_discovery_seconds,
         )
         self.consumers.append(consumer)
         return consumer
@@ -165,14 +170,14 @@ class ServiceRuntime:
             self.settings.kafka_min_insync_replicas,
             self.settings.kafka_retention_ms,
         )
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics(), replication)
+        await ensure_topics(self.settings.kafka_options(), self.topics(), replication)
         await self.broker.start()
         self._started = True
         for hook in hooks:
             await hook(self)
         for consumer in self.consumers:
             self.background[f"consumer {consumer.group}"] = functools.partial(
-                consumer.run, self.settings.kafka_bootstrap, self._publish_event
+                consumer.run, self.settings.kafka_options(), self._publish_event
             )
         if self.relay is not None:
             self._relay_producer = create_producer(self.settings)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import ssl
+from typing import Any, ClassVar
 
+from faststream.security import BaseSecurity, SASLScram512
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -19,6 +22,14 @@ class ServiceSettings(BaseSettings):
     service_name: str
     # Defaults point at the local stack (`make up`); deployments set DEH_* variables.
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # The service's own Kafka user (SASL/SCRAM-SHA-512, decision 0017), which may touch only its
+    # topics; the local stack makes one per service. With a CA file, over TLS (SASL_SSL), as a
+    # deployment connects; without a user, PLAINTEXT (a broker with no authentication).
+    kafka_user: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
+    # How soon a consumer of partners' topics reads a partner onboarded while it runs.
+    kafka_partner_discovery_seconds: float = 30.0
     mongo_url: str = "mongodb://127.0.0.1:17017"
     mongo_database: str | None = None
     opensearch_url: str = "http://127.0.0.1:19200"
@@ -67,3 +78,28 @@ class ServiceSettings(BaseSettings):
         # a service-specific variable wins when both are set.
         shared_env = EnvSettingsSource(settings_cls, env_prefix="DEH_")
         return init_settings, env_settings, shared_env, dotenv_settings, file_secret_settings
+
+    def kafka_options(self) -> dict[str, Any]:
+        """What every aiokafka client of the service connects with: the brokers and the user."""
+        if self.kafka_user is None:
+            return {"bootstrap_servers": self.kafka_bootstrap}
+        password = self.kafka_password.get_secret_value() if self.kafka_password else ""
+        return {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": "SASL_SSL" if self.kafka_ca_file else "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.kafka_user,
+            "sasl_plain_password": password,
+            **({"ssl_context": self._kafka_tls()} if self.kafka_ca_file else {}),
+        }
+
+    def kafka_security(self) -> BaseSecurity | None:
+        """The same user, as FastStream's broker takes it."""
+        if self.kafka_user is None:
+            return None
+        password = self.kafka_password.get_secret_value() if self.kafka_password else ""
+        tls = self._kafka_tls() if self.kafka_ca_file else None
+        return SASLScram512(self.kafka_user, password, ssl_context=tls, use_ssl=tls is not None)
+
+    def _kafka_tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.kafka_ca_file)

@@ -52,29 +52,39 @@ class TopicMisconfigured(Exception):
     """A topic exists with less durability than the environment asks for."""
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[Topic], replication: Replication | None = None) -> None:
+async def ensure_topics(
+    connection: Mapping[str, Any], topics: Iterable[Topic], replication: Replication | None = None
+) -> None:
+    """Create what is missing of `topics` and check them all. A family of partners' topics is
+    left out: each partner's are created when the partner is onboarded (deh_platform.partners)."""
     replication = replication or Replication()
-    wanted = {topic.name: topic for topic in topics}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    wanted = {topic.name: topic for topic in topics if not topic.per_partner}
+    admin = AIOKafkaAdminClient(**connection)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                topic.name,
-                num_partitions=topic.partitions,
-                replication_factor=replication.factor,
-                topic_configs=replication.config_of(topic),
-            )
-            for name, topic in wanted.items()
-            if name not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
-                await admin.create_topics(missing)
+        await create_missing(admin, wanted, replication)
         await _check(admin, wanted, replication)
     finally:
         await admin.close()
+
+
+async def create_missing(admin: AIOKafkaAdminClient, wanted: Mapping[str, Topic], replication: Replication) -> None:
+    """Create the topics named in `wanted` (a name and what it is: a topic, or the family of a
+    partner's topic) that do not exist yet."""
+    existing = set(await admin.list_topics())
+    missing = [
+        NewTopic(
+            name,
+            num_partitions=topic.partitions,
+            replication_factor=replication.factor,
+            topic_configs=replication.config_of(topic),
+        )
+        for name, topic in wanted.items()
+        if name not in existing
+    ]
+    if missing:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
+            await admin.create_topics(missing)
 
 
 async def _described(admin: AIOKafkaAdminClient, names: list[str]) -> list[dict[str, Any]]:

@@ -129,7 +129,8 @@ async def test_a_dead_letter_redriven_by_the_operator_command_has_its_effect_onc
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("DEH_KAFKA_BOOTSTRAP", servers.kafka_bootstrap)
+    for variable, value in servers.environment().items():
+        monkeypatch.setenv(variable, value)
     counter = f"c-{uuid.uuid4().hex[:8]}"
     group = counters.runtime.consumers[0].group
     counters.refused_amounts.add(13)  # a bug: the handler fails on 13
@@ -139,7 +140,7 @@ async def test_a_dead_letter_redriven_by_the_operator_command_has_its_effect_onc
     async def failed_once() -> list[operations.Letter] | None:
         letters = [
             letter
-            for letter in await operations.read_dead_letters(servers.kafka_bootstrap)
+            for letter in await operations.read_dead_letters(servers.kafka_options())
             if letter.data["origin_key"] == counter
         ]
         return letters or None
@@ -168,11 +169,11 @@ async def test_a_service_refuses_topics_less_durable_than_its_environment_asks(
     servers: ServerAddresses, unique_name: str
 ) -> None:
     topic = Topic(unique_name, key="id", partitions=2, producer="test", consumers=(), description="test")
-    await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=1, min_insync=1))
-    await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=1, min_insync=1))  # again: a no-op
+    await ensure_topics(servers.kafka_options(), [topic], Replication(factor=1, min_insync=1))
+    await ensure_topics(servers.kafka_options(), [topic], Replication(factor=1, min_insync=1))  # again: a no-op
 
     with pytest.raises(TopicMisconfigured) as refused:
-        await ensure_topics(servers.kafka_bootstrap, [topic], Replication(factor=3, min_insync=2))
+        await ensure_topics(servers.kafka_options(), [topic], Replication(factor=3, min_insync=2))
     assert f"{unique_name} has 1 replicas, 3 wanted" in str(refused.value)
     assert f"{unique_name} has min.insync.replicas=1, 2 wanted" in str(refused.value)
 
@@ -181,7 +182,7 @@ async def test_a_keyless_message_with_a_valueless_header_is_dead_lettered_and_th
     servers: ServerAddresses, counters: CountersService, counter_stream: CounterStream
 ) -> None:
     counter = f"c-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         # Same partition as the counter's events, so the next one waits for it.

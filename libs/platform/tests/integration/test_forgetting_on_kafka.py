@@ -30,12 +30,12 @@ QUICK_COMPACTION = {
 async def test_a_tombstone_removes_every_value_of_a_member_from_a_compacted_topic(
     servers: ServerAddresses, unique_name: str
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**servers.kafka_options())
     await admin.start()
     await admin.create_topics([NewTopic(unique_name, 1, 1, topic_configs=QUICK_COMPACTION)])
     await admin.close()
     member, name = b"member-ana", f"Ana Secret {uuid.uuid4().hex[:6]}".encode()
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(unique_name, b'{"display_name": "' + name + b'"}', key=member)

@@ -32,14 +32,14 @@ pytestmark = pytest.mark.integration
 async def collection(
     servers: ServerAddresses, counter_stream: CounterStream
 ) -> AsyncIterator[AsyncCollection[Document]]:
-    await ensure_topics(servers.kafka_bootstrap, [counter_stream.topic])
+    await ensure_topics(servers.kafka_options(), [counter_stream.topic])
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url)
     yield mongo[f"outbox-{uuid.uuid4().hex[:8]}"].counters
     await mongo.close()
 
 
 async def started_producer(servers: ServerAddresses) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     return producer
 

@@ -72,10 +72,8 @@ class CounterStream:
 
 def build_counters_service(servers: ServerAddresses) -> CountersService:
     name = f"counters-{uuid.uuid4().hex[:8]}"
-    settings = ServiceSettings(
-        service_name=name,
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongo_url=servers.mongo_url,
+    settings = ServiceSettings.model_validate(
+        {"service_name": name, "mongo_url": servers.mongo_url, **servers.kafka_fields()}
     )
     runtime = ServiceRuntime.from_settings(settings, produces=[COUNTERS], outbox_collections=["counters"])
     consumer = runtime.consumer([COUNTERS], backoff=Backoff(first_delay=0.05, max_delay=2.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -24,7 +25,8 @@ from deh_contracts import Contract, new_event, to_kafka
 from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
 from deh_contracts.people import REFERENCE_HEADER
-from deh_contracts.registry import PEOPLE, Topic
+from deh_contracts.registry import OUTCOMES, PEOPLE, Topic
+from deh_platform.access import onboard_partner
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
@@ -55,9 +57,11 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 def isolated_settings(settings_class: type[SettingsT], servers: ServerAddresses, **extra: Any) -> SettingsT:
     """Settings of a service copy with its own database, consumer group and (if given) search
     alias, so that it shares the servers with other tests without sharing their data."""
-    isolated = f"{settings_class.model_fields['service_name'].default}-{uuid.uuid4().hex[:8]}"
+    service = settings_class.model_fields["service_name"].default
+    # Consumer groups start with the service's name: its Kafka user may use those only.
+    isolated = f"{service}-{uuid.uuid4().hex[:8]}"
     fields = {
-        "kafka_bootstrap": servers.kafka_bootstrap,
+        **servers.kafka_fields(service),
         "mongo_url": servers.mongo_url,
         "opensearch_url": servers.opensearch_url,
         "mongo_database": isolated,
@@ -107,12 +111,12 @@ async def published_events(
     return await eventually(read, within=30, interval=0.5)
 
 
-async def events_on(servers: ServerAddresses, topic: Topic) -> list[Published]:
+async def events_on(servers: ServerAddresses, topic: Topic | str, **as_user: str) -> list[Published]:
     """Every event on a topic now whose value is JSON, in order per partition (tombstones, which
-    have no value, left out: see records_on)."""
-    consumer = AIOKafkaConsumer(
-        topic.name, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
-    )
+    have no value, left out: see records_on). Read as the admin, or with `as_user`'s options."""
+    name = topic if isinstance(topic, str) else topic.name
+    options = as_user or servers.kafka_options()
+    consumer = AIOKafkaConsumer(name, **options, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     events: list[Published] = []
     try:
@@ -137,14 +141,14 @@ async def events_on(servers: ServerAddresses, topic: Topic) -> list[Published]:
 async def records_on(servers: ServerAddresses, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """(key, value) of every record still readable on a topic, read up to each partition's end:
     tombstones (no value) included, which the CloudEvents readers above leave out."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**servers.kafka_options())
     await admin.start()
     try:
         (description,) = await admin.describe_topics([topic])
     finally:
         await admin.close()
     partitions = [TopicPartition(topic, partition["partition"]) for partition in description["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**servers.kafka_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -217,8 +221,9 @@ async def active_in_practices(practices: ServiceUnderTest, servers: ServerAddres
     await eventually(known)
 
 
-async def produce(servers: ServerAddresses, *records: KafkaRecord) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+async def produce(servers: ServerAddresses, *records: KafkaRecord, **as_user: str) -> None:
+    """Publish records as the admin, or with `as_user`'s options (a partner's)."""
+    producer = AIOKafkaProducer(**(as_user or servers.kafka_options()), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for record in records:
@@ -234,7 +239,7 @@ def reference_of(member_id: str) -> str:
 
 async def erase(servers: ServerAddresses, member_id: str) -> None:
     """Membership's tombstone for an erased member on the people topic (a key, no value)."""
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**servers.kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         reference = [(REFERENCE_HEADER, reference_of(member_id).encode())]
@@ -246,3 +251,49 @@ async def erase(servers: ServerAddresses, member_id: str) -> None:
 async def settle(seconds: float = 0.5) -> None:
     """Give asynchronous consumers a moment when asserting that something did NOT happen."""
     await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner system onboarded on the test servers as an operator onboards one: its own Kafka
+    user, its topics and its grants. It sends and reads as itself, never as the admin."""
+
+    name: str
+    password: str
+    servers: ServerAddresses
+
+    def options(self) -> dict[str, str]:
+        return {**self.servers.kafka_options(), "sasl_plain_username": self.name, "sasl_plain_password": self.password}
+
+    def record(self, data: Contract, **event: Any) -> KafkaRecord:
+        """A message of this partner's, as its client would write it."""
+        return to_kafka(new_event(data, source=f"/partners/{self.name}", **event))
+
+    async def send(self, *records: KafkaRecord) -> None:
+        await produce(self.servers, *records, **self.options())
+
+    async def outcomes(self) -> list[Published]:
+        """Every answer on this partner's outcomes topic, read as the partner."""
+        return await events_on(self.servers, OUTCOMES.of_partner(self.name), **self.options())
+
+    async def answers(self, subjects: Iterable[str], *, at_least: int = 1) -> list[Published]:
+        """The answers about `subjects`, once at least `at_least` have arrived."""
+        wanted = set(subjects)
+
+        async def read() -> list[Published] | None:
+            found = [event for event in await self.outcomes() if event.subject in wanted]
+            return found if len(found) >= at_least else None
+
+        return await eventually(read, within=60, interval=0.5)
+
+
+async def onboarded(servers: ServerAddresses, name: str | None = None) -> Partner:
+    """A new partner (a name of its own unless given), onboarded with the operator's function."""
+    partner = Partner(name or f"partner-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(24), servers)
+    admin = AIOKafkaAdminClient(**servers.kafka_options())
+    await admin.start()
+    try:
+        await onboard_partner(admin, partner.name, partner.password)
+    finally:
+        await admin.close()
+    return partner

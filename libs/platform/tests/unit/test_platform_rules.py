@@ -127,10 +127,16 @@ async def test_a_service_without_a_proper_token_key_refuses_to_start(
             await ServiceRuntime.from_settings(settings).start()
 
 
-def test_the_local_stack_makes_its_own_token_secret_readable_only_by_its_owner(tmp_path: Path) -> None:
+def test_the_local_stack_makes_its_own_secrets_readable_only_by_its_owner(tmp_path: Path) -> None:
     config = dataclasses.replace(StackConfig.from_env("test"), home=tmp_path / "stack")
     secret = config.auth_secret()
     assert len(secret) >= 32
     assert secret == config.auth_secret() == config.server_env()["DEH_AUTH_SECRET"]
-    assert (tmp_path / "stack" / "auth-secret").stat().st_mode & 0o077 == 0
+    passwords = config.kafka_passwords()
+    assert set(passwords) == {"admin", "membership", "practices", "events", "monitoring"}
+    assert len(set(passwords.values())) == 5
+    assert passwords == config.kafka_passwords()
+    assert config.server_env("events")["DEH_KAFKA_PASSWORD"] == passwords["events"]
+    for path in (tmp_path / "stack" / "secrets").iterdir():
+        assert path.stat().st_mode & 0o077 == 0, path
     assert dataclasses.replace(config, home=tmp_path / "other").auth_secret() != secret

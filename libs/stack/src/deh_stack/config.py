@@ -7,6 +7,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from deh_contracts.registry import SERVICES
+from deh_platform.access import ADMIN
+
 KAFKA_VERSION = "4.1.1"
 OPENSEARCH_VERSION = "2.19.6"
 LUCENE_VERSION = "9.12.3"  # the Lucene inside OpenSearch 2.19.6: modules built on Lucene jars match it
@@ -26,7 +29,7 @@ _DEFAULT_PORTS = {
     "events": 18103,
     "monitoring": 18104,
 }
-SERVICE_NAMES = ("membership", "practices", "events", "monitoring")
+SERVICE_NAMES = SERVICES
 
 
 def repo_root() -> Path:
@@ -74,25 +77,35 @@ class StackConfig:
     def service_url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
 
-    def server_env(self) -> dict[str, str]:
-        """The variables through which services and tests find the servers, and the stack's
-        token secret."""
+    def server_env(self, kafka_user: str = ADMIN) -> dict[str, str]:
+        """The variables through which services, operators and tests find the servers, as
+        `kafka_user` on Kafka (the admin unless a service's), and the stack's token secret."""
         return {
             "DEH_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "DEH_KAFKA_USER": kafka_user,
+            "DEH_KAFKA_PASSWORD": self.kafka_passwords()[kafka_user],
             "DEH_MONGO_URL": self.mongo_url,
             "DEH_OPENSEARCH_URL": self.opensearch_url,
             "DEH_AUTH_SECRET": self.auth_secret(),
         }
 
+    def kafka_passwords(self) -> dict[str, str]:
+        """The Kafka users of this stack and their passwords: the admin and one per service."""
+        return {user: self._secret(f"kafka-{user}", 24) for user in (ADMIN, *SERVICE_NAMES)}
+
     def auth_secret(self) -> str:
-        """The secret this stack's services check tokens with: made once per stack (`clean`
-        removes it), readable only by its owner, never committed."""
-        path = self.home / "auth-secret"
+        """The secret this stack's services check tokens with."""
+        return self._secret("auth-secret", 48)
+
+    def _secret(self, name: str, size: int) -> str:
+        """A secret of this stack's: made once (`clean` removes it), readable only by its owner,
+        never committed; letters, digits, '-' and '_'."""
+        path = self.home / "secrets" / name
         if not path.exists() or not path.read_text().strip():
             path.parent.mkdir(parents=True, exist_ok=True)
             written = path.with_suffix(".new")
             written.unlink(missing_ok=True)
             written.touch(mode=0o600)
-            written.write_text(secrets.token_urlsafe(48))
+            written.write_text(secrets.token_urlsafe(size))
             written.replace(path)  # whole or not at all: a crash leaves no empty secret
         return path.read_text().strip()

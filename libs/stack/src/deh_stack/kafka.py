@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deh_platform.access import ADMIN
 from deh_stack import maven, resources
 from deh_stack.config import KAFKA_VERSION, StackConfig
 from deh_stack.errors import StackError
@@ -19,7 +20,8 @@ from deh_stack.server import Server
 from deh_stack.tools import java
 
 SCRAM = "SCRAM-SHA-512"
-ADMIN = "admin"
+# Written beside the data of a node formatted with SCRAM users: a node made before has none.
+SECURED_MARK = "formatted-with-scram-users"
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
@@ -74,6 +76,12 @@ class KafkaServer(Server):
         log_config.write_text(resources.text("kafka-log4j2.properties"))
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage()
+        elif self.users is not None and not (self.folder / SECURED_MARK).exists():
+            raise StackError(
+                f"The Kafka data under {self.data_dir} was made before Kafka had users (SASL/SCRAM): "
+                "it has none to authenticate. Delete this stack's data with 'make clean' (or "
+                "'deh-stack --profile PROFILE clean') and start again."
+            )
 
     def _properties(self) -> str:
         host, ports = self.config.host, self.config.ports
@@ -152,6 +160,8 @@ class KafkaServer(Server):
         )
         if result.returncode != 0:
             raise StackError(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+        if self.users is not None:
+            (self.folder / SECURED_MARK).touch()
 
     def _java_command(self) -> list[str]:
         return [

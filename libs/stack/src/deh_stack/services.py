@@ -29,7 +29,7 @@ class ServiceProcess(Server):
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         argv = [*uvicorn_command(self.name, self.config.host, self.config.ports[self.name]), "--no-access-log"]
-        return argv, self.config.server_env()
+        return argv, self.config.server_env(kafka_user=self.name)
 
     def is_ready(self) -> bool:
         try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from dataclasses import dataclass
 
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deh_platform.access import provision_service
 from deh_stack.config import SERVICE_NAMES, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.kafka import KafkaServer
@@ -25,12 +29,14 @@ class Status:
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.servers: list[Server] = [MongoServer(config), KafkaServer(config), OpenSearchServer(config)]
+        self.kafka = KafkaServer(config, users=config.kafka_passwords())
+        self.servers: list[Server] = [MongoServer(config), self.kafka, OpenSearchServer(config)]
         self.services: list[Server] = [ServiceProcess(config, name) for name in SERVICE_NAMES]
 
     def up(self, with_services: bool = True) -> list[Status]:
         """Start what is not running and wait until everything answers; a no-op when all is up."""
         self._start_group(self.servers)
+        asyncio.run(self._provision_services())
         if with_services:
             self._start_group(self.services)
         return self.status()
@@ -48,6 +54,16 @@ class Stack:
             for server in reversed(started):
                 server.stop()
             raise
+
+    async def _provision_services(self) -> None:
+        """Each service's Kafka user and what it may do (again at every start: idempotent)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.address, **self.kafka.client_settings())
+        await admin.start()
+        try:
+            for service in SERVICE_NAMES:
+                await provision_service(admin, service, self.config.kafka_passwords()[service])
+        finally:
+            await admin.close()
 
     def down(self) -> list[str]:
         """Stop services first, then servers; returns the names that were running."""

@@ -19,6 +19,7 @@ from typing import TypeVar
 import httpx
 
 from deh_stack.config import StackConfig
+from deh_stack.kafka import SCRAM
 from deh_stack.server import Server
 from deh_stack.services import uvicorn_command
 from deh_stack.stack import Stack
@@ -26,6 +27,8 @@ from deh_stack.stack import Stack
 T = TypeVar("T")
 
 ADDRESS_VARIABLES = ("DEH_KAFKA_BOOTSTRAP", "DEH_MONGO_URL", "DEH_OPENSEARCH_URL")
+# With servers given by environment, the Kafka user that tests and services connect as (if any).
+KAFKA_USER_VARIABLES = ("DEH_KAFKA_USER", "DEH_KAFKA_PASSWORD")
 # Ports for private servers and services in their own process: above the stack's profiles
 # (17017 to 21300), below the kernel's ephemeral ports.
 PRIVATE_PORTS_FROM, PRIVATE_PORTS_UPTO = 22000, 32000
@@ -37,10 +40,46 @@ class ServerAddresses:
     mongo_url: str
     opensearch_url: str
     origin: str
+    # Kafka's users and their passwords: the admin (the first), then each service's own. None
+    # for a broker without authentication.
+    kafka_users: dict[str, str] | None = None
 
-    def environment(self) -> dict[str, str]:
-        """The DEH_* variables that point a service at these servers."""
-        return dict(zip(ADDRESS_VARIABLES, (self.kafka_bootstrap, self.mongo_url, self.opensearch_url), strict=True))
+    def kafka_user(self, service: str | None = None) -> tuple[str, str] | None:
+        """The user a service connects as (its own if the servers have one for it, or else the
+        admin); the admin for tests themselves."""
+        if not self.kafka_users:
+            return None
+        user = service if service in self.kafka_users else next(iter(self.kafka_users))
+        return user, self.kafka_users[user]
+
+    def kafka_options(self, service: str | None = None) -> dict[str, str]:
+        """What an aiokafka client passes to connect (as the admin, or as `service`)."""
+        found = self.kafka_user(service)
+        security = (
+            {}
+            if found is None
+            else {
+                "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": SCRAM,
+                "sasl_plain_username": found[0],
+                "sasl_plain_password": found[1],
+            }
+        )
+        return {"bootstrap_servers": self.kafka_bootstrap, **security}
+
+    def kafka_fields(self, service: str | None = None) -> dict[str, str]:
+        """The Kafka fields of a service's settings (ServiceSettings): the brokers and its user."""
+        found = self.kafka_user(service)
+        user = {} if found is None else {"kafka_user": found[0], "kafka_password": found[1]}
+        return {"kafka_bootstrap": self.kafka_bootstrap, **user}
+
+    def environment(self, service: str | None = None) -> dict[str, str]:
+        """The DEH_* variables that point a service (as its own Kafka user) at these servers."""
+        addresses = dict(
+            zip(ADDRESS_VARIABLES, (self.kafka_bootstrap, self.mongo_url, self.opensearch_url), strict=True)
+        )
+        found = self.kafka_user(service)
+        return {**addresses, **(dict(zip(KAFKA_USER_VARIABLES, found, strict=True)) if found else {})}
 
 
 @contextmanager
@@ -48,7 +87,9 @@ def provide_servers() -> Iterator[ServerAddresses]:
     given = [os.environ.get(name) for name in ADDRESS_VARIABLES]
     if all(given):
         kafka, mongo, search = (value or "" for value in given)
-        yield ServerAddresses(kafka, mongo, search, origin="environment")
+        user, password = (os.environ.get(name) for name in KAFKA_USER_VARIABLES)
+        users = {user: password or ""} if user else None
+        yield ServerAddresses(kafka, mongo, search, origin="environment", kafka_users=users)
     elif os.environ.get("DEH_TESTCONTAINERS", "auto") != "off" and docker_engine_answers():
         with _testcontainers() as addresses:
             yield addresses
@@ -77,7 +118,13 @@ def _local_stack() -> Iterator[ServerAddresses]:
     stack.up(with_services=False)
     try:
         config = stack.config
-        yield ServerAddresses(config.kafka_bootstrap, config.mongo_url, config.opensearch_url, origin="local stack")
+        yield ServerAddresses(
+            config.kafka_bootstrap,
+            config.mongo_url,
+            config.opensearch_url,
+            origin="local stack",
+            kafka_users=config.kafka_passwords(),
+        )
     finally:
         if not reuse:
             stack.down()

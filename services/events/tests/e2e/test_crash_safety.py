@@ -28,7 +28,7 @@ def events_process(servers: ServerAddresses, database: str) -> ServiceProcess:
     # publishes what the killed one left within seconds.
     settings = {
         "MONGO_DATABASE": database,
-        "CONSUMER_GROUP": database,
+        "CONSUMER_GROUP": f"events-{database}",  # the events user's groups start so
         "SWEEP_SECONDS": "1",
         "REPAIR_AFTER_SECONDS": "1",
         "JOB_SECONDS": "0.5",
@@ -36,7 +36,9 @@ def events_process(servers: ServerAddresses, database: str) -> ServiceProcess:
         "OUTBOX_CLAIM_SECONDS": "3",
         "LOG_LEVEL": "WARNING",
     }
-    return ServiceProcess("events", {**servers.environment(), **{f"DEH_EVENTS_{k}": v for k, v in settings.items()}})
+    return ServiceProcess(
+        "events", {**servers.environment("events"), **{f"DEH_EVENTS_{k}": v for k, v in settings.items()}}
+    )
 
 
 async def test_killing_the_service_mid_burst_loses_no_answered_registration_and_never_exceeds_the_capacity(

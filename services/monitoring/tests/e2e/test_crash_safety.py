@@ -29,7 +29,7 @@ async def search(servers: ServerAddresses) -> AsyncIterator[AsyncOpenSearch]:
 def monitoring_process(servers: ServerAddresses, prefix: str) -> ServiceProcess:
     settings = {"INDEX_PREFIX": prefix, "CONSUMER_GROUP": prefix, "LOG_LEVEL": "WARNING"}
     return ServiceProcess(
-        "monitoring", {**servers.environment(), **{f"DEH_MONITORING_{k}": v for k, v in settings.items()}}
+        "monitoring", {**servers.environment("monitoring"), **{f"DEH_MONITORING_{k}": v for k, v in settings.items()}}
     )
 
 

@@ -9,16 +9,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hub_testing import ServiceUnderTest, events_on, produce
+from hub_testing import Partner, ServiceUnderTest, events_on, onboarded
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.inbound import ObservationSubmitted
 from deh_contracts.catalogue.monitoring import ObservationValue
 from deh_contracts.envelope import KafkaRecord
-from deh_contracts.registry import MONITORING, OBSERVATIONS, OUTCOMES
+from deh_contracts.registry import MONITORING, OBSERVATIONS
 from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
+EUROSTAT = "eurostat-importer"
+
+
+@pytest.fixture(scope="module")
+async def eurostat(servers: ServerAddresses) -> Partner:
+    """The partner that sends observations, onboarded with its own Kafka user and topics."""
+    return await onboarded(servers, EUROSTAT)
 
 
 def submission(external_id: str, value: float, **changes: Any) -> KafkaRecord:
@@ -33,15 +40,15 @@ def submission(external_id: str, value: float, **changes: Any) -> KafkaRecord:
         "source": "Eurostat isoc_sk_dskl_i21",
     }
     observation = ObservationValue(**{**fields, **changes})
-    submitted = ObservationSubmitted(partner="eurostat-importer", external_id=external_id, observation=observation)
-    return to_kafka(new_event(submitted, source="/partners/eurostat-importer"))
+    submitted = ObservationSubmitted(partner=EUROSTAT, external_id=external_id, observation=observation)
+    return to_kafka(new_event(submitted, source=f"/partners/{EUROSTAT}"))
 
 
-async def outcome_of(servers: ServerAddresses, record: KafkaRecord) -> dict[str, Any]:
+async def outcome_of(eurostat: Partner, record: KafkaRecord) -> dict[str, Any]:
     request_id = dict(record.headers)["ce_id"].decode()
 
     async def answered() -> dict[str, Any] | None:
-        found = [e for e in await events_on(servers, OUTCOMES) if e.data.get("request_id") == request_id]
+        found = [e for e in await eurostat.outcomes() if e.data.get("request_id") == request_id]
         return {"type": found[0].type, **found[0].data} if found else None
 
     return await eventually(answered, within=30, interval=0.5)
@@ -54,12 +61,12 @@ async def latest(monitoring: ServiceUnderTest) -> dict[str, Any]:
 
 
 async def test_an_observation_is_recorded_answered_and_shown_as_progress_and_a_correction_replaces_it(
-    monitoring: ServiceUnderTest, servers: ServerAddresses
+    monitoring: ServiceUnderTest, servers: ServerAddresses, eurostat: Partner
 ) -> None:
     external_id = f"dsk-{uuid.uuid4().hex[:8]}"
     first = submission(external_id, 55.6)
-    await produce(servers, first)
-    accepted = await outcome_of(servers, first)
+    await eurostat.send(first)
+    accepted = await outcome_of(eurostat, first)
     assert accepted["type"].endswith("submission.accepted.v1")
     assert accepted["kind"] == "observation"
     recorded = [e for e in await events_on(servers, MONITORING) if e.data["observation_id"] == accepted["accepted_id"]]
@@ -76,8 +83,8 @@ async def test_an_observation_is_recorded_answered_and_shown_as_progress_and_a_c
     assert progress["target"]["baseline"]["year"] == 2021
 
     correction = submission(external_id, 56.0)
-    await produce(servers, correction)
-    assert (await outcome_of(servers, correction))["accepted_id"] == accepted["accepted_id"]
+    await eurostat.send(correction)
+    assert (await outcome_of(eurostat, correction))["accepted_id"] == accepted["accepted_id"]
     await eventually(lambda: shown(56.0), within=60, interval=0.5)
 
 
@@ -90,36 +97,39 @@ async def test_an_observation_is_recorded_answered_and_shown_as_progress_and_a_c
     ],
 )
 async def test_an_observation_that_cannot_be_true_is_rejected_with_the_field(
-    monitoring: ServiceUnderTest, servers: ServerAddresses, changes: dict[str, Any], location: str
+    monitoring: ServiceUnderTest, eurostat: Partner, changes: dict[str, Any], location: str
 ) -> None:
     value = changes.pop("value", 50.0)
     record = submission(f"bad-{uuid.uuid4().hex[:8]}", value, **changes)
-    await produce(servers, record)
-    rejected = await outcome_of(servers, record)
+    await eurostat.send(record)
+    rejected = await outcome_of(eurostat, record)
     assert rejected["type"].endswith("submission.rejected.v1")
     assert [reason["location"] for reason in rejected["reasons"]] == [location]
 
 
 async def test_a_message_that_breaks_the_contract_is_rejected_not_dropped(
-    monitoring: ServiceUnderTest, servers: ServerAddresses
+    monitoring: ServiceUnderTest, eurostat: Partner
 ) -> None:
     good = submission(f"broken-{uuid.uuid4().hex[:8]}", 50.0)
     broken = KafkaRecord(
-        OBSERVATIONS.name, good.key, b'{"partner": "eurostat-importer", "external_id": "x"}', good.headers
+        OBSERVATIONS.of_partner(EUROSTAT),
+        good.key,
+        b'{"partner": "eurostat-importer", "external_id": "x"}',
+        good.headers,
     )
-    await produce(servers, broken)
-    rejected = await outcome_of(servers, broken)
+    await eurostat.send(broken)
+    rejected = await outcome_of(eurostat, broken)
     assert rejected["type"].endswith("submission.rejected.v1")
     assert rejected["partner"] == "eurostat-importer"
     assert "data.observation" in {reason["location"] for reason in rejected["reasons"]}
 
 
 async def test_the_overview_page_shows_progress_towards_the_targets_and_escapes_what_partners_send(
-    monitoring: ServiceUnderTest, servers: ServerAddresses
+    monitoring: ServiceUnderTest, eurostat: Partner
 ) -> None:
     record = submission(f"page-{uuid.uuid4().hex[:8]}", 57.5, source="<script>alert(1)</script>")
-    await produce(servers, record)
-    await outcome_of(servers, record)
+    await eurostat.send(record)
+    await outcome_of(eurostat, record)
 
     async def shown() -> str | None:
         response = await monitoring.client.get("/overview")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from domain_stream import day_of_activity, records
-from hub_testing import produce
+from hub_testing import onboarded, produce
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.inbound import ObservationSubmitted
@@ -39,7 +39,7 @@ async def test_the_overview_page_shows_the_action_plan_in_a_real_browser(
     prefix = f"monitoring-page-{uuid.uuid4().hex[:8]}"
     settings = {"INDEX_PREFIX": prefix, "CONSUMER_GROUP": prefix, "LOG_LEVEL": "WARNING"}
     service = ServiceProcess(
-        "monitoring", {**servers.environment(), **{f"DEH_MONITORING_{k}": v for k, v in settings.items()}}
+        "monitoring", {**servers.environment("monitoring"), **{f"DEH_MONITORING_{k}": v for k, v in settings.items()}}
     )
     now = datetime.now(UTC)
     observation = ObservationValue(
@@ -52,6 +52,7 @@ async def test_the_overview_page_shows_the_action_plan_in_a_real_browser(
         source="Eurostat isoc_sks_itspt",
     )
     submitted = ObservationSubmitted(partner="eurostat-importer", external_id=prefix, observation=observation)
+    await onboarded(servers, "eurostat-importer")  # the partner's topics, for the observation
     await produce(
         servers, *records(day_of_activity(now.date(), 4)), to_kafka(new_event(submitted, source="/partners/x"))
     )

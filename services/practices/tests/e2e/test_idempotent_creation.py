@@ -28,9 +28,13 @@ pytestmark = pytest.mark.e2e
 async def service(
     servers: ServerAddresses, own_database: AsyncDatabase[dict[str, Any]]
 ) -> AsyncIterator[ServiceProcess]:
-    own = {"MONGO_DATABASE": own_database.name, "CONSUMER_GROUP": own_database.name, "SEARCH_ALIAS": own_database.name}
+    own = {
+        "MONGO_DATABASE": own_database.name,
+        "CONSUMER_GROUP": f"practices-{own_database.name}",
+        "SEARCH_ALIAS": own_database.name,
+    }
     process = ServiceProcess(
-        "practices", {**servers.environment(), **{f"DEH_PRACTICES_{k}": v for k, v in own.items()}}
+        "practices", {**servers.environment("practices"), **{f"DEH_PRACTICES_{k}": v for k, v in own.items()}}
     )
     await process.start()
     yield process

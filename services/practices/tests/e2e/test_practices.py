@@ -17,7 +17,6 @@ from hub_testing import (
     ServiceUnderTest,
     active_in_practices,
     erase,
-    events_on,
     person_record,
     produce,
     published_events,
@@ -26,17 +25,10 @@ from hub_testing import (
 )
 from practice_steps import MODERATOR, SCORES, found, metadata, publish, search, submit
 
-from deh_contracts import CloudEvent, new_event, to_kafka
+from deh_contracts import new_event, to_kafka
 from deh_contracts.catalogue.events import HackathonSubmissionMade
-from deh_contracts.catalogue.inbound import (
-    PracticeSubmissionRequested,
-    PracticeSubmissionRevised,
-    SubmissionAccepted,
-)
 from deh_contracts.catalogue.membership import SquadOutputRecorded
-from deh_contracts.catalogue.practices import PracticeMetadata
-from deh_contracts.envelope import MAX_INBOUND_BYTES, KafkaRecord
-from deh_contracts.registry import OUTCOMES, PRACTICES
+from deh_contracts.registry import PRACTICES
 from deh_platform import operations
 from deh_platform.idempotency import derived_id
 from deh_practices.domain.query_text import MAX_TERMS
@@ -260,190 +252,6 @@ async def test_user_input_cannot_break_or_overload_a_search(practices: ServiceUn
         assert (await practices.client.get("/search", params=unknown)).status_code == 422, unknown
     assert (await practices.client.get("/search", params={"countries": "XX"})).status_code == 422
     assert (await practices.client.get("/search", params={"scope": "mine"})).status_code == 422
-
-
-# Partner submissions over Kafka -------------------------------------------------------------------------
-
-
-def partner_request(external_id: str, tag: str, **overrides: Any) -> PracticeSubmissionRequested:
-    body = metadata(tag, origin={"kind": "salto", "partner": "salto"}, **overrides)
-    return PracticeSubmissionRequested(
-        partner="salto",
-        external_id=external_id,
-        metadata=PracticeMetadata.model_validate(body),
-        author_names=["SALTO Inclusion team"],
-    )
-
-
-async def test_every_partner_message_gets_one_outcome_and_a_replay_the_same_one(
-    practices: ServiceUnderTest, servers: ServerAddresses
-) -> None:
-    tag = f"t{uuid.uuid4().hex[:8]}"
-    good, bad_language, broken, foreign = (f"salto-{tag}-{n}" for n in range(4))
-    first = new_event(partner_request(good, tag), source="/partners/salto")
-    valid = to_kafka(first)
-    wrong = to_kafka(new_event(partner_request(bad_language, tag, title={"fr": "Clubs"}), source="/partners/salto"))
-    another = new_event(partner_request(good, tag), source="/partners/salto")
-    again = to_kafka(another)
-    changed = partner_request(good, tag, title={"en": "Something else"})
-    conflicting = to_kafka(new_event(changed, source="/partners/salto", event_id=first.id))
-    record = to_kafka(new_event(partner_request(broken, tag), source="/partners/salto"))
-    malformed = KafkaRecord(
-        record.topic,
-        record.key,
-        b'{"partner": "salto", "external_id": "' + broken.encode() + b'", "metadata": {"languages": []}}',
-        record.headers,
-    )
-    outcome = SubmissionAccepted(
-        partner="salto",
-        external_id=foreign,
-        request_id="r",
-        kind="practice",
-        accepted_id="a",
-        accepted_at=datetime.now(UTC),
-    )
-    elsewhere = to_kafka(new_event(outcome, source="/partners/salto"))
-    misplaced = KafkaRecord(record.topic, elsewhere.key, elsewhere.value, elsewhere.headers)  # an outcome, sent inbound
-
-    await produce(servers, valid, valid, wrong, again, conflicting, malformed, misplaced)
-
-    outcomes: dict[str, Any] = {}
-    for event in await published_events(servers, OUTCOMES, [good, bad_language, broken, foreign], at_least=7):
-        outcomes.setdefault(event.subject, event)  # the first answer to each external id
-    accepted = outcomes[good]
-    assert accepted.type == "eu.deh.inbound.submission.accepted.v1"
-    assert accepted.data["accepted_id"] == derived_id("partner", "salto", good)
-    assert outcomes[bad_language].type == "eu.deh.inbound.submission.rejected.v1"
-    assert outcomes[bad_language].data["reasons"][0]["location"] == "metadata.title.fr"
-    rejected_broken = outcomes[broken].data["reasons"]
-    assert {reason["location"] for reason in rejected_broken} >= {
-        "data.metadata.title",
-        "data.metadata.summary",
-        "data.metadata.languages",
-    }
-    assert outcomes[foreign].data["reasons"][0]["location"] == "ce_type", "a foreign type is answered, not skipped"
-    answers_to_good = [
-        event for event in await published_events(servers, OUTCOMES, [good], at_least=4) if event.subject == good
-    ]
-    # Answers given at once and those that leave with the practice's outbox may interleave.
-    answered = sorted(
-        (event.data["request_id"], event.type.split(".")[-2], event.headers["ce_id"], _first_kind(event))
-        for event in answers_to_good
-    )
-    to_first = [answer for answer in answered if answer[0] == first.id]
-    accepted_ids = {answer[2] for answer in to_first if answer[1] == "accepted"}
-    assert [answer[1] for answer in to_first].count("accepted") == 2, "a replay gets the same answer again"
-    assert len(accepted_ids) == 1, "with the same id: partners deduplicate on it"
-    assert [answer[3] for answer in to_first if answer[1] == "rejected"] == ["conflict"], "other content, same id"
-    assert [answer[3] for answer in answered if answer[0] == another.id] == ["duplicate"], "another message for it"
-    for event in answers_to_good:
-        validate_against_committed_schema(event)
-
-    stored = await practices.client.get(
-        f"/practices/{accepted.data['accepted_id']}", headers=practices.caller(*MODERATOR)
-    )
-    assert stored.json()["status"] == "submitted"
-    assert stored.json()["metadata"]["title"]["en"] != "Something else"
-    assert stored.json()["author_names"] == ["SALTO Inclusion team"]
-
-
-def _first_kind(event: Any) -> str | None:
-    reasons = event.data.get("reasons") or [{}]
-    kind: str | None = reasons[0].get("kind")
-    return kind
-
-
-async def test_partner_messages_are_held_to_the_contract_before_anything_is_stored(
-    practices: ServiceUnderTest, servers: ServerAddresses
-) -> None:
-    tag = f"t{uuid.uuid4().hex[:8]}"
-    invented, oversized, misnamed = (f"salto-{tag}-{n}" for n in range(3))
-    record = to_kafka(new_event(partner_request(invented, tag), source="/partners/salto"))
-    with_invented = KafkaRecord(
-        record.topic, record.key, record.value.replace(b'"metadata":{', b'"metadata":{"$where":"1",'), record.headers
-    )
-    huge = to_kafka(new_event(partner_request(oversized, tag), source="/partners/salto"))
-    huge = KafkaRecord(
-        huge.topic, huge.key, huge.value[:-1] + b', "pad": "' + b"x" * MAX_INBOUND_BYTES + b'"}', huge.headers
-    )
-    named = to_kafka(
-        new_event(partner_request(misnamed, tag).model_copy(update={"partner": "SALTO Team"}), source="/x")
-    )
-
-    rekeyed = to_kafka(new_event(partner_request(f"salto-{tag}-3", tag), source="/partners/salto"))
-    wrong_key = f"salto-{tag}-other"
-    rekeyed = KafkaRecord(rekeyed.topic, wrong_key.encode(), rekeyed.value, rekeyed.headers)
-
-    await produce(servers, with_invented, huge, named, rekeyed)
-
-    reasons = {
-        event.subject: event.data["reasons"]
-        for event in await published_events(servers, OUTCOMES, [invented, oversized, misnamed, wrong_key], at_least=4)
-    }
-    assert [reason["location"] for reason in reasons[wrong_key]] == ["(key)"], "keyed by its external_id"
-    assert [reason["location"] for reason in reasons[invented]] == ["data.metadata.$where"]
-    assert [reason["kind"] for reason in reasons[oversized]] == ["too_large"]
-    assert [reason["location"] for reason in reasons[misnamed]] == ["data.partner"]
-    stored = await practices.runtime.db.practices.count_documents({"metadata.topics": tag})
-    assert stored == 0
-
-
-async def test_a_partner_revises_its_submission_with_the_same_outcome_rules(
-    practices: ServiceUnderTest, servers: ServerAddresses
-) -> None:
-    tag = f"t{uuid.uuid4().hex[:8]}"
-    submitted, never = f"salto-{tag}-0", f"salto-{tag}-1"
-    await produce(servers, to_kafka(new_event(partner_request(submitted, tag), source="/partners/salto")))
-    practice_id = derived_id("partner", "salto", submitted)
-    await published_events(servers, OUTCOMES, [submitted])
-
-    def revision(external_id: str, title: str) -> CloudEvent[PracticeSubmissionRevised]:
-        revised = partner_request(external_id, tag, title={"en": title})
-        return new_event(PracticeSubmissionRevised(**dict(revised)), source="/partners/salto")
-
-    first = revision(submitted, "Coding clubs, revised")
-    await produce(servers, to_kafka(first), to_kafka(first), to_kafka(revision(never, "Nothing to revise")))
-    answers = {
-        (event.subject, event.headers["ce_id"]): event
-        for event in await published_events(servers, OUTCOMES, [submitted, never], at_least=4)
-    }
-    to_first = [event for event in answers.values() if event.data["request_id"] == first.id]
-    assert [event.type.split(".")[-2] for event in to_first] == ["accepted"], "a replay: the same outcome, one id"
-    assert to_first[0].data["accepted_id"] == practice_id
-    (not_found,) = [event for (subject, _), event in answers.items() if subject == never]
-    assert not_found.data["reasons"][0]["kind"] == "not_found"
-    stored = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
-    assert (stored["version"], stored["metadata"]["title"]) == (2, {"en": "Coding clubs, revised"})
-
-    await practices.client.post(
-        f"/practices/{practice_id}/reviewer", json={"reviewer_id": "reviewer-1"}, headers=practices.caller(*MODERATOR)
-    )
-    in_review = revision(submitted, "Coding clubs, revised again")
-    await produce(servers, to_kafka(in_review))
-
-    async def answered() -> Any:
-        found = [e for e in await events_on(servers, OUTCOMES) if e.data.get("request_id") == in_review.id]
-        return found or None
-
-    (conflict,) = await eventually(answered, within=30, interval=0.5)
-    assert conflict.data["reasons"][0]["kind"] == "conflict", "not while it is reviewed"
-
-    # Once reviewed, the same message again gets the same rejection: one outcome per message.
-    reviewed = await practices.client.post(
-        f"/practices/{practice_id}/reviews",
-        json={"scores": SCORES, "decision": "publish"},
-        headers=practices.caller("reviewer-1", "member", "reviewer"),
-    )
-    assert reviewed.status_code == 200, reviewed.text
-    await produce(servers, to_kafka(in_review))
-
-    async def answered_twice() -> Any:
-        found = [e for e in await events_on(servers, OUTCOMES) if e.data.get("request_id") == in_review.id]
-        return found if len(found) == 2 else None
-
-    first_answer, second_answer = await eventually(answered_twice, within=30, interval=0.5)
-    assert second_answer.type == first_answer.type
-    assert second_answer.headers["ce_id"] == first_answer.headers["ce_id"]
 
 
 # The index rebuild -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from deh_contracts.catalogue.monitoring import ObservationValue
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_contracts.errors import FieldError
-from deh_contracts.registry import OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS, Contract, message_type
+from deh_contracts.registry import OBSERVATIONS, OUTCOMES, PARTNER_NAME, PRACTICE_SUBMISSIONS, Contract, message_type
 from deh_contracts.vocabulary import enum_schema, one_of
 
 PREFIX = "eu.deh.inbound."
@@ -21,10 +21,12 @@ SubmissionKind = Annotated[
 ]
 
 
-# What a partner names itself and its items by: short, and safe as a Kafka key and in an id.
-PARTNER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+# What a partner is named by (at onboarding) and names its items by: short, and safe as a Kafka
+# key and in an id.
+PARTNER_PATTERN = f"^{PARTNER_NAME}$"
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$"
 PartnerName = Annotated[str, Field(min_length=1, max_length=100, pattern=PARTNER_PATTERN)]
+_PARTNER_DESCRIPTION = "The submitting system's name, given at onboarding (e.g. salto): the one in its topics' names."
 MAX_BODY = 50_000
 ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=EXTERNAL_ID_PATTERN)]
 
@@ -32,7 +34,7 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=EXTERNAL
 class _PracticeFromPartner(Contract):
     """What a partner sends of a practice, submitted or revised."""
 
-    partner: PartnerName = Field(description="The submitting system, e.g. salto or erasmus-plus-results.")
+    partner: PartnerName = Field(description=_PARTNER_DESCRIPTION)
     external_id: ExternalId = Field(description="The partner's own id; outcomes are keyed by it.")
     metadata: PracticeMetadata
     body: str = Field("", max_length=MAX_BODY)
@@ -65,7 +67,7 @@ class PracticeSubmissionRevised(_PracticeFromPartner):
 class ObservationSubmitted(Contract):
     """A partner system submits an observation (a national figure, an EU project result)."""
 
-    partner: PartnerName
+    partner: PartnerName = Field(description=_PARTNER_DESCRIPTION)
     external_id: ExternalId
     observation: ObservationValue
 

@@ -49,7 +49,7 @@ async def rebuild(settings: MonitoringSettings, progress: Progress) -> dict[str,
     consumer = runtime.consumer(PROJECTED_TOPICS)
     consumer.project(projection.project)
     await runtime.start()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
     await admin.start()
     try:
         await _catch_up(consumer, progress)

@@ -137,7 +137,7 @@ def subscribe(runtime: ServiceRuntime, store: PracticeStore) -> None:
     ) -> None:
         """Kept, then through the practice's outbox: it leaves after the practice's acceptances."""
         rejection = sender.rejection_event(runtime, problems)
-        await answers.keep(sender.request_id, digest, rejection)
+        await answers.keep(sender, digest, rejection)
         await runtime.write(store.practices, {"_id": practice_id}, {}, [rejection])
 
     @consumer.on_refused(PRACTICE_SUBMISSIONS)

@@ -1,0 +1,65 @@
+"""An operator onboards a partner system with one command (decision 0019): its Kafka user, a
+password shown once, its topics and its grants. The partner can then write its inbound topics
+with that password, and a second run gives it a new password (a rotation)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+
+from deh_contracts.registry import OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS
+from deh_platform import operations
+from deh_stack.testing import ServerAddresses
+
+pytestmark = pytest.mark.integration
+
+
+async def onboard(
+    name: str, servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> str:
+    for variable, value in servers.environment().items():
+        monkeypatch.setenv(variable, value)
+    assert await asyncio.to_thread(operations.main, ["partner", name]) == 0  # it runs its own loop
+    printed = capsys.readouterr().out
+    for topic in (PRACTICE_SUBMISSIONS, OBSERVATIONS, OUTCOMES):
+        assert topic.of_partner(name) in printed
+    return printed.rsplit(": ", 1)[-1].strip()  # the password, on the last line
+
+
+async def write_as(servers: ServerAddresses, name: str, password: str) -> None:
+    options = {**servers.kafka_options(), "sasl_plain_username": name, "sasl_plain_password": password}
+    producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10_000)
+    await producer.start()
+    try:
+        await producer.send_and_wait(PRACTICE_SUBMISSIONS.of_partner(name), b"{}", key=b"k")
+    finally:
+        await producer.stop()
+
+
+async def test_an_onboarded_partner_writes_its_topic_with_the_password_it_was_given(
+    servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if servers.kafka_user() is None:
+        pytest.skip("these servers' Kafka has no users")
+    name = f"onboarded-{uuid.uuid4().hex[:8]}"
+    first = await onboard(name, servers, monkeypatch, capsys)
+    await write_as(servers, name, first)
+
+    rotated = await onboard(name, servers, monkeypatch, capsys)
+    assert rotated != first
+    await write_as(servers, name, rotated)
+    with pytest.raises(KafkaConnectionError):
+        await write_as(servers, name, first)
+
+
+def test_a_name_that_a_service_has_is_refused(
+    servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable, value in servers.environment().items():
+        monkeypatch.setenv(variable, value)
+    assert operations.main(["partner", "practices-portal"]) == 2
+    assert "taken" in capsys.readouterr().err
