@@ -65,9 +65,6 @@ class Topic:
         found = re.fullmatch(self.pattern, name) if self.per_partner else None
         return found.group(1) if found else None
 
-    def names(self, name: str) -> bool:
-        return name == self.name or self.partner_of(name) is not None
-
 
 # Domain streams are kept forever: monitoring rebuilds its indexes by replaying them.
 MEMBERSHIP = Topic(

@@ -21,7 +21,7 @@ from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import CompactArray, CompactBytes, CompactString, Int8, Int16, Int32, Schema, TaggedFields
 
 from deh_contracts.registry import EVERY_SERVICE, PARTNER_NAME, SERVICES, TOPICS, Topic
-from deh_platform.topics import Replication, create_missing
+from deh_platform.topics import Replication, create_and_check
 
 ADMIN = "admin"  # the super user of provisioning: brokers, topics, users and grants
 
@@ -243,6 +243,6 @@ async def onboard_partner(
         raise ValueError(problem)
     await set_user(admin, partner, password)
     topics = {topic.of_partner(partner): topic for topic in TOPICS if topic.per_partner}
-    await create_missing(admin, topics, replication or Replication())
+    await create_and_check(admin, topics, replication or Replication())
     await grant(admin, partner_grants(partner))
     return list(topics)

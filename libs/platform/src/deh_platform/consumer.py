@@ -482,7 +482,10 @@ class EventConsumer:
         """The topic the message was first published on; None for a message re-driven to
         another group."""
         if parsed.record.topic != REDRIVE.name:
-            return self._topic_of(parsed.record.topic) or REDRIVE
+            topic = self._topic_of(parsed.record.topic)
+            if topic is None:  # the subscription reads only the group's topics
+                raise LookupError(f"{self.group} does not read {parsed.record.topic}")
+            return topic
         if parsed.attributes.get(REDRIVE_GROUP_HEADER) != self.group:
             return None
         return self._topic_of(parsed.origin_topic) or REDRIVE

@@ -190,7 +190,9 @@ def _onboard(settings: ServiceSettings, partner: str) -> int:
         admin = AIOKafkaAdminClient(**settings.kafka_options())
         await admin.start()
         try:
-            replication = Replication(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+            replication = Replication(
+                settings.kafka_replication_factor, settings.kafka_min_insync_replicas, settings.kafka_retention_ms
+            )
             return await onboard_partner(admin, partner, password, replication)
         finally:
             await admin.close()

@@ -9,6 +9,20 @@ from faststream.security import BaseSecurity, SASLScram512
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+SCRAM = "SCRAM-SHA-512"
+
+
+def sasl_options(user: str, password: str, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """What an aiokafka client passes to connect as a SASL/SCRAM-SHA-512 user (over TLS with a
+    context): the one place that says how the hub's Kafka clients authenticate."""
+    return {
+        "security_protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT",
+        "sasl_mechanism": SCRAM,
+        "sasl_plain_username": user,
+        "sasl_plain_password": password,
+        **({"ssl_context": tls} if tls else {}),
+    }
+
 
 class ServiceSettings(BaseSettings):
     """Subclass per service with `model_config = SettingsConfigDict(env_prefix="DEH_<SERVICE>_")`."""
@@ -84,14 +98,8 @@ class ServiceSettings(BaseSettings):
         if self.kafka_user is None:
             return {"bootstrap_servers": self.kafka_bootstrap}
         password = self.kafka_password.get_secret_value() if self.kafka_password else ""
-        return {
-            "bootstrap_servers": self.kafka_bootstrap,
-            "security_protocol": "SASL_SSL" if self.kafka_ca_file else "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": self.kafka_user,
-            "sasl_plain_password": password,
-            **({"ssl_context": self._kafka_tls()} if self.kafka_ca_file else {}),
-        }
+        tls = self._kafka_tls() if self.kafka_ca_file else None
+        return {"bootstrap_servers": self.kafka_bootstrap, **sasl_options(self.kafka_user, password, tls)}
 
     def kafka_security(self) -> BaseSecurity | None:
         """The same user, as FastStream's broker takes it."""

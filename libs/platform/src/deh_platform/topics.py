@@ -10,7 +10,6 @@ from loss.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,13 +17,13 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
 
 from deh_contracts.registry import Topic
 
 MIN_INSYNC = "min.insync.replicas"
 RETENTION = "retention.ms"
 METADATA_ATTEMPTS = 40
+_EXISTS = 36  # TOPIC_ALREADY_EXISTS
 log = logging.getLogger(__name__)
 
 
@@ -56,21 +55,20 @@ async def ensure_topics(
     connection: Mapping[str, Any], topics: Iterable[Topic], replication: Replication | None = None
 ) -> None:
     """Create what is missing of `topics` and check them all. A family of partners' topics is
-    left out: each partner's are created when the partner is onboarded (deh_platform.partners)."""
+    left out: each partner's are created when the partner is onboarded (deh_platform.access)."""
     replication = replication or Replication()
     wanted = {topic.name: topic for topic in topics if not topic.per_partner}
     admin = AIOKafkaAdminClient(**connection)
     await admin.start()
     try:
-        await create_missing(admin, wanted, replication)
-        await _check(admin, wanted, replication)
+        await create_and_check(admin, wanted, replication)
     finally:
         await admin.close()
 
 
-async def create_missing(admin: AIOKafkaAdminClient, wanted: Mapping[str, Topic], replication: Replication) -> None:
+async def create_and_check(admin: AIOKafkaAdminClient, wanted: Mapping[str, Topic], replication: Replication) -> None:
     """Create the topics named in `wanted` (a name and what it is: a topic, or the family of a
-    partner's topic) that do not exist yet."""
+    partner's topic) that do not exist yet, then check that all have the replication wanted."""
     existing = set(await admin.list_topics())
     missing = [
         NewTopic(
@@ -83,8 +81,13 @@ async def create_missing(admin: AIOKafkaAdminClient, wanted: Mapping[str, Topic]
         if name not in existing
     ]
     if missing:
-        with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
-            await admin.create_topics(missing)
+        response = await admin.create_topics(missing)
+        # aiokafka returns the broker's answer unchecked: a topic refused is an error here (one
+        # that another replica created meanwhile is not).
+        refused = [f"{topic}: error {code}" for topic, code, *_ in response.topic_errors if code not in (0, _EXISTS)]
+        if refused:
+            raise TopicMisconfigured("Kafka refused to create " + "; ".join(refused))
+    await _check(admin, dict(wanted), replication)
 
 
 async def _described(admin: AIOKafkaAdminClient, names: list[str]) -> list[dict[str, Any]]:

@@ -9,17 +9,18 @@ import re
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deh_platform.access import ADMIN
+from deh_platform.settings import SCRAM, sasl_options
 from deh_stack import maven, resources
 from deh_stack.config import KAFKA_VERSION, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.server import Server
 from deh_stack.tools import java
 
-SCRAM = "SCRAM-SHA-512"
 # Written beside the data of a node formatted with SCRAM users: a node made before has none.
 SECURED_MARK = "formatted-with-scram-users"
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -43,16 +44,9 @@ class KafkaServer(Server):
             raise ValueError("Kafka user names and passwords are letters, digits, '-' and '_'")
         self.users = users
 
-    def client_settings(self, user: str = ADMIN) -> dict[str, str]:
+    def client_settings(self, user: str = ADMIN) -> dict[str, Any]:
         """What an aiokafka client passes to connect as `user` (nothing on a PLAINTEXT node)."""
-        if self.users is None:
-            return {}
-        return {
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": SCRAM,
-            "sasl_plain_username": user,
-            "sasl_plain_password": self.users[user],
-        }
+        return {} if self.users is None else sasl_options(user, self.users[user])
 
     @property
     def address(self) -> str:

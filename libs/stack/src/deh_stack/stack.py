@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deh_platform.access import provision_service
+from deh_platform.access import ADMIN, provision_service
 from deh_stack.config import SERVICE_NAMES, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.kafka import KafkaServer
@@ -29,7 +29,9 @@ class Status:
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.kafka = KafkaServer(config, users=config.kafka_passwords())
+        # The admin's user is written when the storage is formatted; the services' are created
+        # over the protocol at every start (_provision_services), like a partner's.
+        self.kafka = KafkaServer(config, users={ADMIN: config.kafka_passwords()[ADMIN]})
         self.servers: list[Server] = [MongoServer(config), self.kafka, OpenSearchServer(config)]
         self.services: list[Server] = [ServiceProcess(config, name) for name in SERVICE_NAMES]
 

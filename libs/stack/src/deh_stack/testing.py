@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
+from deh_platform.settings import sasl_options
 from deh_stack.config import StackConfig
-from deh_stack.kafka import SCRAM
 from deh_stack.server import Server
 from deh_stack.services import uvicorn_command
 from deh_stack.stack import Stack
@@ -42,7 +42,7 @@ class ServerAddresses:
     origin: str
     # Kafka's users and their passwords: the admin (the first), then each service's own. None
     # for a broker without authentication.
-    kafka_users: dict[str, str] | None = None
+    kafka_users: dict[str, str] | None = dataclasses.field(default=None, repr=False)
 
     def kafka_user(self, service: str | None = None) -> tuple[str, str] | None:
         """The user a service connects as (its own if the servers have one for it, or else the
@@ -52,20 +52,10 @@ class ServerAddresses:
         user = service if service in self.kafka_users else next(iter(self.kafka_users))
         return user, self.kafka_users[user]
 
-    def kafka_options(self, service: str | None = None) -> dict[str, str]:
+    def kafka_options(self, service: str | None = None) -> dict[str, Any]:
         """What an aiokafka client passes to connect (as the admin, or as `service`)."""
         found = self.kafka_user(service)
-        security = (
-            {}
-            if found is None
-            else {
-                "security_protocol": "SASL_PLAINTEXT",
-                "sasl_mechanism": SCRAM,
-                "sasl_plain_username": found[0],
-                "sasl_plain_password": found[1],
-            }
-        )
-        return {"bootstrap_servers": self.kafka_bootstrap, **security}
+        return {"bootstrap_servers": self.kafka_bootstrap, **(sasl_options(*found) if found else {})}
 
     def kafka_fields(self, service: str | None = None) -> dict[str, str]:
         """The Kafka fields of a service's settings (ServiceSettings): the brokers and its user."""

@@ -145,3 +145,27 @@ async def test_the_overview_page_shows_progress_towards_the_targets_and_escapes_
 
 def response_has_every_section(page: str) -> bool:
     return all(f'<section id="{name}">' in page for name in ("targets", "trends", "knowledge-map"))
+
+
+async def test_two_partners_with_the_same_ids_record_two_observations(
+    monitoring: ServiceUnderTest, servers: ServerAddresses, eurostat: Partner
+) -> None:
+    other = await onboarded(servers)
+    external_id, message_id = f"shared-{uuid.uuid4().hex[:8]}", f"message-{uuid.uuid4().hex[:8]}"
+    theirs = ObservationSubmitted.model_validate_json(submission(external_id, 51.0).value)
+    sent = [
+        (eurostat, eurostat.record(theirs, event_id=message_id)),
+        (other, other.record(theirs.model_copy(update={"partner": other.name}), event_id=message_id)),
+    ]
+    for partner, record in sent:
+        await partner.send(record)
+
+    accepted = {(await outcome_of(partner, record))["accepted_id"] for partner, record in sent}
+    assert len(accepted) == 2, "one observation each"
+
+    async def both_recorded() -> list[Any] | None:
+        found = [e for e in await events_on(servers, MONITORING) if e.data["observation_id"] in accepted]
+        return found if len(found) == 2 else None
+
+    recorded = await eventually(both_recorded, within=30, interval=0.5)
+    assert len({event.headers["ce_id"] for event in recorded}) == 2, "two recordings, not one deduplicated"

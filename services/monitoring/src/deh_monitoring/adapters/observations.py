@@ -36,7 +36,8 @@ def subscribe_observations(runtime: ServiceRuntime) -> None:
             partner=submission.partner,
             recorded_at=event.time,
         )
-        await runtime.publish_now(recorded, event_id=derived_id("recorded", event.id), time=event.time)
+        # Message ids are each partner's own: two partners' messages are two recordings.
+        await runtime.publish_now(recorded, event_id=derived_id("recorded", sender.answer_key), time=event.time)
         await sender.accept(runtime, observation_id)
 
     @consumer.on_refused(OBSERVATIONS)
