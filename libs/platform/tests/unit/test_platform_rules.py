@@ -22,6 +22,7 @@ from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings
 from deh_platform.topics import Replication
 from deh_stack.config import StackConfig
+from deh_stack.stack import Stack
 
 pytestmark = pytest.mark.unit
 
@@ -140,3 +141,11 @@ def test_the_local_stack_makes_its_own_secrets_readable_only_by_its_owner(tmp_pa
     for path in (tmp_path / "stack" / "secrets").iterdir():
         assert path.stat().st_mode & 0o077 == 0, path
     assert dataclasses.replace(config, home=tmp_path / "other").auth_secret() != secret
+
+
+def test_a_cleaned_stack_formats_kafka_with_the_admin_password_its_clients_will_read(tmp_path: Path) -> None:
+    stack = Stack(dataclasses.replace(StackConfig.from_env("test"), home=tmp_path / "stack"))
+    before = stack.config.kafka_passwords()["admin"]
+    stack.clean()  # the secrets go with the data
+    assert stack.kafka.users == {"admin": stack.config.kafka_passwords()["admin"]}
+    assert stack.config.kafka_passwords()["admin"] != before

@@ -31,7 +31,7 @@ class Stack:
         self.config = config
         # The admin's user is written when the storage is formatted; the services' are created
         # over the protocol at every start (_provision_services), like a partner's.
-        self.kafka = KafkaServer(config, users={ADMIN: config.kafka_passwords()[ADMIN]})
+        self.kafka = KafkaServer(config, users=self._formatted_users())
         self.servers: list[Server] = [MongoServer(config), self.kafka, OpenSearchServer(config)]
         self.services: list[Server] = [ServiceProcess(config, name) for name in SERVICE_NAMES]
 
@@ -78,9 +78,14 @@ class Stack:
         ]
 
     def clean(self) -> None:
-        """Stop everything and delete this profile's data and logs (downloads stay cached)."""
+        """Stop everything and delete this profile's data, logs and secrets (downloads stay
+        cached); a start after it makes new secrets, which Kafka's storage is formatted with."""
         self.down()
         shutil.rmtree(self.config.home, ignore_errors=True)
+        self.kafka.users = self._formatted_users()
+
+    def _formatted_users(self) -> dict[str, str]:
+        return {ADMIN: self.config.kafka_passwords()[ADMIN]}
 
 
 def _state(member: Server) -> str:
