@@ -152,6 +152,14 @@ def partner_guide() -> str:
         "`observation.submitted.v1` records a figure (an indicator for a country and a period). An",
         "observation with an `external_id` sent before corrects it: its newest value counts.",
         "",
+        "## Conformance kit",
+        "",
+        "`docs/conformance/cases.json` holds a message of every type, valid and broken, each with the",
+        "outcome the hub answers; its `about` says how to run it. Run it through your client against a",
+        "hub you are onboarded on (a developer's `make up` and `python -m deh_platform.operations partner",
+        "NAME` will do) before you go live. `partners/example-java/ConformancePartner.java` is a client",
+        "written from this guide alone that runs the kit; the hub's tests run it on every change.",
+        "",
         "## Examples",
         "",
     ]
@@ -183,8 +191,9 @@ def _types_on(topic_name: str) -> Iterator[MessageType]:
     return (spec for _, spec in sorted(all_types().items()) if spec.topic.name == topic_name)
 
 
-def _examples() -> list[tuple[str, Contract]]:
-    metadata = PracticeMetadata(
+def example_metadata(partner: str) -> PracticeMetadata:
+    """A practice as a partner describes it (the guide's examples and the conformance kit's)."""
+    return PracticeMetadata(
         title={"en": "Inclusive youth exchanges online", "fr": "Échanges de jeunes inclusifs en ligne"},
         summary={"en": "How youth workers run accessible online exchanges.", "fr": "Comment animer des échanges."},
         languages=["en", "fr"],
@@ -195,8 +204,12 @@ def _examples() -> list[tuple[str, Contract]]:
         licence="CC-BY-4.0",
         links=["https://example.org/exchanges"],
         result_type="handbook",
-        origin=Origin(kind="salto", partner="salto"),
+        origin=Origin(kind="salto", partner=partner),
     )
+
+
+def _examples() -> list[tuple[str, Contract]]:
+    metadata = example_metadata("salto")
     submission: dict[str, Any] = {"partner": "salto", "external_id": "salto-2026-17", "metadata": metadata}
     outcome = {"partner": "salto", "external_id": "salto-2026-17", "request_id": "m-2026-0042", "kind": "practice"}
     return [
@@ -205,7 +218,7 @@ def _examples() -> list[tuple[str, Contract]]:
         (
             "An observation",
             ObservationSubmitted(
-                partner="salto", external_id="fr-2026-basic-skills", observation=_observation_example()
+                partner="salto", external_id="fr-2026-basic-skills", observation=example_observation()
             ),
         ),
         ("The outcome: accepted", SubmissionAccepted(**outcome, accepted_id="p-7c1e", accepted_at=EXAMPLE_TIME)),
@@ -226,9 +239,10 @@ def _examples() -> list[tuple[str, Contract]]:
     ]
 
 
-def _observation_example() -> ObservationValue:
+def example_observation() -> ObservationValue:
+    """A national figure, measured by the indicator of the EU-level target it counts towards."""
     return ObservationValue(
-        indicator="adults_basic_digital_skills",
+        indicator="adults_at_least_basic_digital_skills",
         target="adults_basic_digital_skills",
         country="FR",
         period_start=datetime(2025, 1, 1, tzinfo=UTC),

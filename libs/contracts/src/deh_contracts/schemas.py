@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from deh_contracts.compatibility import breaking_changes
+from deh_contracts.conformance import conformance_cases
 from deh_contracts.envelope import SCHEMA_URN_PREFIX
 from deh_contracts.partner_guide import partner_guide
 from deh_contracts.registry import TOPICS, MessageType, all_types
@@ -19,6 +20,7 @@ LIBRARY_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = LIBRARY_ROOT / "schemas"
 CATALOGUE_FILE = LIBRARY_ROOT / "CATALOGUE.md"
 PARTNER_GUIDE_FILE = LIBRARY_ROOT.parents[1] / "docs" / "partners.md"
+CONFORMANCE_FILE = LIBRARY_ROOT.parents[1] / "docs" / "conformance" / "cases.json"
 
 
 def json_schema(spec: MessageType) -> dict[str, Any]:
@@ -44,6 +46,7 @@ def expected_files() -> dict[Path, str]:
     }
     files[CATALOGUE_FILE] = catalogue_markdown()
     files[PARTNER_GUIDE_FILE] = partner_guide()
+    files[CONFORMANCE_FILE] = conformance_cases()
     return files
 
 
@@ -126,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if path.parent == SCHEMA_DIR and path not in expected_files():
             path.unlink()
     for path, content in expected_files().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     print(f"wrote {len(list(SCHEMA_DIR.glob('*.json')))} schemas, {CATALOGUE_FILE.name} and {PARTNER_GUIDE_FILE.name}")
     return 0
