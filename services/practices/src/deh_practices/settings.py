@@ -26,5 +26,5 @@ class PracticesSettings(ServiceSettings):
     # OAI-PMH: the repository's part of record identifiers (oai:<it>:<practice id>, a domain
     # name the hub controls in a deployment) and whom harvesters write to.
     oai_repository: str = "hub.localhost"
-    oai_admin_email: str = "hub-admin@localhost"
+    oai_admin_email: str = "hub-admin@hub.localhost"  # the protocol wants a domain with a dot
     oai_page_size: int = 100

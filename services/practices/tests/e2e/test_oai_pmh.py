@@ -1,6 +1,7 @@
 """OAI-PMH 2.0 on the real servers: a harvest in pages of resumption tokens returns every
 published practice exactly once, archived ones as deleted records, never a draft; sets,
-`from`, GetRecord and the protocol's errors."""
+`from`, GetRecord and the protocol's errors. Every answer is checked against the OAI-PMH 2.0
+schema and every record against oai_dc's."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 from hub_testing import ServiceUnderTest, active_in_practices, isolated_settings, running
+from oai_schemas import assert_valid_oai
 from practice_steps import metadata, publish, submit
 
 from deh_practices.app import create_app
@@ -36,9 +38,11 @@ async def repository(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest
 
 
 async def oai(hub: ServiceUnderTest, **arguments: str) -> ElementTree.Element:
+    """An answer of the repository, valid against the OAI-PMH and oai_dc schemas (every one)."""
     response = await hub.client.get("/oai", params=arguments)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/xml")
+    assert_valid_oai(response.content)
     return ElementTree.fromstring(response.content)
 
 

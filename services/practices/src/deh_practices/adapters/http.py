@@ -357,14 +357,14 @@ async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, reposit
     try:
         verb, given = oai.request_of(arguments)
     except oai.OaiError as problem:
-        root, _ = oai.envelope(repository.base_url, None, {})
+        root = oai.envelope(repository.base_url, None, {})
         oai.error(root, problem)
         return _xml(root)
-    root, answer = oai.envelope(repository.base_url, verb, given)
+    root = oai.envelope(repository.base_url, verb, given)
     try:
-        await _answer(verb, given, answer, _Records(store, public_url, repository))
+        await _answer(verb, given, oai.answer_of(root, verb), _Records(store, public_url, repository))
     except oai.OaiError as problem:
-        root, _ = oai.envelope(repository.base_url, verb, given)
+        root = oai.envelope(repository.base_url, verb, given)
         oai.error(root, problem)
     return _xml(root)
 

@@ -174,9 +174,9 @@ def sets_of(practice: Mapping[str, Any]) -> list[str]:
 # The answer ------------------------------------------------------------------------------------
 
 
-def envelope(base_url: str, verb: str | None, arguments: Mapping[str, str]) -> tuple[Element, Element]:
-    """The OAI-PMH root with its response date and request, and the element the answer goes in
-    (the root itself for an error)."""
+def envelope(base_url: str, verb: str | None, arguments: Mapping[str, str]) -> Element:
+    """The OAI-PMH root with its response date and request; the answer (`answer_of`) or the error
+    (`error`) follows."""
     ElementTree.register_namespace("", OAI)
     ElementTree.register_namespace("xsi", XSI)
     root = ElementTree.Element(f"{{{OAI}}}OAI-PMH", {f"{{{XSI}}}schemaLocation": f"{OAI} {OAI_SCHEMA}"})
@@ -186,7 +186,12 @@ def envelope(base_url: str, verb: str | None, arguments: Mapping[str, str]) -> t
         request.set("verb", verb)
         for name, value in arguments.items():
             request.set(name, value)
-    return root, (_sub(root, verb) if verb else root)
+    return root
+
+
+def answer_of(root: Element, verb: str) -> Element:
+    """The element an answer to `verb` goes in (none with an error: the schema allows either)."""
+    return _sub(root, verb)
 
 
 def error(root: Element, problem: OaiError) -> None:
