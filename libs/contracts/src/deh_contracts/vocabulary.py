@@ -36,6 +36,8 @@ ORGANISATION_TYPES: list[str] = TAXONOMIES["organisation_types"]
 EVENT_KINDS: list[str] = TAXONOMIES["event_kinds"]
 EU_LEVEL_TARGETS: dict[str, str] = {target["id"]: target["text"] for target in TAXONOMIES["eu_level_targets"]}
 SPDX_LICENCES: list[str] = TAXONOMIES["spdx_licences"]
+AUDIENCE_ROLES: list[str] = TAXONOMIES["educational_audience_roles"]
+ACCESSIBILITY_FEATURES: list[str] = TAXONOMIES["accessibility_features"]
 
 
 UNKNOWN_VALUES = "deh_unknown_values"
@@ -83,6 +85,14 @@ OrganisationType = Annotated[
     str, AfterValidator(one_of("organisation type", ORGANISATION_TYPES)), enum_schema(ORGANISATION_TYPES)
 ]
 EventKind = Annotated[str, AfterValidator(one_of("event kind", EVENT_KINDS)), enum_schema(EVENT_KINDS)]
+AudienceRole = Annotated[
+    str, AfterValidator(one_of("educational audience role (LRMI)", AUDIENCE_ROLES)), enum_schema(AUDIENCE_ROLES)
+]
+AccessibilityFeature = Annotated[
+    str,
+    AfterValidator(one_of("accessibility feature (schema.org)", ACCESSIBILITY_FEATURES)),
+    enum_schema(ACCESSIBILITY_FEATURES),
+]
 EuLevelTarget = Annotated[
     str, AfterValidator(one_of("EU-level target", EU_LEVEL_TARGETS)), enum_schema(EU_LEVEL_TARGETS)
 ]

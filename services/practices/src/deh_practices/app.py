@@ -40,6 +40,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     async def prepare(_: ServiceRuntime) -> None:
         await store.create_indexes()
         await store.licences_as_spdx()
+        await store.vocabularies_kept()
         await index.ensure()
 
     app = create_service_app(runtime, title="Digital Education Hub: practices", routers=[router], on_startup=[prepare])

@@ -21,7 +21,7 @@ async def test_a_published_practice_is_a_learning_resource_and_a_dublin_core_rec
     practices: ServiceUnderTest,
 ) -> None:
     tag = f"t{uuid.uuid4().hex[:8]}"
-    practice_id = await submit(practices, "author-5", metadata(tag, target_groups=["teachers"]))
+    practice_id = await submit(practices, "author-5", metadata(tag, target_groups=["teacher"]))
     draft = await practices.client.get(f"/practices/{practice_id}/lrmi")
     assert draft.status_code == 404, "not before it is published"
     await publish(practices, practice_id)
@@ -36,7 +36,7 @@ async def test_a_published_practice_is_a_learning_resource_and_a_dublin_core_rec
     assert resource["license"] == "https://spdx.org/licenses/CC-BY-4.0.html"
     assert [level["termCode"] for level in resource["educationalLevel"]] == ["1", "2"]
     assert resource["teaches"][0] | {"termCode": "3.4", "inDefinedTermSet": "DigComp 2.2"} == resource["teaches"][0]
-    assert resource["audience"] == [{"@type": "EducationalAudience", "educationalRole": "teachers"}]
+    assert resource["audience"] == [{"@type": "EducationalAudience", "educationalRole": "teacher"}]
     assert resource["learningResourceType"] == "handbook"
     assert "datePublished" in resource
 

@@ -562,3 +562,38 @@ async def test_a_licence_stored_as_free_text_becomes_noassertion_and_the_practic
         "/practices", json={"metadata": {**metadata("x"), "licence": "CC BY"}}, headers=practices.caller("author-1")
     )
     assert refused.json()["detail"][0]["loc"] == ["body", "metadata", "licence"]
+
+
+async def test_target_groups_and_accessibility_stored_as_free_text_keep_the_terms_they_name(
+    practices: ServiceUnderTest,
+) -> None:
+    practice_id = await submit(practices, "author-1", metadata(f"t{uuid.uuid4().hex[:8]}"))
+    stored = practices.runtime.db.practices
+    free_text = {
+        "target_groups": ["Teachers", "school leaders", "everyone"],
+        "accessibility_features": ["subtitles", "easy read"],
+    }
+    await stored.update_one(
+        {"_id": practice_id},
+        {
+            "$set": {
+                **{f"metadata.{k}": v for k, v in free_text.items()},
+                **{f"versions.0.metadata.{k}": v for k, v in free_text.items()},
+            }
+        },
+    )
+
+    assert await practices.app.state.store.vocabularies_kept() >= 1
+
+    again = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller("author-1"))).json()
+    assert again["metadata"]["target_groups"] == ["teacher", "administrator"]
+    assert again["metadata"]["accessibility_features"] == ["captions"]
+    history = await stored.find_one({"_id": practice_id}, {"versions.metadata": 1})
+    assert history is not None
+    assert history["versions"][0]["metadata"]["target_groups"] == ["teacher", "administrator"]
+    refused = await practices.client.post(
+        "/practices",
+        json={"metadata": {**metadata("x"), "target_groups": ["teachers"]}},
+        headers=practices.caller("author-1"),
+    )
+    assert refused.json()["detail"][0]["loc"] == ["body", "metadata", "target_groups", 0]

@@ -23,6 +23,7 @@ from deh_practices.domain.analysis import (
 from deh_practices.domain.practices import (
     CRITERIA,
     Review,
+    as_terms,
     is_web_address,
     kept_public,
     metadata_problems,
@@ -282,3 +283,8 @@ def test_a_language_whose_analyzers_are_missing_falls_back_to_standard_and_is_re
 )
 def test_a_link_is_an_absolute_web_address(link: str, web: bool) -> None:
     assert is_web_address(link) is web
+
+
+def test_free_text_target_groups_and_accessibility_features_become_the_terms_they_name() -> None:
+    assert as_terms("target_groups", ["Teachers", "pupils", "teacher", "everyone"]) == ["teacher", "student"]
+    assert as_terms("accessibility_features", ["captions", " Subtitles ", "aria", "easy read"]) == ["captions", "ARIA"]

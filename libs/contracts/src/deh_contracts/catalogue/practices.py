@@ -10,6 +10,8 @@ from pydantic import AfterValidator, Field
 from deh_contracts.people import PersonId
 from deh_contracts.registry import PRACTICES, Contract, message_type
 from deh_contracts.vocabulary import (
+    AccessibilityFeature,
+    AudienceRole,
     Country,
     DigCompCompetence,
     DigCompEduCompetence,
@@ -77,8 +79,10 @@ class PracticeMetadata(Contract):
     topics: list[Topic] = Field([], max_length=MAX_LIST)
     digcomp: list[DigCompCompetence] = Field([], max_length=MAX_LIST)
     digcompedu: list[DigCompEduCompetence] = Field([], max_length=MAX_LIST)
-    target_groups: list[Label] = Field([], max_length=MAX_LIST)
-    accessibility_features: list[Label] = Field([], max_length=MAX_LIST)
+    target_groups: list[AudienceRole] = Field([], max_length=MAX_LIST, description="LRMI educational audience roles.")
+    accessibility_features: list[AccessibilityFeature] = Field(
+        [], max_length=MAX_LIST, description="schema.org accessibilityFeature values."
+    )
     licence: Licence
     links: list[Link] = Field([], max_length=MAX_LIST)
     result_type: ResultType

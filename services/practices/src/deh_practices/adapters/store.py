@@ -70,6 +70,31 @@ class PracticeStore:
             log.warning("%d practices had a licence that is no SPDX id: now NOASSERTION", changed)
         return changed
 
+    async def vocabularies_kept(self) -> int:
+        """Practices stored when target groups and accessibility features were free text keep the
+        values that name a term of their vocabularies (`teachers`: `teacher`) and lose the others,
+        so that they can be read and shown again; the current metadata and every version's."""
+        outside = [
+            {f"{where}.{field}": {"$elemMatch": {"$nin": terms}}}
+            for field, (terms, _) in rules.VOCABULARY_FIELDS.items()
+            for where in ("metadata", "versions.metadata")
+        ]
+        changed = 0
+        async for document in self.practices.find({"$or": outside}, {"metadata": 1, "versions": 1}):
+            kept = {
+                f"metadata.{field}": rules.as_terms(field, document["metadata"].get(field, []))
+                for field in rules.VOCABULARY_FIELDS
+            }
+            for index, version in enumerate(document.get("versions", [])):
+                for field in rules.VOCABULARY_FIELDS:
+                    kept[f"versions.{index}.metadata.{field}"] = rules.as_terms(
+                        field, version["metadata"].get(field, [])
+                    )
+            changed += await self._touch_all({"_id": document["_id"]}, kept)
+        if changed:
+            log.warning("%d practices had target groups or accessibility features outside their vocabularies", changed)
+        return changed
+
     async def authors_as_known(self, member_ids: list[str]) -> list[Document]:
         """The authors as a practice stores them: a list (a member id is never a field name), each
         with the name shown (None when hidden or unknown) and the reference, from the copies."""

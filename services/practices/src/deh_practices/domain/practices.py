@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from deh_contracts.catalogue.inbound import MAX_BODY
 from deh_contracts.catalogue.practices import PracticeMetadata, ReviewDecision
 from deh_contracts.errors import FieldError
-from deh_contracts.vocabulary import WholeNumber
+from deh_contracts.vocabulary import ACCESSIBILITY_FEATURES, AUDIENCE_ROLES, WholeNumber
 from deh_platform.errors import Conflict
 
 Status = Literal["draft", "submitted", "in_review", "changes_requested", "published", "rejected", "archived"]
@@ -189,3 +189,41 @@ def is_web_address(link: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+# Before target groups and accessibility features had vocabularies they were free text: what
+# was stored then keeps the values that name a term, in the words people used for it.
+_AUDIENCE_WORDS = {
+    "teachers": "teacher",
+    "trainers": "teacher",
+    "educators": "teacher",
+    "pupils": "student",
+    "students": "student",
+    "learners": "student",
+    "school leaders": "administrator",
+    "parents": "parent",
+    "mentors": "mentor",
+    "general public": "generalPublic",
+}
+_ACCESSIBILITY_WORDS = {
+    "subtitles": "captions",
+    "transcripts": "transcript",
+    "sign language": "signLanguage",
+    "alt text": "alternativeText",
+    "alternative text": "alternativeText",
+    "audio description": "audioDescription",
+    "large print": "largePrint",
+}
+VOCABULARY_FIELDS = {
+    "target_groups": (AUDIENCE_ROLES, _AUDIENCE_WORDS),
+    "accessibility_features": (ACCESSIBILITY_FEATURES, _ACCESSIBILITY_WORDS),
+}
+
+
+def as_terms(field: str, values: list[str]) -> list[str]:
+    """The terms of a vocabulary field's vocabulary that stored free-text values name (each
+    once, in order); values that name none are left out."""
+    terms, words = VOCABULARY_FIELDS[field]
+    by_lower = {term.lower(): term for term in terms} | words
+    found = (by_lower.get(value.strip().lower()) for value in values)
+    return list(dict.fromkeys(term for term in found if term is not None))
