@@ -218,7 +218,7 @@ async def platform_consume(servers: ServerAddresses, topic: Topic, count: int) -
     totals = mongo[f"bench-{uuid.uuid4().hex[:6]}"].totals
     security = ServiceSettings.model_validate({"service_name": "bench", **servers.kafka_fields()}).kafka_security()
     broker = KafkaBroker(servers.kafka_bootstrap, security=security, acks="all", enable_idempotence=True, logger=None)
-    consumer = EventConsumer(f"platform-{uuid.uuid4().hex[:6]}", [topic], source="/deh/bench")
+    consumer = EventConsumer(f"platform-{uuid.uuid4().hex[:6]}", [topic], service="bench", source="/deh/bench")
     handled = 0
     all_handled = asyncio.Event()
 

@@ -124,7 +124,7 @@ async def projecting(servers: ServerAddresses, topic: Topic, name: str) -> Async
     indexes = MonitoringIndexes.named(prefix)
     await indexes.ensure(search)
     projection = TimedProjection(search, indexes)
-    consumer = EventConsumer(prefix, [topic], source="/bench")
+    consumer = EventConsumer(prefix, [topic], service="bench", source="/bench")
     consumer.project(projection.project)
 
     async def publish(_: object) -> None:

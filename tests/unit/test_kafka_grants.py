@@ -10,8 +10,9 @@ from importlib.metadata import entry_points
 import pytest
 from fastapi import FastAPI
 
-from deh_contracts.registry import OUTCOMES, PRACTICE_SUBMISSIONS, SERVICES, TOPICS
+from deh_contracts.registry import DEAD_LETTERS, OUTCOMES, PRACTICE_SUBMISSIONS, REDRIVE, SERVICES, TOPICS
 from deh_platform.access import Grant, partner_grants, partner_name_problem, service_grants
+from deh_platform.operations import Letter, NotTheServicesGroup, redrive
 from deh_platform.runtime import ServiceRuntime
 
 
@@ -70,9 +71,9 @@ def test_a_partner_writes_its_inbound_topics_and_reads_its_outcomes_in_its_own_g
 def test_a_partners_topic_names_the_partner() -> None:
     name = PRACTICE_SUBMISSIONS.of_partner("salto-eu")
     assert name == "deh.partner.salto-eu.practice-submissions.v1"
-    assert PRACTICE_SUBMISSIONS.partner_of(name) == "salto-eu"
-    assert PRACTICE_SUBMISSIONS.partner_of(OUTCOMES.of_partner("salto-eu")) is None
-    assert PRACTICE_SUBMISSIONS.partner_of("deh.partner.a.b.practice-submissions.v1") is None
+    assert PRACTICE_SUBMISSIONS.owner_of(name) == "salto-eu"
+    assert PRACTICE_SUBMISSIONS.owner_of(OUTCOMES.of_partner("salto-eu")) is None
+    assert PRACTICE_SUBMISSIONS.owner_of("deh.partner.a.b.practice-submissions.v1") is None
     with pytest.raises(ValueError, match="not a partner name"):
         PRACTICE_SUBMISSIONS.of_partner("Salto.EU")
 
@@ -85,3 +86,19 @@ def test_a_partner_cannot_take_a_name_that_is_not_one_or_that_a_service_or_the_a
 @pytest.mark.parametrize("name", ["salto", "erasmus-plus-results", "eun_2", "a" * 100])
 def test_a_partner_name_is_short_lower_case_without_dots(name: str) -> None:
     assert partner_name_problem(name) is None
+
+
+def test_a_service_writes_only_its_own_dead_letters_and_reads_only_what_is_redriven_to_it() -> None:
+    grants = service_grants("events")
+    topics = {(grant.operation, grant.name) for grant in grants if grant.operation in ("read", "write")}
+    assert ("write", DEAD_LETTERS.of_service("events")) in topics
+    assert ("read", REDRIVE.of_service("events")) in topics
+    others = [name for _, name in topics if "deadletter" in name or "redrive" in name]
+    assert sorted(others) == sorted([DEAD_LETTERS.of_service("events"), REDRIVE.of_service("events")])
+
+
+async def test_the_operator_refuses_to_redrive_a_dead_letter_naming_another_services_group() -> None:
+    # Written to events' dead letters, naming a practices group: only events could have written it.
+    forged = Letter("letter-1", "events", {"consumer_group": "practices", "origin_topic": "deh.partner.salto.x.v1"})
+    with pytest.raises(NotTheServicesGroup, match="letter-1"):
+        await redrive({"bootstrap_servers": "127.0.0.1:1"}, [forged])

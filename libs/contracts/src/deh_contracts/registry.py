@@ -6,6 +6,7 @@ field that holds its subject (the aggregate id, which is also the Kafka key).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,17 +23,19 @@ _FOREVER = "-1"
 # its Kafka user and its consumer groups (`<partner>.`), so no dots and nothing upper-case.
 PARTNER_NAME = r"[a-z0-9][a-z0-9_-]{0,99}"
 PARTNER = "{partner}"
+SERVICE = "{service}"
 # The hub's services: each has its own Kafka user, which may touch only the topics that name it
-# below as producer or consumer (deh_platform.access).
+# below as producer or consumer, and its own of the topics per service (deh_platform.access).
 SERVICES = ("membership", "practices", "events", "monitoring")
-EVERY_SERVICE = "every service"
+EACH_SERVICE = "each service, its own"
 
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic, or with `{partner}` in its name a family of topics, one per partner system:
-    `deh.partner.{partner}.outcomes.v1` is `deh.partner.salto.outcomes.v1` for SALTO. Who writes
-    a partner's topic is who Kafka let write it, so the partner is known from the topic."""
+    """A topic, or with `{partner}` or `{service}` in its name a family of topics, one per partner
+    system or service: `deh.partner.{partner}.outcomes.v1` is `deh.partner.salto.outcomes.v1`
+    for SALTO. Who writes a partner's (or a service's) topic is who Kafka let write it, so the
+    partner (or the service) is known from the topic."""
 
     name: str
     key: str
@@ -43,26 +46,49 @@ class Topic:
     config: dict[str, str] = field(default_factory=dict)
     # Written by partner systems: read strictly, answered with an outcome.
     inbound: bool = False
+    # The family a topic of one service belongs to (`for_service`), by its name with `{service}`.
+    family_name: str = ""
 
     @property
     def per_partner(self) -> bool:
         return PARTNER in self.name
 
+    @property
+    def per_service(self) -> bool:
+        return SERVICE in self.name
+
+    @property
+    def family(self) -> bool:
+        return self.per_partner or self.per_service
+
     def of_partner(self, partner: str) -> str:
         """The name of this family's topic for one partner."""
-        if not self.per_partner or not re.fullmatch(PARTNER_NAME, partner):
-            raise ValueError(f"{partner!r} is not a partner name, or {self.name} is not a topic per partner")
-        return self.name.replace(PARTNER, partner)
+        return self._of(PARTNER, partner)
+
+    def of_service(self, service: str) -> str:
+        """The name of this family's topic for one service."""
+        return self._of(SERVICE, service)
+
+    def for_service(self, service: str) -> Topic:
+        """This family's topic of one service, as a topic of its own (to create, read or grant)."""
+        return dataclasses.replace(self, name=self.of_service(service), family_name=self.name)
+
+    def _of(self, placeholder: str, owner: str) -> str:
+        if placeholder not in self.name or not re.fullmatch(PARTNER_NAME, owner):
+            raise ValueError(f"{owner!r} is not a partner name, or {self.name} is not a topic per {placeholder}")
+        return self.name.replace(placeholder, owner)
 
     @property
     def pattern(self) -> str:
         """A regular expression of the names this topic (or family) has."""
-        head, _, tail = self.name.partition(PARTNER)
-        return re.escape(head) + (f"({PARTNER_NAME})" + re.escape(tail) if self.per_partner else "")
+        placeholder = PARTNER if self.per_partner else SERVICE
+        head, _, tail = self.name.partition(placeholder)
+        return re.escape(head) + (f"({PARTNER_NAME})" + re.escape(tail) if self.family else "")
 
-    def partner_of(self, name: str) -> str | None:
-        """The partner whose topic of this family `name` is; None for a name of another topic."""
-        found = re.fullmatch(self.pattern, name) if self.per_partner else None
+    def owner_of(self, name: str) -> str | None:
+        """The partner (or service) whose topic of this family `name` is; None for a name of
+        another topic."""
+        found = re.fullmatch(self.pattern, name) if self.family else None
         return found.group(1) if found else None
 
 
@@ -147,23 +173,25 @@ OUTCOMES = Topic(
     "with every reason.",
     config={"retention.ms": str(30 * 24 * 3600 * 1000)},
 )
+# Each service its own: a service writes only its dead letters and reads only what is re-driven
+# to it, so that no service can make another take a message as a partner's (decision 0019).
 DEAD_LETTERS = Topic(
-    "deh.deadletter.v1",
+    "deh.deadletter.{service}.v1",
     key="the original message's key",
     partitions=3,
-    producer=EVERY_SERVICE,
+    producer=EACH_SERVICE,
     consumers=("operators",),
-    description="Messages a consumer could not process, with the reason and where they came from.",
+    description="Messages a service's consumer could not process, with the reason and where they came from.",
     config={"retention.ms": str(90 * 24 * 3600 * 1000)},
 )
 REDRIVE = Topic(
-    "deh.redrive.v1",
+    "deh.redrive.{service}.v1",
     key="the original message's key",
     partitions=3,
     producer="operators (python -m deh_platform.operations redrive)",
-    consumers=(EVERY_SERVICE,),
-    description="Dead letters sent back, byte for byte, to the consumer group that failed them "
-    "(header deh_redrive_group; the original topic in deh_origin_topic). Other groups skip them.",
+    consumers=(EACH_SERVICE,),
+    description="A service's dead letters sent back, byte for byte, to the consumer group that failed them "
+    "(header deh_redrive_group; the original topic in deh_origin_topic). Its other groups skip them.",
     config={"retention.ms": str(7 * 24 * 3600 * 1000)},
 )
 REDRIVE_GROUP_HEADER = "deh_redrive_group"
@@ -251,9 +279,13 @@ def spec_for_type(type_name: str) -> MessageType:
 
 
 def topic_name_of(data: Contract) -> str:
-    """Where a message goes: its type's topic, or the topic of the partner it names."""
+    """Where a message goes: its type's topic, or the topic of the partner (or service) it names."""
     topic = spec_of(data).topic
-    return topic.of_partner(str(getattr(data, "partner", ""))) if topic.per_partner else topic.name
+    if topic.per_partner:
+        return topic.of_partner(str(getattr(data, "partner", "")))
+    if topic.per_service:
+        return topic.of_service(str(getattr(data, "service", "")))
+    return topic.name
 
 
 def types_on(topic: Topic) -> list[MessageType]:

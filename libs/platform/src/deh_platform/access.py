@@ -20,7 +20,7 @@ from aiokafka.protocol.admin import CreateAclsRequest
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import CompactArray, CompactBytes, CompactString, Int8, Int16, Int32, Schema, TaggedFields
 
-from deh_contracts.registry import EVERY_SERVICE, PARTNER_NAME, SERVICES, TOPICS, Topic
+from deh_contracts.registry import EACH_SERVICE, PARTNER_NAME, SERVICES, TOPICS, Topic
 from deh_platform.topics import Replication, create_and_check
 
 ADMIN = "admin"  # the super user of provisioning: brokers, topics, users and grants
@@ -68,15 +68,17 @@ def service_grants(service: str) -> list[Grant]:
     """What a service may do, from the registry: write the topics it produces, read those it
     consumes in its own consumer groups (named after it: `practices`, `monitoring-observations`),
     and create and check the topics it touches (each service creates what it needs at start).
-    Partners' topics are granted when each partner is onboarded (`partner_grants`)."""
-    touched = [topic.name for topic in TOPICS if not topic.per_partner and service in _users_of(topic)]
+    Of a family per service (dead letters, re-driven messages) it touches its own topic only;
+    partners' topics are granted when each partner is onboarded (`partner_grants`)."""
+    mine = [topic for topic in TOPICS if not topic.per_partner]
+
+    def named(topics: list[Topic]) -> list[str]:
+        return [topic.of_service(service) if topic.per_service else topic.name for topic in topics]
+
+    touched = named([topic for topic in mine if service in _users_of(topic)])
     return [
-        *writes(service, *(topic.name for topic in TOPICS if not topic.per_partner and service in _writers(topic))),
-        *reads(
-            service,
-            *(topic.name for topic in TOPICS if not topic.per_partner and service in _readers(topic)),
-            groups_prefixed=service,
-        ),
+        *writes(service, *named([topic for topic in mine if service in _writers(topic)])),
+        *reads(service, *named([topic for topic in mine if service in _readers(topic)]), groups_prefixed=service),
         *(Grant(service, operation, "topic", name) for name in touched for operation in ("create", "describe_configs")),
     ]
 
@@ -115,13 +117,11 @@ def partner_name_problem(partner: str) -> str | None:
 
 
 def _writers(topic: Topic) -> tuple[str, ...]:
-    return (
-        SERVICES if topic.producer == EVERY_SERVICE else tuple(s for s in SERVICES if s in topic.producer.split(", "))
-    )
+    return SERVICES if topic.producer == EACH_SERVICE else tuple(s for s in SERVICES if s in topic.producer.split(", "))
 
 
 def _readers(topic: Topic) -> tuple[str, ...]:
-    return SERVICES if EVERY_SERVICE in topic.consumers else tuple(s for s in SERVICES if s in topic.consumers)
+    return SERVICES if EACH_SERVICE in topic.consumers else tuple(s for s in SERVICES if s in topic.consumers)
 
 
 def _users_of(topic: Topic) -> tuple[str, ...]:

@@ -89,10 +89,17 @@ _SECURITY = {
 
 
 def _parameters(topic: Topic) -> dict[str, Any]:
-    if not topic.per_partner:
-        return {}
-    partner = {"description": "The partner system's name, given at onboarding (e.g. salto)."}
-    return {"parameters": {"partner": partner}}
+    if topic.per_partner:
+        return {
+            "parameters": {"partner": {"description": "The partner system's name, given at onboarding (e.g. salto)."}}
+        }
+    if topic.per_service:
+        return {
+            "parameters": {
+                "service": {"description": "The service's name (membership, practices, events, monitoring)."}
+            }
+        }
+    return {}
 
 
 def _message(spec: MessageType, schemas: dict[str, Any]) -> dict[str, Any]:

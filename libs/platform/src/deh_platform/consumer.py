@@ -160,7 +160,7 @@ class Parsed:
     def origin_topic(self) -> str:
         """The topic the message was first published on (a re-driven one names it in a header)."""
         topic = str(self.record.topic)
-        return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if topic == REDRIVE.name else topic
+        return self.attributes.get(REDRIVE_ORIGIN_HEADER, topic) if REDRIVE.owner_of(topic) else topic
 
 
 def _identity_mismatch(record: Record, event: CloudEvent[Any], partner: str | None) -> list[FieldError]:
@@ -231,6 +231,7 @@ class EventConsumer:
         group: str,
         topics: Sequence[Topic],
         *,
+        service: str,
         source: str,
         backoff: Backoff | None = None,
         batch_size: int = 500,
@@ -238,7 +239,10 @@ class EventConsumer:
     ) -> None:
         self.group = group
         self.topics = list(topics)
-        self._topic_named = {topic.name: topic for topic in [*topics, REDRIVE] if not topic.per_partner}
+        # The service's own: what operators re-drive to its groups, and where it puts dead letters.
+        self.service = service
+        self._redrive = REDRIVE.for_service(service)
+        self._topic_named = {topic.name: topic for topic in [*topics, self._redrive] if not topic.family}
         self.discovery_seconds = discovery_seconds
         self.source = source
         self.backoff = backoff or Backoff()
@@ -332,8 +336,8 @@ class EventConsumer:
             metadata_max_age_ms=int(self.discovery_seconds * 1000),
         )
         # Every group also reads what operators re-drive to it (python -m deh_platform.operations).
-        read = [*self.topics, REDRIVE]
-        if any(topic.per_partner for topic in read):
+        read = [*self.topics, self._redrive]
+        if any(topic.family for topic in read):
             # Every partner's topic of a family, as the partners are onboarded: Kafka lists to
             # the group's user only the topics it was granted.
             kafka.subscribe(pattern="^(" + "|".join(topic.pattern for topic in read) + ")$", listener=self._partitions)
@@ -465,7 +469,7 @@ class EventConsumer:
             )
         except ContractError as error:
             parsed.error = error
-        partner = origin.partner_of(parsed.origin_topic)
+        partner = origin.owner_of(parsed.origin_topic)
         if (
             origin.inbound
             and parsed.event is not None
@@ -481,19 +485,19 @@ class EventConsumer:
     def _origin_topic(self, parsed: Parsed) -> Topic | None:
         """The topic the message was first published on; None for a message re-driven to
         another group."""
-        if parsed.record.topic != REDRIVE.name:
+        if parsed.record.topic != self._redrive.name:
             topic = self._topic_of(parsed.record.topic)
             if topic is None:  # the subscription reads only the group's topics
                 raise LookupError(f"{self.group} does not read {parsed.record.topic}")
             return topic
         if parsed.attributes.get(REDRIVE_GROUP_HEADER) != self.group:
             return None
-        return self._topic_of(parsed.origin_topic) or REDRIVE
+        return self._topic_of(parsed.origin_topic) or self._redrive
 
     def _topic_of(self, name: str) -> Topic | None:
         """The topic (or the family of partners' topics) that this group reads by `name`."""
         if name not in self._topic_named:
-            family = next((topic for topic in self.topics if topic.partner_of(name) is not None), None)
+            family = next((topic for topic in self.topics if topic.owner_of(name) is not None), None)
             if family is None:
                 return None
             self._topic_named[name] = family
@@ -616,6 +620,7 @@ class EventConsumer:
             text, encoding = base64.b64encode(value).decode(), "base64"
         letter = MessageDeadLettered(
             consumer_group=self.group,
+            service=self.service,
             reason=failed.reason,
             error_type=failed.error_type,
             attempts=1,

@@ -53,9 +53,11 @@ def progress_bar(done: int, total: int, width: int = 40) -> None:
 
 @dataclass(frozen=True)
 class Letter:
-    """A dead letter as the operator sees it: its own id and what it says."""
+    """A dead letter as the operator sees it: its own id, the service whose dead-letter topic
+    holds it (the one that may have written it: never what the letter says), and what it says."""
 
     letter_id: str
+    service: str
     data: dict[str, Any]
 
     @property
@@ -79,28 +81,46 @@ class Letter:
 
 
 async def read_dead_letters(connection: Mapping[str, Any]) -> list[Letter]:
-    """Every dead letter on the topic now (it is kept for 90 days)."""
-    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, **connection, group_id=None, auto_offset_reset="earliest")
+    """Every dead letter of every service now (each topic keeps them for 90 days)."""
+    consumer = AIOKafkaConsumer(**connection, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     letters: list[Letter] = []
     try:
+        topics = [name for name in await consumer.topics() if DEAD_LETTERS.owner_of(name)]
+        if not topics:
+            return letters
+        consumer.subscribe(topics)
         while batches := await consumer.getmany(timeout_ms=1000):
-            for records in batches.values():
+            for partition, records in batches.items():
+                service = DEAD_LETTERS.owner_of(partition.topic) or ""
                 for record in records:
-                    headers = header_map(list(record.headers))
-                    letters.append(Letter(headers.get("ce_id", ""), json.loads(record.value or b"{}")))
+                    letter_id = header_map(list(record.headers)).get("ce_id", "")
+                    letters.append(Letter(letter_id, service, json.loads(record.value or b"{}")))
     finally:
         await consumer.stop()
     return letters
 
 
+class NotTheServicesGroup(ValueError):
+    """A dead letter names a consumer group that is not of the service that wrote it."""
+
+
 async def redrive(connection: Mapping[str, Any], letters: Sequence[Letter]) -> int:
-    """Send the original messages back to the groups that failed them; returns how many."""
-    await ensure_topics(connection, [REDRIVE])
+    """Send the original messages back to the groups that failed them, each on the re-drive topic
+    of the service whose dead letter it is; returns how many. A letter whose group is not that
+    service's (its groups start with its name) is refused: a service could only have forged it."""
+    forged = [letter.letter_id for letter in letters if not letter.group.startswith(letter.service)]
+    if forged:
+        raise NotTheServicesGroup(f"dead letters naming another service's consumer group: {', '.join(forged)}")
+    await ensure_topics(
+        connection, [REDRIVE.for_service(service) for service in {letter.service for letter in letters}]
+    )
     producer = AIOKafkaProducer(**connection, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        deliveries = [await producer.send(REDRIVE.name, **_original(letter)) for letter in letters]
+        deliveries = [
+            await producer.send(REDRIVE.of_service(letter.service), **_original(letter)) for letter in letters
+        ]
         await asyncio.gather(*deliveries)
     finally:
         await producer.stop()

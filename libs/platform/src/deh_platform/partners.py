@@ -143,7 +143,7 @@ class Answers:
 
 def partner_of_topic(name: str) -> str:
     """The partner whose inbound topic `name` is (a consumer reads partners' topics only)."""
-    found = next((partner for topic in TOPICS if topic.inbound and (partner := topic.partner_of(name))), None)
+    found = next((partner for topic in TOPICS if topic.inbound and (partner := topic.owner_of(name))), None)
     if found is None:
         raise ValueError(f"{name} is no partner's inbound topic")
     return found

@@ -145,6 +145,7 @@ class ServiceRuntime:
         consumer = EventConsumer(
             group or self.settings.consumer_group or self.name,
             topics,
+            service=self.name,
             source=self.source,
             backoff=backoff,
             discovery_seconds=self.settings.kafka_partner_discovery_seconds,
@@ -154,8 +155,9 @@ class ServiceRuntime:
 
     def topics(self) -> list[Topic]:
         """Every topic the service writes or reads, each once."""
-        reads = [topic for consumer in self.consumers for topic in [*consumer.topics, REDRIVE]]
-        every = [*self.produces, DEAD_LETTERS, *reads]
+        own = [DEAD_LETTERS.for_service(self.name), REDRIVE.for_service(self.name)]
+        reads = [topic for consumer in self.consumers for topic in consumer.topics]
+        every = [*self.produces, *own, *reads]
         return list({topic.name: topic for topic in every}.values())
 
     async def start(self, hooks: Sequence[StartHook] = ()) -> None:

@@ -52,8 +52,9 @@ class ServiceSettings(BaseSettings):
     # 1 and 1 for the local single broker; deployments set 3 and 2.
     kafka_replication_factor: int = 1
     kafka_min_insync_replicas: int = 1
-    # Retention per topic where an environment wants other than the registry's (domain streams
-    # forever, inbound and outcomes 30 days, dead letters 90), e.g. {"deh.deadletter.v1": 604800000}.
+    # Retention per topic (or family of topics) where an environment wants other than the
+    # registry's (domain streams forever, partners' topics 30 days, dead letters 90), e.g.
+    # {"deh.deadletter.{service}.v1": 604800000}.
     kafka_retention_ms: dict[str, int] = {}
     # Loops that are told their work (the outbox relay, a search indexer) also sweep this often
     # for what a crash left behind (a scan of their collections).

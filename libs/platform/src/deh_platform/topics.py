@@ -38,8 +38,10 @@ class Replication:
 
     def config_of(self, topic: Topic) -> dict[str, str]:
         config = {**topic.config, MIN_INSYNC: str(self.min_insync)}
-        if topic.name in self.retention_ms:
-            config[RETENTION] = str(self.retention_ms[topic.name])
+        # By the topic's name, or its family's (`deh.deadletter.{service}.v1` sets every service's).
+        for name in (topic.family_name, topic.name):
+            if name in self.retention_ms:
+                config[RETENTION] = str(self.retention_ms[name])
         return config
 
     def __post_init__(self) -> None:
@@ -54,10 +56,11 @@ class TopicMisconfigured(Exception):
 async def ensure_topics(
     connection: Mapping[str, Any], topics: Iterable[Topic], replication: Replication | None = None
 ) -> None:
-    """Create what is missing of `topics` and check them all. A family of partners' topics is
-    left out: each partner's are created when the partner is onboarded (deh_platform.access)."""
+    """Create what is missing of `topics` and check them all. A family of topics is left out:
+    each partner's are created when the partner is onboarded (deh_platform.access), each
+    service's when it starts (`Topic.for_service`)."""
     replication = replication or Replication()
-    wanted = {topic.name: topic for topic in topics if not topic.per_partner}
+    wanted = {topic.name: topic for topic in topics if not topic.family}
     admin = AIOKafkaAdminClient(**connection)
     await admin.start()
     try:

@@ -16,11 +16,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from counters_service import CountersService, CounterStream, build_counters_service
-from hub_testing import events_on, produce, settle
+from hub_testing import dead_letters, produce, settle
 
 from deh_contracts import new_event, to_kafka
 from deh_contracts.envelope import KafkaRecord
-from deh_contracts.registry import DEAD_LETTERS, Topic
+from deh_contracts.registry import Topic
 from deh_platform import operations
 from deh_platform.topics import Replication, TopicMisconfigured, ensure_topics
 from deh_stack.mongo import MongoServer
@@ -89,7 +89,7 @@ async def test_an_outage_of_mongodb_holds_the_partition_and_then_every_effect_is
             assert consumer.held == {}
             assert (datetime.now(UTC) - outage_began).total_seconds() >= OUTAGE_SECONDS
 
-    letters = [event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"] in counters]
+    letters = [event for event in await dead_letters(servers) if event.data["origin_key"] in counters]
     assert letters == [], "an outage is not a reason to dead-letter anything"
 
 
@@ -118,7 +118,7 @@ async def test_messages_of_a_newer_contract_version_are_read_or_skipped_never_de
         return await counters.total(counter) == 2 + 4 + 8
 
     await eventually(all_counted)
-    letters = [event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"] == counter]
+    letters = [event for event in await dead_letters(servers) if event.data["origin_key"] == counter]
     assert letters == []
     assert await counters.ready()
 
@@ -199,8 +199,6 @@ async def test_a_keyless_message_with_a_valueless_header_is_dead_lettered_and_th
 
     await eventually(counted)
     position = f"{counter_stream.topic.name}[{partition}]@"
-    letters = [
-        event for event in await events_on(servers, DEAD_LETTERS) if event.data["origin_key"].startswith(position)
-    ]
+    letters = [event for event in await dead_letters(servers) if event.data["origin_key"].startswith(position)]
     assert letters, "dead-lettered under its position, since it has no key"
     assert await counters.ready()

@@ -70,7 +70,8 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processe
     await produce(servers, malformed, not_json, good)
 
     assert await eventually(lambda: _total_reaches(counters, counter, 7)) == 7
-    letters = [event.data for event in await published_events(servers, DEAD_LETTERS, [counter], at_least=2)]
+    topic = DEAD_LETTERS.of_service(counters.runtime.name)
+    letters = [event.data for event in await published_events(servers, topic, [counter], at_least=2)]
     mine = [
         letter
         for letter in letters

@@ -26,7 +26,7 @@ from deh_contracts import Contract, new_event, to_kafka
 from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
 from deh_contracts.people import REFERENCE_HEADER
-from deh_contracts.registry import OUTCOMES, PEOPLE, Topic
+from deh_contracts.registry import DEAD_LETTERS, OUTCOMES, PEOPLE, Topic
 from deh_platform.access import onboard_partner
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
@@ -100,7 +100,7 @@ class Published:
 
 
 async def published_events(
-    servers: ServerAddresses, topic: Topic, subjects: Iterable[str], *, at_least: int = 1
+    servers: ServerAddresses, topic: Topic | str, subjects: Iterable[str], *, at_least: int = 1
 ) -> list[Published]:
     """The contract events about `subjects` on a topic, once at least `at_least` have arrived."""
     wanted = set(subjects)
@@ -137,6 +137,17 @@ async def events_on(servers: ServerAddresses, topic: Topic | str, **as_user: str
                     events.append(Published(headers.get("ce_type", ""), headers.get("ce_subject", ""), headers, data))
     finally:
         await consumer.stop()
+
+
+async def dead_letters(servers: ServerAddresses) -> list[Published]:
+    """Every dead letter of every service now, as an operator reads them."""
+    admin = AIOKafkaAdminClient(**servers.kafka_options())
+    await admin.start()
+    try:
+        topics = [name for name in await admin.list_topics() if DEAD_LETTERS.owner_of(name)]
+    finally:
+        await admin.close()
+    return [letter for topic in topics for letter in await events_on(servers, topic)]
 
 
 async def records_on(servers: ServerAddresses, topic: str) -> list[tuple[bytes | None, bytes | None]]:

@@ -99,12 +99,15 @@ def test_min_insync_replicas_lie_between_one_and_the_replication_factor() -> Non
 def test_an_environment_can_set_a_topics_retention_over_the_registrys() -> None:
     from deh_contracts.registry import DEAD_LETTERS
 
-    week = 7 * 24 * 3600 * 1000
-    assert Replication().config_of(DEAD_LETTERS)["retention.ms"] == DEAD_LETTERS.config["retention.ms"]
-    assert Replication(3, 2, {DEAD_LETTERS.name: week}).config_of(DEAD_LETTERS) == {
+    week, day = 7 * 24 * 3600 * 1000, 24 * 3600 * 1000
+    practices = DEAD_LETTERS.for_service("practices")
+    assert Replication().config_of(practices)["retention.ms"] == DEAD_LETTERS.config["retention.ms"]
+    assert Replication(3, 2, {DEAD_LETTERS.name: week}).config_of(practices) == {
         "retention.ms": str(week),
         "min.insync.replicas": "2",
-    }
+    }, "a family's retention is every one of its topics'"
+    one_of_them = {DEAD_LETTERS.name: week, practices.name: day}
+    assert Replication(3, 2, one_of_them).config_of(practices)["retention.ms"] == str(day), "the topic's own wins"
 
 
 def test_ids_derived_from_a_caller_and_an_idempotency_key_never_meet_for_another_pair() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from domain_stream import SECTORS, a_day_of_its_own, day_of_activity, records
-from hub_testing import ServiceUnderTest, events_on, produce
+from hub_testing import ServiceUnderTest, dead_letters, events_on, produce
 
-from deh_contracts.registry import DEAD_LETTERS, MEMBERSHIP
+from deh_contracts.registry import MEMBERSHIP
 from deh_monitoring.adapters.rebuild import rebuild
 from deh_monitoring.admin import delete_old_versions
 from deh_monitoring.settings import MonitoringSettings
@@ -136,7 +136,7 @@ async def test_a_poison_event_is_dead_lettered_and_the_rest_are_projected(
     async def dead_lettered() -> bool:
         return any(
             letter.data.get("origin_headers", {}).get("ce_id") == poison_id or poison_id in str(letter.data)
-            for letter in await events_on(servers, DEAD_LETTERS)
+            for letter in await dead_letters(servers)
         )
 
     await eventually(dead_lettered, within=30, interval=0.5)

@@ -15,6 +15,8 @@ class MessageDeadLettered(Contract):
     UTF-8, else base64) so that it can be inspected and replayed."""
 
     consumer_group: str
+    # The service whose consumer failed (its dead-letter topic); None from before topics per service.
+    service: str | None = None
     reason: str
     error_type: str
     attempts: int = Field(ge=1)
