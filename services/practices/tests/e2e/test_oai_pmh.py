@@ -5,6 +5,7 @@ schema and every record against oai_dc's."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,8 +15,11 @@ import pytest
 from hub_testing import ServiceUnderTest, active_in_practices, isolated_settings, running
 from oai_schemas import assert_valid_oai
 from practice_steps import metadata, publish, submit
+from rdflib import Graph
+from rdflib.compare import isomorphic
 
 from deh_practices.app import create_app
+from deh_practices.domain.open_metadata import LINK_PROPERTIES as LINKS
 from deh_practices.settings import PracticesSettings
 from deh_stack.testing import ServerAddresses
 
@@ -23,6 +27,7 @@ pytestmark = pytest.mark.e2e
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 PAGE = 3
 
 
@@ -134,3 +139,25 @@ async def test_identify_says_how_the_repository_keeps_deleted_records(repository
     assert identify.findtext(f"{OAI}deletedRecord") == "persistent"
     assert identify.findtext(f"{OAI}granularity") == "YYYY-MM-DDThh:mm:ssZ"
     assert identify.findtext(f"{OAI}protocolVersion") == "2.0"
+
+
+async def test_a_record_in_lrmi_is_the_same_graph_as_the_practices_json_ld(repository: ServiceUnderTest) -> None:
+    formats = await oai(repository, verb="ListMetadataFormats")
+    assert [prefix.text for prefix in formats.iter(f"{OAI}metadataPrefix")] == ["oai_dc", "lrmi"]
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    described = metadata(tag, target_groups=["teacher"], accessibility_features=["captions"], isced_levels=["2"])
+    practice_id = await submit(repository, "author-1", described)
+    await publish(repository, practice_id)
+
+    answer = await oai(
+        repository, verb="GetRecord", identifier=f"oai:hub.localhost:{practice_id}", metadataPrefix="lrmi"
+    )
+    rdf_xml = answer.find(f"{OAI}GetRecord/{OAI}record/{OAI}metadata/{RDF}RDF")
+    assert rdf_xml is not None
+    from_oai = Graph().parse(data=ElementTree.tostring(rdf_xml), format="xml")
+    json_ld = (await repository.client.get(f"/practices/{practice_id}/lrmi")).json()
+    # schema.org's own context is on the web: these are the parts of it that this document uses.
+    json_ld["@context"] = {"@vocab": "https://schema.org/", **{name: {"@type": "@id"} for name in LINKS}}
+    from_json_ld = Graph().parse(data=json.dumps(json_ld), format="json-ld")
+    assert len(from_oai) > 20
+    assert isomorphic(from_oai, from_json_ld), from_oai.serialize(format="turtle")

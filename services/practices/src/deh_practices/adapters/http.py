@@ -34,7 +34,7 @@ from deh_practices.domain.discovery import (
     suggest_query,
     suggestions,
 )
-from deh_practices.domain.open_metadata import dublin_core, learning_resource
+from deh_practices.domain.open_metadata import as_rdf_xml, dublin_core, learning_resource
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import (
     SearchRequest,
@@ -348,7 +348,8 @@ OAI_ANSWER: dict[int | str, dict[str, Any]] = {
 async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, repository: OaiRepository) -> Response:
     """OAI-PMH 2.0 for harvesting repositories: Identify, ListMetadataFormats, ListSets,
     ListIdentifiers, ListRecords (resumption tokens, `from`/`until`, sets by sector and country)
-    and GetRecord, in `oai_dc`; archived practices are deleted records. Errors are the protocol's
+    and GetRecord, in `oai_dc` and `lrmi` (schema.org LearningResource, the JSON-LD of
+    `/practices/{id}/lrmi` as RDF/XML); archived practices are deleted records. Errors are the protocol's
     (HTTP 200 with an `error` element). GET with query arguments (POST, which the protocol also
     allows, is not served yet: the service's edge takes JSON bodies only)."""
     arguments: dict[str, list[str]] = {}
@@ -382,10 +383,11 @@ async def _answer(verb: str, given: dict[str, str], answer: Element, records: _R
             raise oai.OaiError("badResumptionToken", "ListSets gives no resumptionToken")
         oai.list_sets(answer)
     elif verb == "GetRecord":
-        oai.disseminated(given["metadataPrefix"])
-        records.add(answer, *await records.harvested(given["identifier"]), with_metadata=True)
+        prefix = oai.disseminated(given["metadataPrefix"])
+        records.add(answer, *await records.harvested(given["identifier"]), metadata_prefix=prefix)
     else:
-        await records.list(answer, oai.selection_of(given), with_metadata=verb == "ListRecords")
+        selection = oai.selection_of(given)
+        await records.list(answer, selection, metadata_prefix=selection.prefix if verb == "ListRecords" else None)
 
 
 @dataclass(frozen=True)
@@ -406,15 +408,20 @@ class _Records:
             raise oai.OaiError("idDoesNotExist", f"no record {oai_identifier} in this repository")
         return _shown(found)
 
-    def add(self, answer: Element, practice: Document, deleted: bool, *, with_metadata: bool) -> None:
+    def add(self, answer: Element, practice: Document, deleted: bool, *, metadata_prefix: str | None) -> None:
+        """The practice's record in that metadata format, or its header alone (no format)."""
         identifier = self.repository.identifier(practice["_id"])
-        if not with_metadata:
+        if metadata_prefix is None:
             oai.header(answer, identifier, practice, deleted)
             return
-        metadata = oai.with_schema(dublin_core(practice, f"{self.public_url}/{practice['_id']}"))
+        url = f"{self.public_url}/{practice['_id']}"
+        if metadata_prefix == "lrmi":
+            metadata = as_rdf_xml(learning_resource(practice, url))
+        else:
+            metadata = oai.with_schema(dublin_core(practice, url))
         oai.record(answer, identifier, practice, deleted, metadata)
 
-    async def list(self, answer: Element, selection: oai.Selection, *, with_metadata: bool) -> None:
+    async def list(self, answer: Element, selection: oai.Selection, *, metadata_prefix: str | None) -> None:
         """One page, then a resumption token when more follow (an empty one on the last page of
         a resumed list, as the protocol asks)."""
         page, total = await self.store.harvest(selection, self.repository.page_size + 1)
@@ -424,7 +431,7 @@ class _Records:
         if not wanted and selection.after is None and not more:
             raise oai.OaiError("noRecordsMatch", "no record matches these arguments")
         for practice, deleted in wanted:
-            self.add(answer, practice, deleted, with_metadata=with_metadata)
+            self.add(answer, practice, deleted, metadata_prefix=metadata_prefix)
         if more or selection.after is not None:
             last = page[self.repository.page_size - 1] if more else None
             token = selection.token((last["updated_at"].isoformat(), last["_id"])) if last else None

@@ -20,14 +20,17 @@ from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
 from deh_contracts.vocabulary import ERASMUS_ASSOCIATED_COUNTRIES, EU_MEMBER_STATES, SECTORS
-from deh_practices.domain.open_metadata import OAI_DC, PUBLISHER
+from deh_practices.domain.open_metadata import OAI_DC, PUBLISHER, SCHEMA_ORG
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 OAI_DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
+# LRMI (schema.org LearningResource) as RDF/XML: RDF/XML has a grammar, not an XML Schema, so
+# the format names the grammar's specification.
+RDF_XML_SYNTAX = "https://www.w3.org/TR/rdf-syntax-grammar/"
 EARLIEST = datetime(2024, 1, 1, tzinfo=UTC)  # before the first practice of the hub
-METADATA_FORMATS = {"oai_dc": (OAI_DC_SCHEMA, OAI_DC)}
+METADATA_FORMATS = {"oai_dc": (OAI_DC_SCHEMA, OAI_DC), "lrmi": (RDF_XML_SYNTAX, SCHEMA_ORG)}
 SETS = {
     **{f"sector:{sector}": f"Sector: {sector.replace('_', ' ')}" for sector in SECTORS},
     **{

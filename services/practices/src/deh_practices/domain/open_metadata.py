@@ -1,7 +1,7 @@
 """A published practice as repositories that harvest describe learning resources: schema.org
-`LearningResource` with the LRMI properties (JSON-LD) and simple Dublin Core (`oai_dc`, the
-format every OAI-PMH repository offers). Data only: the routes serve them, an OAI-PMH endpoint
-will too."""
+`LearningResource` with the LRMI properties (JSON-LD, and the same graph in RDF/XML for OAI-PMH,
+which carries XML) and simple Dublin Core (`oai_dc`, the format every OAI-PMH repository offers).
+Data only: the routes and the OAI-PMH endpoint serve them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ from deh_contracts.vocabulary import (
 )
 
 PUBLISHER = "European Digital Education Hub"
+SCHEMA_ORG = "https://schema.org/"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+# The properties whose values are web addresses (resources), not texts.
+LINK_PROPERTIES = {"url", "sameAs", "license"}
 OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC = "http://purl.org/dc/elements/1.1/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -105,6 +110,38 @@ def learning_resource(practice: Mapping[str, Any], url: str) -> dict[str, Any]:
     if practice.get("published_at"):
         resource["datePublished"] = practice["published_at"].isoformat()
     return {name: value for name, value in resource.items() if value not in ([], None)}
+
+
+def as_rdf_xml(resource: Mapping[str, Any]) -> ElementTree.Element:
+    """A LearningResource of `learning_resource` as RDF/XML: the same graph (schema.org terms,
+    texts with their language, addresses as resources, nested things as blank nodes)."""
+    ElementTree.register_namespace("rdf", RDF)
+    ElementTree.register_namespace("schema", SCHEMA_ORG)
+    root = ElementTree.Element(f"{{{RDF}}}RDF")
+    _rdf_node(root, resource)
+    return root
+
+
+def _rdf_node(parent: ElementTree.Element, node: Mapping[str, Any]) -> None:
+    element = ElementTree.SubElement(parent, f"{{{SCHEMA_ORG}}}{node['@type']}")
+    if "@id" in node:
+        element.set(f"{{{RDF}}}about", node["@id"])
+    for name, value in node.items():
+        if name.startswith("@"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            prop = ElementTree.SubElement(element, f"{{{SCHEMA_ORG}}}{name}")
+            if isinstance(item, Mapping) and "@type" in item:
+                _rdf_node(prop, item)
+            elif isinstance(item, Mapping):  # a text in a language
+                prop.text = item["@value"]
+                prop.set(XML_LANG, item["@language"])
+            elif name in LINK_PROPERTIES:
+                prop.set(f"{{{RDF}}}resource", str(item))
+            else:
+                prop.text = str(item)
+                if isinstance(item, int):
+                    prop.set(f"{{{RDF}}}datatype", XSD_INTEGER)
 
 
 def dublin_core(practice: Mapping[str, Any], url: str) -> ElementTree.Element:
