@@ -1,8 +1,9 @@
 """The first check of every request, before routing, parsing or authentication work: the body's
 size (413 beyond the limit, whether announced by Content-Length or streamed in chunks), that a
-body is declared JSON (415 otherwise: every operation of the hub takes JSON), is UTF-8 JSON (422),
-and that every string is text (a lone surrogate such as "\\udc00" is no character: MongoDB and
-OpenSearch cannot store it, so it is a 422 that names the field, not a 500 later)."""
+body is declared JSON (415 otherwise: every operation of the hub takes JSON, but for the paths
+that a protocol has take forms, such as OAI-PMH's), is UTF-8 JSON or form (422), and that every
+string is text (a lone surrogate such as "\\udc00" is no character: MongoDB and OpenSearch cannot
+store it, so it is a 422 that names the field, not a 500 later)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,29 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Location = tuple[str | int, ...]
 SURROGATE = re.compile("[\ud800-\udfff]")
+FORM = b"application/x-www-form-urlencoded"
 MAX_DEPTH = 32  # no request of the hub nests deeper; far deeper JSON would exhaust the parser's stack
 
 
 class EdgeGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_wait_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_wait_seconds: float = 10.0,
+        form_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths whose protocol sends forms (application/x-www-form-urlencoded) as well as JSON.
+        self.form_paths = form_paths
         # A client that announces more than it sends (a lying Content-Length) would hold the
         # connection for as long as it stays open; each part of a body must come within this.
         self.body_wait_seconds = body_wait_seconds
@@ -48,14 +60,21 @@ class EdgeGuard:
         if body is None:
             await _answer(send, 413, self._too_large())
             return
-        if body and not _is_json(headers.get(b"content-type", b"")):
-            await _answer(send, 415, "the body must be JSON (Content-Type: application/json)")
+        content_type = headers.get(b"content-type", b"")
+        form = scope.get("path") in self.form_paths and _media_type(content_type) == FORM
+        if body and not (form or _is_json(content_type)):
+            await _answer(send, 415, self._wanted(scope))
             return
-        problem = _json_problem(body) if body else None
+        problem = (_form_problem(body) if form else _json_problem(body)) if body else None
         if problem is not None:
             await _answer(send, 422, [problem])
             return
         await self.app(scope, _replay(body, receive), send)
+
+    def _wanted(self, scope: Scope) -> str:
+        if scope.get("path") in self.form_paths:
+            return "the body must be JSON or a form (application/x-www-form-urlencoded)"
+        return "the body must be JSON (Content-Type: application/json)"
 
     def _too_large(self) -> str:
         return f"the request body is larger than {self.max_body_bytes} bytes"
@@ -77,9 +96,13 @@ class EdgeGuard:
                 return b"".join(chunks)
 
 
+def _media_type(content_type: bytes) -> bytes:
+    return content_type.split(b";")[0].strip().lower()
+
+
 def _is_json(content_type: bytes) -> bool:
     """application/json or a JSON-based type (application/problem+json), any parameters."""
-    media_type = content_type.split(b";")[0].strip().lower()
+    media_type = _media_type(content_type)
     return media_type == b"application/json" or (
         media_type.startswith(b"application/") and media_type.endswith(b"+json")
     )
@@ -96,6 +119,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replayed
+
+
+def _form_problem(body: bytes) -> dict[str, Any] | None:
+    """Why a form body is not acceptable (not ASCII, or a value whose percent-encoding is not
+    UTF-8), or None."""
+    try:
+        parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return {"loc": ["body"], "msg": "the form is not percent-encoded UTF-8 text", "type": "value_error"}
+    return None
 
 
 def _json_problem(body: bytes) -> dict[str, Any] | None:

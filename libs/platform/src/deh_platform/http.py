@@ -39,7 +39,10 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[StartHook] = (),
+    form_paths: frozenset[str] = frozenset(),
 ) -> FastAPI:
+    """The service's app; `form_paths` take forms as well as JSON (a protocol's, e.g. OAI-PMH)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start(on_startup)
@@ -59,7 +62,12 @@ def create_service_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     settings = runtime.settings
-    app.add_middleware(EdgeGuard, max_body_bytes=settings.max_body_bytes, body_wait_seconds=settings.body_wait_seconds)
+    app.add_middleware(
+        EdgeGuard,
+        max_body_bytes=settings.max_body_bytes,
+        body_wait_seconds=settings.body_wait_seconds,
+        form_paths=form_paths,
+    )
     for unavailable in SERVER_UNAVAILABLE:
         app.add_exception_handler(unavailable, _server_unavailable)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from deh_platform.edge import EdgeGuard
 
@@ -94,3 +94,37 @@ async def test_a_body_that_stops_arriving_is_a_408_once_a_part_is_late() -> None
     scope = {"type": "http", "method": "POST", "path": "/echo", "headers": [(b"content-length", b"500")]}
     await guard(scope, announced_but_never_sent, send)
     assert answers[0]["status"] == 408
+
+
+def form_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/form")
+    async def form(request: Request) -> dict[str, str]:
+        return {"body": (await request.body()).decode()}
+
+    @app.post("/echo")
+    async def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    app.add_middleware(EdgeGuard, max_body_bytes=1000, form_paths=frozenset({"/form"}))
+    return app
+
+
+async def post_form(path: str, content: bytes) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=form_app()), base_url="http://edge") as client:
+        return await client.post(path, content=content, headers={"content-type": "application/x-www-form-urlencoded"})
+
+
+async def test_a_form_reaches_a_path_whose_protocol_sends_forms_and_nowhere_else() -> None:
+    assert (await post_form("/form", b"verb=Identify&set=sector%3Aschool")).json() == {
+        "body": "verb=Identify&set=sector%3Aschool"
+    }
+    assert (await post_form("/echo", b"verb=Identify")).status_code == 415
+
+
+@pytest.mark.parametrize("body", [b"verb=\xff", b"verb=%FF%FE", b"name=%ED%A0%80"])
+async def test_a_form_that_is_not_percent_encoded_utf8_is_a_422(body: bytes) -> None:
+    response = await post_form("/form", body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]

@@ -43,7 +43,13 @@ def create_app(settings: PracticesSettings) -> FastAPI:
         await store.vocabularies_kept()
         await index.ensure()
 
-    app = create_service_app(runtime, title="Digital Education Hub: practices", routers=[router], on_startup=[prepare])
+    app = create_service_app(
+        runtime,
+        title="Digital Education Hub: practices",
+        routers=[router],
+        on_startup=[prepare],
+        form_paths=frozenset({"/oai"}),  # OAI-PMH harvesters may POST their arguments as a form
+    )
     app.state.store = store
     app.state.index = index
     app.state.links = links

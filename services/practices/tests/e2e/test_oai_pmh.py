@@ -161,3 +161,19 @@ async def test_a_record_in_lrmi_is_the_same_graph_as_the_practices_json_ld(repos
     from_json_ld = Graph().parse(data=json.dumps(json_ld), format="json-ld")
     assert len(from_oai) > 20
     assert isomorphic(from_oai, from_json_ld), from_oai.serialize(format="turtle")
+
+
+async def test_a_harvester_may_post_its_arguments_as_a_form(repository: ServiceUnderTest) -> None:
+    form = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "set": "country:LV"}
+    posted = await repository.client.post("/oai", data=form)
+    assert posted.status_code == 200, posted.text
+    assert_valid_oai(posted.content)
+    fetched = await oai(repository, **form)
+    identifiers = [element.text for element in ElementTree.fromstring(posted.content).iter(f"{OAI}identifier")]
+    assert identifiers
+    assert identifiers == [element.text for element in fetched.iter(f"{OAI}identifier")]
+    refused = await repository.client.post("/oai", content=b"verb=%FF", headers={"content-type": FORM})
+    assert refused.status_code == 422
+
+
+FORM = "application/x-www-form-urlencoded"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
@@ -344,16 +346,48 @@ OAI_ANSWER: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The protocol's arguments, as a POST's form documents them (its GET takes them as query).
+OAI_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "string", "maxLength": 1000}
+                        for name in ("verb", "identifier", "metadataPrefix", "from", "until", "set", "resumptionToken")
+                    },
+                }
+            }
+        }
+    }
+}
+
+
 @router.get("/oai", tags=["open metadata"], responses=OAI_ANSWER)
 async def oai_pmh(request: Request, store: Store, public_url: PublicUrl, repository: OaiRepository) -> Response:
     """OAI-PMH 2.0 for harvesting repositories: Identify, ListMetadataFormats, ListSets,
     ListIdentifiers, ListRecords (resumption tokens, `from`/`until`, sets by sector and country)
     and GetRecord, in `oai_dc` and `lrmi` (schema.org LearningResource, the JSON-LD of
-    `/practices/{id}/lrmi` as RDF/XML); archived practices are deleted records. Errors are the protocol's
-    (HTTP 200 with an `error` element). GET with query arguments (POST, which the protocol also
-    allows, is not served yet: the service's edge takes JSON bodies only)."""
+    `/practices/{id}/lrmi` as RDF/XML); archived practices are deleted records. Errors are the
+    protocol's (HTTP 200 with an `error` element). The arguments as query (GET) or as a form
+    (POST)."""
+    return await _oai_answer(request.query_params.multi_items(), store, public_url, repository)
+
+
+@router.post("/oai", tags=["open metadata"], responses=OAI_ANSWER, openapi_extra=OAI_FORM)
+async def oai_pmh_form(request: Request, store: Store, public_url: PublicUrl, repository: OaiRepository) -> Response:
+    """OAI-PMH 2.0 as above, the arguments in an `application/x-www-form-urlencoded` body (the
+    service's edge has checked that it is one, of UTF-8 text)."""
+    body = (await request.body()).decode("ascii")
+    return await _oai_answer(parse_qsl(body, keep_blank_values=True), store, public_url, repository)
+
+
+async def _oai_answer(
+    items: Iterable[tuple[str, str]], store: PracticeStore, public_url: str, repository: oai.Repository
+) -> Response:
     arguments: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
+    for name, value in items:
         arguments.setdefault(name, []).append(value[:1000])
     try:
         verb, given = oai.request_of(arguments)
