@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
-from hub_testing import Partner, ServiceUnderTest, onboarded, validate_against_committed_schema
+from hub_testing import Partner, ServiceUnderTest, onboarded, published_events, validate_against_committed_schema
 from practice_steps import MODERATOR, SCORES, metadata
 
 from deh_contracts import CloudEvent, new_event, to_kafka
@@ -159,7 +159,7 @@ async def test_partner_messages_are_held_to_the_contract_before_anything_is_stor
 
 
 async def test_a_partner_revises_its_submission_with_the_same_outcome_rules(
-    practices: ServiceUnderTest, salto: Partner
+    practices: ServiceUnderTest, servers: ServerAddresses, salto: Partner
 ) -> None:
     tag = f"t{uuid.uuid4().hex[:8]}"
     submitted, never = f"salto-{tag}-0", f"salto-{tag}-1"
@@ -183,6 +183,9 @@ async def test_a_partner_revises_its_submission_with_the_same_outcome_rules(
     assert not_found.data["reasons"][0]["kind"] == "not_found"
     stored = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller(*MODERATOR))).json()
     assert (stored["version"], stored["metadata"]["title"]) == (2, {"en": "Coding clubs, revised"})
+    events = await published_events(servers, PRACTICES, [practice_id], at_least=3)
+    versions = [event.data["version"] for event in events if event.type == "eu.deh.practices.practice.submitted.v1"]
+    assert versions == [1, 2], "a revision has no submit step: it is submitted for review as it comes"
 
     await practices.client.post(
         f"/practices/{practice_id}/reviewer", json={"reviewer_id": "reviewer-1"}, headers=practices.caller(*MODERATOR)

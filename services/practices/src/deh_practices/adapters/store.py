@@ -222,7 +222,8 @@ class PracticeStore:
         extra_events: Sequence[Contract | Outgoing] = (),
     ) -> Document:
         """The edit as the practice's next version (by an author, or a partner's revision with
-        its message's id and fingerprint, so that a replay is known as one)."""
+        its message's id and fingerprint, so that a replay is known as one). With `status`
+        submitted (a partner's revision, which has no submit step) it is also submitted."""
         rules.require("edit", document["status"])
         at = now()
         version = len(document["versions"]) + 1  # after a rejected version too, which stays in the history
@@ -247,6 +248,7 @@ class PracticeStore:
             "at": at,
             **({"request_id": request_id, "request_digest": request_digest} if request_id else {}),
         }
+        submitted = [_submitted({**document, "version": version, "metadata": entry["metadata"]}, at)]
         return await self.change(
             document,
             {
@@ -256,7 +258,7 @@ class PracticeStore:
                 "body": edit.body,
                 "public": rules.kept_public(document),
             },
-            [event, *extra_events],
+            [event, *(submitted if status == "submitted" else []), *extra_events],
             push={"versions": entry},
         )
 
