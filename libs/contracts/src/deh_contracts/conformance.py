@@ -77,7 +77,10 @@ def conformance_cases() -> str:
         Case("the same message again: the same outcome, with the same id", practice, "m1", ACCEPTED),
         Case("its next version", _revision("p1"), "m2", ACCEPTED),
         Case(
-            "an id sent before, with other content", _revision("p1", body="Other."), "m1", rejected("ce_id", "conflict")
+            "the first message's id again, with other content",
+            _practice("p1", topics=["inclusion", "online"]),
+            "m1",
+            rejected("ce_id", "conflict"),
         ),
         Case("another submission of the same item", practice, "m3", rejected("external_id", "duplicate")),
         Case("a revision of an item never submitted", _revision("p2"), "m4", rejected("external_id", "not_found")),

@@ -1,7 +1,7 @@
 """The first check of every request, before routing, parsing or authentication work: the body's
 size (413 beyond the limit, whether announced by Content-Length or streamed in chunks), that a
-body is declared JSON (415 otherwise: every operation of the hub takes JSON, but for the paths
-that a protocol has take forms, such as OAI-PMH's), is UTF-8 JSON or form (422), and that every
+body is declared JSON (415 otherwise: every operation of the hub takes JSON, but the paths whose
+protocol sends forms, such as OAI-PMH's, take forms instead), is UTF-8 JSON or form (422), and that every
 string is text (a lone surrogate such as "\\udc00" is no character: MongoDB and OpenSearch cannot
 store it, so it is a 422 that names the field, not a 500 later)."""
 
@@ -33,7 +33,7 @@ class EdgeGuard:
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        # Paths whose protocol sends forms (application/x-www-form-urlencoded) as well as JSON.
+        # Paths whose protocol sends forms (application/x-www-form-urlencoded) instead of JSON.
         self.form_paths = form_paths
         # A client that announces more than it sends (a lying Content-Length) would hold the
         # connection for as long as it stays open; each part of a body must come within this.
@@ -61,8 +61,8 @@ class EdgeGuard:
             await _answer(send, 413, self._too_large())
             return
         content_type = headers.get(b"content-type", b"")
-        form = scope.get("path") in self.form_paths and _media_type(content_type) == FORM
-        if body and not (form or _is_json(content_type)):
+        form = scope.get("path") in self.form_paths
+        if body and not (_media_type(content_type) == FORM if form else _is_json(content_type)):
             await _answer(send, 415, self._wanted(scope))
             return
         problem = (_form_problem(body) if form else _json_problem(body)) if body else None
@@ -73,7 +73,7 @@ class EdgeGuard:
 
     def _wanted(self, scope: Scope) -> str:
         if scope.get("path") in self.form_paths:
-            return "the body must be JSON or a form (application/x-www-form-urlencoded)"
+            return "the body must be a form (Content-Type: application/x-www-form-urlencoded)"
         return "the body must be JSON (Content-Type: application/json)"
 
     def _too_large(self) -> str:

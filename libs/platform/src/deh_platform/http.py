@@ -41,7 +41,7 @@ def create_service_app(
     on_startup: Sequence[StartHook] = (),
     form_paths: frozenset[str] = frozenset(),
 ) -> FastAPI:
-    """The service's app; `form_paths` take forms as well as JSON (a protocol's, e.g. OAI-PMH)."""
+    """The service's app; `form_paths` take forms instead of JSON (a protocol's, e.g. OAI-PMH)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

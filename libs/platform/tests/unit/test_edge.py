@@ -121,6 +121,11 @@ async def test_a_form_reaches_a_path_whose_protocol_sends_forms_and_nowhere_else
         "body": "verb=Identify&set=sector%3Aschool"
     }
     assert (await post_form("/echo", b"verb=Identify")).status_code == 415
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=form_app()), base_url="http://edge") as client:
+        as_json = await client.post(
+            "/form", content='{"verb": "é"}'.encode(), headers={"content-type": "application/json"}
+        )
+    assert as_json.status_code == 415, "a form path takes forms only"
 
 
 @pytest.mark.parametrize("body", [b"verb=\xff", b"verb=%FF%FE", b"name=%ED%A0%80"])

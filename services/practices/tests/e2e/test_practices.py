@@ -567,30 +567,36 @@ async def test_a_licence_stored_as_free_text_becomes_noassertion_and_the_practic
 async def test_target_groups_and_accessibility_stored_as_free_text_keep_the_terms_they_name(
     practices: ServiceUnderTest,
 ) -> None:
-    practice_id = await submit(practices, "author-1", metadata(f"t{uuid.uuid4().hex[:8]}"))
-    stored = practices.runtime.db.practices
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    practice_id = await submit(practices, "author-1", metadata(tag))
+    await publish(practices, practice_id)
+    edited = await practices.client.put(
+        f"/practices/{practice_id}",
+        json={"metadata": metadata(tag), "body": "Next."},
+        headers=practices.caller("author-1"),
+    )
+    assert edited.status_code == 200, edited.text  # a published practice with a next version
     free_text = {
         "target_groups": ["Teachers", "school leaders", "everyone"],
         "accessibility_features": ["subtitles", "easy read"],
     }
+    stored = practices.runtime.db.practices
+    where = ("metadata", "public.metadata", "versions.0.metadata", "versions.1.metadata")
     await stored.update_one(
-        {"_id": practice_id},
-        {
-            "$set": {
-                **{f"metadata.{k}": v for k, v in free_text.items()},
-                **{f"versions.0.metadata.{k}": v for k, v in free_text.items()},
-            }
-        },
+        {"_id": practice_id}, {"$set": {f"{place}.{k}": v for place in where for k, v in free_text.items()}}
     )
 
     assert await practices.app.state.store.vocabularies_kept() >= 1
 
-    again = (await practices.client.get(f"/practices/{practice_id}", headers=practices.caller("author-1"))).json()
-    assert again["metadata"]["target_groups"] == ["teacher", "administrator"]
-    assert again["metadata"]["accessibility_features"] == ["captions"]
+    for reader in (practices.caller("author-1"), {}):  # the author's view, and the public's
+        again = (await practices.client.get(f"/practices/{practice_id}", headers=reader)).json()
+        assert again["metadata"]["target_groups"] == ["teacher", "administrator"]
+        assert again["metadata"]["accessibility_features"] == ["captions"]
     history = await stored.find_one({"_id": practice_id}, {"versions.metadata": 1})
     assert history is not None
-    assert history["versions"][0]["metadata"]["target_groups"] == ["teacher", "administrator"]
+    assert [version["metadata"]["target_groups"] for version in history["versions"]] == [
+        ["teacher", "administrator"]
+    ] * 2
     refused = await practices.client.post(
         "/practices",
         json={"metadata": {**metadata("x"), "target_groups": ["teachers"]}},

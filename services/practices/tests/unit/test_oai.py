@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from xml.etree import ElementTree
 
 import pytest
 
 from deh_practices.domain.oai import OaiError, Selection, datestamp, request_of, selection_of
+from deh_practices.domain.open_metadata import xml_document
 
 
 def read(arguments: dict[str, list[str]]) -> Selection | None:
@@ -64,3 +66,12 @@ def test_a_resumption_token_carries_the_selection_and_where_it_stopped() -> None
         "oai_dc", selection.since, None, "country:LV", ("2026-02-03T04:05:06.789000+00:00", "p-1")
     )
     assert code_of({"verb": ["ListRecords"], "resumptionToken": ["not-a-token"]}) == "badResumptionToken"
+
+
+def test_a_text_with_a_character_xml_cannot_carry_shows_a_replacement_and_the_document_stays_xml() -> None:
+    root = ElementTree.Element("record", {"title": "bell \x07"})
+    ElementTree.SubElement(root, "title").text = "Coding\x01clubs \U0001f600"
+    document = xml_document(root)
+    parsed = ElementTree.fromstring(document.split("\n", 1)[1])
+    assert parsed.findtext("title") == "Coding\ufffdclubs \U0001f600"
+    assert parsed.get("title") == "bell \ufffd"

@@ -36,7 +36,7 @@ from deh_practices.domain.discovery import (
     suggest_query,
     suggestions,
 )
-from deh_practices.domain.open_metadata import as_rdf_xml, dublin_core, learning_resource
+from deh_practices.domain.open_metadata import as_rdf_xml, dublin_core, learning_resource, xml_document
 from deh_practices.domain.practices import Edit, Review, Status, Submission, metadata_problems
 from deh_practices.domain.search import (
     SearchRequest,
@@ -334,7 +334,7 @@ async def as_learning_resource(practice_id: ResourceId, store: Store, public_url
 async def as_dublin_core(practice_id: ResourceId, store: Store, public_url: PublicUrl) -> Response:
     """The published practice as simple Dublin Core, in the `oai_dc` container OAI-PMH uses."""
     record = dublin_core(await published(practice_id, store), f"{public_url}/{practice_id}")
-    return Response(ElementTree.tostring(record, encoding="unicode"), media_type="application/xml")
+    return Response(xml_document(record), media_type="application/xml")
 
 
 OaiRepository = Annotated[oai.Repository, Depends(from_app("oai"))]
@@ -399,7 +399,9 @@ async def _oai_answer(
     try:
         await _answer(verb, given, oai.answer_of(root, verb), _Records(store, public_url, repository))
     except oai.OaiError as problem:
-        root = oai.envelope(repository.base_url, verb, given)
+        # The protocol: the request's arguments are repeated, but for a bad verb or argument.
+        echoed = problem.code not in ("badVerb", "badArgument")
+        root = oai.envelope(repository.base_url, verb if echoed else None, given if echoed else {})
         oai.error(root, problem)
     return _xml(root)
 
@@ -480,8 +482,7 @@ def _shown(practice: Document) -> tuple[Document, bool]:
 
 
 def _xml(root: ElementTree.Element) -> Response:
-    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode")
-    return Response(body, media_type="text/xml; charset=utf-8")
+    return Response(xml_document(root), media_type="text/xml; charset=utf-8")
 
 
 class LinkCheckState(BaseModel):

@@ -73,24 +73,25 @@ class PracticeStore:
     async def vocabularies_kept(self) -> int:
         """Practices stored when target groups and accessibility features were free text keep the
         values that name a term of their vocabularies (`teachers`: `teacher`) and lose the others,
-        so that they can be read and shown again; the current metadata and every version's."""
+        so that they can be read and shown again: the metadata, the public version's and every
+        version's. Each is written only as it was read (its revision), so that an edit made
+        meanwhile is not undone; a practice changed meanwhile is done at the next start."""
+        places = ("metadata", "public.metadata", "versions.metadata")
         outside = [
             {f"{where}.{field}": {"$elemMatch": {"$nin": terms}}}
             for field, (terms, _) in rules.VOCABULARY_FIELDS.items()
-            for where in ("metadata", "versions.metadata")
+            for where in places
         ]
         changed = 0
-        async for document in self.practices.find({"$or": outside}, {"metadata": 1, "versions": 1}):
-            kept = {
-                f"metadata.{field}": rules.as_terms(field, document["metadata"].get(field, []))
-                for field in rules.VOCABULARY_FIELDS
-            }
+        projection = {"metadata": 1, "public": 1, "versions": 1, REVISION_FIELD: 1}
+        async for document in self.practices.find({"$or": outside}, projection):
+            kept = _in_vocabularies("metadata", document["metadata"])
+            if document.get("public"):
+                kept |= _in_vocabularies("public.metadata", document["public"]["metadata"])
             for index, version in enumerate(document.get("versions", [])):
-                for field in rules.VOCABULARY_FIELDS:
-                    kept[f"versions.{index}.metadata.{field}"] = rules.as_terms(
-                        field, version["metadata"].get(field, [])
-                    )
-            changed += await self._touch_all({"_id": document["_id"]}, kept)
+                kept |= _in_vocabularies(f"versions.{index}.metadata", version["metadata"])
+            as_read = {"_id": document["_id"], REVISION_FIELD: document.get(REVISION_FIELD)}
+            changed += await self._touch_all(as_read, kept)
         if changed:
             log.warning("%d practices had target groups or accessibility features outside their vocabularies", changed)
         return changed
@@ -483,6 +484,11 @@ def touched(set_fields: Document | None = None) -> Document:
     which reads nothing first: marked, and the revision advanced, so that a change computed from
     the practice as read before fails rather than undoes this one."""
     return {**_marked(set_fields), "$inc": {REVISION_FIELD: 1}}
+
+
+def _in_vocabularies(where: str, metadata: Document) -> Document:
+    """The update that keeps, in the metadata at `where`, the terms its vocabulary fields name."""
+    return {f"{where}.{field}": rules.as_terms(field, metadata.get(field, [])) for field in rules.VOCABULARY_FIELDS}
 
 
 def _submitted(document: Document, at: datetime) -> PracticeSubmitted:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,13 @@ SETS = {
         f"country:{code}": f"Country: {name}"
         for code, name in {**EU_MEMBER_STATES, **ERASMUS_ASSOCIATED_COUNTRIES}.items()
     },
+}
+# The forms the protocol's schema gives arguments that an answer repeats (OAI-PMH.xsd).
+_PRINTABLE = r"[A-Za-z0-9\-_.!~*'()]+"
+SHAPES = {
+    "metadataPrefix": re.compile(_PRINTABLE),
+    "set": re.compile(f"{_PRINTABLE}(:{_PRINTABLE})*"),
+    "identifier": re.compile(r"[^\s\x00-\x1f<>\"]{1,300}"),
 }
 VERBS = {
     "Identify": (set(), set()),
@@ -101,6 +109,9 @@ def request_of(arguments: Mapping[str, list[str]]) -> tuple[str, dict[str, str]]
     if unknown:
         raise OaiError("badArgument", f"{verb} takes no {', '.join(sorted(unknown))}")
     single = {name: values[0] for name, values in given.items()}
+    for name, value in single.items():
+        if name in SHAPES and not SHAPES[name].fullmatch(value):
+            raise OaiError("badArgument", f"{name} is not of the protocol's form")
     if "resumptionToken" in single:
         if len(single) > 1:
             raise OaiError("badArgument", "a resumptionToken is the only argument besides the verb")

@@ -5,6 +5,7 @@ Data only: the routes and the OAI-PMH endpoint serve them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from xml.etree import ElementTree
@@ -110,6 +111,21 @@ def learning_resource(practice: Mapping[str, Any], url: str) -> dict[str, Any]:
     if practice.get("published_at"):
         resource["datePublished"] = practice["published_at"].isoformat()
     return {name: value for name, value in resource.items() if value not in ([], None)}
+
+
+# XML 1.0 carries no control character but tab and line ends: a text that holds one (a partner
+# may have sent it) shows U+FFFD there rather than breaking the document.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_document(root: ElementTree.Element) -> str:
+    """The element as an XML document, every text and attribute made of characters XML allows."""
+    for element in root.iter():
+        element.text = _NOT_XML.sub("\ufffd", element.text) if element.text else element.text
+        element.tail = _NOT_XML.sub("\ufffd", element.tail) if element.tail else element.tail
+        for name, value in element.attrib.items():
+            element.set(name, _NOT_XML.sub("\ufffd", value))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode")
 
 
 def as_rdf_xml(resource: Mapping[str, Any]) -> ElementTree.Element:
