@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
 
 from deh_platform.access import grant, reads, writes
+from deh_platform.settings import ServiceSettings
 from deh_stack.kafka import KafkaServer
 from deh_stack.testing import private_server
 
@@ -103,3 +104,44 @@ async def test_a_wrong_password_gets_no_connection(granted: KafkaServer) -> None
     with pytest.raises(KafkaConnectionError):
         await asyncio.wait_for(producer.start(), WAIT)
     await producer.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
+    secured = functools.partial(KafkaServer, users={"admin": secrets.token_hex(24)}, tls=True)
+    with private_server(secured, Path(tmp_path_factory.mktemp("kafka-tls"))) as server:
+        yield server
+
+
+async def test_over_tls_a_service_connects_with_the_ca_file_of_its_settings_and_not_without(
+    tls_node: KafkaServer,
+) -> None:
+    assert tls_node.users is not None
+    settings = ServiceSettings(
+        service_name="tls-check",
+        kafka_bootstrap=tls_node.address,
+        kafka_user="admin",
+        kafka_password=tls_node.users["admin"],
+        kafka_ca_file=str(tls_node.ca_file),
+    )
+    assert settings.kafka_options()["security_protocol"] == "SASL_SSL"
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic("over-tls", 1, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(**settings.kafka_options(), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = await asyncio.wait_for(producer.send_and_wait("over-tls", b"{}"), WAIT)
+    finally:
+        await producer.stop()
+    assert sent.offset == 0
+
+    in_clear = {**settings.kafka_options(), "security_protocol": "SASL_PLAINTEXT"}
+    in_clear.pop("ssl_context")
+    refused = AIOKafkaProducer(**in_clear, request_timeout_ms=5000)
+    with pytest.raises((KafkaConnectionError, asyncio.TimeoutError)):
+        await asyncio.wait_for(refused.start(), WAIT)
+    await refused.stop()

@@ -6,6 +6,8 @@ import asyncio
 import base64
 import logging
 import re
+import secrets
+import ssl
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,7 +21,7 @@ from deh_stack import maven, resources
 from deh_stack.config import KAFKA_VERSION, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.server import Server
-from deh_stack.tools import java
+from deh_stack.tools import java, java_home
 
 # Written beside the data of a node formatted with SCRAM users: a node made before has none.
 SECURED_MARK = "formatted-with-scram-users"
@@ -29,14 +31,19 @@ _SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 class KafkaServer(Server):
     """With `users` (name to password), clients must authenticate with SASL/SCRAM-SHA-512 and
     may do only what ACLs allow them (StandardAuthorizer; nothing without an ACL); `admin` is the
-    super user that brokers, topic provisioning and ACL grants use. Without, PLAINTEXT."""
+    super user that brokers, topic provisioning and ACL grants use. Without, PLAINTEXT. With
+    `tls` too, over TLS (SASL_SSL, as a deployment connects) with a certificate of its own for
+    127.0.0.1, which clients trust through `ca_file`."""
 
     name = "kafka"
     port_names = ("kafka", "kafka_controller")
     startup_timeout = 90.0
 
-    def __init__(self, config: StackConfig, *, users: dict[str, str] | None = None) -> None:
+    def __init__(self, config: StackConfig, *, users: dict[str, str] | None = None, tls: bool = False) -> None:
         super().__init__(config)
+        if tls and users is None:
+            raise ValueError("TLS goes with SASL users here (SASL_SSL)")
+        self.tls = tls
         if users is not None and ADMIN not in users:
             raise ValueError(f"a secured Kafka needs the {ADMIN!r} user")
         # Names and passwords go into a JAAS line and a storage tool argument: no quotes or brackets.
@@ -46,7 +53,16 @@ class KafkaServer(Server):
 
     def client_settings(self, user: str = ADMIN) -> dict[str, Any]:
         """What an aiokafka client passes to connect as `user` (nothing on a PLAINTEXT node)."""
-        return {} if self.users is None else sasl_options(user, self.users[user])
+        if self.users is None:
+            return {}
+        return sasl_options(
+            user, self.users[user], ssl.create_default_context(cafile=self.ca_file) if self.tls else None
+        )
+
+    @property
+    def ca_file(self) -> Path:
+        """The node's certificate (PEM), which its clients trust (with `tls`)."""
+        return self.folder / "tls" / "ca.pem"
 
     @property
     def address(self) -> str:
@@ -66,6 +82,8 @@ class KafkaServer(Server):
         properties.touch(mode=0o600)  # it holds the admin's password when secured
         properties.chmod(0o600)
         properties.write_text(self._properties())
+        if self.tls and not self.ca_file.exists():
+            self._make_certificate()
         log_config = self.folder / "log4j2.properties"
         log_config.write_text(resources.text("kafka-log4j2.properties"))
         if not (self.data_dir / "meta.properties").exists():
@@ -112,24 +130,68 @@ class KafkaServer(Server):
         stays PLAINTEXT, bound to 127.0.0.1 whatever the stack's host, which makes its callers
         (this node itself, or anyone on this machine) ANONYMOUS: a super user like admin. Right
         for one local node; a cluster's controllers authenticate too (decision 0017)."""
-        client_listener = f"SASL_PLAINTEXT://{self.config.host}:{self.config.ports['kafka']}"
+        protocol = "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+        client_listener = f"{protocol}://{self.config.host}:{self.config.ports['kafka']}"
         controller = f"127.0.0.1:{self.config.ports['kafka_controller']}"
         login = f'username="{ADMIN}" password="{self.users[ADMIN]}";' if self.users else ""
+        # The node is its own client too (the brokers' listener): it trusts its own certificate.
+        keystore = {
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(self._keystore),
+            "ssl.keystore.password": self._keystore_password(),
+            "ssl.truststore.type": "PKCS12",
+            "ssl.truststore.location": str(self._truststore),
+            "ssl.truststore.password": self._keystore_password(),
+        }
         return {
             "listeners": f"{client_listener},CONTROLLER://{controller}",
             "controller.quorum.voters": f"1@{controller}",
             "advertised.listeners": client_listener,
-            "inter.broker.listener.name": "SASL_PLAINTEXT",
-            "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": protocol,
+            "listener.security.protocol.map": f"{protocol}:{protocol},CONTROLLER:PLAINTEXT",
             "sasl.enabled.mechanisms": SCRAM,
             "sasl.mechanism.inter.broker.protocol": SCRAM,
-            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+            f"listener.name.{protocol.lower()}.scram-sha-512.sasl.jaas.config": (
                 f"org.apache.kafka.common.security.scram.ScramLoginModule required {login}"
             ),
+            **(keystore if self.tls else {}),
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": f"User:{ADMIN};User:ANONYMOUS",
             "allow.everyone.if.no.acl.found": "false",
         }
+
+    @property
+    def _keystore(self) -> Path:
+        return self.folder / "tls" / "server.p12"
+
+    @property
+    def _truststore(self) -> Path:
+        return self.folder / "tls" / "trust.p12"
+
+    def _keystore_password(self) -> str:
+        secret = self.folder / "tls" / "keystore-password"
+        if not secret.exists():
+            secret.parent.mkdir(parents=True, exist_ok=True)
+            secret.touch(mode=0o600)
+            secret.write_text(secrets.token_hex(16))
+        return secret.read_text()
+
+    def _make_certificate(self) -> None:
+        """A key and a self-signed certificate for 127.0.0.1 (the JDK's keytool), valid a year."""
+        password = self._keystore_password()
+        self._keystore.unlink(missing_ok=True)
+        self._truststore.unlink(missing_ok=True)
+        keytool = str(java_home() / "bin" / "keytool")
+        store = ["-keystore", str(self._keystore), "-storepass", password]
+        make = ["-genkeypair", "-alias", "kafka", "-keyalg", "RSA", "-keysize", "2048", "-validity", "365"]
+        subject = ["-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1,DNS:localhost", "-storetype", "PKCS12"]
+        export = ["-exportcert", "-rfc", "-alias", "kafka", "-file", str(self.ca_file)]
+        trust = ["-importcert", "-noprompt", "-alias", "kafka", "-file", str(self.ca_file), "-storetype", "PKCS12"]
+        trusted = ["-keystore", str(self._truststore), "-storepass", password]
+        for command in ([*make, *subject, *store], [*export, *store], [*trust, *trusted]):
+            result = subprocess.run([keytool, *command], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise StackError(f"keytool failed:\n{result.stdout}{result.stderr}")
 
     def _format_storage(self) -> None:
         result = subprocess.run(
