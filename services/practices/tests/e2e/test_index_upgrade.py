@@ -13,9 +13,10 @@ from hub_testing import active_in_practices, isolated_settings, running
 from opensearchpy import AsyncOpenSearch
 from practice_steps import found, metadata, publish, submit
 
-from deh_practices.adapters.index import ABANDONED_AFTER, SearchIndex, usable_analyses
+from deh_platform.search_node import usable_analyses
+from deh_platform.text_analysis import choose_analyses
+from deh_practices.adapters.index import ABANDONED_AFTER, SearchIndex
 from deh_practices.app import create_app
-from deh_practices.domain.analysis import choose_analyses
 from deh_practices.domain.search import MAPPING_VERSION, index_definition
 from deh_practices.settings import PracticesSettings
 from deh_stack.testing import ServerAddresses, eventually

@@ -31,7 +31,7 @@ from deh_contracts.catalogue.membership import SquadOutputRecorded
 from deh_contracts.registry import PRACTICES
 from deh_platform import operations
 from deh_platform.idempotency import derived_id
-from deh_practices.domain.query_text import MAX_TERMS
+from deh_platform.query_text import MAX_TERMS
 from deh_practices.domain.search import encode_cursor
 from deh_stack.testing import ServerAddresses, eventually
 

@@ -29,9 +29,10 @@ from pymongo.errors import DuplicateKeyError
 
 from deh_platform.errors import InvalidInput
 from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
+from deh_platform.search_node import usable_analyses
 from deh_platform.telemetry import items_set_aside
+from deh_platform.text_analysis import choose_analyses, degraded_languages
 from deh_practices.adapters.store import PENDING, Document
-from deh_practices.domain.analysis import analysis_chain, choose_analyses, degraded_languages, wanted_analyses
 from deh_practices.domain.practices import public_view
 from deh_practices.domain.search import FACETS, MAPPING_VERSION, POINT_IN_TIME_KEEP_ALIVE, index_definition
 
@@ -74,20 +75,6 @@ def index_document(stored: Document) -> dict[str, Any]:
         "stale": practice.get("stale", False),
         "links": metadata.get("links", []),
     }
-
-
-async def usable_analyses(search: AsyncOpenSearch) -> set[str]:
-    """The names of the wanted analyses that this node can build, both chains of each, asked of
-    the node itself (`_analyze` refuses a filter that no installed module provides)."""
-    usable = set()
-    for analysis in wanted_analyses():
-        try:
-            for chain in (analysis.exact, analysis.folded):
-                await search.indices.analyze(body={"text": "probe", **analysis_chain(chain)})
-        except RequestError:
-            continue
-        usable.add(analysis.name)
-    return usable
 
 
 class SearchIndex:

@@ -17,7 +17,7 @@ from deh_contracts.vocabulary import (
     ISCED_LEVELS,
     Language,
 )
-from deh_practices.domain.analysis import fold
+from deh_platform.text_analysis import fold
 from deh_practices.domain.search import PUBLISHED, TEXT_FIELDS
 
 MAX_SUGGESTIONS = 20

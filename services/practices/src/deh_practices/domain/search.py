@@ -25,8 +25,8 @@ from deh_contracts.vocabulary import (
     Sector,
 )
 from deh_platform.errors import InvalidInput
-from deh_practices.domain.analysis import FILTERS, FOLDING, Analysis
-from deh_practices.domain.query_text import Clause, TextQuery, parse
+from deh_platform.query_text import Clause, TextQuery, parse
+from deh_platform.text_analysis import FILTERS, FOLDING, Analysis
 
 MAPPING_VERSION = 4
 MAX_PAGE = 50

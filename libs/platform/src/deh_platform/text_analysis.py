@@ -1,7 +1,9 @@
-"""How the text of each official EU language is analysed for search: a chain of token filters per
+"""How the text of each official EU language is analysed for search, for every service that
+searches text people write (practices; community threads next): a chain of token filters per
 language (stop words, a stemmer), twice: as written, and folded to ASCII so that words typed
-without diacritics still match. Data only: adapters/index.py asks the node which chains it can
-build, domain/search.py puts them in the index definition."""
+without diacritics still match. The chains are data; `search_node.usable_analyses` asks the
+OpenSearch node which of them it can build, and a service's index definition puts those in its
+mapping."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deh_platform.errors import InvalidInput
-from deh_practices.domain.query_text import MAX_TERMS, Clause, TextQuery, parse
+from deh_platform.query_text import MAX_TERMS, Clause, TextQuery, parse
 
 
 def test_plain_words_are_all_wanted() -> None:
