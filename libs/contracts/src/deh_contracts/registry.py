@@ -102,6 +102,18 @@ MEMBERSHIP = Topic(
     description="Everything that happens to members, organisations, National Advisory Services and squads.",
     config={"retention.ms": _FOREVER},
 )
+# The Community of Practice's conversations: who wrote where and when, never what (the text of a
+# post stays in membership, where an erasure reaches it; these events are kept forever).
+COMMUNITY = Topic(
+    "deh.community.v1",
+    key="thread id",
+    partitions=6,
+    producer="membership",
+    consumers=(),
+    description="Conversations of the Community of Practice: threads started, posts written, edited and deleted "
+    "(who, where and when; never the text).",
+    config={"retention.ms": _FOREVER},
+)
 # What other services may show about a person: compacted and keyed by member, so that the
 # latest record of each member is all that is kept, and an erasure's tombstone (no value)
 # removes the rest once the log cleaner has run (decision 0014). Never a domain stream.
@@ -198,6 +210,7 @@ REDRIVE_GROUP_HEADER = "deh_redrive_group"
 REDRIVE_ORIGIN_HEADER = "deh_origin_topic"
 TOPICS: tuple[Topic, ...] = (
     MEMBERSHIP,
+    COMMUNITY,
     PEOPLE,
     PRACTICES,
     EVENTS,

@@ -2,7 +2,8 @@
 
 from fastapi import FastAPI
 
-from deh_contracts.registry import MEMBERSHIP, PEOPLE
+from deh_contracts.registry import COMMUNITY, MEMBERSHIP, PEOPLE
+from deh_membership.adapters.conversations import ConversationStore
 from deh_membership.adapters.http import router
 from deh_membership.adapters.kafka import subscribe_activity
 from deh_membership.adapters.members import MemberStore
@@ -15,25 +16,29 @@ from deh_platform.people import StoredReferences
 from deh_platform.runtime import ServiceRuntime
 
 # The collections whose documents carry their contract events (decision 0004).
-OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads")
+OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads", "threads", "posts")
 
 
 def create_app(settings: MembershipSettings) -> FastAPI:
     runtime = ServiceRuntime.from_settings(
-        settings, produces=[MEMBERSHIP, PEOPLE], outbox_collections=OUTBOX_COLLECTIONS
+        settings, produces=[MEMBERSHIP, COMMUNITY, PEOPLE], outbox_collections=OUTBOX_COLLECTIONS
     )
     runtime.references = StoredReferences(runtime.db.members)
     organisations = OrganisationStore(runtime)
     members = MemberStore(runtime, organisations)
     subscribe_activity(runtime, members)
 
+    conversations = ConversationStore(runtime)
+
     async def prepare(_: ServiceRuntime) -> None:
         await members.create_indexes()
+        await conversations.create_indexes()
 
     app = create_service_app(runtime, title="Digital Education Hub: membership", routers=[router], on_startup=[prepare])
     app.state.members = members
     app.state.organisations = organisations
     app.state.squads = SquadStore(runtime, members)
+    app.state.conversations = conversations
     app.state.personal_data = personal_data = PersonalData(runtime, members)
     every = settings.sweep_seconds
     runtime.run_exclusively(

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import Country, Identifier, MemberState, OrganisationType, Sector
+from deh_membership.adapters.conversations import ConversationStore
 from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
+from deh_membership.domain.conversations import PostForm, PostView, ReplyForm, Space, SpaceKind, ThreadForm, ThreadView
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.policies import (
     require_active_or_staff,
@@ -23,6 +25,7 @@ from deh_membership.domain.policies import (
 from deh_membership.domain.squads import Application, ApplicationForm, Output, OutputForm, Spread, SquadProposal
 from deh_platform.auth import Caller, Principal, members_only, requires
 from deh_platform.creation import NewResource
+from deh_platform.errors import InvalidInput
 from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 
@@ -35,6 +38,7 @@ Members = Annotated[MemberStore, Depends(from_app("members"))]
 Organisations = Annotated[OrganisationStore, Depends(from_app("organisations"))]
 Squads = Annotated[SquadStore, Depends(from_app("squads"))]
 Personal = Annotated[PersonalData, Depends(from_app("personal_data"))]
+Conversations = Annotated[ConversationStore, Depends(from_app("conversations"))]
 
 
 @members_only
@@ -377,3 +381,109 @@ async def record_output(
 
 def _with_id(document: dict[str, Any]) -> dict[str, Any]:
     return {"id": document["_id"], **{key: value for key, value in document.items() if key != "_id"}}
+
+
+# Conversations ---------------------------------------------------------------------------------
+
+
+class EarlierText(BaseModel):
+    version: int
+    text: str | None
+    language: str
+    at: datetime
+
+
+@router.post(
+    "/threads",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ThreadView,
+    tags=["conversations"],
+    responses=errors(403, 404),
+)
+async def start_thread(body: ThreadForm, caller: ActiveMember, creation: NewResource, talk: Conversations) -> Any:
+    """Start a thread with its opening post, in a space the caller reads: the community, a squad
+    that selected them, or the NAS network (its coordinators)."""
+    return await talk.start(body, caller, creation)
+
+
+@router.get("/threads", response_model=list[ThreadView], tags=["conversations"], responses=errors(403, 404))
+async def list_threads(
+    caller: ActiveMember,
+    talk: Conversations,
+    space: Annotated[SpaceKind, Query()] = "community",
+    squad_id: Annotated[Identifier | None, Query()] = None,
+) -> Any:
+    """The threads of a space, the most recently active first (at most 200)."""
+    return await talk.threads_in(_space(space, squad_id), caller)
+
+
+@router.get("/threads/{thread_id}", response_model=ThreadView, tags=["conversations"], responses=errors(403))
+async def get_thread(thread_id: ResourceId, caller: ActiveMember, talk: Conversations) -> Any:
+    thread, _ = await talk.readable_thread(thread_id, caller)
+    return thread
+
+
+@router.get("/threads/{thread_id}/posts", response_model=list[PostView], tags=["conversations"], responses=errors(403))
+async def list_posts(thread_id: ResourceId, caller: ActiveMember, talk: Conversations) -> Any:
+    """The thread's posts, oldest first (at most 200); a deleted one keeps its place, without text."""
+    return await talk.posts_of(thread_id, caller)
+
+
+@router.post(
+    "/threads/{thread_id}/posts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostView,
+    tags=["conversations"],
+    responses=errors(403, 409),
+)
+async def write_post(
+    thread_id: ResourceId, body: ReplyForm, caller: ActiveMember, creation: NewResource, talk: Conversations
+) -> Any:
+    """A post in the thread, answering `reply_to` if given; not in a locked thread."""
+    return await talk.reply(thread_id, body, caller, creation)
+
+
+@router.put(
+    "/threads/{thread_id}/posts/{post_id}",
+    response_model=PostView,
+    tags=["conversations"],
+    responses=errors(403, 409),
+)
+async def edit_post(
+    thread_id: ResourceId, post_id: ResourceId, body: PostForm, caller: ActiveMember, talk: Conversations
+) -> Any:
+    """The author's new text; the earlier one joins the post's history."""
+    return await talk.edit(thread_id, post_id, body, caller)
+
+
+@router.get(
+    "/threads/{thread_id}/posts/{post_id}/history",
+    response_model=list[EarlierText],
+    tags=["conversations"],
+    responses=errors(403),
+)
+async def post_history(thread_id: ResourceId, post_id: ResourceId, caller: ActiveMember, talk: Conversations) -> Any:
+    return await talk.history(thread_id, post_id, caller)
+
+
+@router.delete(
+    "/threads/{thread_id}/posts/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["conversations"],
+    responses=errors(403, 409),
+)
+async def delete_post(
+    thread_id: ResourceId, post_id: ResourceId, caller: ActiveMember, talk: Conversations
+) -> Response:
+    """The author deletes their post: its text and history go, its place stays."""
+    await talk.delete(thread_id, post_id, caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _space(kind: SpaceKind, squad_id: str | None) -> Space:
+    try:
+        return Space(kind=kind, squad_id=squad_id)
+    except ValueError as error:
+        raise InvalidInput(
+            ("query", "squad_id"), "squad_id names the squad of a squad's space, and no other"
+        ) from error

@@ -16,7 +16,7 @@ from deh_platform.creation import forget_caller
 from deh_platform.errors import Conflict
 from deh_platform.outbox import Tombstone
 from deh_platform.people import stand_in
-from deh_platform.records import CREATION_FIELD, now
+from deh_platform.records import CREATION_FIELD, HIDDEN_FIELDS, now
 from deh_platform.runtime import ServiceRuntime
 
 
@@ -65,6 +65,7 @@ class PersonalData:
 
     async def _finish(self, member_id: str) -> None:
         await self._forget_in_squads(member_id)
+        await self._forget_in_conversations(member_id)
         await self._forget_where_they_acted(member_id)
         await self.activity.delete_many({"member_id": member_id})
         # Last, the record itself (account id, reference): once `member erased` and the tombstone
@@ -87,6 +88,15 @@ class PersonalData:
             {"$set": {"outputs.$[].author_ids.$[mine]": former}},
             array_filters=[{"mine": member_id}],
         )
+
+    async def _forget_in_conversations(self, member_id: str) -> None:
+        """Their posts stay in their threads, written by a former member: no author, no record
+        of the Idempotency-Keys they wrote them under."""
+        db = self.runtime.db
+        await db.posts.update_many({"author_id": member_id}, {"$set": {"author_id": None}})
+        await db.threads.update_many({"started_by": member_id}, {"$set": {"started_by": None}})
+        for collection in (db.threads, db.posts):
+            await forget_caller(collection, member_id, {})
 
     async def _forget_where_they_acted(self, member_id: str) -> None:
         """Where the person acted for others (as a moderator, a NAS coordinator, a creator), an
@@ -121,10 +131,15 @@ class PersonalData:
             for output in squad.get("outputs", [])
             if member_id in output["author_ids"]
         ]
+        posts = [
+            {key: value for key, value in post.items() if key != CREATION_FIELD}
+            async for post in self.runtime.db.posts.find({"author_id": member_id}, HIDDEN_FIELDS)
+        ]
         return {
             "member": {key: value for key, value in document.items() if key not in ("name_key", "email_key")},
             "squads": squads,
             "squad_outputs": outputs,
+            "posts": posts,
             "activity": await self.members.activity_of(member_id),
             "exported_at": now(),
         }

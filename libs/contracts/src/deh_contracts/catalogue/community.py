@@ -1,0 +1,65 @@
+"""The Community of Practice's conversations (issue 17): threads in the whole community, in a
+squad or in the NAS network, and their posts. The events say who wrote where and when, never
+what: the text of a post is personal data that stays in membership, where its author's erasure
+reaches it, while these events are kept forever for monitoring's counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from deh_contracts.people import PersonId
+from deh_contracts.registry import COMMUNITY, Contract, message_type
+from deh_contracts.vocabulary import Language, enum_schema, one_of
+
+PREFIX = "eu.deh.community."
+SPACE_KINDS = ["community", "squad", "nas_network"]
+SpaceKind = Annotated[str, AfterValidator(one_of("space", SPACE_KINDS)), enum_schema(SPACE_KINDS)]
+
+
+@message_type(PREFIX + "thread.started.v1", topic=COMMUNITY, subject="thread_id")
+class ThreadStarted(Contract):
+    """A member started a thread (with its opening post) in a space: the whole community, a
+    squad (its members read it) or the NAS network (its coordinators read it)."""
+
+    thread_id: str
+    space: SpaceKind
+    squad_id: str | None = Field(None, description="The squad, for a thread in a squad.")
+    language: Language
+    started_by: PersonId
+    started_at: datetime
+
+
+@message_type(PREFIX + "post.written.v1", topic=COMMUNITY, subject="thread_id")
+class PostWritten(Contract):
+    """A member wrote a post in a thread (the opening post, or a reply to `reply_to`)."""
+
+    thread_id: str
+    post_id: str
+    reply_to: str | None = None
+    space: SpaceKind
+    language: Language
+    author: PersonId
+    written_at: datetime
+
+
+@message_type(PREFIX + "post.edited.v1", topic=COMMUNITY, subject="thread_id")
+class PostEdited(Contract):
+    """The author edited a post: its `version`th text (the earlier ones are kept as its history)."""
+
+    thread_id: str
+    post_id: str
+    version: int = Field(ge=2)
+    language: Language
+    edited_at: datetime
+
+
+@message_type(PREFIX + "post.deleted.v1", topic=COMMUNITY, subject="thread_id")
+class PostDeleted(Contract):
+    """The author deleted a post: its text and history are gone, its place in the thread stays."""
+
+    thread_id: str
+    post_id: str
+    deleted_at: datetime

@@ -1,0 +1,231 @@
+"""Threads and posts of the Community of Practice. A thread and each of its posts are documents
+of their own (a thread grows without bound); a post keeps its earlier texts as its history, and
+a deleted post keeps its place with neither. Who may read or write is the domain's rule; this
+store reads what the rule needs (a squad's selected members)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+from deh_contracts.catalogue.community import PostDeleted, PostEdited, PostWritten, ThreadStarted
+from deh_membership.adapters.documents import Document, one, written
+from deh_membership.domain import conversations as rules
+from deh_membership.domain.conversations import PostForm, PostView, ReplyForm, Space, ThreadForm, ThreadView
+from deh_platform.creation import Creation
+from deh_platform.errors import Conflict, NotFound
+from deh_platform.idempotency import derived_id
+from deh_platform.identity import Principal
+from deh_platform.records import HIDDEN_FIELDS, now
+from deh_platform.runtime import ServiceRuntime
+
+MAX_LISTED = 200
+
+
+class ConversationStore:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.threads: AsyncCollection[Document] = runtime.db.threads
+        self.posts: AsyncCollection[Document] = runtime.db.posts
+        self.squads: AsyncCollection[Document] = runtime.db.squads
+
+    async def create_indexes(self) -> None:
+        await self.threads.create_index(
+            [("space.kind", ASCENDING), ("space.squad_id", ASCENDING), ("last_post_at", DESCENDING)]
+        )
+        await self.posts.create_index([("thread_id", ASCENDING), ("written_at", ASCENDING)])
+
+    # Who reads ---------------------------------------------------------------------------------
+
+    async def squad_members(self, space: Space) -> set[str]:
+        """The members a squad selected, for a squad's space (nobody for another space)."""
+        if space.squad_id is None:
+            return set()
+        squad = await self.squads.find_one({"_id": space.squad_id}, {"applications": 1})
+        if squad is None:
+            raise NotFound(f"no squad {space.squad_id}")
+        return {a["member_id"] for a in squad.get("applications", []) if a["status"] == "selected"}
+
+    async def readable_thread(self, thread_id: str, caller: Principal) -> tuple[ThreadView, Document]:
+        document = await one(self.threads, thread_id, "thread")
+        thread = _thread(document)
+        rules.require_may_read(thread.space, caller, await self.squad_members(thread.space))
+        return thread, document
+
+    # Threads -----------------------------------------------------------------------------------
+
+    async def start(self, form: ThreadForm, caller: Principal, creation: Creation) -> ThreadView:
+        """A thread with its opening post. Two documents: a retry under the same Idempotency-Key
+        writes what the first attempt did not."""
+        rules.require_may_read(form.space, caller, await self.squad_members(form.space))
+        at = now()
+        thread_id = creation.new_id("thread")
+        thread = {
+            "_id": thread_id,
+            "space": form.space.model_dump(),
+            "title": form.title,
+            "language": form.language,
+            "started_by": caller.member_id,
+            "started_at": at,
+            "posts": 1,
+            "last_post_at": at,
+            "locked": False,
+        }
+        started = ThreadStarted(
+            thread_id=thread_id,
+            space=form.space.kind,
+            squad_id=form.space.squad_id,
+            language=form.language,
+            started_by=caller.member_id,
+            started_at=at,
+        )
+        await self.runtime.insert(self.threads, thread, [started], creation)
+        opening = ReplyForm(**form.model_dump(include={"text", "language", "mentions"}))
+        await self._insert_post(thread_id, form.space, opening, caller, at, derived_id("opening", thread_id), creation)
+        return _thread(await one(self.threads, thread_id, "thread"))
+
+    async def threads_in(self, space: Space, caller: Principal) -> list[ThreadView]:
+        rules.require_may_read(space, caller, await self.squad_members(space))
+        query = {"space.kind": space.kind, "space.squad_id": space.squad_id}
+        found = self.threads.find(query, HIDDEN_FIELDS).sort("last_post_at", DESCENDING).limit(MAX_LISTED)
+        return [_thread(document) async for document in found]
+
+    # Posts -------------------------------------------------------------------------------------
+
+    async def posts_of(self, thread_id: str, caller: Principal) -> list[PostView]:
+        await self.readable_thread(thread_id, caller)
+        found = self.posts.find({"thread_id": thread_id}, HIDDEN_FIELDS).sort("written_at", ASCENDING).limit(MAX_LISTED)
+        return [_post(document) async for document in found]
+
+    async def reply(self, thread_id: str, form: ReplyForm, caller: Principal, creation: Creation) -> PostView:
+        thread, document = await self.readable_thread(thread_id, caller)
+        rules.require_open(bool(document.get("locked")))
+        if form.reply_to is not None:
+            answered = await self.posts.find_one({"_id": form.reply_to, "thread_id": thread_id}, {"_id": 1})
+            if answered is None:
+                raise NotFound(f"no post {form.reply_to} in thread {thread_id}")
+        at = now()
+        post_id = creation.new_id("post")
+        if await self._insert_post(thread_id, thread.space, form, caller, at, post_id, creation):
+            await self.threads.update_one({"_id": thread_id}, {"$inc": {"posts": 1}, "$max": {"last_post_at": at}})
+        return await self.post(thread_id, post_id)
+
+    async def _insert_post(
+        self,
+        thread_id: str,
+        space: Space,
+        form: ReplyForm,
+        caller: Principal,
+        at: Any,
+        post_id: str,
+        creation: Creation,
+    ) -> bool:
+        post = {
+            "_id": post_id,
+            "thread_id": thread_id,
+            "reply_to": form.reply_to,
+            "author_id": caller.member_id,
+            "language": form.language,
+            "text": form.text,
+            "mentions": [mention.model_dump() for mention in form.mentions],
+            "version": 1,
+            "history": [],
+            "deleted": False,
+            "written_at": at,
+            "edited_at": None,
+        }
+        event = PostWritten(
+            thread_id=thread_id,
+            post_id=post_id,
+            reply_to=form.reply_to,
+            space=space.kind,
+            language=form.language,
+            author=caller.member_id,
+            written_at=at,
+        )
+        return await self.runtime.insert(self.posts, post, [event], creation)
+
+    async def post(self, thread_id: str, post_id: str) -> PostView:
+        document = await self.posts.find_one({"_id": post_id, "thread_id": thread_id}, HIDDEN_FIELDS)
+        if document is None:
+            raise NotFound(f"no post {post_id} in thread {thread_id}")
+        return _post(document)
+
+    async def edit(self, thread_id: str, post_id: str, form: PostForm, caller: Principal) -> PostView:
+        """The author's new text; the one before joins the post's history."""
+        await self.readable_thread(thread_id, caller)
+        post = await self.post(thread_id, post_id)
+        rules.require_author(post, caller)
+        at = now()
+        earlier = {
+            "version": post.version,
+            "text": post.text,
+            "language": post.language,
+            "at": post.edited_at or post.written_at,
+        }
+        event = PostEdited(
+            thread_id=thread_id, post_id=post_id, version=post.version + 1, language=form.language, edited_at=at
+        )
+        edited = await written(
+            self.runtime,
+            self.posts,
+            {"_id": post_id, "version": post.version, "deleted": False},
+            {
+                "$set": {
+                    "text": form.text,
+                    "language": form.language,
+                    "mentions": [mention.model_dump() for mention in form.mentions],
+                    "version": post.version + 1,
+                    "edited_at": at,
+                },
+                "$push": {"history": earlier},
+            },
+            [event],
+        )
+        if not edited:
+            raise Conflict("the post changed meanwhile; read it again")
+        return await self.post(thread_id, post_id)
+
+    async def history(self, thread_id: str, post_id: str, caller: Principal) -> list[dict[str, Any]]:
+        """The post's earlier texts, oldest first (what readers of the thread may read)."""
+        await self.readable_thread(thread_id, caller)
+        document = await self.posts.find_one({"_id": post_id, "thread_id": thread_id}, {"history": 1})
+        if document is None:
+            raise NotFound(f"no post {post_id} in thread {thread_id}")
+        return list(document.get("history", []))
+
+    async def delete(self, thread_id: str, post_id: str, caller: Principal) -> None:
+        """The author deletes a post: its text and its history go, its place stays."""
+        await self.readable_thread(thread_id, caller)
+        post = await self.post(thread_id, post_id)
+        rules.require_author(post, caller)
+        event = PostDeleted(thread_id=thread_id, post_id=post_id, deleted_at=now())
+        deleted = await written(
+            self.runtime,
+            self.posts,
+            {"_id": post_id, "deleted": False},
+            {"$set": {"deleted": True, "text": None, "mentions": [], "history": []}},
+            [event],
+        )
+        if not deleted:
+            raise Conflict("the post was deleted meanwhile")
+
+
+def _thread(document: Document) -> ThreadView:
+    return ThreadView(
+        thread_id=document["_id"],
+        space=Space(**document["space"]),
+        **{
+            name: document.get(name)
+            for name in ("title", "language", "started_by", "started_at", "posts", "last_post_at")
+        },
+    )
+
+
+def _post(document: Document) -> PostView:
+    return PostView(
+        post_id=document["_id"],
+        **{name: document.get(name) for name in PostView.model_fields if name != "post_id"},
+    )

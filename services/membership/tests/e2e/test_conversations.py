@@ -1,0 +1,193 @@
+"""Conversations of the Community of Practice (issue 17), over HTTP and Kafka on the real
+servers: threads in the community, a squad or the NAS network, read only where the reader may;
+posts and replies in the author's language; edits keep the earlier texts; an author deletes their
+own post; the events say who wrote where, never what; an erased member's posts stay, by nobody."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hub_testing import ServiceUnderTest, published_events, validate_against_committed_schema
+from membership_steps import ADMIN, CANDIDACY, MODERATOR, join, open_squad, reference_of
+
+from deh_contracts.registry import COMMUNITY
+
+pytestmark = pytest.mark.e2e
+
+
+async def start(hub: ServiceUnderTest, author: str, **space: Any) -> dict[str, Any]:
+    thread = {
+        "space": space or {"kind": "community"},
+        "title": "Generative AI in the classroom",
+        "text": "Wie gehen eure Schulen mit KI-Hausaufgaben um?",
+        "language": "de",
+        "mentions": [{"kind": "practice", "id": "p-coding-clubs"}],
+    }
+    response = await hub.client.post("/threads", json=thread, headers=hub.caller(author))
+    assert response.status_code == 201, response.text
+    started: dict[str, Any] = response.json()
+    return started
+
+
+async def posts(hub: ServiceUnderTest, thread_id: str, reader: str, *roles: str) -> list[dict[str, Any]]:
+    response = await hub.client.get(f"/threads/{thread_id}/posts", headers=hub.caller(reader, *roles))
+    assert response.status_code == 200, response.text
+    listed: list[dict[str, Any]] = response.json()
+    return listed
+
+
+async def test_members_talk_in_a_community_thread_in_their_languages_and_edit_and_delete_their_posts(
+    membership: ServiceUnderTest,
+) -> None:
+    anna, jonas = await join(membership), await join(membership)
+    thread = await start(membership, anna)
+    (opening,) = await posts(membership, thread["thread_id"], jonas)
+    assert (opening["author_id"], opening["language"], opening["version"]) == (anna, "de", 1)
+    assert opening["mentions"] == [{"kind": "practice", "id": "p-coding-clubs"}]
+
+    reply = {"text": "Mūsu skolā skolotāji izmanto KI kā palīgu.", "language": "lv", "reply_to": opening["post_id"]}
+    answered = await membership.client.post(
+        f"/threads/{thread['thread_id']}/posts", json=reply, headers=membership.caller(jonas)
+    )
+    assert answered.status_code == 201, answered.text
+    reply_id = answered.json()["post_id"]
+    assert answered.json()["reply_to"] == opening["post_id"]
+
+    edit = {"text": "Mūsu skolā skolotāji izmanto MI kā palīgu.", "language": "lv"}
+    url = f"/threads/{thread['thread_id']}/posts/{reply_id}"
+    assert (await membership.client.put(url, json=edit, headers=membership.caller(anna))).status_code == 403
+    edited = await membership.client.put(url, json=edit, headers=membership.caller(jonas))
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["version"], edited.json()["text"]) == (2, edit["text"])
+    history = (await membership.client.get(f"{url}/history", headers=membership.caller(anna))).json()
+    assert [(entry["version"], entry["text"]) for entry in history] == [(1, reply["text"])]
+
+    assert (await membership.client.delete(url, headers=membership.caller(anna))).status_code == 403
+    assert (await membership.client.delete(url, headers=membership.caller(jonas))).status_code == 204
+    after = await posts(membership, thread["thread_id"], anna)
+    assert [(post["post_id"], post["deleted"], post["text"]) for post in after] == [
+        (opening["post_id"], False, opening["text"]),
+        (reply_id, True, None),
+    ], "a deleted post keeps its place, without its text"
+    assert (await membership.client.get(f"{url}/history", headers=membership.caller(anna))).json() == []
+    listed = await membership.client.get("/threads", headers=membership.caller(jonas))
+    assert thread["thread_id"] in [found["thread_id"] for found in listed.json()]
+
+
+async def test_a_squad_thread_is_read_and_written_by_the_squads_members_only(membership: ServiceUnderTest) -> None:
+    squad_id = await open_squad(membership, cap=2)
+    member, outsider = await join(membership), await join(membership)
+    applied = await membership.client.post(
+        f"/squads/{squad_id}/applications", json=CANDIDACY, headers=membership.caller(member)
+    )
+    assert applied.status_code == 201, applied.text
+    selected = await membership.client.post(
+        f"/squads/{squad_id}/selections", json={"application_id": member}, headers=membership.caller(*MODERATOR)
+    )
+    assert selected.status_code == 200, selected.text
+
+    thread = await start(membership, member, kind="squad", squad_id=squad_id)
+    thread_id = thread["thread_id"]
+    for path in (f"/threads/{thread_id}", f"/threads/{thread_id}/posts"):
+        assert (await membership.client.get(path, headers=membership.caller(outsider))).status_code == 403
+    in_squad = {"space": "squad", "squad_id": squad_id}
+    assert (
+        await membership.client.get("/threads", params=in_squad, headers=membership.caller(outsider))
+    ).status_code == 403
+    written = await membership.client.post(
+        f"/threads/{thread_id}/posts", json={"text": "Hello", "language": "en"}, headers=membership.caller(outsider)
+    )
+    assert written.status_code == 403
+    community = await membership.client.get("/threads", headers=membership.caller(outsider))
+    assert thread_id not in [found["thread_id"] for found in community.json()], "not listed outside its space"
+    elsewhere = await membership.client.post(
+        "/threads",
+        json={"space": {"kind": "squad", "squad_id": squad_id}, "title": "Mine", "text": "x", "language": "en"},
+        headers=membership.caller(outsider),
+    )
+    assert elsewhere.status_code == 403, "nobody starts a thread where they may not read"
+
+    listed = await membership.client.get("/threads", params=in_squad, headers=membership.caller(member))
+    assert [found["thread_id"] for found in listed.json()] == [thread_id]
+    moderated = await membership.client.get(f"/threads/{thread_id}/posts", headers=membership.caller(*MODERATOR))
+    assert moderated.status_code == 200, "moderators read every space, to look at what is reported"
+
+
+async def test_the_nas_network_is_for_coordinators_and_suspended_members_write_nowhere(
+    membership: ServiceUnderTest,
+) -> None:
+    coordinator, member = await join(membership), await join(membership)
+    response = await membership.client.post(
+        "/threads",
+        json={"space": {"kind": "nas_network"}, "title": "Country reports", "text": "Due in May.", "language": "en"},
+        headers=membership.caller(coordinator, "member", "nas_coordinator"),
+    )
+    assert response.status_code == 201, response.text
+    thread_id = response.json()["thread_id"]
+    assert (await membership.client.get(f"/threads/{thread_id}", headers=membership.caller(member))).status_code == 403
+
+    suspended = await membership.client.post(
+        f"/members/{member}/suspend", json={"reason": "Spam."}, headers=membership.caller(*MODERATOR)
+    )
+    assert suspended.status_code == 200, suspended.text
+    community_thread = await start(membership, coordinator)
+    written = await membership.client.post(
+        f"/threads/{community_thread['thread_id']}/posts",
+        json={"text": "Buy now", "language": "en"},
+        headers=membership.caller(member),
+    )
+    assert written.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "location"),
+    [
+        ({"space": {"kind": "squad"}, "title": "No squad", "text": "x", "language": "en"}, ["body", "space"]),
+        ({"space": {"kind": "community"}, "title": "T", "text": "x", "language": "en"}, ["body", "title"]),
+        ({"space": {"kind": "community"}, "title": "Title", "text": "", "language": "en"}, ["body", "text"]),
+        ({"space": {"kind": "community"}, "title": "Title", "text": "x", "language": "xx"}, ["body", "language"]),
+    ],
+)
+async def test_a_thread_that_breaks_the_rules_is_a_422_naming_the_field(
+    membership: ServiceUnderTest, body: dict[str, Any], location: list[str]
+) -> None:
+    author = await join(membership)
+    response = await membership.client.post("/threads", json=body, headers=membership.caller(author))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][: len(location)] == location
+
+
+async def test_the_events_say_who_wrote_where_by_reference_never_what(
+    membership: ServiceUnderTest, servers: Any
+) -> None:
+    author = await join(membership)
+    thread = await start(membership, author)
+    events = await published_events(servers, COMMUNITY, [thread["thread_id"]], at_least=2)
+    assert {event.type for event in events} == {
+        "eu.deh.community.thread.started.v1",
+        "eu.deh.community.post.written.v1",
+    }
+    reference = await reference_of(membership, author)
+    for event in events:
+        validate_against_committed_schema(event)
+        text = str(event.data)
+        assert "KI-Hausaufgaben" not in text, "no text on Kafka"
+        assert "Generative AI" not in text, "no title on Kafka"
+        assert author not in text, "members by reference, never by account id"
+    assert {event.data.get("started_by") or event.data.get("author") for event in events} == {reference}
+
+
+async def test_an_erased_members_posts_stay_written_by_nobody(membership: ServiceUnderTest) -> None:
+    author, reader = await join(membership), await join(membership)
+    thread = await start(membership, author)
+    erased = await membership.client.delete(f"/members/{author}", headers=membership.caller(*ADMIN))
+    assert erased.status_code in (200, 204), erased.text
+    (opening,) = await posts(membership, thread["thread_id"], reader)
+    assert opening["author_id"] is None
+    assert opening["text"] == "Wie gehen eure Schulen mit KI-Hausaufgaben um?", "the text stays"
+    shown = (await membership.client.get(f"/threads/{thread['thread_id']}", headers=membership.caller(reader))).json()
+    assert shown["started_by"] is None
+    for collection in ("threads", "posts"):
+        stored = [document async for document in membership.runtime.db[collection].find({})]
+        assert author not in str(stored), f"the account id is gone from {collection}"
