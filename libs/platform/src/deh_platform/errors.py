@@ -14,6 +14,14 @@ class Forbidden(Exception):
     """The caller may not do this to this thing (HTTP 403)."""
 
 
+class TooMany(Exception):
+    """The caller did this too often for now (HTTP 429, with Retry-After in seconds)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidInput(Exception):
     """A well-formed request that names something invalid, e.g. an unknown organisation (HTTP 422,
     with the same field-level shape as FastAPI's validation errors)."""

@@ -21,7 +21,7 @@ from deh_contracts.vocabulary import IDENTIFIER_PATTERN
 from deh_platform.asyncapi import asyncapi_document
 from deh_platform.auth import IdentityProviderUnavailable
 from deh_platform.edge import EdgeGuard
-from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from deh_platform.errors import Conflict, Forbidden, InvalidInput, NotFound, TooMany
 from deh_platform.openapi import install_truthful_openapi
 from deh_platform.runtime import ServiceRuntime, StartHook
 
@@ -59,6 +59,7 @@ def create_service_app(
     for error, status_code in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
         app.add_exception_handler(error, _answer_with(status_code))
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(TooMany, _too_many)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     settings = runtime.settings
@@ -94,6 +95,12 @@ def _answer_with(status_code: int) -> Callable[[Request, Exception], Awaitable[J
         return JSONResponse({"detail": str(error)}, status_code=status_code)
 
     return answer
+
+
+async def _too_many(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TooMany)
+    headers = {"Retry-After": str(error.retry_after)}
+    return JSONResponse({"detail": str(error)}, status_code=429, headers=headers)
 
 
 async def _invalid_input(request: Request, error: Exception) -> JSONResponse:

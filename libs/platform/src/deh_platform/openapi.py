@@ -51,6 +51,7 @@ MEANINGS = {
     413: "The body is larger than the service accepts (the limit is a setting, 1 MiB by default).",
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "Invalid input; `detail` names each field.",
+    429: "The caller did this too often for now; retry after Retry-After seconds.",
     503: "A server the service needs is away for a moment; nothing was done; retry after Retry-After seconds.",
 }
 PLATFORM_TAG = "platform"

@@ -181,9 +181,20 @@ async def test_the_events_say_who_wrote_where_by_reference_never_what(
 async def test_an_erased_members_posts_stay_written_by_nobody(membership: ServiceUnderTest) -> None:
     author, reader = await join(membership), await join(membership)
     thread = await start(membership, author)
+    reply = await membership.client.post(
+        f"/threads/{thread['thread_id']}/posts",
+        json={"text": "Bad advice", "language": "en"},
+        headers=membership.caller(reader),
+    )
+    reported = await membership.client.post(
+        f"/threads/{thread['thread_id']}/posts/{reply.json()['post_id']}/reports",
+        json={"reason": "This advice is dangerous for pupils."},
+        headers=membership.caller(author),
+    )
+    assert reported.status_code == 204, "the erased member reported a post too"
     erased = await membership.client.delete(f"/members/{author}", headers=membership.caller(*ADMIN))
     assert erased.status_code in (200, 204), erased.text
-    (opening,) = await posts(membership, thread["thread_id"], reader)
+    opening, _ = await posts(membership, thread["thread_id"], reader)
     assert opening["author_id"] is None
     assert opening["text"] == "Wie gehen eure Schulen mit KI-Hausaufgaben um?", "the text stays"
     shown = (await membership.client.get(f"/threads/{thread['thread_id']}", headers=membership.caller(reader))).json()
@@ -191,3 +202,84 @@ async def test_an_erased_members_posts_stay_written_by_nobody(membership: Servic
     for collection in ("threads", "posts"):
         stored = [document async for document in membership.runtime.db[collection].find({})]
         assert author not in str(stored), f"the account id is gone from {collection}"
+
+
+# Moderation --------------------------------------------------------------------------------------
+
+
+async def test_a_reported_post_is_hidden_by_a_moderator_with_a_reason_and_restored(
+    membership: ServiceUnderTest, servers: Any
+) -> None:
+    author, reader = await join(membership), await join(membership)
+    thread = await start(membership, author)
+    thread_id = thread["thread_id"]
+    (opening,) = await posts(membership, thread_id, reader)
+    post_url = f"/threads/{thread_id}/posts/{opening['post_id']}"
+    reason = {"reason": "Advertises a paid course in every reply."}
+    assert (
+        await membership.client.post(f"{post_url}/reports", json=reason, headers=membership.caller(reader))
+    ).status_code == 204
+    again = await membership.client.post(f"{post_url}/reports", json=reason, headers=membership.caller(reader))
+    assert again.status_code == 409, "one report per reader and post"
+    queue = (await membership.client.get("/moderation/reports", headers=membership.caller(*MODERATOR))).json()
+    (reported,) = [entry for entry in queue if entry["post"]["post_id"] == opening["post_id"]]
+    assert [(report["reported_by"], report["reason"]) for report in reported["reports"]] == [(reader, reason["reason"])]
+    assert (await membership.client.get("/moderation/reports", headers=membership.caller(reader))).status_code == 403
+
+    own = await membership.client.post(f"{post_url}/hide", json=reason, headers=membership.caller(author, "moderator"))
+    assert own.status_code == 403, "a moderator does not decide on their own post"
+    hidden = await membership.client.post(f"{post_url}/hide", json=reason, headers=membership.caller(*MODERATOR))
+    assert hidden.status_code == 200, hidden.text
+    (seen,) = await posts(membership, thread_id, reader)
+    assert (seen["hidden"], seen["text"]) == (True, None), "its place stays, its text is for moderators"
+    (moderated,) = await posts(membership, thread_id, *MODERATOR)
+    assert moderated["text"] == opening["text"]
+    queue = (await membership.client.get("/moderation/reports", headers=membership.caller(*MODERATOR))).json()
+    assert opening["post_id"] not in [entry["post"]["post_id"] for entry in queue], "the decision closes the reports"
+
+    restored = await membership.client.post(
+        f"{post_url}/restore",
+        json={"reason": "The author removed the advertisement."},
+        headers=membership.caller(*MODERATOR),
+    )
+    assert restored.status_code == 200, restored.text
+    (seen,) = await posts(membership, thread_id, reader)
+    assert (seen["hidden"], seen["text"]) == (False, opening["text"])
+
+    events = await published_events(servers, COMMUNITY, [thread_id], at_least=5)
+    kinds = [event.type.rsplit(".", 2)[-2] for event in events]
+    assert {"reported", "hidden", "restored"} <= set(kinds)
+    for event in events:
+        validate_against_committed_schema(event)
+        assert reader not in str(event.data), "who reported stays here"
+
+
+async def test_a_locked_thread_takes_no_more_posts(membership: ServiceUnderTest) -> None:
+    author = await join(membership)
+    thread = await start(membership, author)
+    url = f"/threads/{thread['thread_id']}"
+    locked = await membership.client.post(
+        f"{url}/lock", json={"reason": "The question was answered."}, headers=membership.caller(*MODERATOR)
+    )
+    assert locked.status_code == 200, locked.text
+    written = await membership.client.post(
+        f"{url}/posts", json={"text": "One more thing", "language": "en"}, headers=membership.caller(author)
+    )
+    assert written.status_code == 409
+    assert (await membership.client.get(f"{url}/posts", headers=membership.caller(author))).status_code == 200
+
+
+async def test_a_member_writes_at_most_30_posts_an_hour(membership: ServiceUnderTest) -> None:
+    author = await join(membership)
+    thread = await start(membership, author)
+    url = f"/threads/{thread['thread_id']}/posts"
+    for number in range(29):  # the opening post was the first
+        written = await membership.client.post(
+            url, json={"text": f"Point {number}", "language": "en"}, headers=membership.caller(author)
+        )
+        assert written.status_code == 201, written.text
+    refused = await membership.client.post(
+        url, json={"text": "Too many", "language": "en"}, headers=membership.caller(author)
+    )
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0

@@ -56,6 +56,44 @@ class PostEdited(Contract):
     edited_at: datetime
 
 
+@message_type(PREFIX + "post.reported.v1", topic=COMMUNITY, subject="thread_id")
+class PostReported(Contract):
+    """A reader reported a post to the moderators (who reported it, and why, stay in membership)."""
+
+    thread_id: str
+    post_id: str
+    reported_at: datetime
+
+
+@message_type(PREFIX + "post.hidden.v1", topic=COMMUNITY, subject="thread_id")
+class PostHidden(Contract):
+    """A moderator hid a post (the reason is recorded in membership)."""
+
+    thread_id: str
+    post_id: str
+    hidden_by: PersonId
+    hidden_at: datetime
+
+
+@message_type(PREFIX + "post.restored.v1", topic=COMMUNITY, subject="thread_id")
+class PostRestored(Contract):
+    """A moderator showed a hidden post again."""
+
+    thread_id: str
+    post_id: str
+    restored_by: PersonId
+    restored_at: datetime
+
+
+@message_type(PREFIX + "thread.locked.v1", topic=COMMUNITY, subject="thread_id")
+class ThreadLocked(Contract):
+    """A moderator locked a thread: it is read, no more written."""
+
+    thread_id: str
+    locked_by: PersonId
+    locked_at: datetime
+
+
 @message_type(PREFIX + "post.deleted.v1", topic=COMMUNITY, subject="thread_id")
 class PostDeleted(Contract):
     """The author deleted a post: its text and history are gone, its place in the thread stays."""

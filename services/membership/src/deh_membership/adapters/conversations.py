@@ -5,15 +5,35 @@ store reads what the rule needs (a squad's selected members)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from deh_contracts.catalogue.community import PostDeleted, PostEdited, PostWritten, ThreadStarted
+from deh_contracts.catalogue.community import (
+    PostDeleted,
+    PostEdited,
+    PostHidden,
+    PostReported,
+    PostRestored,
+    PostWritten,
+    ThreadLocked,
+    ThreadStarted,
+)
 from deh_membership.adapters.documents import Document, one, written
 from deh_membership.domain import conversations as rules
-from deh_membership.domain.conversations import PostForm, PostView, ReplyForm, Space, ThreadForm, ThreadView
+from deh_membership.domain.conversations import (
+    PostForm,
+    PostView,
+    Reason,
+    ReplyForm,
+    Report,
+    ReportedPost,
+    Space,
+    ThreadForm,
+    ThreadView,
+)
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict, NotFound
 from deh_platform.idempotency import derived_id
@@ -36,6 +56,8 @@ class ConversationStore:
             [("space.kind", ASCENDING), ("space.squad_id", ASCENDING), ("last_post_at", DESCENDING)]
         )
         await self.posts.create_index([("thread_id", ASCENDING), ("written_at", ASCENDING)])
+        await self.posts.create_index([("author_id", ASCENDING), ("written_at", DESCENDING)])
+        await self.posts.create_index([("open_reports", DESCENDING)])
 
     # Who reads ---------------------------------------------------------------------------------
 
@@ -60,6 +82,7 @@ class ConversationStore:
         """A thread with its opening post. Two documents: a retry under the same Idempotency-Key
         writes what the first attempt did not."""
         rules.require_may_read(form.space, caller, await self.squad_members(form.space))
+        await self._require_may_post(caller)
         at = now()
         thread_id = creation.new_id("thread")
         thread = {
@@ -97,11 +120,19 @@ class ConversationStore:
     async def posts_of(self, thread_id: str, caller: Principal) -> list[PostView]:
         await self.readable_thread(thread_id, caller)
         found = self.posts.find({"thread_id": thread_id}, HIDDEN_FIELDS).sort("written_at", ASCENDING).limit(MAX_LISTED)
-        return [_post(document) async for document in found]
+        return [rules.shown_to(_post(document), caller) async for document in found]
+
+    async def _require_may_post(self, caller: Principal) -> None:
+        """Within the hourly limit (counted, then written: a burst at once may pass it by a few)."""
+        since = now() - timedelta(hours=1)
+        rules.require_may_post(
+            await self.posts.count_documents({"author_id": caller.member_id, "written_at": {"$gte": since}})
+        )
 
     async def reply(self, thread_id: str, form: ReplyForm, caller: Principal, creation: Creation) -> PostView:
         thread, document = await self.readable_thread(thread_id, caller)
         rules.require_open(bool(document.get("locked")))
+        await self._require_may_post(caller)
         if form.reply_to is not None:
             answered = await self.posts.find_one({"_id": form.reply_to, "thread_id": thread_id}, {"_id": 1})
             if answered is None:
@@ -133,6 +164,10 @@ class ConversationStore:
             "version": 1,
             "history": [],
             "deleted": False,
+            "hidden": False,
+            "reports": [],
+            "open_reports": 0,
+            "moderation": [],
             "written_at": at,
             "edited_at": None,
         }
@@ -189,12 +224,94 @@ class ConversationStore:
         return await self.post(thread_id, post_id)
 
     async def history(self, thread_id: str, post_id: str, caller: Principal) -> list[dict[str, Any]]:
-        """The post's earlier texts, oldest first (what readers of the thread may read)."""
+        """The post's earlier texts, oldest first (what readers of the thread may read; of a
+        hidden post, moderators)."""
         await self.readable_thread(thread_id, caller)
-        document = await self.posts.find_one({"_id": post_id, "thread_id": thread_id}, {"history": 1})
+        document = await self.posts.find_one({"_id": post_id, "thread_id": thread_id}, {"history": 1, "hidden": 1})
         if document is None:
             raise NotFound(f"no post {post_id} in thread {thread_id}")
+        if document.get("hidden") and not caller.has(*rules.MODERATING):
+            return []
         return list(document.get("history", []))
+
+    # Moderation --------------------------------------------------------------------------------
+
+    async def report(self, thread_id: str, post_id: str, reason: Reason, caller: Principal) -> None:
+        """A reader reports a post to the moderators, once."""
+        await self.readable_thread(thread_id, caller)
+        await self.post(thread_id, post_id)
+        at = now()
+        report = {"reported_by": caller.member_id, "reason": reason.reason, "reported_at": at}
+        event = PostReported(thread_id=thread_id, post_id=post_id, reported_at=at)
+        reported = await written(
+            self.runtime,
+            self.posts,
+            {"_id": post_id, "reports.reported_by": {"$ne": caller.member_id}},
+            {"$push": {"reports": report}, "$inc": {"open_reports": 1}},
+            [event],
+        )
+        if not reported:
+            raise Conflict("you have reported this post already")
+
+    async def queue(self) -> list[ReportedPost]:
+        """The posts with open reports, the most reported first (moderators alone call it)."""
+        found = self.posts.find({"open_reports": {"$gt": 0}}, HIDDEN_FIELDS).sort("open_reports", DESCENDING)
+        return [
+            ReportedPost(post=_post(document), reports=[Report(**report) for report in document["reports"]])
+            async for document in found.limit(MAX_LISTED)
+        ]
+
+    async def hide(self, thread_id: str, post_id: str, reason: Reason, caller: Principal) -> PostView:
+        return await self._moderate(thread_id, post_id, reason, caller, hidden=True)
+
+    async def restore(self, thread_id: str, post_id: str, reason: Reason, caller: Principal) -> PostView:
+        return await self._moderate(thread_id, post_id, reason, caller, hidden=False)
+
+    async def _moderate(
+        self, thread_id: str, post_id: str, reason: Reason, caller: Principal, *, hidden: bool
+    ) -> PostView:
+        """Hide or restore with the reason recorded; either decision closes the open reports."""
+        post = await self.post(thread_id, post_id)
+        rules.require_not_own_post(post, caller)
+        if post.hidden == hidden:
+            raise Conflict("the post is hidden already" if hidden else "the post is not hidden")
+        at = now()
+        decision = {
+            "action": "hide" if hidden else "restore",
+            "by": caller.member_id,
+            "reason": reason.reason,
+            "at": at,
+        }
+        event = (
+            PostHidden(thread_id=thread_id, post_id=post_id, hidden_by=caller.member_id, hidden_at=at)
+            if hidden
+            else PostRestored(thread_id=thread_id, post_id=post_id, restored_by=caller.member_id, restored_at=at)
+        )
+        decided = await written(
+            self.runtime,
+            self.posts,
+            {"_id": post_id, "hidden": not hidden},
+            {"$set": {"hidden": hidden, "open_reports": 0}, "$push": {"moderation": decision}},
+            [event],
+        )
+        if not decided:
+            raise Conflict("the post was moderated meanwhile")
+        return await self.post(thread_id, post_id)
+
+    async def lock(self, thread_id: str, reason: Reason, caller: Principal) -> ThreadView:
+        at = now()
+        decision = {"action": "lock", "by": caller.member_id, "reason": reason.reason, "at": at}
+        locked = await written(
+            self.runtime,
+            self.threads,
+            {"_id": thread_id, "locked": False},
+            {"$set": {"locked": True}, "$push": {"moderation": decision}},
+            [ThreadLocked(thread_id=thread_id, locked_by=caller.member_id, locked_at=at)],
+        )
+        if not locked:
+            await one(self.threads, thread_id, "thread")
+            raise Conflict("the thread is locked already")
+        return _thread(await one(self.threads, thread_id, "thread"))
 
     async def delete(self, thread_id: str, post_id: str, caller: Principal) -> None:
         """The author deletes a post: its text and its history go, its place stays."""
@@ -225,7 +342,5 @@ def _thread(document: Document) -> ThreadView:
 
 
 def _post(document: Document) -> PostView:
-    return PostView(
-        post_id=document["_id"],
-        **{name: document.get(name) for name in PostView.model_fields if name != "post_id"},
-    )
+    fields = {name: document.get(name) for name in PostView.model_fields if name != "post_id"}
+    return PostView(post_id=document["_id"], **{**fields, "hidden": bool(document.get("hidden"))})

@@ -14,7 +14,17 @@ from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
-from deh_membership.domain.conversations import PostForm, PostView, ReplyForm, Space, SpaceKind, ThreadForm, ThreadView
+from deh_membership.domain.conversations import (
+    PostForm,
+    PostView,
+    Reason,
+    ReplyForm,
+    ReportedPost,
+    Space,
+    SpaceKind,
+    ThreadForm,
+    ThreadView,
+)
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_membership.domain.policies import (
     require_active_or_staff,
@@ -487,3 +497,50 @@ def _space(kind: SpaceKind, squad_id: str | None) -> Space:
         raise InvalidInput(
             ("query", "squad_id"), "squad_id names the squad of a squad's space, and no other"
         ) from error
+
+
+@router.post(
+    "/threads/{thread_id}/posts/{post_id}/reports",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["moderation"],
+    responses=errors(403, 409),
+)
+async def report_post(
+    thread_id: ResourceId, post_id: ResourceId, body: Reason, caller: ActiveMember, talk: Conversations
+) -> Response:
+    """Report a post to the moderators, with the reason (once per reader and post)."""
+    await talk.report(thread_id, post_id, body, caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/moderation/reports", response_model=list[ReportedPost], tags=["moderation"])
+async def moderation_queue(caller: Moderator, talk: Conversations) -> Any:
+    """The posts with open reports, the most reported first, with every report."""
+    return await talk.queue()
+
+
+@router.post(
+    "/threads/{thread_id}/posts/{post_id}/{decision}",
+    response_model=PostView,
+    tags=["moderation"],
+    responses=errors(403, 409),
+)
+async def moderate_post(
+    thread_id: ResourceId,
+    post_id: ResourceId,
+    decision: Literal["hide", "restore"],
+    body: Reason,
+    caller: Moderator,
+    talk: Conversations,
+) -> Any:
+    """Hide a post (its place stays; its text is for moderators) or show it again, with the
+    reason recorded; either closes its open reports. Never one's own post."""
+    if decision == "hide":
+        return await talk.hide(thread_id, post_id, body, caller)
+    return await talk.restore(thread_id, post_id, body, caller)
+
+
+@router.post("/threads/{thread_id}/lock", response_model=ThreadView, tags=["moderation"], responses=errors(409))
+async def lock_thread(thread_id: ResourceId, body: Reason, caller: Moderator, talk: Conversations) -> Any:
+    """Lock a thread with the reason recorded: it is read, no more written."""
+    return await talk.lock(thread_id, body, caller)

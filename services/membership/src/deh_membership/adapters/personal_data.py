@@ -94,6 +94,19 @@ class PersonalData:
         of the Idempotency-Keys they wrote them under."""
         db = self.runtime.db
         await db.posts.update_many({"author_id": member_id}, {"$set": {"author_id": None}})
+        # Their reports stay for the moderators' counts, by nobody; their decisions as a
+        # moderator by an opaque id, as their other decisions.
+        await db.posts.update_many(
+            {"reports.reported_by": member_id},
+            {"$set": {"reports.$[mine].reported_by": None}},
+            array_filters=[{"mine.reported_by": member_id}],
+        )
+        for collection in (db.posts, db.threads):
+            await collection.update_many(
+                {"moderation.by": member_id},
+                {"$set": {"moderation.$[mine].by": stand_in()}},
+                array_filters=[{"mine.by": member_id}],
+            )
         await db.threads.update_many({"started_by": member_id}, {"$set": {"started_by": None}})
         for collection in (db.threads, db.posts):
             await forget_caller(collection, member_id, {})

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deh_contracts.vocabulary import Identifier, Language
-from deh_platform.errors import Conflict, Forbidden
+from deh_platform.errors import Conflict, Forbidden, TooMany
 from deh_platform.identity import Principal
 
 SpaceKind = Literal["community", "squad", "nas_network"]
@@ -70,18 +70,44 @@ class ThreadForm(PostForm):
     title: str = Field(min_length=3, max_length=200)
 
 
+class Reason(BaseModel):
+    """Why a post is reported, hidden or restored, or a thread locked: recorded with who did it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=10, max_length=2000)
+
+
 class PostView(BaseModel):
     post_id: str
     thread_id: str
     reply_to: str | None
     author_id: str | None = Field(description="None once the author is erased.")
     language: str
-    text: str | None = Field(description="None for a post its author deleted.")
+    text: str | None = Field(description="None for a post its author deleted, or a moderator hid (but to moderators).")
     mentions: list[Mention]
     version: int
     deleted: bool
+    hidden: bool
     written_at: datetime
     edited_at: datetime | None
+
+
+class Report(BaseModel):
+    reported_by: str | None
+    reason: str
+    reported_at: datetime
+
+
+class ReportedPost(BaseModel):
+    """A post in the moderators' queue: what it says and every open report of it."""
+
+    post: PostView
+    reports: list[Report]
+
+
+# Posting is limited per member: a community of professionals, not a chat.
+POSTS_PER_HOUR = 30
 
 
 class ThreadView(BaseModel):
@@ -116,6 +142,24 @@ def require_open(locked: bool) -> None:
     """A locked thread is read, no more written."""
     if locked:
         raise Conflict("the thread is locked: it takes no more posts")
+
+
+def shown_to(post: PostView, caller: Principal) -> PostView:
+    """A hidden post keeps its place; its text is for moderators (who may restore it) alone."""
+    if post.hidden and not caller.has(*MODERATING):
+        return post.model_copy(update={"text": None, "mentions": []})
+    return post
+
+
+def require_may_post(written_last_hour: int) -> None:
+    if written_last_hour >= POSTS_PER_HOUR:
+        raise TooMany(f"at most {POSTS_PER_HOUR} posts an hour", retry_after=600)
+
+
+def require_not_own_post(post: PostView, caller: Principal) -> None:
+    """Nobody moderates their own post."""
+    if post.author_id == caller.member_id:
+        raise Forbidden("a moderator does not decide on their own post")
 
 
 def require_author(post: PostView, caller: Principal) -> None:
