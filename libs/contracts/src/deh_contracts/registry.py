@@ -106,12 +106,12 @@ MEMBERSHIP = Topic(
 # post stays in membership, where an erasure reaches it; these events are kept forever).
 COMMUNITY = Topic(
     "deh.community.v1",
-    key="thread id",
+    key="thread or consultation id",
     partitions=6,
     producer="membership",
     consumers=(),
-    description="Conversations of the Community of Practice: threads started, posts written, edited and deleted "
-    "(who, where and when; never the text).",
+    description="Conversations and consultations of the Community of Practice: threads, posts, moderation, "
+    "consultations opened and answered (who, where and when; never a text, never who answered).",
     config={"retention.ms": _FOREVER},
 )
 # What other services may show about a person: compacted and keyed by member, so that the

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # The roles a token may carry: `reviewer` is a member trusted to review practices.
-Role = Literal["member", "reviewer", "moderator", "nas_coordinator", "admin"]
-ROLES: tuple[Role, ...] = ("member", "reviewer", "moderator", "nas_coordinator", "admin")
+# `commission`: the European Commission's staff who consult the community (issue 17).
+Role = Literal["member", "reviewer", "moderator", "nas_coordinator", "commission", "admin"]
+ROLES: tuple[Role, ...] = ("member", "reviewer", "moderator", "nas_coordinator", "commission", "admin")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from deh_contracts.registry import COMMUNITY, MEMBERSHIP, PEOPLE
+from deh_membership.adapters.consultations import ConsultationStore
 from deh_membership.adapters.conversations import ConversationStore
 from deh_membership.adapters.http import router
 from deh_membership.adapters.kafka import subscribe_activity
@@ -16,7 +17,7 @@ from deh_platform.people import StoredReferences
 from deh_platform.runtime import ServiceRuntime
 
 # The collections whose documents carry their contract events (decision 0004).
-OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads", "threads", "posts")
+OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads", "threads", "posts", "consultations", "answers")
 
 
 def create_app(settings: MembershipSettings) -> FastAPI:
@@ -29,16 +30,19 @@ def create_app(settings: MembershipSettings) -> FastAPI:
     subscribe_activity(runtime, members)
 
     conversations = ConversationStore(runtime)
+    consultations = ConsultationStore(runtime, conversations)
 
     async def prepare(_: ServiceRuntime) -> None:
         await members.create_indexes()
         await conversations.create_indexes()
+        await consultations.create_indexes()
 
     app = create_service_app(runtime, title="Digital Education Hub: membership", routers=[router], on_startup=[prepare])
     app.state.members = members
     app.state.organisations = organisations
     app.state.squads = SquadStore(runtime, members)
     app.state.conversations = conversations
+    app.state.consultations = consultations
     app.state.personal_data = personal_data = PersonalData(runtime, members)
     every = settings.sweep_seconds
     runtime.run_exclusively(

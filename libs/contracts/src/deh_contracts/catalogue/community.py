@@ -94,6 +94,28 @@ class ThreadLocked(Contract):
     locked_at: datetime
 
 
+@message_type(PREFIX + "consultation.opened.v1", topic=COMMUNITY, subject="consultation_id")
+class ConsultationOpened(Contract):
+    """A moderator or the Commission opened a consultation of an audience (a space)."""
+
+    consultation_id: str
+    audience: SpaceKind
+    squad_id: str | None = None
+    questions: int = Field(ge=1)
+    opens_at: datetime
+    closes_at: datetime
+    opened_by: PersonId
+
+
+@message_type(PREFIX + "consultation.answered.v1", topic=COMMUNITY, subject="consultation_id")
+class ConsultationAnswered(Contract):
+    """Someone answered a consultation, or changed their answer: a count, never who or what."""
+
+    consultation_id: str
+    first_answer: bool = Field(description="False when an answer was changed.")
+    answered_at: datetime
+
+
 @message_type(PREFIX + "post.deleted.v1", topic=COMMUNITY, subject="thread_id")
 class PostDeleted(Contract):
     """The author deleted a post: its text and history are gone, its place in the thread stays."""

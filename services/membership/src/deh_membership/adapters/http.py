@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from deh_contracts.vocabulary import Country, Identifier, MemberState, OrganisationType, Sector
+from deh_membership.adapters.consultations import ConsultationStore
 from deh_membership.adapters.conversations import ConversationStore
 from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
+from deh_membership.domain.consultations import AnswerForm, Consultation, ConsultationForm, Results
 from deh_membership.domain.conversations import (
     PostForm,
     PostView,
@@ -49,6 +51,7 @@ Organisations = Annotated[OrganisationStore, Depends(from_app("organisations"))]
 Squads = Annotated[SquadStore, Depends(from_app("squads"))]
 Personal = Annotated[PersonalData, Depends(from_app("personal_data"))]
 Conversations = Annotated[ConversationStore, Depends(from_app("conversations"))]
+Consultations = Annotated[ConsultationStore, Depends(from_app("consultations"))]
 
 
 @members_only
@@ -544,3 +547,81 @@ async def moderate_post(
 async def lock_thread(thread_id: ResourceId, body: Reason, caller: Moderator, talk: Conversations) -> Any:
     """Lock a thread with the reason recorded: it is read, no more written."""
     return await talk.lock(thread_id, body, caller)
+
+
+# Consultations -----------------------------------------------------------------------------------
+
+Consulting = Annotated[Principal, Depends(requires("moderator", "commission", "admin"))]
+
+
+class MyAnswer(BaseModel):
+    consultation_id: str
+    answers: dict[str, str | list[str] | int]
+    named: bool
+    answered_at: datetime
+    updated_at: datetime
+
+
+class FreeText(BaseModel):
+    question_id: str
+    text: str
+    country: str | None
+    sectors: list[str]
+    organisation_type: str | None
+    respondent: str | None = Field(description="The respondent's name, only if they agreed to be named.")
+
+
+@router.post(
+    "/consultations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Consultation,
+    tags=["consultations"],
+    responses=errors(404),
+)
+async def open_consultation(
+    body: ConsultationForm, caller: Consulting, creation: NewResource, consultations: Consultations
+) -> Any:
+    """Open a consultation of an audience (the community, a squad or the NAS network) for a while."""
+    return await consultations.open(body, caller, creation)
+
+
+@router.get(
+    "/consultations/{consultation_id}", response_model=Consultation, tags=["consultations"], responses=errors(403)
+)
+async def get_consultation(consultation_id: ResourceId, caller: ActiveMember, consultations: Consultations) -> Any:
+    return await consultations.visible(consultation_id, caller)
+
+
+@router.put(
+    "/consultations/{consultation_id}/answers/mine",
+    response_model=MyAnswer,
+    tags=["consultations"],
+    responses=errors(403, 409),
+)
+async def answer_consultation(
+    consultation_id: ResourceId, body: AnswerForm, caller: ActiveMember, consultations: Consultations
+) -> Any:
+    """Answer every question, once; send again to change the answer, until the consultation closes."""
+    return await consultations.answer(consultation_id, body, caller)
+
+
+@router.get(
+    "/consultations/{consultation_id}/answers/mine",
+    response_model=MyAnswer,
+    tags=["consultations"],
+    responses=errors(409),
+)
+async def my_answer(consultation_id: ResourceId, caller: ActiveMember, consultations: Consultations) -> Any:
+    return await consultations.mine(consultation_id, caller)
+
+
+@router.get("/consultations/{consultation_id}/results", response_model=Results, tags=["consultations"])
+async def consultation_results(consultation_id: ResourceId, caller: Consulting, consultations: Consultations) -> Any:
+    """The answers counted per question, and per country, sector and organisation type."""
+    return await consultations.results(consultation_id)
+
+
+@router.get("/consultations/{consultation_id}/free-texts", response_model=list[FreeText], tags=["consultations"])
+async def consultation_free_texts(consultation_id: ResourceId, caller: Consulting, consultations: Consultations) -> Any:
+    """The free-text answers for analysis, named only where the respondent agreed."""
+    return await consultations.free_texts(consultation_id)

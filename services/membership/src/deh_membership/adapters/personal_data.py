@@ -108,8 +108,12 @@ class PersonalData:
                 array_filters=[{"mine.by": member_id}],
             )
         await db.threads.update_many({"started_by": member_id}, {"$set": {"started_by": None}})
-        for collection in (db.threads, db.posts):
+        for collection in (db.threads, db.posts, db.consultations):
             await forget_caller(collection, member_id, {})
+        # Their answers to consultations stay in the counts, by an opaque id and no longer named.
+        async for answer in db.answers.find({"member_id": member_id}, {"_id": 1}):
+            await db.answers.update_one({"_id": answer["_id"]}, {"$set": {"member_id": stand_in(), "named": False}})
+        await db.consultations.update_many({"opened_by": member_id}, {"$set": {"opened_by": stand_in()}})
 
     async def _forget_where_they_acted(self, member_id: str) -> None:
         """Where the person acted for others (as a moderator, a NAS coordinator, a creator), an
