@@ -109,7 +109,7 @@ COMMUNITY = Topic(
     key="thread or consultation id",
     partitions=6,
     producer="membership",
-    consumers=(),
+    consumers=("monitoring",),
     description="Conversations and consultations of the Community of Practice: threads, posts, moderation, "
     "consultations opened and answered (who, where and when; never a text, never who answered).",
     config={"retention.ms": _FOREVER},

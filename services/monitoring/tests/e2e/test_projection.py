@@ -4,14 +4,17 @@ exactly once however often it is read; a poison event is set aside and the rest 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
 from domain_stream import SECTORS, a_day_of_its_own, day_of_activity, records
 from hub_testing import ServiceUnderTest, dead_letters, events_on, produce
 
+from deh_contracts import Contract, new_event, to_kafka
+from deh_contracts.catalogue.community import ConsultationAnswered, PostWritten, ThreadStarted
 from deh_contracts.registry import MEMBERSHIP
 from deh_monitoring.adapters.rebuild import rebuild
 from deh_monitoring.admin import delete_old_versions
@@ -192,3 +195,49 @@ async def test_a_rebuild_from_kafka_while_events_arrive_keeps_every_number_and_n
     for alias, version in live.items():
         assert list(await search.indices.get(index=f"{alias}-v*")) == [version]
     assert await series_total(monitoring, "members_approved", day) == expected
+
+
+async def test_participation_in_conversations_and_consultations_is_counted_by_language_and_space(
+    monitoring: ServiceUnderTest, servers: ServerAddresses
+) -> None:
+    day = a_day_of_its_own()
+    at = datetime.combine(day, time(10), tzinfo=UTC)
+    thread_id, consultation_id = f"thread-{uuid.uuid4().hex[:8]}", f"consultation-{uuid.uuid4().hex[:8]}"
+    events: list[Contract] = [
+        ThreadStarted(
+            thread_id=thread_id, space="squad", squad_id="s-1", language="lv", started_by="person:a", started_at=at
+        ),
+        *(
+            PostWritten(
+                thread_id=thread_id,
+                post_id=f"p-{n}",
+                space="squad",
+                language=language,
+                author="person:a",
+                written_at=at,
+            )
+            for n, language in enumerate(["lv", "lv", "de"])
+        ),
+        ConsultationAnswered(consultation_id=consultation_id, first_answer=True, answered_at=at),
+        ConsultationAnswered(consultation_id=consultation_id, first_answer=False, answered_at=at),  # changed
+    ]
+    await produce(servers, *(to_kafka(new_event(data, source="/deh/membership", time=at)) for data in events))
+
+    async def counted() -> bool:
+        return await series_total(monitoring, "posts_written", day.isoformat()) == 3
+
+    await eventually(counted, within=60, interval=0.5)
+    assert await series_total(monitoring, "threads_started", day.isoformat()) == 1
+    assert await series_total(monitoring, "consultation_answers", day.isoformat()) == 1, (
+        "a changed answer is no new one"
+    )
+    found = await monitoring.runtime.search.search(  # type: ignore[union-attr]
+        index=f"{monitoring.runtime.settings.index_prefix}-activity",  # type: ignore[attr-defined]
+        body={
+            "query": {"term": {"short_type": "community.post.written"}},
+            "aggs": {"by": {"terms": {"field": "languages"}}},
+        },
+    )
+    languages = {bucket["key"]: bucket["doc_count"] for bucket in found["aggregations"]["by"]["buckets"]}
+    assert languages.get("lv", 0) >= 2
+    assert languages.get("de", 0) >= 1

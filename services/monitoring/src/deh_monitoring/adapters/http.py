@@ -15,14 +15,14 @@ from deh_contracts.catalogue.membership import MEMBER_STATUSES
 from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.adapters.overview import MapRow, TargetLine, Trend, page
 from deh_monitoring.adapters.projection import Projection
-from deh_monitoring.domain.activity import INDICATORS, cell_parts
+from deh_monitoring.domain.activity import DECIDED_BY_DATA, INDICATORS, cell_parts
 from deh_monitoring.domain.targets import TARGETS, Target
 from deh_platform.errors import InvalidInput
 from deh_platform.http import ResourceId, from_app
 from deh_platform.runtime import ServiceRuntime
 
 router = APIRouter()
-KNOWN_INDICATORS = sorted({name for names in INDICATORS.values() for name in names} | {"attendances", "no_shows"})
+KNOWN_INDICATORS = sorted({name for names in INDICATORS.values() for name in names} | set(DECIDED_BY_DATA))
 Indicator = Annotated[str, Path(max_length=100, description="One of: " + ", ".join(KNOWN_INDICATORS))]
 BREAKDOWNS = {
     "country": "countries",

@@ -24,14 +24,14 @@ from opensearchpy import AsyncOpenSearch
 
 from deh_contracts import CloudEvent
 from deh_contracts.catalogue.monitoring import ObservationRecorded
-from deh_contracts.registry import EVENTS, MEMBERSHIP, MONITORING, PRACTICES
+from deh_contracts.registry import COMMUNITY, EVENTS, MEMBERSHIP, MONITORING, PRACTICES
 from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.domain.activity import Activity, Context, cell_parts, defines, describe, references
 from deh_platform.consumer import Delivery
 from deh_platform.errors import TransientError
 
 # The domain streams it projects (each service's own, kept forever for replays).
-PROJECTED_TOPICS = [MEMBERSHIP, PRACTICES, EVENTS, MONITORING]
+PROJECTED_TOPICS = [MEMBERSHIP, COMMUNITY, PRACTICES, EVENTS, MONITORING]
 # OpenSearch answers these for one item when trying again later may succeed.
 TRANSIENT_STATUSES = {429, 502, 503, 504}
 VERSION_CONFLICT = 409

@@ -50,7 +50,14 @@ INDICATORS: dict[str, tuple[str, ...]] = {
     "events.hackathon.team-formed": ("hackathon_teams",),
     "events.hackathon.submission-made": ("hackathon_submissions",),
     "monitoring.observation.recorded": ("observations",),
+    # Participation in the Community of Practice's conversations and consultations (counts only).
+    "community.thread.started": ("threads_started",),
+    "community.post.written": ("posts_written",),
+    "community.post.hidden": ("posts_hidden",),
+    "community.consultation.opened": ("consultations_opened",),
 }
+# Indicators that an event's data decides, beyond its type (see `describe`).
+DECIDED_BY_DATA = ("attendances", "no_shows", "consultation_answers")
 
 
 # Each status event of a member: (the status it leaves, when always the same; the status it enters).
@@ -152,13 +159,14 @@ def describe(
         or _values(data.get("observation") or {}, "country"),
         sectors=_values(data, "sector", "sectors") or _values(metadata, "sectors"),
         organisation_type=data.get("type") if short_type == "membership.organisation.registered" else None,
-        languages=_values(metadata, "languages"),
+        languages=_values(metadata, "languages") or _values(data, "language"),
         competences=_values(metadata, "digcomp", "digcompedu"),
         topics=_values(data, "topic") or _values(metadata, "topics") or known.get("topics", []),
         result_type=metadata.get("result_type"),
         origin_kind=(metadata.get("origin") or {}).get("kind"),
         event_kind=(data.get("kind") if short_type.startswith("events.") else None) or known.get("event_kind"),
-        audience=data.get("audience") or known.get("audience"),
+        # Whom it is for: an event's audience, a consultation's, or the space of a conversation.
+        audience=data.get("audience") or data.get("space") or known.get("audience"),
         decision=data.get("decision"),
         reason=data.get("reason") if short_type == "events.registration.cancelled" else None,
         attended=data.get("attended"),
@@ -172,6 +180,8 @@ def describe(
     indicators = list(INDICATORS.get(short_type, ()))
     if short_type == "events.attendance.recorded":
         indicators.append("attendances" if data.get("attended") else "no_shows")
+    if short_type == "community.consultation.answered" and data.get("first_answer"):
+        indicators.append("consultation_answers")  # a changed answer is no new respondent
     activity.indicators = indicators
     activity.cells = [
         cell_key(indicator, activity.day, country, sector)
