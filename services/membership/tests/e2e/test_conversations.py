@@ -283,3 +283,28 @@ async def test_a_member_writes_at_most_30_posts_an_hour(membership: ServiceUnder
     )
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) > 0
+
+
+async def test_readers_react_to_a_post_once_per_kind_and_follow_threads(membership: ServiceUnderTest) -> None:
+    author, reader = await join(membership), await join(membership)
+    thread = await start(membership, author)
+    thread_id = thread["thread_id"]
+    (opening,) = await posts(membership, thread_id, reader)
+    url = f"/threads/{thread_id}/posts/{opening['post_id']}/reactions"
+    for who, kind in ((reader, "insightful"), (reader, "insightful"), (author, "insightful"), (reader, "thanks")):
+        reacted = await membership.client.put(f"{url}/{kind}", headers=membership.caller(who))
+        assert reacted.status_code == 200, reacted.text
+    assert reacted.json()["reactions"] == {"insightful": 2, "thanks": 1}, "each reader's once per kind"
+    taken_back = await membership.client.delete(f"{url}/thanks", headers=membership.caller(reader))
+    assert taken_back.json()["reactions"] == {"insightful": 2}
+    assert (await membership.client.put(f"{url}/shrug", headers=membership.caller(reader))).status_code == 422
+
+    assert (
+        await membership.client.put(f"/threads/{thread_id}/followers/mine", headers=membership.caller(reader))
+    ).status_code == 204
+    followed = await membership.client.get("/threads/followed/mine", headers=membership.caller(reader))
+    assert [found["thread_id"] for found in followed.json()] == [thread_id]
+    assert (
+        await membership.client.delete(f"/threads/{thread_id}/followers/mine", headers=membership.caller(reader))
+    ).status_code == 204
+    assert (await membership.client.get("/threads/followed/mine", headers=membership.caller(reader))).json() == []

@@ -5,6 +5,7 @@ store reads what the rule needs (a squad's selected members)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -234,6 +235,36 @@ class ConversationStore:
             return []
         return list(document.get("history", []))
 
+    # Reactions and following -------------------------------------------------------------------
+
+    async def react(self, thread_id: str, post_id: str, kind: str, caller: Principal, *, on: bool) -> PostView:
+        """Add or take back the caller's reaction of a kind (each reader's once; idempotent)."""
+        await self.readable_thread(thread_id, caller)
+        await self.post(thread_id, post_id)
+        mine = {"kind": kind, "member_id": caller.member_id}
+        if on:
+            change: Document = {"$addToSet": {"reactions": mine}}
+        else:
+            change = {"$pull": {"reactions": mine}}
+        await self.posts.update_one({"_id": post_id, "thread_id": thread_id, "deleted": False}, change)
+        return rules.shown_to(await self.post(thread_id, post_id), caller)
+
+    async def follow(self, thread_id: str, caller: Principal, *, on: bool) -> None:
+        """Follow a thread (or stop): the threads a member follows are listed for them."""
+        await self.readable_thread(thread_id, caller)
+        change = {"$addToSet" if on else "$pull": {"followers": caller.member_id}}
+        await self.threads.update_one({"_id": thread_id}, change)
+
+    async def followed(self, caller: Principal) -> list[ThreadView]:
+        """The threads the caller follows (and still may read), the most recently active first."""
+        found = self.threads.find({"followers": caller.member_id}, HIDDEN_FIELDS).sort("last_post_at", DESCENDING)
+        threads = []
+        async for document in found.limit(MAX_LISTED):
+            thread = _thread(document)
+            if rules.may_read(thread.space, caller, await self.squad_members(thread.space)):
+                threads.append(thread)
+        return threads
+
     # Moderation --------------------------------------------------------------------------------
 
     async def report(self, thread_id: str, post_id: str, reason: Reason, caller: Principal) -> None:
@@ -343,4 +374,8 @@ def _thread(document: Document) -> ThreadView:
 
 def _post(document: Document) -> PostView:
     fields = {name: document.get(name) for name in PostView.model_fields if name != "post_id"}
-    return PostView(post_id=document["_id"], **{**fields, "hidden": bool(document.get("hidden"))})
+    reactions = Counter(reaction["kind"] for reaction in document.get("reactions", []))
+    return PostView(
+        post_id=document["_id"],
+        **{**fields, "hidden": bool(document.get("hidden")), "reactions": dict(sorted(reactions.items()))},
+    )

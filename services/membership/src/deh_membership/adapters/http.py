@@ -19,6 +19,7 @@ from deh_membership.domain.consultations import AnswerForm, Consultation, Consul
 from deh_membership.domain.conversations import (
     PostForm,
     PostView,
+    Reaction,
     Reason,
     ReplyForm,
     ReportedPost,
@@ -625,3 +626,56 @@ async def consultation_results(consultation_id: ResourceId, caller: Consulting, 
 async def consultation_free_texts(consultation_id: ResourceId, caller: Consulting, consultations: Consultations) -> Any:
     """The free-text answers for analysis, named only where the respondent agreed."""
     return await consultations.free_texts(consultation_id)
+
+
+@router.put(
+    "/threads/{thread_id}/posts/{post_id}/reactions/{kind}",
+    response_model=PostView,
+    tags=["conversations"],
+    responses=errors(403),
+)
+async def react(
+    thread_id: ResourceId, post_id: ResourceId, kind: Reaction, caller: ActiveMember, talk: Conversations
+) -> Any:
+    """React to a post (once per reader and kind); the post shows how many reacted, by kind."""
+    return await talk.react(thread_id, post_id, kind, caller, on=True)
+
+
+@router.delete(
+    "/threads/{thread_id}/posts/{post_id}/reactions/{kind}",
+    response_model=PostView,
+    tags=["conversations"],
+    responses=errors(403),
+)
+async def take_back_reaction(
+    thread_id: ResourceId, post_id: ResourceId, kind: Reaction, caller: ActiveMember, talk: Conversations
+) -> Any:
+    return await talk.react(thread_id, post_id, kind, caller, on=False)
+
+
+@router.get("/threads/followed/mine", response_model=list[ThreadView], tags=["conversations"])
+async def followed_threads(caller: ActiveMember, talk: Conversations) -> Any:
+    """The threads the caller follows, the most recently active first."""
+    return await talk.followed(caller)
+
+
+@router.put(
+    "/threads/{thread_id}/followers/mine",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["conversations"],
+    responses=errors(403),
+)
+async def follow(thread_id: ResourceId, caller: ActiveMember, talk: Conversations) -> Response:
+    await talk.follow(thread_id, caller, on=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/threads/{thread_id}/followers/mine",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["conversations"],
+    responses=errors(403),
+)
+async def unfollow(thread_id: ResourceId, caller: ActiveMember, talk: Conversations) -> Response:
+    await talk.follow(thread_id, caller, on=False)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -108,6 +108,12 @@ class PersonalData:
                 array_filters=[{"mine.by": member_id}],
             )
         await db.threads.update_many({"started_by": member_id}, {"$set": {"started_by": None}})
+        await db.threads.update_many({"followers": member_id}, {"$pull": {"followers": member_id}})
+        await db.posts.update_many(
+            {"reactions.member_id": member_id},
+            {"$set": {"reactions.$[mine].member_id": None}},
+            array_filters=[{"mine.member_id": member_id}],
+        )
         for collection in (db.threads, db.posts, db.consultations):
             await forget_caller(collection, member_id, {})
         # Their answers to consultations stay in the counts, by an opaque id and no longer named.

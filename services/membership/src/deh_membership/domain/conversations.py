@@ -20,6 +20,8 @@ from deh_platform.errors import Conflict, Forbidden, TooMany
 from deh_platform.identity import Principal
 
 SpaceKind = Literal["community", "squad", "nas_network"]
+# What a reader may say of a post without writing one.
+Reaction = Literal["like", "insightful", "agree", "thanks"]
 MAX_TEXT = 20_000
 MAX_MENTIONS = 20
 MODERATING = ("moderator", "admin")
@@ -89,6 +91,7 @@ class PostView(BaseModel):
     version: int
     deleted: bool
     hidden: bool
+    reactions: dict[str, int] = Field(description="How many readers reacted, by reaction.")
     written_at: datetime
     edited_at: datetime | None
 
