@@ -84,13 +84,19 @@ async def test_results_count_the_stored_answers_by_country_sector_and_organisati
     results = (await membership.client.get(f"{url}/results", headers=membership.caller(*COMMISSION))).json()
     assert results["respondents"] == 3
     by_question = {result["question_id"]: result for result in results["questions"]}
-    assert by_question["q-tools"]["counts"] == dict(Counter(given["q-tools"] for _, given, _ in respondents))
+    assert by_question["q-tools"]["counts"] == {"lms": 1, "chat": 1, "none": 1}
     needs = Counter(need for _, given, _ in respondents for need in given["q-needs"])
-    assert by_question["q-needs"]["counts"] == dict(sorted(needs.items()))
-    assert by_question["q-ready"]["counts"] == {str(given["q-ready"]): 1 for _, given, _ in respondents}
+    assert by_question["q-needs"]["counts"] == {"training": 0, "devices": 0, "time": 0, **needs}
+    ready = Counter(str(given["q-ready"]) for _, given, _ in respondents)
+    assert by_question["q-ready"]["counts"] == {**{str(value): 0 for value in range(1, 6)}, **ready}, (
+        "every value, in order"
+    )
+    assert list(by_question["q-ready"]["counts"]) == ["1", "2", "3", "4", "5"]
     assert by_question["q-say"]["counts"] == {"answered": 3}
-    assert by_question["q-tools"]["by"]["country"] == {"LV": {"lms": 1}, "PL": {"chat": 1, "none": 1}}
-    assert by_question["q-tools"]["by"]["sector"] == {"school": {"chat": 1, "lms": 1}, "vet": {"chat": 1, "none": 1}}
+    # Three respondents: every country, sector and organisation type is a group of fewer than 5.
+    small = "(groups of fewer than 5)"
+    assert by_question["q-tools"]["by"]["country"] == {small: {"lms": 1, "chat": 1, "none": 1}}
+    assert by_question["q-tools"]["by"]["sector"] == {small: {"lms": 1, "chat": 2, "none": 1}}
     assert (
         await membership.client.get(f"{url}/results", headers=membership.caller(respondents[0][0]))
     ).status_code == 403
@@ -98,6 +104,11 @@ async def test_results_count_the_stored_answers_by_country_sector_and_organisati
     texts = (await membership.client.get(f"{url}/free-texts", headers=membership.caller(*COMMISSION))).json()
     assert sorted(text["text"] for text in texts) == sorted(given["q-say"] for _, given, _ in respondents)
     assert [text["respondent"] for text in texts if text["respondent"]] == [f"Ana {respondents[0][0][-6:]}"]
+    unnamed = [text for text in texts if text["respondent"] is None]
+    assert {(text["country"], text["organisation_type"]) for text in unnamed} == {(None, None)}, "nothing that names"
+    assert all(text["sectors"] == [] for text in unnamed)
+    shown = await membership.client.get(url, headers=membership.caller(*COMMISSION))
+    assert shown.status_code == 200, "those who consult read the consultation"
     assert all(member not in str(texts) for member, _, _ in respondents), "no account id in the export"
 
     events = await published_events(servers, COMMUNITY, [consultation_id], at_least=5)
@@ -207,3 +218,20 @@ async def test_a_squad_is_consulted_alone_and_members_do_not_open_consultations(
         headers=membership.caller(member),
     )
     assert opened.status_code == 403
+
+
+async def test_a_consultation_needs_times_with_their_zone_and_a_squad_that_exists(membership: ServiceUnderTest) -> None:
+    now = datetime.now(UTC)
+    form = {
+        "title": "Naive",
+        "audience": {"kind": "community"},
+        "questions": QUESTIONS,
+        "opens_at": now.replace(tzinfo=None).isoformat(),
+        "closes_at": (now + timedelta(days=1)).isoformat(),
+    }
+    naive = await membership.client.post("/consultations", json=form, headers=membership.caller(*COMMISSION))
+    assert naive.status_code == 422, naive.text
+    assert naive.json()["detail"][0]["loc"] == ["body", "opens_at"]
+    nowhere = {**form, "opens_at": now.isoformat(), "audience": {"kind": "squad", "squad_id": "no-such-squad"}}
+    missing = await membership.client.post("/consultations", json=nowhere, headers=membership.caller(*COMMISSION))
+    assert missing.status_code == 404

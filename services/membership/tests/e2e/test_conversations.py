@@ -237,6 +237,9 @@ async def test_a_reported_post_is_hidden_by_a_moderator_with_a_reason_and_restor
     queue = (await membership.client.get("/moderation/reports", headers=membership.caller(*MODERATOR))).json()
     assert opening["post_id"] not in [entry["post"]["post_id"] for entry in queue], "the decision closes the reports"
 
+    edit = {"text": "Now without the advertisement.", "language": "de"}
+    while_hidden = await membership.client.put(post_url, json=edit, headers=membership.caller(author))
+    assert while_hidden.status_code == 409, "not rewritten under the moderator's decision"
     restored = await membership.client.post(
         f"{post_url}/restore",
         json={"reason": "The author removed the advertisement."},
@@ -245,6 +248,13 @@ async def test_a_reported_post_is_hidden_by_a_moderator_with_a_reason_and_restor
     assert restored.status_code == 200, restored.text
     (seen,) = await posts(membership, thread_id, reader)
     assert (seen["hidden"], seen["text"]) == (False, opening["text"])
+    other = await join(membership)
+    fresh = {"reason": "Still advertising, in the signature."}
+    reported_again = await membership.client.post(f"{post_url}/reports", json=fresh, headers=membership.caller(other))
+    assert reported_again.status_code == 204
+    queue = (await membership.client.get("/moderation/reports", headers=membership.caller(*MODERATOR))).json()
+    (reported,) = [entry for entry in queue if entry["post"]["post_id"] == opening["post_id"]]
+    assert [report["reason"] for report in reported["reports"]] == [fresh["reason"]], "decided reports are closed"
 
     events = await published_events(servers, COMMUNITY, [thread_id], at_least=5)
     kinds = [event.type.rsplit(".", 2)[-2] for event in events]
@@ -262,10 +272,18 @@ async def test_a_locked_thread_takes_no_more_posts(membership: ServiceUnderTest)
         f"{url}/lock", json={"reason": "The question was answered."}, headers=membership.caller(*MODERATOR)
     )
     assert locked.status_code == 200, locked.text
+    assert locked.json()["locked"] is True
     written = await membership.client.post(
         f"{url}/posts", json={"text": "One more thing", "language": "en"}, headers=membership.caller(author)
     )
     assert written.status_code == 409
+    (opening,) = await posts(membership, thread["thread_id"], author)
+    rewritten = await membership.client.put(
+        f"{url}/posts/{opening['post_id']}",
+        json={"text": "Changed", "language": "en"},
+        headers=membership.caller(author),
+    )
+    assert rewritten.status_code == 409, "nor are its posts rewritten"
     assert (await membership.client.get(f"{url}/posts", headers=membership.caller(author))).status_code == 200
 
 
@@ -308,3 +326,28 @@ async def test_readers_react_to_a_post_once_per_kind_and_follow_threads(membersh
         await membership.client.delete(f"/threads/{thread_id}/followers/mine", headers=membership.caller(reader))
     ).status_code == 204
     assert (await membership.client.get("/threads/followed/mine", headers=membership.caller(reader))).json() == []
+
+
+async def test_a_members_export_holds_their_threads_posts_and_reports_but_not_who_reported_them(
+    membership: ServiceUnderTest,
+) -> None:
+    author, reader = await join(membership), await join(membership)
+    thread = await start(membership, author)
+    (opening,) = await posts(membership, thread["thread_id"], reader)
+    reply = await membership.client.post(
+        f"/threads/{thread['thread_id']}/posts",
+        json={"text": "I disagree.", "language": "en"},
+        headers=membership.caller(reader),
+    )
+    base = f"/threads/{thread['thread_id']}/posts"
+    reason = {"reason": "This is not on the thread's subject."}
+    await membership.client.post(f"{base}/{opening['post_id']}/reports", json=reason, headers=membership.caller(reader))
+    await membership.client.post(
+        f"{base}/{reply.json()['post_id']}/reports", json=reason, headers=membership.caller(author)
+    )
+
+    exported = (await membership.client.get(f"/members/{author}/export", headers=membership.caller(author))).json()
+    assert [thread_["title"] for thread_ in exported["threads"]] == [thread["title"]]
+    assert [post["text"] for post in exported["posts"]] == [opening["text"]]
+    assert reader not in str(exported["posts"]), "who reported their post is someone else's data"
+    assert [report["reason"] for report in exported["reports_made"]] == [reason["reason"]]

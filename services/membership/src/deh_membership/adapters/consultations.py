@@ -15,7 +15,6 @@ from deh_contracts.catalogue.community import ConsultationAnswered, Consultation
 from deh_membership.adapters.conversations import ConversationStore
 from deh_membership.adapters.documents import Document, one
 from deh_membership.domain import consultations as rules
-from deh_membership.domain import conversations
 from deh_membership.domain.consultations import AnswerForm, Consultation, ConsultationForm, Results
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict
@@ -36,6 +35,7 @@ class ConsultationStore:
         await self.answers.create_index([("consultation_id", ASCENDING), ("member_id", ASCENDING)], unique=True)
 
     async def open(self, form: ConsultationForm, caller: Principal, creation: Creation) -> Consultation:
+        await self.conversations.squad_members(form.audience)  # a squad that exists (404 otherwise)
         consultation_id = creation.new_id("consultation")
         document = {"_id": consultation_id, **form.model_dump(), "opened_by": caller.member_id, "opened_at": now()}
         event = ConsultationOpened(
@@ -55,9 +55,10 @@ class ConsultationStore:
         return Consultation(consultation_id=document["_id"], **document)
 
     async def visible(self, consultation_id: str, caller: Principal) -> Consultation:
+        """To its audience, and to those who consult (whatever the audience)."""
         consultation = await self.consultation(consultation_id)
-        audience = consultation.audience
-        conversations.require_may_read(audience, caller, await self.conversations.squad_members(audience))
+        if not rules.consults(caller):
+            await self.conversations.require_may_read(consultation.audience, caller)
         return consultation
 
     async def answer(self, consultation_id: str, form: AnswerForm, caller: Principal) -> Document:
@@ -116,19 +117,18 @@ class ConsultationStore:
         free = [question.question_id for question in consultation.questions if question.kind == "free_text"]
         exported = []
         async for answer in self.answers.find({"consultation_id": consultation_id}):
-            name = await self._name(answer["member_id"]) if answer.get("named") else None
+            named = bool(answer.get("named"))
+            # Unnamed, a text comes without the respondent's country, sectors and organisation
+            # type too: in a small audience those would name them.
+            about = {
+                "respondent": await self._name(answer["member_id"]) if named else None,
+                "country": answer.get("country") if named else None,
+                "sectors": answer.get("sectors", []) if named else [],
+                "organisation_type": answer.get("organisation_type") if named else None,
+            }
             for question_id in free:
                 if question_id in answer["answers"]:
-                    exported.append(
-                        {
-                            "question_id": question_id,
-                            "text": answer["answers"][question_id],
-                            "country": answer.get("country"),
-                            "sectors": answer.get("sectors", []),
-                            "organisation_type": answer.get("organisation_type"),
-                            "respondent": name,
-                        }
-                    )
+                    exported.append({"question_id": question_id, "text": answer["answers"][question_id], **about})
         return exported
 
     async def _name(self, member_id: str) -> str | None:

@@ -71,10 +71,14 @@ class ConversationStore:
             raise NotFound(f"no squad {space.squad_id}")
         return {a["member_id"] for a in squad.get("applications", []) if a["status"] == "selected"}
 
+    async def require_may_read(self, space: Space, caller: Principal) -> None:
+        """The domain's rule, with the squad's selected members read for a squad's space."""
+        rules.require_may_read(space, caller, await self.squad_members(space))
+
     async def readable_thread(self, thread_id: str, caller: Principal) -> tuple[ThreadView, Document]:
         document = await one(self.threads, thread_id, "thread")
         thread = _thread(document)
-        rules.require_may_read(thread.space, caller, await self.squad_members(thread.space))
+        await self.require_may_read(thread.space, caller)
         return thread, document
 
     # Threads -----------------------------------------------------------------------------------
@@ -82,10 +86,11 @@ class ConversationStore:
     async def start(self, form: ThreadForm, caller: Principal, creation: Creation) -> ThreadView:
         """A thread with its opening post. Two documents: a retry under the same Idempotency-Key
         writes what the first attempt did not."""
-        rules.require_may_read(form.space, caller, await self.squad_members(form.space))
-        await self._require_may_post(caller)
-        at = now()
+        await self.require_may_read(form.space, caller)
         thread_id = creation.new_id("thread")
+        if await self.threads.find_one({"_id": thread_id}, {"_id": 1}) is None:  # a replay is no new post
+            await self._require_may_post(caller)
+        at = now()
         thread = {
             "_id": thread_id,
             "space": form.space.model_dump(),
@@ -111,7 +116,7 @@ class ConversationStore:
         return _thread(await one(self.threads, thread_id, "thread"))
 
     async def threads_in(self, space: Space, caller: Principal) -> list[ThreadView]:
-        rules.require_may_read(space, caller, await self.squad_members(space))
+        await self.require_may_read(space, caller)
         query = {"space.kind": space.kind, "space.squad_id": space.squad_id}
         found = self.threads.find(query, HIDDEN_FIELDS).sort("last_post_at", DESCENDING).limit(MAX_LISTED)
         return [_thread(document) async for document in found]
@@ -133,15 +138,19 @@ class ConversationStore:
     async def reply(self, thread_id: str, form: ReplyForm, caller: Principal, creation: Creation) -> PostView:
         thread, document = await self.readable_thread(thread_id, caller)
         rules.require_open(bool(document.get("locked")))
-        await self._require_may_post(caller)
+        post_id = creation.new_id("post")
+        if await self.posts.find_one({"_id": post_id}, {"_id": 1}) is None:  # a replay is no new post
+            await self._require_may_post(caller)
         if form.reply_to is not None:
             answered = await self.posts.find_one({"_id": form.reply_to, "thread_id": thread_id}, {"_id": 1})
             if answered is None:
                 raise NotFound(f"no post {form.reply_to} in thread {thread_id}")
         at = now()
-        post_id = creation.new_id("post")
-        if await self._insert_post(thread_id, thread.space, form, caller, at, post_id, creation):
-            await self.threads.update_one({"_id": thread_id}, {"$inc": {"posts": 1}, "$max": {"last_post_at": at}})
+        await self._insert_post(thread_id, thread.space, form, caller, at, post_id, creation)
+        # Counted, not incremented: a retry after a crash between the two writes counts it too,
+        # and concurrent posts only ever raise the count.
+        count = await self.posts.count_documents({"thread_id": thread_id})
+        await self.threads.update_one({"_id": thread_id}, {"$max": {"posts": count, "last_post_at": at}})
         return await self.post(thread_id, post_id)
 
     async def _insert_post(
@@ -191,9 +200,11 @@ class ConversationStore:
 
     async def edit(self, thread_id: str, post_id: str, form: PostForm, caller: Principal) -> PostView:
         """The author's new text; the one before joins the post's history."""
-        await self.readable_thread(thread_id, caller)
+        _, thread = await self.readable_thread(thread_id, caller)
+        rules.require_open(bool(thread.get("locked")))
         post = await self.post(thread_id, post_id)
         rules.require_author(post, caller)
+        rules.require_not_hidden(post)
         at = now()
         earlier = {
             "version": post.version,
@@ -207,7 +218,7 @@ class ConversationStore:
         edited = await written(
             self.runtime,
             self.posts,
-            {"_id": post_id, "version": post.version, "deleted": False},
+            {"_id": post_id, "version": post.version, "deleted": False, "hidden": False},
             {
                 "$set": {
                     "text": form.text,
@@ -231,9 +242,7 @@ class ConversationStore:
         document = await self.posts.find_one({"_id": post_id, "thread_id": thread_id}, {"history": 1, "hidden": 1})
         if document is None:
             raise NotFound(f"no post {post_id} in thread {thread_id}")
-        if document.get("hidden") and not caller.has(*rules.MODERATING):
-            return []
-        return list(document.get("history", []))
+        return list(document.get("history", [])) if rules.text_shown(bool(document.get("hidden")), caller) else []
 
     # Reactions and following -------------------------------------------------------------------
 
@@ -270,14 +279,14 @@ class ConversationStore:
     async def report(self, thread_id: str, post_id: str, reason: Reason, caller: Principal) -> None:
         """A reader reports a post to the moderators, once."""
         await self.readable_thread(thread_id, caller)
-        await self.post(thread_id, post_id)
+        rules.require_not_deleted(await self.post(thread_id, post_id))
         at = now()
-        report = {"reported_by": caller.member_id, "reason": reason.reason, "reported_at": at}
+        report = {"reported_by": caller.member_id, "reason": reason.reason, "reported_at": at, "closed": False}
         event = PostReported(thread_id=thread_id, post_id=post_id, reported_at=at)
         reported = await written(
             self.runtime,
             self.posts,
-            {"_id": post_id, "reports.reported_by": {"$ne": caller.member_id}},
+            {"_id": post_id, "deleted": False, "reports.reported_by": {"$ne": caller.member_id}},
             {"$push": {"reports": report}, "$inc": {"open_reports": 1}},
             [event],
         )
@@ -288,7 +297,10 @@ class ConversationStore:
         """The posts with open reports, the most reported first (moderators alone call it)."""
         found = self.posts.find({"open_reports": {"$gt": 0}}, HIDDEN_FIELDS).sort("open_reports", DESCENDING)
         return [
-            ReportedPost(post=_post(document), reports=[Report(**report) for report in document["reports"]])
+            ReportedPost(
+                post=_post(document),
+                reports=[Report(**report) for report in document["reports"] if not report.get("closed")],
+            )
             async for document in found.limit(MAX_LISTED)
         ]
 
@@ -304,6 +316,7 @@ class ConversationStore:
         """Hide or restore with the reason recorded; either decision closes the open reports."""
         post = await self.post(thread_id, post_id)
         rules.require_not_own_post(post, caller)
+        rules.require_not_deleted(post)
         if post.hidden == hidden:
             raise Conflict("the post is hidden already" if hidden else "the post is not hidden")
         at = now()
@@ -322,7 +335,10 @@ class ConversationStore:
             self.runtime,
             self.posts,
             {"_id": post_id, "hidden": not hidden},
-            {"$set": {"hidden": hidden, "open_reports": 0}, "$push": {"moderation": decision}},
+            {
+                "$set": {"hidden": hidden, "open_reports": 0, "reports.$[].closed": True},
+                "$push": {"moderation": decision},
+            },
             [event],
         )
         if not decided:
@@ -369,6 +385,7 @@ def _thread(document: Document) -> ThreadView:
             name: document.get(name)
             for name in ("title", "language", "started_by", "started_at", "posts", "last_post_at")
         },
+        locked=bool(document.get("locked")),
     )
 
 

@@ -15,7 +15,7 @@ from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
-from deh_membership.domain.consultations import AnswerForm, Consultation, ConsultationForm, Results
+from deh_membership.domain.consultations import OPENING, AnswerForm, Consultation, ConsultationForm, Results, consults
 from deh_membership.domain.conversations import (
     PostForm,
     PostView,
@@ -412,7 +412,7 @@ class EarlierText(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=ThreadView,
     tags=["conversations"],
-    responses=errors(403, 404),
+    responses=errors(403, 404, 429),
 )
 async def start_thread(body: ThreadForm, caller: ActiveMember, creation: NewResource, talk: Conversations) -> Any:
     """Start a thread with its opening post, in a space the caller reads: the community, a squad
@@ -448,7 +448,7 @@ async def list_posts(thread_id: ResourceId, caller: ActiveMember, talk: Conversa
     status_code=status.HTTP_201_CREATED,
     response_model=PostView,
     tags=["conversations"],
-    responses=errors(403, 409),
+    responses=errors(403, 409, 429),
 )
 async def write_post(
     thread_id: ResourceId, body: ReplyForm, caller: ActiveMember, creation: NewResource, talk: Conversations
@@ -552,7 +552,7 @@ async def lock_thread(thread_id: ResourceId, body: Reason, caller: Moderator, ta
 
 # Consultations -----------------------------------------------------------------------------------
 
-Consulting = Annotated[Principal, Depends(requires("moderator", "commission", "admin"))]
+Consulting = Annotated[Principal, Depends(requires(*OPENING))]
 
 
 class MyAnswer(BaseModel):
@@ -589,7 +589,12 @@ async def open_consultation(
 @router.get(
     "/consultations/{consultation_id}", response_model=Consultation, tags=["consultations"], responses=errors(403)
 )
-async def get_consultation(consultation_id: ResourceId, caller: ActiveMember, consultations: Consultations) -> Any:
+async def get_consultation(
+    consultation_id: ResourceId, caller: Caller, members: Members, consultations: Consultations
+) -> Any:
+    """To its audience (active members who read its space) and to those who consult."""
+    if not consults(caller):
+        require_active_or_staff(caller, await members.status_of(caller.member_id))
     return await consultations.visible(consultation_id, caller)
 
 

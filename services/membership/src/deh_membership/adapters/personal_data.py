@@ -154,15 +154,32 @@ class PersonalData:
             for output in squad.get("outputs", [])
             if member_id in output["author_ids"]
         ]
+        db = self.runtime.db
+        # Their own posts, without who reported them or how moderators decided (others' data).
         posts = [
-            {key: value for key, value in post.items() if key != CREATION_FIELD}
-            async for post in self.runtime.db.posts.find({"author_id": member_id}, HIDDEN_FIELDS)
+            post
+            async for post in db.posts.find(
+                {"author_id": member_id}, {**HIDDEN_FIELDS, "reports": 0, "moderation": 0, "reactions": 0}
+            )
         ]
+        reports_made = [
+            {"thread_id": post["thread_id"], "post_id": post["_id"], **report}
+            async for post in db.posts.find({"reports.reported_by": member_id}, {"thread_id": 1, "reports": 1})
+            for report in post["reports"]
+            if report["reported_by"] == member_id
+        ]
+        threads = [
+            thread async for thread in db.threads.find({"started_by": member_id}, {**HIDDEN_FIELDS, "followers": 0})
+        ]
+        answers = [answer async for answer in db.answers.find({"member_id": member_id}, HIDDEN_FIELDS)]
         return {
             "member": {key: value for key, value in document.items() if key not in ("name_key", "email_key")},
             "squads": squads,
             "squad_outputs": outputs,
+            "threads": threads,
             "posts": posts,
+            "reports_made": reports_made,
+            "consultation_answers": answers,
             "activity": await self.members.activity_of(member_id),
             "exported_at": now(),
         }

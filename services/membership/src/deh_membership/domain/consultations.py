@@ -10,14 +10,20 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from deh_contracts.vocabulary import Identifier
 from deh_membership.domain.conversations import Space
 from deh_platform.errors import Conflict, InvalidInput
+from deh_platform.identity import Principal
 
 QuestionKind = Literal["single_choice", "multiple_choice", "scale", "free_text"]
 OPENING = ("moderator", "commission", "admin")
+# A group of the results smaller than this is counted under SMALL_GROUPS, not by its name: a
+# country or an organisation type with one or two respondents would name them.
+MIN_GROUP = 5
+SMALL_GROUPS = "(groups of fewer than 5)"
+UNKNOWN = "(unknown)"
 MAX_FREE_TEXT = 5000
 DIMENSIONS = ("country", "sector", "organisation_type")
 
@@ -53,8 +59,8 @@ class ConsultationForm(BaseModel):
     description: str = Field("", max_length=10_000)
     audience: Space
     questions: list[Question] = Field(min_length=1, max_length=50)
-    opens_at: datetime
-    closes_at: datetime
+    opens_at: AwareDatetime = Field(description="With its time zone (an offset or Z).")
+    closes_at: AwareDatetime
 
     @model_validator(mode="after")
     def well_formed(self) -> ConsultationForm:
@@ -86,6 +92,11 @@ class AnswerForm(BaseModel):
 
     answers: dict[Identifier, Value] = Field(max_length=50)
     named: bool = False
+
+
+def consults(caller: Principal) -> bool:
+    """Those who open consultations, read them and their results."""
+    return caller.has(*OPENING)
 
 
 def require_open(consultation: Consultation, at: datetime) -> None:
@@ -149,30 +160,45 @@ class Results(BaseModel):
 
 
 def results(consultation: Consultation, answers: Iterable[Mapping[str, Any]]) -> Results:
-    """Counts of the stored answers: per question, and per question within each country, sector
-    and organisation type of the respondents (as they were when they answered)."""
+    """Counts of the stored answers: per question (every option and scale value, none left out),
+    and per question within each country, sector and organisation type of the respondents (as
+    they were when they answered), groups of fewer than MIN_GROUP respondents counted together."""
     stored = list(answers)
+    sizes = {
+        dimension: Counter(group for answer in stored for d, group in _groups(answer) if d == dimension)
+        for dimension in DIMENSIONS
+    }
     per_question = []
     for question in consultation.questions:
-        counts: Counter[str] = Counter()
+        counts = Counter(dict.fromkeys(_values_of(question), 0))
         by: dict[str, dict[str, Counter[str]]] = {dimension: defaultdict(Counter) for dimension in DIMENSIONS}
         for answer in stored:
             values = _counted(question, answer["answers"].get(question.question_id))
             counts.update(values)
             for dimension, group in _groups(answer):
-                by[dimension][group].update(values)
+                shown = group if sizes[dimension][group] >= MIN_GROUP else SMALL_GROUPS
+                by[dimension][shown].update(values)
         per_question.append(
             QuestionResult(
                 question_id=question.question_id,
                 kind=question.kind,
-                counts=dict(sorted(counts.items())),
+                counts=dict(counts),
                 by={
-                    dimension: {group: dict(sorted(c.items())) for group, c in sorted(groups.items())}
+                    dimension: {group: dict(c) for group, c in sorted(groups.items())}
                     for dimension, groups in by.items()
                 },
             )
         )
     return Results(consultation_id=consultation.consultation_id, respondents=len(stored), questions=per_question)
+
+
+def _values_of(question: Question) -> list[str]:
+    """What a question's counts are kept by, in order: its options, or its scale's numbers."""
+    if question.kind in ("single_choice", "multiple_choice"):
+        return list(question.options)
+    if question.kind == "scale":
+        return [str(value) for value in range(question.scale_from, question.scale_to + 1)]
+    return ["answered"]
 
 
 def _counted(question: Question, value: Any) -> list[str]:
@@ -184,7 +210,7 @@ def _counted(question: Question, value: Any) -> list[str]:
 
 
 def _groups(answer: Mapping[str, Any]) -> list[tuple[str, str]]:
-    groups = [("country", answer.get("country") or "unknown")]
-    groups += [("sector", sector) for sector in answer.get("sectors") or ["unknown"]]
-    groups.append(("organisation_type", answer.get("organisation_type") or "none"))
+    groups = [("country", answer.get("country") or UNKNOWN)]
+    groups += [("sector", sector) for sector in answer.get("sectors") or [UNKNOWN]]
+    groups.append(("organisation_type", answer.get("organisation_type") or UNKNOWN))
     return groups

@@ -24,7 +24,6 @@ SpaceKind = Literal["community", "squad", "nas_network"]
 Reaction = Literal["like", "insightful", "agree", "thanks"]
 MAX_TEXT = 20_000
 MAX_MENTIONS = 20
-MODERATING = ("moderator", "admin")
 
 
 class Space(BaseModel):
@@ -122,12 +121,13 @@ class ThreadView(BaseModel):
     started_at: datetime
     posts: int = Field(description="How many posts it has, the opening one included.")
     last_post_at: datetime
+    locked: bool = Field(description="A locked thread is read, no more written.")
 
 
 def may_read(space: Space, caller: Principal, squad_members: Collection[str] = ()) -> bool:
     """Whether `caller` (an active member or staff, as the routes check) reads threads in `space`;
     `squad_members` are the members a squad selected, for a squad's space."""
-    if caller.has(*MODERATING):
+    if caller.is_staff:  # moderators and admins
         return True
     if space.kind == "community":
         return True
@@ -147,11 +147,25 @@ def require_open(locked: bool) -> None:
         raise Conflict("the thread is locked: it takes no more posts")
 
 
+def text_shown(hidden: bool, caller: Principal) -> bool:
+    """A hidden post keeps its place; its text (and history) is for moderators alone."""
+    return not hidden or caller.is_staff
+
+
 def shown_to(post: PostView, caller: Principal) -> PostView:
-    """A hidden post keeps its place; its text is for moderators (who may restore it) alone."""
-    if post.hidden and not caller.has(*MODERATING):
-        return post.model_copy(update={"text": None, "mentions": []})
-    return post
+    if text_shown(post.hidden, caller):
+        return post
+    return post.model_copy(update={"text": None, "mentions": []})
+
+
+def require_not_hidden(post: PostView) -> None:
+    if post.hidden:
+        raise Conflict("a moderator hid the post: it is not edited until it is restored")
+
+
+def require_not_deleted(post: PostView) -> None:
+    if post.deleted:
+        raise Conflict("the post was deleted")
 
 
 def require_may_post(written_last_hour: int) -> None:
