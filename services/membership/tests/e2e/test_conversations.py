@@ -351,3 +351,18 @@ async def test_a_members_export_holds_their_threads_posts_and_reports_but_not_wh
     assert [post["text"] for post in exported["posts"]] == [opening["text"]]
     assert reader not in str(exported["posts"]), "who reported their post is someone else's data"
     assert [report["reason"] for report in exported["reports_made"]] == [reason["reason"]]
+
+
+async def test_a_member_who_asks_for_it_has_their_posts_deleted_with_their_erasure(
+    membership: ServiceUnderTest,
+) -> None:
+    author, reader = await join(membership), await join(membership)
+    thread = await start(membership, author)
+    erased = await membership.client.delete(
+        f"/members/{author}", params={"posts": "delete"}, headers=membership.caller(author)
+    )
+    assert erased.status_code == 204, erased.text
+    (opening,) = await posts(membership, thread["thread_id"], reader)
+    assert (opening["deleted"], opening["text"], opening["author_id"]) == (True, None, None)
+    stored = [document async for document in membership.runtime.db.posts.find({"thread_id": thread["thread_id"]})]
+    assert "KI-Hausaufgaben" not in str(stored), "the text is gone, not only hidden"

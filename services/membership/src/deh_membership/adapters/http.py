@@ -135,10 +135,17 @@ async def export(member_id: ResourceId, caller: Caller, personal: Personal) -> d
 @router.delete(
     "/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["personal data"], responses=errors(403, 409)
 )
-async def erase(member_id: ResourceId, caller: Caller, personal: Personal) -> Response:
-    """Erase a member's personal data here and, through `member erased`, in every service."""
+async def erase(
+    member_id: ResourceId,
+    caller: Caller,
+    personal: Personal,
+    posts: Annotated[Literal["keep", "delete"], Query(description="What becomes of their posts")] = "keep",
+) -> Response:
+    """Erase a member's personal data here and, through `member erased`, in every service. Their
+    posts stay in their threads, written by a former member, unless they ask for them to be
+    deleted (`posts=delete`)."""
     require_self_or(caller, member_id, "admin")
-    await personal.erase(member_id)
+    await personal.erase(member_id, delete_posts=posts == "delete")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

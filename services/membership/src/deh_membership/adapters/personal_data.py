@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from deh_contracts.catalogue.community import PostDeleted
 from deh_contracts.people import REFERENCE_HEADER
 from deh_contracts.registry import PEOPLE
 from deh_membership.adapters.documents import Document, one
@@ -27,8 +28,9 @@ class PersonalData:
         self.squads: AsyncCollection[Document] = runtime.db.squads
         self.activity: AsyncCollection[Document] = runtime.db.activity
 
-    async def erase(self, member_id: str) -> None:
-        """Remove every piece of personal data; idempotent, so a retry finishes a half-done erasure."""
+    async def erase(self, member_id: str, *, delete_posts: bool = False) -> None:
+        """Remove every piece of personal data; idempotent, so a retry finishes a half-done erasure.
+        The choice of deleting their posts is kept with the erased record until it is done."""
         member = await self.members.member(member_id)
         at = now()
         if member.status != "erased":
@@ -42,6 +44,7 @@ class PersonalData:
                 "name_key": "",
                 "organisation_type": None,
                 "erased_at": at,
+                "delete_posts": delete_posts,
             }
             erased = await self.runtime.change(
                 self.members.members,
@@ -65,6 +68,9 @@ class PersonalData:
 
     async def _finish(self, member_id: str) -> None:
         await self._forget_in_squads(member_id)
+        record = await self.members.members.find_one({"_id": member_id}, {"delete_posts": 1}) or {}
+        if record.get("delete_posts"):
+            await self._delete_posts(member_id)
         await self._forget_in_conversations(member_id)
         await self._forget_where_they_acted(member_id)
         await self.activity.delete_many({"member_id": member_id})
@@ -88,6 +94,18 @@ class PersonalData:
             {"$set": {"outputs.$[].author_ids.$[mine]": former}},
             array_filters=[{"mine": member_id}],
         )
+
+    async def _delete_posts(self, member_id: str) -> None:
+        """Their posts keep their places in their threads, without text, as an author's delete."""
+        posts = self.runtime.db.posts
+        async for post in posts.find({"author_id": member_id, "deleted": False}, {"thread_id": 1}):
+            event = PostDeleted(thread_id=post["thread_id"], post_id=post["_id"], deleted_at=now())
+            await self.runtime.write(
+                posts,
+                {"_id": post["_id"], "deleted": False},
+                {"$set": {"deleted": True, "text": None, "mentions": [], "history": []}},
+                [event],
+            )
 
     async def _forget_in_conversations(self, member_id: str) -> None:
         """Their posts stay in their threads, written by a former member: no author, no record
