@@ -93,6 +93,7 @@ def load_demo(config: StackConfig) -> str:
             _ok(client.post(f"/squads/{squad_id}/applications", json=form, headers=_as(settings, member_id, "member")))
         for member_id in members[:5]:
             _ok(client.post(f"/squads/{squad_id}/selections", json={"application_id": member_id}, headers=staff))
+        _load_community(client, settings, members, squad_id)
     with httpx.Client(base_url=config.service_url("practices"), timeout=10) as client:
         for number, practice in enumerate(demo_practices(PRACTICES)):
             author = members[number % len(members)] if members[number % len(members)] != REVIEWER else members[0]
@@ -116,9 +117,67 @@ def load_demo(config: StackConfig) -> str:
     marker.write_text("loaded\n")
     counts = (
         f"{len(ORGANISATIONS)} organisations, {len(PEOPLE)} members, 2 NAS, 1 squad, {PRACTICES} practices, "
-        "3 events with registrations and a waitlist"
+        "3 events with registrations and a waitlist, 2 threads and a consultation with answers"
     )
     return f"demo data loaded: {counts}"
+
+
+def _load_community(client: httpx.Client, settings: ServiceSettings, members: list[str], squad_id: str) -> None:
+    """A community thread in three languages, a squad's thread, and a consultation with answers."""
+    opening = {
+        "space": {"kind": "community"},
+        "title": "Generative AI homework: what do your schools allow?",
+        "text": "Unsere Schule erlaubt KI für Recherche, nicht für Aufsätze. Wie ist es bei euch?",
+        "language": "de",
+        "mentions": [],
+    }
+    thread = _ok(client.post("/threads", json=opening, headers=_as(settings, members[1], "member")))
+    for author, text, language in (
+        (members[0], "Mūsu skolā skolotāji izmanto MI kā palīgu stundu plānošanai.", "lv"),
+        (members[2], "U nas uczniowie muszą opisać, jak korzystali z AI.", "pl"),
+    ):
+        reply = {"text": text, "language": language}
+        _ok(client.post(f"/threads/{thread['thread_id']}/posts", json=reply, headers=_as(settings, author, "member")))
+    in_squad = {**opening, "space": {"kind": "squad", "squad_id": squad_id}, "title": "Draft of our guidelines"}
+    _ok(
+        client.post(
+            "/threads",
+            json={**in_squad, "text": "First draft is in the shared folder.", "language": "en"},
+            headers=_as(settings, members[0], "member"),
+        )
+    )
+    now = datetime.now(UTC)
+    consultation = {
+        "title": "Digital readiness of schools",
+        "audience": {"kind": "community"},
+        "questions": [
+            {
+                "question_id": "ready",
+                "kind": "scale",
+                "text": "How ready is your school?",
+                "scale_from": 1,
+                "scale_to": 5,
+            },
+            {
+                "question_id": "needs",
+                "kind": "multiple_choice",
+                "text": "What do you need most?",
+                "options": ["training", "devices", "time"],
+            },
+        ],
+        "opens_at": now.isoformat(),
+        "closes_at": (now + timedelta(days=30)).isoformat(),
+    }
+    opened = _ok(client.post("/consultations", json=consultation, headers=_as(settings, ADMIN, "commission")))
+    for number, member_id in enumerate(members[:6]):
+        answer = {"answers": {"ready": 1 + number % 5, "needs": [["training", "devices", "time"][number % 3]]}}
+        _ok(
+            client.put(
+                f"/consultations/{opened['consultation_id']}/answers/mine",
+                json=answer,
+                headers=_as(settings, member_id, "member"),
+            )
+        )
 
 
 def _load_events(client: httpx.Client, settings: ServiceSettings, members: list[str]) -> None:
