@@ -6,12 +6,15 @@ MongoDB documents), and onboarding a partner system (its Kafka user, topics and 
     python -m deh_platform.operations redrive --group G [--letter ID ...] [--type T] [--reason TEXT]
     python -m deh_platform.operations set-aside --database NAME
     python -m deh_platform.operations partner NAME
+    python -m deh_platform.operations services
 
 Servers and the operator's Kafka user (the admin) come from DEH_KAFKA_BOOTSTRAP, DEH_KAFKA_USER,
 DEH_KAFKA_PASSWORD and DEH_MONGO_URL (`uv run deh-stack env` prints the local stack's). A
 re-driven message keeps its CloudEvents id, so the consumer's once-only guard gives it one
 effect however often it is re-driven. A partner's password is DEH_PARTNER_PASSWORD, or one made
-and printed once; onboarding a partner again gives it that new password.
+and printed once; onboarding a partner again gives it that new password. `services` is a
+deployment's provisioning step: each service whose password is set (DEH_<SERVICE>_KAFKA_PASSWORD,
+the variable the service itself connects with) gets its Kafka user and its grants.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from deh_contracts.envelope import header_map
-from deh_contracts.registry import DEAD_LETTERS, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER
-from deh_platform.access import onboard_partner, partner_name_problem
+from deh_contracts.registry import DEAD_LETTERS, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, SERVICES
+from deh_platform.access import onboard_partner, partner_name_problem, provision_service
 from deh_platform.outbox import SET_ASIDE_FIELD
 from deh_platform.settings import ServiceSettings
 from deh_platform.topics import Replication, ensure_topics
@@ -175,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     aside.add_argument("--database", required=True, help="a service's MongoDB database, e.g. practices")
     partner = commands.add_parser("partner", help="onboard a partner system, or give it a new password")
     partner.add_argument("name", help="the partner's name, e.g. salto: lower-case letters, digits, '-', '_'")
+    commands.add_parser("services", help="each service's Kafka user and grants (a deployment's provisioning job)")
     args = parser.parse_args(argv)
     # The operator's settings: the same DEH_* variables as the services' (no service of its own).
     settings = ServiceSettings(service_name="operations")
@@ -186,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "partner":
         return _onboard(settings, args.name)
+    if args.command == "services":
+        return _provision_services(settings)
     letters = [
         letter
         for letter in asyncio.run(read_dead_letters(connection))
@@ -196,6 +202,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     chosen = [letter for letter in letters if not args.letter or letter.letter_id in args.letter]
     print(f"re-driven: {asyncio.run(redrive(connection, chosen))} dead letters to their groups")
+    return 0
+
+
+def _provision_services(settings: ServiceSettings) -> int:
+    passwords = {
+        service: password
+        for service in SERVICES
+        if (password := os.environ.get(f"DEH_{service.upper()}_KAFKA_PASSWORD"))
+    }
+    if not passwords:
+        print("no DEH_<SERVICE>_KAFKA_PASSWORD is set: no service to provision", file=sys.stderr)
+        return 2
+
+    async def provision() -> None:
+        admin = AIOKafkaAdminClient(**settings.kafka_options())
+        await admin.start()
+        try:
+            for service, password in passwords.items():
+                await provision_service(admin, service, password)
+        finally:
+            await admin.close()
+
+    asyncio.run(provision())
+    print("provisioned: " + ", ".join(sorted(passwords)))
     return 0
 
 

@@ -5,13 +5,14 @@ with that password, and a second run gives it a new password (a rotation)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from deh_contracts.registry import OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS
+from deh_contracts.registry import EVENTS, OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS
 from deh_platform import operations
 from deh_stack.testing import ServerAddresses
 
@@ -63,3 +64,30 @@ def test_a_name_that_a_service_has_is_refused(
         monkeypatch.setenv(variable, value)
     assert operations.main(["partner", "practices-portal"]) == 2
     assert "taken" in capsys.readouterr().err
+
+
+async def test_a_deployments_provisioning_gives_each_service_whose_password_is_set_its_user(
+    servers: ServerAddresses, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack_user = servers.kafka_user("events")
+    if stack_user is None or stack_user[0] != "events":
+        pytest.skip("these servers' Kafka has no user per service")
+    for variable, value in servers.environment().items():
+        monkeypatch.setenv(variable, value)
+    password = secrets.token_urlsafe(24)
+    monkeypatch.setenv("DEH_EVENTS_KAFKA_PASSWORD", password)
+    try:
+        assert await asyncio.to_thread(operations.main, ["services"]) == 0
+        assert "provisioned: events" in capsys.readouterr().out
+        options = {**servers.kafka_options(), "sasl_plain_username": "events", "sasl_plain_password": password}
+        producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10_000)
+        await producer.start()
+        try:
+            # Its own stream is there for it (granted: described), nothing written into it.
+            assert await producer.partitions_for(EVENTS.name)
+        finally:
+            await producer.stop()
+    finally:
+        # The stack's password again, for the events services of the other tests.
+        monkeypatch.setenv("DEH_EVENTS_KAFKA_PASSWORD", stack_user[1])
+        assert await asyncio.to_thread(operations.main, ["services"]) == 0
