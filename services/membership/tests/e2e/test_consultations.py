@@ -192,6 +192,13 @@ async def test_answers_are_checked_against_the_questions_and_taken_only_while_op
         headers=membership.caller(member),
     )
     assert late.status_code == 409, late.text
+    open_results = await membership.client.get(
+        f"/consultations/{consultation_id}/results", headers=membership.caller(member)
+    )
+    assert open_results.status_code == 403, "not while answers are still to come"
+    closed_results = await membership.client.get(f"/consultations/{closed}/results", headers=membership.caller(member))
+    assert closed_results.status_code == 200, "the audience sees the results once it has closed"
+    assert closed_results.json()["respondents"] == 0
 
 
 async def test_a_squad_is_consulted_alone_and_members_do_not_open_consultations(membership: ServiceUnderTest) -> None:

@@ -284,6 +284,15 @@ async def test_a_locked_thread_takes_no_more_posts(membership: ServiceUnderTest)
         headers=membership.caller(author),
     )
     assert rewritten.status_code == 409, "nor are its posts rewritten"
+    unlocked = await membership.client.post(
+        f"{url}/unlock", json={"reason": "A follow-up question was asked."}, headers=membership.caller(*MODERATOR)
+    )
+    assert unlocked.status_code == 200, unlocked.text
+    assert unlocked.json()["locked"] is False
+    written = await membership.client.post(
+        f"{url}/posts", json={"text": "One more thing", "language": "en"}, headers=membership.caller(author)
+    )
+    assert written.status_code == 201, written.text
     assert (await membership.client.get(f"{url}/posts", headers=membership.caller(author))).status_code == 200
 
 

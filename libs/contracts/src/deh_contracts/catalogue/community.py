@@ -94,6 +94,15 @@ class ThreadLocked(Contract):
     locked_at: datetime
 
 
+@message_type(PREFIX + "thread.unlocked.v1", topic=COMMUNITY, subject="thread_id")
+class ThreadUnlocked(Contract):
+    """A moderator unlocked a thread: it takes posts again."""
+
+    thread_id: str
+    unlocked_by: PersonId
+    unlocked_at: datetime
+
+
 @message_type(PREFIX + "consultation.opened.v1", topic=COMMUNITY, subject="consultation_id")
 class ConsultationOpened(Contract):
     """A moderator or the Commission opened a consultation of an audience (a space)."""

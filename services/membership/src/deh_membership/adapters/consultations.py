@@ -103,8 +103,9 @@ class ConsultationStore:
             raise Conflict("you have not answered this consultation")
         return document
 
-    async def results(self, consultation_id: str) -> Results:
-        consultation = await self.consultation(consultation_id)
+    async def results(self, consultation_id: str, caller: Principal) -> Results:
+        consultation = await self.visible(consultation_id, caller)
+        rules.require_results_shown(consultation, caller, now())
         stored = self.answers.find(
             {"consultation_id": consultation_id}, {"answers": 1, "country": 1, "sectors": 1, "organisation_type": 1}
         )

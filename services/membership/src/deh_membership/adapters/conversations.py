@@ -21,6 +21,7 @@ from deh_contracts.catalogue.community import (
     PostWritten,
     ThreadLocked,
     ThreadStarted,
+    ThreadUnlocked,
 )
 from deh_membership.adapters.documents import Document, one, written
 from deh_membership.domain import conversations as rules
@@ -345,19 +346,26 @@ class ConversationStore:
             raise Conflict("the post was moderated meanwhile")
         return await self.post(thread_id, post_id)
 
-    async def lock(self, thread_id: str, reason: Reason, caller: Principal) -> ThreadView:
+    async def lock(self, thread_id: str, reason: Reason, caller: Principal, *, locked: bool) -> ThreadView:
+        """Lock a thread (read, no more written) or unlock it, with the reason recorded."""
         at = now()
-        decision = {"action": "lock", "by": caller.member_id, "reason": reason.reason, "at": at}
-        locked = await written(
+        action = "lock" if locked else "unlock"
+        decision = {"action": action, "by": caller.member_id, "reason": reason.reason, "at": at}
+        event = (
+            ThreadLocked(thread_id=thread_id, locked_by=caller.member_id, locked_at=at)
+            if locked
+            else ThreadUnlocked(thread_id=thread_id, unlocked_by=caller.member_id, unlocked_at=at)
+        )
+        decided = await written(
             self.runtime,
             self.threads,
-            {"_id": thread_id, "locked": False},
-            {"$set": {"locked": True}, "$push": {"moderation": decision}},
-            [ThreadLocked(thread_id=thread_id, locked_by=caller.member_id, locked_at=at)],
+            {"_id": thread_id, "locked": not locked},
+            {"$set": {"locked": locked}, "$push": {"moderation": decision}},
+            [event],
         )
-        if not locked:
+        if not decided:
             await one(self.threads, thread_id, "thread")
-            raise Conflict("the thread is locked already")
+            raise Conflict("the thread is locked already" if locked else "the thread is not locked")
         return _thread(await one(self.threads, thread_id, "thread"))
 
     async def delete(self, thread_id: str, post_id: str, caller: Principal) -> None:

@@ -551,10 +551,12 @@ async def moderate_post(
     return await talk.restore(thread_id, post_id, body, caller)
 
 
-@router.post("/threads/{thread_id}/lock", response_model=ThreadView, tags=["moderation"], responses=errors(409))
-async def lock_thread(thread_id: ResourceId, body: Reason, caller: Moderator, talk: Conversations) -> Any:
-    """Lock a thread with the reason recorded: it is read, no more written."""
-    return await talk.lock(thread_id, body, caller)
+@router.post("/threads/{thread_id}/{action}", response_model=ThreadView, tags=["moderation"], responses=errors(409))
+async def lock_thread(
+    thread_id: ResourceId, action: Literal["lock", "unlock"], body: Reason, caller: Moderator, talk: Conversations
+) -> Any:
+    """Lock a thread with the reason recorded (it is read, no more written), or unlock it."""
+    return await talk.lock(thread_id, body, caller, locked=action == "lock")
 
 
 # Consultations -----------------------------------------------------------------------------------
@@ -628,10 +630,17 @@ async def my_answer(consultation_id: ResourceId, caller: ActiveMember, consultat
     return await consultations.mine(consultation_id, caller)
 
 
-@router.get("/consultations/{consultation_id}/results", response_model=Results, tags=["consultations"])
-async def consultation_results(consultation_id: ResourceId, caller: Consulting, consultations: Consultations) -> Any:
-    """The answers counted per question, and per country, sector and organisation type."""
-    return await consultations.results(consultation_id)
+@router.get(
+    "/consultations/{consultation_id}/results", response_model=Results, tags=["consultations"], responses=errors(403)
+)
+async def consultation_results(
+    consultation_id: ResourceId, caller: Caller, members: Members, consultations: Consultations
+) -> Any:
+    """The answers counted per question, and per country, sector and organisation type: for
+    those who consult at any time, for the consultation's audience once it has closed."""
+    if not consults(caller):
+        require_active_or_staff(caller, await members.status_of(caller.member_id))
+    return await consultations.results(consultation_id, caller)
 
 
 @router.get("/consultations/{consultation_id}/free-texts", response_model=list[FreeText], tags=["consultations"])

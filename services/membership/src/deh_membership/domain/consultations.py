@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Str
 
 from deh_contracts.vocabulary import Identifier
 from deh_membership.domain.conversations import Space
-from deh_platform.errors import Conflict, InvalidInput
+from deh_platform.errors import Conflict, Forbidden, InvalidInput
 from deh_platform.identity import Principal
 
 QuestionKind = Literal["single_choice", "multiple_choice", "scale", "free_text"]
@@ -97,6 +97,13 @@ class AnswerForm(BaseModel):
 def consults(caller: Principal) -> bool:
     """Those who open consultations, read them and their results."""
     return caller.has(*OPENING)
+
+
+def require_results_shown(consultation: Consultation, caller: Principal, at: datetime) -> None:
+    """Results are for those who consult at any time, for the audience once the consultation
+    has closed (before, they would sway the answers still to come)."""
+    if not consults(caller) and at < consultation.closes_at:
+        raise Forbidden("the results are shown to the consulted once the consultation has closed")
 
 
 def require_open(consultation: Consultation, at: datetime) -> None:
