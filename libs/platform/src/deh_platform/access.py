@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
@@ -126,6 +127,18 @@ def _readers(topic: Topic) -> tuple[str, ...]:
 
 def _users_of(topic: Topic) -> tuple[str, ...]:
     return (*_writers(topic), *_readers(topic))
+
+
+@asynccontextmanager
+async def connected_admin(connection: Mapping[str, Any]) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client, started with `connection` (a super user's, for users and grants) and
+    closed after."""
+    admin = AIOKafkaAdminClient(**connection)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 async def grant(admin: AIOKafkaAdminClient, grants: Iterable[Grant]) -> None:

@@ -469,11 +469,10 @@ class EventConsumer:
             )
         except ContractError as error:
             parsed.error = error
-        partner = origin.owner_of(parsed.origin_topic)
         if (
             origin.inbound
             and parsed.event is not None
-            and (mismatch := _identity_mismatch(record, parsed.event, partner))
+            and (mismatch := _identity_mismatch(record, parsed.event, origin.owner_of(parsed.origin_topic)))
         ):
             parsed.event = None
             parsed.error = ContractError("a message whose key, subject or partner is not its own", mismatch)

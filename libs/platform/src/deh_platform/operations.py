@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from deh_contracts.envelope import header_map
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, SERVICES
-from deh_platform.access import onboard_partner, partner_name_problem, provision_service
+from deh_platform.access import connected_admin, onboard_partner, partner_name_problem, provision_service
 from deh_platform.outbox import SET_ASIDE_FIELD
 from deh_platform.settings import ServiceSettings
 from deh_platform.topics import Replication, ensure_topics
@@ -216,13 +215,9 @@ def _provision_services(settings: ServiceSettings) -> int:
         return 2
 
     async def provision() -> None:
-        admin = AIOKafkaAdminClient(**settings.kafka_options())
-        await admin.start()
-        try:
+        async with connected_admin(settings.kafka_options()) as admin:
             for service, password in passwords.items():
                 await provision_service(admin, service, password)
-        finally:
-            await admin.close()
 
     asyncio.run(provision())
     print("provisioned: " + ", ".join(sorted(passwords)))
@@ -237,15 +232,11 @@ def _onboard(settings: ServiceSettings, partner: str) -> int:
     password = given or secrets.token_urlsafe(32)
 
     async def onboard() -> list[str]:
-        admin = AIOKafkaAdminClient(**settings.kafka_options())
-        await admin.start()
-        try:
-            replication = Replication(
-                settings.kafka_replication_factor, settings.kafka_min_insync_replicas, settings.kafka_retention_ms
-            )
+        replication = Replication(
+            settings.kafka_replication_factor, settings.kafka_min_insync_replicas, settings.kafka_retention_ms
+        )
+        async with connected_admin(settings.kafka_options()) as admin:
             return await onboard_partner(admin, partner, password, replication)
-        finally:
-            await admin.close()
 
     topics = asyncio.run(onboard())
     print(f"partner {partner}: Kafka user {partner} (SASL/SCRAM-SHA-512), consumer groups {partner}.*")

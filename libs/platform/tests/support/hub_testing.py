@@ -27,7 +27,7 @@ from deh_contracts.catalogue.membership import MemberPerson
 from deh_contracts.envelope import KafkaRecord, header_map, sequence_text
 from deh_contracts.people import REFERENCE_HEADER
 from deh_contracts.registry import DEAD_LETTERS, OUTCOMES, PEOPLE, Topic
-from deh_platform.access import onboard_partner
+from deh_platform.access import connected_admin, onboard_partner
 from deh_platform.auth import issue_token
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.settings import ServiceSettings, sasl_options
@@ -141,12 +141,8 @@ async def events_on(servers: ServerAddresses, topic: Topic | str, **as_user: str
 
 async def dead_letters(servers: ServerAddresses) -> list[Published]:
     """Every dead letter of every service now, as an operator reads them."""
-    admin = AIOKafkaAdminClient(**servers.kafka_options())
-    await admin.start()
-    try:
+    async with connected_admin(servers.kafka_options()) as admin:
         topics = [name for name in await admin.list_topics() if DEAD_LETTERS.owner_of(name)]
-    finally:
-        await admin.close()
     return [letter for topic in topics for letter in await events_on(servers, topic)]
 
 
@@ -305,10 +301,6 @@ async def onboarded(servers: ServerAddresses, name: str | None = None) -> Partne
     if servers.kafka_user() is None:
         pytest.skip("these servers' Kafka has no users, so no partner can be onboarded")
     partner = Partner(name or f"partner-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(24), servers)
-    admin = AIOKafkaAdminClient(**servers.kafka_options())
-    await admin.start()
-    try:
+    async with connected_admin(servers.kafka_options()) as admin:
         await onboard_partner(admin, partner.name, partner.password)
-    finally:
-        await admin.close()
     return partner

@@ -6,9 +6,7 @@ import asyncio
 import shutil
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from deh_platform.access import ADMIN, provision_service
+from deh_platform.access import ADMIN, connected_admin, provision_service
 from deh_stack.config import SERVICE_NAMES, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.kafka import KafkaServer
@@ -59,13 +57,10 @@ class Stack:
 
     async def _provision_services(self) -> None:
         """Each service's Kafka user and what it may do (again at every start: idempotent)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.address, **self.kafka.client_settings())
-        await admin.start()
-        try:
+        connection = {"bootstrap_servers": self.kafka.address, **self.kafka.client_settings()}
+        async with connected_admin(connection) as admin:
             for service in SERVICE_NAMES:
                 await provision_service(admin, service, self.config.kafka_passwords()[service])
-        finally:
-            await admin.close()
 
     def down(self) -> list[str]:
         """Stop services first, then servers; returns the names that were running."""

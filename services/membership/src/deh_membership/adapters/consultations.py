@@ -112,26 +112,27 @@ class ConsultationStore:
         return rules.results(consultation, [answer async for answer in stored])
 
     async def free_texts(self, consultation_id: str) -> list[Document]:
-        """The free-text answers for analysis: with the respondent's country, sectors and
-        organisation type, and their name only when they agreed to be named."""
+        """The free-text answers for analysis: with the respondent's name, country, sectors and
+        organisation type only when they agreed to be named (in a small audience those would
+        name them too)."""
         consultation = await self.consultation(consultation_id)
         free = [question.question_id for question in consultation.questions if question.kind == "free_text"]
+        answers = [answer async for answer in self.answers.find({"consultation_id": consultation_id})]
+        named = [answer["member_id"] for answer in answers if answer.get("named")]
+        found = self.members.find({"_id": {"$in": named}}, {"profile.display_name": 1})
+        names = {member["_id"]: (member.get("profile") or {}).get("display_name") async for member in found}
         exported = []
-        async for answer in self.answers.find({"consultation_id": consultation_id}):
-            named = bool(answer.get("named"))
-            # Unnamed, a text comes without the respondent's country, sectors and organisation
-            # type too: in a small audience those would name them.
+        for answer in answers:
+            shown = bool(answer.get("named"))
             about = {
-                "respondent": await self._name(answer["member_id"]) if named else None,
-                "country": answer.get("country") if named else None,
-                "sectors": answer.get("sectors", []) if named else [],
-                "organisation_type": answer.get("organisation_type") if named else None,
+                "respondent": names.get(answer["member_id"]) if shown else None,
+                "country": answer.get("country") if shown else None,
+                "sectors": answer.get("sectors", []) if shown else [],
+                "organisation_type": answer.get("organisation_type") if shown else None,
             }
-            for question_id in free:
-                if question_id in answer["answers"]:
-                    exported.append({"question_id": question_id, "text": answer["answers"][question_id], **about})
+            exported += [
+                {"question_id": question_id, "text": answer["answers"][question_id], **about}
+                for question_id in free
+                if question_id in answer["answers"]
+            ]
         return exported
-
-    async def _name(self, member_id: str) -> str | None:
-        member = await self.members.find_one({"_id": member_id}, {"profile.display_name": 1})
-        return ((member or {}).get("profile") or {}).get("display_name")

@@ -67,9 +67,15 @@ class ConversationStore:
         """The members a squad selected, for a squad's space (nobody for another space)."""
         if space.squad_id is None:
             return set()
-        squad = await self.squads.find_one({"_id": space.squad_id}, {"applications": 1})
-        if squad is None:
+        members = await self.squad_members_or_none(space.squad_id)
+        if members is None:
             raise NotFound(f"no squad {space.squad_id}")
+        return members
+
+    async def squad_members_or_none(self, squad_id: str) -> set[str] | None:
+        squad = await self.squads.find_one({"_id": squad_id}, {"applications": 1})
+        if squad is None:
+            return None
         return {a["member_id"] for a in squad.get("applications", []) if a["status"] == "selected"}
 
     async def require_may_read(self, space: Space, caller: Principal) -> None:
@@ -250,7 +256,6 @@ class ConversationStore:
     async def react(self, thread_id: str, post_id: str, kind: str, caller: Principal, *, on: bool) -> PostView:
         """Add or take back the caller's reaction of a kind (each reader's once; idempotent)."""
         await self.readable_thread(thread_id, caller)
-        await self.post(thread_id, post_id)
         mine = {"kind": kind, "member_id": caller.member_id}
         if on:
             change: Document = {"$addToSet": {"reactions": mine}}
@@ -268,12 +273,15 @@ class ConversationStore:
     async def followed(self, caller: Principal) -> list[ThreadView]:
         """The threads the caller follows (and still may read), the most recently active first."""
         found = self.threads.find({"followers": caller.member_id}, HIDDEN_FIELDS).sort("last_post_at", DESCENDING)
-        threads = []
-        async for document in found.limit(MAX_LISTED):
-            thread = _thread(document)
-            if rules.may_read(thread.space, caller, await self.squad_members(thread.space)):
-                threads.append(thread)
-        return threads
+        threads = [_thread(document) async for document in found.limit(MAX_LISTED)]
+        # Each squad read once; a squad gone since is read by nobody (not a 404 for the list).
+        squads = {thread.space.squad_id for thread in threads if thread.space.squad_id}
+        members = {squad: await self.squad_members_or_none(squad) or set() for squad in squads}
+        return [
+            thread
+            for thread in threads
+            if rules.may_read(thread.space, caller, members.get(thread.space.squad_id or "", set()))
+        ]
 
     # Moderation --------------------------------------------------------------------------------
 
