@@ -28,7 +28,7 @@ test: sync  ## unit, integration and end-to-end tests against real servers the t
 lint: sync  ## formatting, lint and types
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen ruff check .
-	@$(UV) run --frozen mypy libs services tests conftest.py
+	@$(UV) run --frozen mypy libs services tests bench conftest.py
 
 format: sync
 	@$(UV) run --frozen ruff format .

@@ -51,8 +51,9 @@ from deh_contracts.envelope import sequence_text
 from deh_contracts.people import REFERENCE_PREFIX
 from deh_contracts.vocabulary import DIGCOMPEDU_COMPETENCES, EU_LANGUAGES, EU_MEMBER_STATES
 from deh_platform.auth import issue_token
-from deh_practices.adapters.index import SearchIndex, index_document
-from deh_practices.adapters.store import PENDING, PracticeStore
+from deh_platform.search_index import PENDING, SearchIndex
+from deh_practices.adapters.index import searchable
+from deh_practices.adapters.store import PracticeStore
 from deh_practices.app import create_app
 from deh_practices.domain.practices import CRITERIA
 from deh_practices.domain.search import SearchRequest, build_query, decode_cursor, falls_back
@@ -129,7 +130,7 @@ async def indexer_and_single_searches(
         for offset in range(0, len(documents), 200):
             operations: list[dict[str, Any]] = []
             for document in documents[offset : offset + 200]:
-                operations += [{"index": {"_index": raw_index, "_id": document["_id"]}}, index_document(document)]
+                operations += [{"index": {"_index": raw_index, "_id": document["_id"]}}, searchable(document)]
             await index.search.bulk(body=operations)
         raw_seconds = time.perf_counter() - began
         await index.search.indices.refresh(index=f"{settings.search_alias},{raw_index}")
@@ -503,7 +504,7 @@ class Library:
         return metadata, body
 
     def practice(self, number: int) -> dict[str, Any]:
-        """A published practice as the store keeps it (what index_document reads)."""
+        """A published practice as the store keeps it (what `searchable` reads)."""
         chance = random.Random(f"practice-{number}")
         metadata, body = self.metadata(chance, number)
         published = EPOCH + timedelta(seconds=chance.randrange(8 * 365 * 86400))
@@ -543,7 +544,7 @@ async def load_library(search: AsyncOpenSearch, index_name: str, library: Librar
             operations: list[dict[str, Any]] = []
             for number in range(first, min(count, first + 500)):
                 document = library.practice(number)
-                operations += [{"index": {"_index": index_name, "_id": document["_id"]}}, index_document(document)]
+                operations += [{"index": {"_index": index_name, "_id": document["_id"]}}, searchable(document)]
             if len(in_flight) >= 2:
                 done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:

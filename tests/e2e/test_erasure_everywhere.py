@@ -35,7 +35,7 @@ MODERATOR = ("moderator-1", "member", "moderator")
 @pytest.fixture
 async def hub(servers: ServerAddresses) -> AsyncIterator[dict[str, ServiceUnderTest]]:
     membership_app = create_membership(isolated_settings(MembershipSettings, servers))
-    practices_app = create_practices(isolated_settings(PracticesSettings, servers, search_alias="{isolated}"))
+    practices_app = create_practices(isolated_settings(PracticesSettings, servers))
     events_app = create_events(isolated_settings(EventsSettings, servers))
     async with (
         running(membership_app) as membership,

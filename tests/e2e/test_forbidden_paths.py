@@ -60,7 +60,7 @@ def operations(service: ServiceUnderTest) -> Iterator[Operation]:
 async def services(servers: ServerAddresses) -> AsyncIterator[dict[str, ServiceUnderTest]]:
     apps = {
         "membership": create_membership(isolated_settings(MembershipSettings, servers)),
-        "practices": create_practices(isolated_settings(PracticesSettings, servers, search_alias="{isolated}")),
+        "practices": create_practices(isolated_settings(PracticesSettings, servers)),
         "events": create_events(isolated_settings(EventsSettings, servers)),
         "monitoring": create_monitoring(isolated_settings(MonitoringSettings, servers, index_prefix="{isolated}")),
     }

@@ -40,7 +40,7 @@ def kafka_client_jars() -> Path:
 
 async def test_the_java_example_partner_gets_every_outcome_the_kit_says(servers: ServerAddresses) -> None:
     partner = await onboarded(servers)
-    practices = create_practices(isolated_settings(PracticesSettings, servers, search_alias="{isolated}"))
+    practices = create_practices(isolated_settings(PracticesSettings, servers))
     monitoring = create_monitoring(isolated_settings(MonitoringSettings, servers, index_prefix="{isolated}"))
     environment = {
         "DEH_PARTNER_BOOTSTRAP": servers.kafka_bootstrap,

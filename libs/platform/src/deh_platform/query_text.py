@@ -1,17 +1,24 @@
 """What a person types into the search box, read the way web and library search engines read
 it: words that must all match, "quoted phrases", -exclusions and OR between alternatives.
 Anything else is a word: a query is never an error because of its syntax, and the words reach
-OpenSearch only as text to analyse, never as query syntax."""
+OpenSearch only as text to analyse, never as query syntax (`text_clauses`: `multi_match` values
+only)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
+from deh_contracts.vocabulary import EU_LANGUAGES
 from deh_platform.errors import InvalidInput
 
 MAX_TERMS = 20
+# How long a page sequence keeps its point in time after each page: its pages all come from the
+# index as it was at its first page (no duplicates, nothing skipped when documents change
+# meanwhile). A cursor older than that is refused; the search starts again.
+POINT_IN_TIME_KEEP_ALIVE = "2m"
 _TOKEN = re.compile(r'(?P<minus>-?)"(?P<phrase>[^"]*)"?|(?P<word>\S+)')
 _WORD = re.compile(r"\w+")
 
@@ -103,3 +110,55 @@ def _alternatives(items: list[Clause | str]) -> list[list[Clause]]:
         else:  # an exclusion stands between: what follows is not an alternative
             joining = False
     return groups
+
+
+# The fields a query matches, per language: the text as written, then folded at half the
+# weight, so that an exact match ranks above one that needed folding; a match in a title
+# weighs twice more. A word costs 49 clauses (MAX_TERMS words: 980 of Lucene's 1,024).
+TEXT_QUERY_FIELDS = [f"text.{language}" for language in EU_LANGUAGES] + [
+    f"text.{language}.folded^0.5" for language in EU_LANGUAGES
+]
+TITLE_WEIGHT = 2.0
+
+
+def text_clauses(text: TextQuery, all_words: bool) -> list[dict[str, Any]]:
+    """The query's wanted words, phrases and alternatives as OpenSearch clauses, for an index
+    with one `text.<language>` field per language (`text_analysis.text_by_language`) and
+    `title_words`. The words must all be in one language's text, as written or folded; a word
+    that is a stop word in a language is dropped there only. Without `all_words`, any of them,
+    those with more of them first."""
+    clauses: list[dict[str, Any]] = []
+    if text.words:
+        clauses.append(_words(" ".join(text.words), "and" if all_words else "or"))
+    clauses.extend(clause_query(Clause(phrase, phrase=True)) for phrase in text.phrases)
+    clauses.extend(
+        {"bool": {"should": [clause_query(clause) for clause in group], "minimum_should_match": 1}}
+        for group in text.alternatives
+    )
+    if not all_words and len(clauses) > 1:
+        return [{"bool": {"should": clauses, "minimum_should_match": 1}}]
+    return clauses
+
+
+def _words(words: str, operator: str) -> dict[str, Any]:
+    return {
+        "bool": {
+            "must": [
+                {"multi_match": {"query": words, "fields": TEXT_QUERY_FIELDS, "operator": operator, "lenient": True}}
+            ],
+            "should": [{"match": {"title_words": {"query": words, "boost": TITLE_WEIGHT}}}],
+        }
+    }
+
+
+def clause_query(clause: Clause) -> dict[str, Any]:
+    if not clause.phrase:
+        return _words(clause.text, "and")
+    return {
+        "bool": {
+            "must": [
+                {"multi_match": {"query": clause.text, "fields": TEXT_QUERY_FIELDS, "type": "phrase", "lenient": True}}
+            ],
+            "should": [{"match_phrase": {"title_words": {"query": clause.text, "boost": TITLE_WEIGHT}}}],
+        }
+    }

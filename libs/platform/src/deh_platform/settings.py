@@ -112,3 +112,15 @@ class ServiceSettings(BaseSettings):
 
     def _kafka_tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.kafka_ca_file)
+
+
+class SearchingServiceSettings(ServiceSettings):
+    """A service that keeps a search index of its own (`deh_platform.search_index`)."""
+
+    uses_opensearch: ClassVar[bool] = True
+
+    # The alias searches read; tests use their own.
+    search_alias: str
+    # How often the index upgrade job looks whether the live index was made by an older mapping
+    # version (then it rebuilds it, on one replica); 0: never (an operator runs the rebuild).
+    search_upgrade_check_seconds: float = 60.0

@@ -207,3 +207,34 @@ def degraded_languages(chosen: Mapping[str, Analysis]) -> list[str]:
 def analysis_chain(filters: tuple[str, ...]) -> dict[str, Any]:
     """A chain as `_analyze` takes it: configured filters inline, built-in ones by name."""
     return {"tokenizer": "standard", "filter": [FILTERS.get(name, name) for name in filters]}
+
+
+def analysis_settings(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
+    """An index's `analysis` settings: each chosen language's chain, exact and folded, and
+    `words` (as typed, word by word, no stemming, diacritics optional: titles' words and
+    suggestions), with the configured filters they use."""
+    analyzers = {
+        name: {"type": "custom", "tokenizer": "standard", "filter": list(filters)}
+        for analysis in chosen.values()
+        for name, filters in ((analysis.name, analysis.exact), (f"{analysis.name}_folded", analysis.folded))
+    }
+    used = {name for analyzer in analyzers.values() for name in analyzer["filter"]}
+    return {
+        "analyzer": {**analyzers, "words": {"type": "custom", "tokenizer": "standard", "filter": FOLDING}},
+        "filter": {name: FILTERS[name] for name in sorted(used & FILTERS.keys())},
+    }
+
+
+def text_by_language(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
+    """The mapping of `text`: one field per language, analysed by its chain, with a `folded`
+    sub-field (what `query_text.text_clauses` matches)."""
+    return {
+        "properties": {
+            language: {
+                "type": "text",
+                "analyzer": analysis.name,
+                "fields": {"folded": {"type": "text", "analyzer": f"{analysis.name}_folded"}},
+            }
+            for language, analysis in chosen.items()
+        }
+    }

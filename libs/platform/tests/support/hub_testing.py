@@ -56,8 +56,8 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 def isolated_settings(settings_class: type[SettingsT], servers: ServerAddresses, **extra: Any) -> SettingsT:
-    """Settings of a service copy with its own database, consumer group and (if given) search
-    alias, so that it shares the servers with other tests without sharing their data."""
+    """Settings of a service copy with its own database, consumer group and search alias (if it
+    searches), so that it shares the servers with other tests without sharing their data."""
     service = settings_class.model_fields["service_name"].default
     # Consumer groups start with the service's name: its Kafka user may use those only.
     isolated = f"{service}-{uuid.uuid4().hex[:8]}"
@@ -67,6 +67,7 @@ def isolated_settings(settings_class: type[SettingsT], servers: ServerAddresses,
         "opensearch_url": servers.opensearch_url,
         "mongo_database": isolated,
         "consumer_group": isolated,
+        **({"search_alias": isolated} if "search_alias" in settings_class.model_fields else {}),
         **{key: value.format(isolated=isolated) if isinstance(value, str) else value for key, value in extra.items()},
     }
     return settings_class.model_validate(fields)

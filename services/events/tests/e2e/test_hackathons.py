@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 async def practices(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]:
-    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}")
+    settings = isolated_settings(PracticesSettings, servers)
     async with running(create_practices(settings)) as service:
         yield service
 

@@ -11,6 +11,7 @@ from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
+from deh_membership.adapters.thread_search import post_index
 from deh_membership.settings import MembershipSettings
 from deh_platform.http import create_service_app
 from deh_platform.people import StoredReferences
@@ -31,11 +32,15 @@ def create_app(settings: MembershipSettings) -> FastAPI:
 
     conversations = ConversationStore(runtime)
     consultations = ConsultationStore(runtime, conversations)
+    index = post_index(runtime, settings.search_alias)
+    conversations.on_marked = index.notify
+    index.run_in(runtime, settings)
 
     async def prepare(_: ServiceRuntime) -> None:
         await members.create_indexes()
         await conversations.create_indexes()
         await consultations.create_indexes()
+        await index.ensure()
 
     app = create_service_app(runtime, title="Digital Education Hub: membership", routers=[router], on_startup=[prepare])
     app.state.members = members
@@ -43,7 +48,8 @@ def create_app(settings: MembershipSettings) -> FastAPI:
     app.state.squads = SquadStore(runtime, members)
     app.state.conversations = conversations
     app.state.consultations = consultations
-    app.state.personal_data = personal_data = PersonalData(runtime, members)
+    app.state.index = index
+    app.state.personal_data = personal_data = PersonalData(runtime, members, conversations)
     every = settings.sweep_seconds
     runtime.run_exclusively(
         "finish erasures", personal_data.finish_erasures, every_seconds=every, lease_seconds=3 * every

@@ -11,9 +11,9 @@ import argparse
 import asyncio
 import sys
 
-from deh_platform.operations import progress_bar
 from deh_platform.runtime import ServiceRuntime
-from deh_practices.adapters.index import RebuildRunning, SearchIndex
+from deh_platform.search_index import rebuild_for_an_operator
+from deh_practices.adapters.index import practice_index
 from deh_practices.adapters.links import LinkPolicy, check_links, client
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.settings import PracticesSettings
@@ -23,15 +23,9 @@ async def run(command: str) -> str:
     settings = PracticesSettings()
     runtime = ServiceRuntime.from_settings(settings)
     store = PracticeStore(runtime)
-    assert runtime.search is not None
     try:
         if command == "rebuild":
-            index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
-            await index.ensure()
-            try:
-                return f"the alias {settings.search_alias} now points at {await index.rebuild(progress=progress_bar)}"
-            except RebuildRunning as running:
-                return f"not now: {running} (a rebuild whose copy stops for 5 minutes is taken over)"
+            return await rebuild_for_an_operator(practice_index(runtime, settings.search_alias))
         if command == "link-check":
             async with client() as http:
                 report = await check_links(store, http, LinkPolicy.allowing(settings.link_check_allowed_networks))

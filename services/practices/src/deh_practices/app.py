@@ -1,6 +1,5 @@
 """Composition root: the practices service's HTTP app, Kafka wiring and search indexer."""
 
-import functools
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -9,7 +8,7 @@ from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform.http import create_service_app
 from deh_platform.runtime import ServiceRuntime
 from deh_practices.adapters.http import router
-from deh_practices.adapters.index import SearchIndex
+from deh_practices.adapters.index import practice_index
 from deh_practices.adapters.kafka import subscribe
 from deh_practices.adapters.links import LinkChecks, LinkPolicy
 from deh_practices.adapters.store import OUTBOX_COLLECTIONS, PracticeStore
@@ -23,15 +22,10 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     )
     store = PracticeStore(runtime)
     runtime.references = store.people
-    assert runtime.search is not None
-    index = SearchIndex(runtime.search, store.practices, runtime.db.search_state, alias=settings.search_alias)
+    index = practice_index(runtime, settings.search_alias)
     store.on_marked = index.notify
     subscribe(runtime, store)
-    runtime.run_in_background("search indexer", functools.partial(index.run_indexer, settings.sweep_seconds))
-    if every := settings.search_upgrade_check_seconds:
-        runtime.run_exclusively(
-            "search index upgrade", index.upgrade_when_outdated, every_seconds=every, lease_seconds=3 * every
-        )
+    index.run_in(runtime, settings)
     policy = LinkPolicy.allowing(settings.link_check_allowed_networks)
     links = LinkChecks(store, policy, timedelta(hours=settings.link_check_hours))
     poll = settings.link_check_poll_seconds

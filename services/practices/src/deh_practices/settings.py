@@ -1,16 +1,12 @@
-from typing import ClassVar
-
 from pydantic_settings import SettingsConfigDict
 
-from deh_platform.settings import ServiceSettings
+from deh_platform.settings import SearchingServiceSettings
 
 
-class PracticesSettings(ServiceSettings):
+class PracticesSettings(SearchingServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DEH_PRACTICES_", extra="ignore")
 
     service_name: str = "practices"
-    uses_opensearch: ClassVar[bool] = True
-    # The alias the portal searches; tests use their own.
     search_alias: str = "practices"
     # The link checker: how often it runs, how often its job looks whether a run is due (or
     # asked for), and the networks it may reach although they are not public (none in a
@@ -18,9 +14,6 @@ class PracticesSettings(ServiceSettings):
     link_check_hours: float = 24.0
     link_check_poll_seconds: float = 30.0
     link_check_allowed_networks: tuple[str, ...] = ()
-    # How often the index upgrade job looks whether the live index was made by an older mapping
-    # version (then it rebuilds it, on one replica); 0: never (an operator runs the rebuild).
-    search_upgrade_check_seconds: float = 60.0
     # Where the public reads a practice (its id appended): identifiers in the open metadata.
     public_url: str = "http://127.0.0.1:18102/practices"
     # OAI-PMH: the repository's part of record identifiers (oai:<it>:<practice id>, a domain

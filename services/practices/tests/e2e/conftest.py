@@ -19,7 +19,6 @@ async def practices(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]
     settings = isolated_settings(
         PracticesSettings,
         servers,
-        search_alias="{isolated}",
         link_check_allowed_networks=("127.0.0.1/32",),
         link_check_poll_seconds=0.2,
     )

@@ -13,9 +13,9 @@ from hub_testing import active_in_practices, isolated_settings, running
 from opensearchpy import AsyncOpenSearch
 from practice_steps import found, metadata, publish, submit
 
+from deh_platform.search_index import ABANDONED_AFTER, SearchIndex
 from deh_platform.search_node import usable_analyses
 from deh_platform.text_analysis import choose_analyses
-from deh_practices.adapters.index import ABANDONED_AFTER, SearchIndex
 from deh_practices.app import create_app
 from deh_practices.domain.search import MAPPING_VERSION, index_definition
 from deh_practices.settings import PracticesSettings
@@ -36,7 +36,7 @@ async def an_index_of_the_previous_version(search: AsyncOpenSearch, alias: str) 
 
 
 async def test_an_index_of_an_older_mapping_serves_until_one_replica_has_rebuilt_it(servers: ServerAddresses) -> None:
-    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}", search_upgrade_check_seconds=0)
+    settings = isolated_settings(PracticesSettings, servers, search_upgrade_check_seconds=0)
     search = AsyncOpenSearch(servers.opensearch_url)
     try:
         await an_index_of_the_previous_version(search, settings.search_alias)
@@ -68,7 +68,7 @@ async def test_an_index_of_an_older_mapping_serves_until_one_replica_has_rebuilt
 
 
 async def test_one_rebuild_runs_at_a_time_and_one_that_died_is_taken_over(servers: ServerAddresses) -> None:
-    settings = isolated_settings(PracticesSettings, servers, search_alias="{isolated}", search_upgrade_check_seconds=0)
+    settings = isolated_settings(PracticesSettings, servers, search_upgrade_check_seconds=0)
     async with running(create_app(settings)) as practices:
         index: SearchIndex = practices.app.state.index
         dead = f"{index.alias}-v{MAPPING_VERSION}-died"

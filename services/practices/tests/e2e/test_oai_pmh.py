@@ -34,9 +34,7 @@ PAGE = 3
 @pytest.fixture(scope="module")
 async def repository(servers: ServerAddresses) -> AsyncIterator[ServiceUnderTest]:
     """A library of its own, harvested in pages of three."""
-    settings = isolated_settings(
-        PracticesSettings, servers, search_alias="{isolated}", oai_page_size=PAGE, search_upgrade_check_seconds=0
-    )
+    settings = isolated_settings(PracticesSettings, servers, oai_page_size=PAGE, search_upgrade_check_seconds=0)
     async with running(create_app(settings)) as service:
         await active_in_practices(service, servers, "author-1", "reviewer-1")
         yield service

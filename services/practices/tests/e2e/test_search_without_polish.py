@@ -45,10 +45,8 @@ async def test_practices_start_and_search_on_a_node_without_polish_analysis(
     monkeypatch.setenv("DEH_OPENSEARCH_JAVA_OPTS", "-Xms256m -Xmx256m")
     without_polish = functools.partial(OpenSearchServer, leave_out=("analysis-polish",))
     with private_server(without_polish, tmp_path) as node:
-        settings = isolated_settings(
-            PracticesSettings, dataclasses.replace(servers, opensearch_url=node.address), search_alias="{isolated}"
-        )
-        with warnings_of("deh_practices.adapters.index") as logged:
+        settings = isolated_settings(PracticesSettings, dataclasses.replace(servers, opensearch_url=node.address))
+        with warnings_of("deh_platform.search_index") as logged:
             async with running(create_app(settings)) as practices:
                 warnings = [message for message in logged if "cannot build" in message]
                 assert len(warnings) == 1

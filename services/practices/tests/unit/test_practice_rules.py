@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from deh_contracts.catalogue.practices import PracticeMetadata
 from deh_platform.errors import Conflict, InvalidInput
-from deh_platform.query_text import MAX_TERMS
+from deh_platform.query_text import MAX_TERMS, POINT_IN_TIME_KEEP_ALIVE, TEXT_QUERY_FIELDS
 from deh_platform.text_analysis import (
     FILTERS,
     LANGUAGE_ANALYSES,
@@ -35,8 +35,6 @@ from deh_practices.domain.practices import (
     status_after_review,
 )
 from deh_practices.domain.search import (
-    POINT_IN_TIME_KEEP_ALIVE,
-    TEXT_QUERY_FIELDS,
     Cursor,
     SearchRequest,
     build_query,

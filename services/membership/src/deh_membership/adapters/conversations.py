@@ -1,11 +1,16 @@
 """Threads and posts of the Community of Practice. A thread and each of its posts are documents
 of their own (a thread grows without bound); a post keeps its earlier texts as its history, and
 a deleted post keeps its place with neither. Who may read or write is the domain's rule; this
-store reads what the rule needs (a squad's selected members)."""
+store reads what the rule needs (a squad's selected members).
+
+A post carries its thread's title and space (neither ever changes) for the search index, and
+every change of what the index holds (text, hidden, deleted) marks it in the same write and
+tells the indexer (`on_marked`, `deh_platform.search_index`)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +47,7 @@ from deh_platform.idempotency import derived_id
 from deh_platform.identity import Principal
 from deh_platform.records import HIDDEN_FIELDS, now
 from deh_platform.runtime import ServiceRuntime
+from deh_platform.search_index import PENDING, marked
 
 MAX_LISTED = 200
 
@@ -52,6 +58,8 @@ class ConversationStore:
         self.threads: AsyncCollection[Document] = runtime.db.threads
         self.posts: AsyncCollection[Document] = runtime.db.posts
         self.squads: AsyncCollection[Document] = runtime.db.squads
+        # Told the ids of posts marked for the search index (SearchIndex.notify).
+        self.on_marked: Callable[[Sequence[str]], None] = lambda ids: None
 
     async def create_indexes(self) -> None:
         await self.threads.create_index(
@@ -88,6 +96,11 @@ class ConversationStore:
         await self.require_may_read(thread.space, caller)
         return thread, document
 
+    async def squads_of(self, caller: Principal) -> list[str]:
+        """The squads that selected the caller: whose threads they read."""
+        selected = {"applications": {"$elemMatch": {"member_id": caller.member_id, "status": "selected"}}}
+        return [squad["_id"] async for squad in self.squads.find(selected, {"_id": 1})]
+
     # Threads -----------------------------------------------------------------------------------
 
     async def start(self, form: ThreadForm, caller: Principal, creation: Creation) -> ThreadView:
@@ -119,7 +132,7 @@ class ConversationStore:
         )
         await self.runtime.insert(self.threads, thread, [started], creation)
         opening = ReplyForm(**form.model_dump(include={"text", "language", "mentions"}))
-        await self._insert_post(thread_id, form.space, opening, caller, at, derived_id("opening", thread_id), creation)
+        await self._insert_post(thread, opening, caller, at, derived_id("opening", thread_id), creation)
         return _thread(await one(self.threads, thread_id, "thread"))
 
     async def threads_in(self, space: Space, caller: Principal) -> list[ThreadView]:
@@ -143,7 +156,7 @@ class ConversationStore:
         )
 
     async def reply(self, thread_id: str, form: ReplyForm, caller: Principal, creation: Creation) -> PostView:
-        thread, document = await self.readable_thread(thread_id, caller)
+        _, document = await self.readable_thread(thread_id, caller)
         rules.require_open(bool(document.get("locked")))
         post_id = creation.new_id("post")
         if await self.posts.find_one({"_id": post_id}, {"_id": 1}) is None:  # a replay is no new post
@@ -153,7 +166,7 @@ class ConversationStore:
             if answered is None:
                 raise NotFound(f"no post {form.reply_to} in thread {thread_id}")
         at = now()
-        await self._insert_post(thread_id, thread.space, form, caller, at, post_id, creation)
+        await self._insert_post(document, form, caller, at, post_id, creation)
         # Counted, not incremented: a retry after a crash between the two writes counts it too,
         # and concurrent posts only ever raise the count.
         count = await self.posts.count_documents({"thread_id": thread_id})
@@ -161,18 +174,15 @@ class ConversationStore:
         return await self.post(thread_id, post_id)
 
     async def _insert_post(
-        self,
-        thread_id: str,
-        space: Space,
-        form: ReplyForm,
-        caller: Principal,
-        at: Any,
-        post_id: str,
-        creation: Creation,
-    ) -> bool:
+        self, thread: Document, form: ReplyForm, caller: Principal, at: Any, post_id: str, creation: Creation
+    ) -> None:
+        thread_id = thread["_id"]
         post = {
             "_id": post_id,
             "thread_id": thread_id,
+            "space": thread["space"],
+            "thread_title": thread["title"],
+            "thread_language": thread["language"],
             "reply_to": form.reply_to,
             "author_id": caller.member_id,
             "language": form.language,
@@ -187,17 +197,21 @@ class ConversationStore:
             "moderation": [],
             "written_at": at,
             "edited_at": None,
+            "revision": 1,
+            "updated_at": at,
+            PENDING: True,
         }
         event = PostWritten(
             thread_id=thread_id,
             post_id=post_id,
             reply_to=form.reply_to,
-            space=space.kind,
+            space=thread["space"]["kind"],
             language=form.language,
             author=caller.member_id,
             written_at=at,
         )
-        return await self.runtime.insert(self.posts, post, [event], creation)
+        await self.runtime.insert(self.posts, post, [event], creation)
+        self.on_marked([post_id])
 
     async def post(self, thread_id: str, post_id: str) -> PostView:
         document = await self.posts.find_one({"_id": post_id, "thread_id": thread_id}, HIDDEN_FIELDS)
@@ -226,20 +240,23 @@ class ConversationStore:
             self.runtime,
             self.posts,
             {"_id": post_id, "version": post.version, "deleted": False, "hidden": False},
-            {
-                "$set": {
-                    "text": form.text,
-                    "language": form.language,
-                    "mentions": [mention.model_dump() for mention in form.mentions],
-                    "version": post.version + 1,
-                    "edited_at": at,
-                },
-                "$push": {"history": earlier},
-            },
+            marked(
+                {
+                    "$set": {
+                        "text": form.text,
+                        "language": form.language,
+                        "mentions": [mention.model_dump() for mention in form.mentions],
+                        "version": post.version + 1,
+                        "edited_at": at,
+                    },
+                    "$push": {"history": earlier},
+                }
+            ),
             [event],
         )
         if not edited:
             raise Conflict("the post changed meanwhile; read it again")
+        self.on_marked([post_id])
         return await self.post(thread_id, post_id)
 
     async def history(self, thread_id: str, post_id: str, caller: Principal) -> list[dict[str, Any]]:
@@ -344,14 +361,17 @@ class ConversationStore:
             self.runtime,
             self.posts,
             {"_id": post_id, "hidden": not hidden},
-            {
-                "$set": {"hidden": hidden, "open_reports": 0, "reports.$[].closed": True},
-                "$push": {"moderation": decision},
-            },
+            marked(
+                {
+                    "$set": {"hidden": hidden, "open_reports": 0, "reports.$[].closed": True},
+                    "$push": {"moderation": decision},
+                }
+            ),
             [event],
         )
         if not decided:
             raise Conflict("the post was moderated meanwhile")
+        self.on_marked([post_id])
         return await self.post(thread_id, post_id)
 
     async def lock(self, thread_id: str, reason: Reason, caller: Principal, *, locked: bool) -> ThreadView:
@@ -381,16 +401,27 @@ class ConversationStore:
         await self.readable_thread(thread_id, caller)
         post = await self.post(thread_id, post_id)
         rules.require_author(post, caller)
+        if not await self._delete(thread_id, post_id):
+            raise Conflict("the post was deleted meanwhile")
+
+    async def delete_all_of(self, member_id: str) -> None:
+        """An erased member's posts, when they asked for it: deleted as by their author."""
+        async for post in self.posts.find({"author_id": member_id, "deleted": False}, {"thread_id": 1}):
+            await self._delete(post["thread_id"], post["_id"])
+
+    async def _delete(self, thread_id: str, post_id: str) -> bool:
+        """Its text and its history go, its place stays; False if it was deleted already."""
         event = PostDeleted(thread_id=thread_id, post_id=post_id, deleted_at=now())
         deleted = await written(
             self.runtime,
             self.posts,
             {"_id": post_id, "deleted": False},
-            {"$set": {"deleted": True, "text": None, "mentions": [], "history": []}},
+            marked({"$set": {"deleted": True, "text": None, "mentions": [], "history": []}}),
             [event],
         )
-        if not deleted:
-            raise Conflict("the post was deleted meanwhile")
+        if deleted:
+            self.on_marked([post_id])
+        return deleted
 
 
 def _thread(document: Document) -> ThreadView:

@@ -15,6 +15,7 @@ from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
+from deh_membership.adapters.thread_search import search_threads
 from deh_membership.domain.consultations import OPENING, AnswerForm, Consultation, ConsultationForm, Results, consults
 from deh_membership.domain.conversations import (
     PostForm,
@@ -36,11 +37,13 @@ from deh_membership.domain.policies import (
     require_self_or,
 )
 from deh_membership.domain.squads import Application, ApplicationForm, Output, OutputForm, Spread, SquadProposal
+from deh_membership.domain.thread_search import ThreadResults, ThreadSearch
 from deh_platform.auth import Caller, Principal, members_only, requires
 from deh_platform.creation import NewResource
 from deh_platform.errors import InvalidInput
 from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
+from deh_platform.search_index import SearchIndex
 
 router = APIRouter()
 Moderator = Annotated[Principal, Depends(requires("moderator", "admin"))]
@@ -53,6 +56,7 @@ Squads = Annotated[SquadStore, Depends(from_app("squads"))]
 Personal = Annotated[PersonalData, Depends(from_app("personal_data"))]
 Conversations = Annotated[ConversationStore, Depends(from_app("conversations"))]
 Consultations = Annotated[ConsultationStore, Depends(from_app("consultations"))]
+PostIndex = Annotated[SearchIndex, Depends(from_app("index"))]
 
 
 @members_only
@@ -436,6 +440,17 @@ async def list_threads(
 ) -> Any:
     """The threads of a space, the most recently active first (at most 200)."""
     return await talk.threads_in(_space(space, squad_id), caller)
+
+
+@router.get("/threads/search", response_model=ThreadResults, tags=["conversations"])
+async def find_threads(
+    search: Annotated[ThreadSearch, Query()], caller: ActiveMember, talk: Conversations, index: PostIndex
+) -> Any:
+    """Full-text search of the threads the caller may read (the community, squads that selected
+    them, the NAS network for its coordinators; staff every space), in the EU languages with
+    each language's analysis: each thread once, with the post that matched best and an excerpt
+    (HTML-escaped, the words found in `<em>`). Hidden and deleted posts are never found."""
+    return await search_threads(search, caller, index, talk)
 
 
 @router.get("/threads/{thread_id}", response_model=ThreadView, tags=["conversations"], responses=errors(403))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from deh_contracts.catalogue.community import PostDeleted
 from deh_contracts.people import REFERENCE_HEADER
 from deh_contracts.registry import PEOPLE
+from deh_membership.adapters.conversations import ConversationStore
 from deh_membership.adapters.documents import Document, one
 from deh_membership.adapters.members import MemberStore
 from deh_membership.domain import members as rules
@@ -22,9 +22,10 @@ from deh_platform.runtime import ServiceRuntime
 
 
 class PersonalData:
-    def __init__(self, runtime: ServiceRuntime, members: MemberStore) -> None:
+    def __init__(self, runtime: ServiceRuntime, members: MemberStore, conversations: ConversationStore) -> None:
         self.runtime = runtime
         self.members = members
+        self.conversations = conversations
         self.squads: AsyncCollection[Document] = runtime.db.squads
         self.activity: AsyncCollection[Document] = runtime.db.activity
 
@@ -70,7 +71,7 @@ class PersonalData:
         await self._forget_in_squads(member_id)
         record = await self.members.members.find_one({"_id": member_id}, {"delete_posts": 1}) or {}
         if record.get("delete_posts"):
-            await self._delete_posts(member_id)
+            await self.conversations.delete_all_of(member_id)
         await self._forget_in_conversations(member_id)
         await self._forget_where_they_acted(member_id)
         await self.activity.delete_many({"member_id": member_id})
@@ -94,18 +95,6 @@ class PersonalData:
             {"$set": {"outputs.$[].author_ids.$[mine]": former}},
             array_filters=[{"mine": member_id}],
         )
-
-    async def _delete_posts(self, member_id: str) -> None:
-        """Their posts keep their places in their threads, without text, as an author's delete."""
-        posts = self.runtime.db.posts
-        async for post in posts.find({"author_id": member_id, "deleted": False}, {"thread_id": 1}):
-            event = PostDeleted(thread_id=post["thread_id"], post_id=post["_id"], deleted_at=now())
-            await self.runtime.write(
-                posts,
-                {"_id": post["_id"], "deleted": False},
-                {"$set": {"deleted": True, "text": None, "mentions": [], "history": []}},
-                [event],
-            )
 
     async def _forget_in_conversations(self, member_id: str) -> None:
         """Their posts stay in their threads, written by a former member: no author, no record

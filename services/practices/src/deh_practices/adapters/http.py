@@ -23,7 +23,7 @@ from deh_platform.errors import InvalidInput, NotFound
 from deh_platform.http import ResourceId, from_app
 from deh_platform.openapi import errors
 from deh_platform.records import HIDDEN_FIELDS
-from deh_practices.adapters.index import SearchIndex
+from deh_platform.search_index import SearchIndex
 from deh_practices.adapters.links import LinkChecks
 from deh_practices.adapters.store import HARVESTED, Document, PracticeStore, names_of
 from deh_practices.domain import oai, policies

@@ -31,6 +31,7 @@ from deh_platform.outbox import Outgoing
 from deh_platform.people import MemberCopies, stand_in
 from deh_platform.records import HIDDEN_FIELDS, REVISION_FIELD, new_id, now
 from deh_platform.runtime import ServiceRuntime
+from deh_platform.search_index import PENDING, mark, marked
 from deh_practices.domain import oai, policies
 from deh_practices.domain import practices as rules
 from deh_practices.domain.practices import Edit, Review, Status
@@ -40,7 +41,6 @@ Document = dict[str, Any]
 OUTBOX_COLLECTIONS = ("practices",)
 # What OAI-PMH harvests: published practices, and archived ones as deleted records.
 HARVESTED: Document = {"$or": [{"status": {"$in": ["published", "archived"]}}, {"public": {"$ne": None}}]}
-PENDING = "search_pending"
 
 
 class PracticeStore:
@@ -475,15 +475,14 @@ def _renamed(member_id: str, name: str | None) -> tuple[Document, Document, list
 
 
 def _marked(set_fields: Document | None = None) -> Document:
-    """A change's fields with a new time and a mark for the search index."""
-    return {"$set": {**(set_fields or {}), PENDING: True, "updated_at": now()}}
+    """A change's fields with a new time and a mark for the search index (`change` advances
+    the revision)."""
+    return {"$set": mark(set_fields)}
 
 
 def touched(set_fields: Document | None = None) -> Document:
-    """The update fields of a change made outside `change` (other services' events, sweeps),
-    which reads nothing first: marked, and the revision advanced, so that a change computed from
-    the practice as read before fails rather than undoes this one."""
-    return {**_marked(set_fields), "$inc": {REVISION_FIELD: 1}}
+    """The update of a change made outside `change` (other services' events, sweeps)."""
+    return marked({"$set": set_fields or {}})
 
 
 def _in_vocabularies(where: str, metadata: Document) -> Document:

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from deh_contracts.catalogue.practices import Licence, OriginKind, ResultType, Topic
 from deh_contracts.vocabulary import (
-    EU_LANGUAGES,
     Country,
     DigCompCompetence,
     DigCompEduCompetence,
@@ -25,16 +24,12 @@ from deh_contracts.vocabulary import (
     Sector,
 )
 from deh_platform.errors import InvalidInput
-from deh_platform.query_text import Clause, TextQuery, parse
-from deh_platform.text_analysis import FILTERS, FOLDING, Analysis
+from deh_platform.query_text import POINT_IN_TIME_KEEP_ALIVE, TextQuery, clause_query, parse, text_clauses
+from deh_platform.text_analysis import Analysis, analysis_settings, text_by_language
 
 MAPPING_VERSION = 4
 MAX_PAGE = 50
 MAX_FILTER_VALUES = 20
-# How long a page sequence keeps its point in time after each page: its pages all come from the
-# library as it was at its first page (no duplicates, nothing skipped when practices are
-# published meanwhile). A cursor older than that is refused; the search starts again.
-POINT_IN_TIME_KEEP_ALIVE = "2m"
 
 
 TEXT_FIELDS = ("title", "summary", "body")
@@ -69,17 +64,6 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
     folded sub-field, which queries match (one field per language keeps a query's clauses few:
     Lucene counts each field of each word, at most 1,024 by default); `title_words` holds every
     title's words for the weight of a title match, `title_suggest` each title for suggestions."""
-    analyzers = {
-        name: {"type": "custom", "tokenizer": "standard", "filter": list(filters)}
-        for analysis in chosen.values()
-        for name, filters in ((analysis.name, analysis.exact), (f"{analysis.name}_folded", analysis.folded))
-    }
-    used = {name for analyzer in analyzers.values() for name in analyzer["filter"]}
-    analysis_settings = {
-        # Titles' words and suggestions: as typed, word by word, no stemming, diacritics optional.
-        "analyzer": {**analyzers, "words": {"type": "custom", "tokenizer": "standard", "filter": FOLDING}},
-        "filter": {name: FILTERS[name] for name in sorted(used & FILTERS.keys())},
-    }
 
     def written(field: str) -> dict[str, Any]:
         copies = ["title_words"] if field == "title" else []
@@ -90,7 +74,7 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
 
     keyword = {"type": "keyword"}
     return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": analysis_settings},
+        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": analysis_settings(chosen)},
         "mappings": {
             "dynamic": "strict",
             "_meta": {
@@ -99,16 +83,7 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
             },
             "properties": {
                 **{field: {"properties": written(field)} for field in TEXT_FIELDS},
-                "text": {
-                    "properties": {
-                        language: {
-                            "type": "text",
-                            "analyzer": analysis.name,
-                            "fields": {"folded": {"type": "text", "analyzer": f"{analysis.name}_folded"}},
-                        }
-                        for language, analysis in chosen.items()
-                    }
-                },
+                "text": text_by_language(chosen),
                 "title_words": {"type": "text", "analyzer": "words"},
                 "title_suggest": {
                     "properties": {language: {"type": "search_as_you_type", "analyzer": "words"} for language in chosen}
@@ -134,57 +109,6 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
                 "links": {"type": "keyword", "index": False},
             },
         },
-    }
-
-
-# The fields a query matches, per language: the text as written, then folded at half the
-# weight, so that an exact match ranks above one that needed folding; a match in a title
-# weighs twice more. A word costs 49 clauses (MAX_TERMS words: 980 of Lucene's 1,024).
-TEXT_QUERY_FIELDS = [f"text.{language}" for language in EU_LANGUAGES] + [
-    f"text.{language}.folded^0.5" for language in EU_LANGUAGES
-]
-TITLE_WEIGHT = 2.0
-
-
-def text_clauses(text: TextQuery, all_words: bool) -> list[dict[str, Any]]:
-    """The query's wanted words, phrases and alternatives as OpenSearch clauses. Each language's
-    text is one field: the words must all be in one language's text (title, summary and body
-    together), as written or folded; a word that is a stop word in a language is dropped there
-    only. Without `all_words`, any of them, those with more of them first."""
-    clauses: list[dict[str, Any]] = []
-    if text.words:
-        clauses.append(_words(" ".join(text.words), "and" if all_words else "or"))
-    clauses.extend(_clause_query(Clause(phrase, phrase=True)) for phrase in text.phrases)
-    clauses.extend(
-        {"bool": {"should": [_clause_query(clause) for clause in group], "minimum_should_match": 1}}
-        for group in text.alternatives
-    )
-    if not all_words and len(clauses) > 1:
-        return [{"bool": {"should": clauses, "minimum_should_match": 1}}]
-    return clauses
-
-
-def _words(words: str, operator: str) -> dict[str, Any]:
-    return {
-        "bool": {
-            "must": [
-                {"multi_match": {"query": words, "fields": TEXT_QUERY_FIELDS, "operator": operator, "lenient": True}}
-            ],
-            "should": [{"match": {"title_words": {"query": words, "boost": TITLE_WEIGHT}}}],
-        }
-    }
-
-
-def _clause_query(clause: Clause) -> dict[str, Any]:
-    if not clause.phrase:
-        return _words(clause.text, "and")
-    return {
-        "bool": {
-            "must": [
-                {"multi_match": {"query": clause.text, "fields": TEXT_QUERY_FIELDS, "type": "phrase", "lenient": True}}
-            ],
-            "should": [{"match_phrase": {"title_words": {"query": clause.text, "boost": TITLE_WEIGHT}}}],
-        }
     }
 
 
@@ -272,7 +196,7 @@ def build_query(request: SearchRequest, caller: str | None, all_words: bool = Tr
 def _query(text: TextQuery, filters: list[dict[str, Any]], all_words: bool) -> dict[str, Any]:
     query: dict[str, Any] = {"bool": {"must": text_clauses(text, all_words) or [{"match_all": {}}], "filter": filters}}
     if text.excluded:
-        query["bool"]["must_not"] = [_clause_query(clause) for clause in text.excluded]
+        query["bool"]["must_not"] = [clause_query(clause) for clause in text.excluded]
     return query
 
 

@@ -1,0 +1,40 @@
+"""The community's search index: posts kept in step with MongoDB by the platform's
+`SearchIndex` (rebuilt and upgraded as the practice library's), and searched for a reader."""
+
+from __future__ import annotations
+
+from deh_membership.adapters.conversations import ConversationStore
+from deh_membership.domain.thread_search import (
+    MAPPING_VERSION,
+    ThreadResults,
+    ThreadSearch,
+    build_query,
+    index_definition,
+    readable_by,
+    results,
+    searchable,
+)
+from deh_platform.identity import Principal
+from deh_platform.runtime import ServiceRuntime
+from deh_platform.search_index import IndexShape, SearchIndex
+
+POST_INDEX = IndexShape(
+    kind="post",
+    version=MAPPING_VERSION,
+    definition=index_definition,
+    searchable=searchable,
+    rebuild_command="python -m deh_membership.admin rebuild",
+)
+
+
+def post_index(runtime: ServiceRuntime, alias: str) -> SearchIndex:
+    assert runtime.search is not None
+    return SearchIndex(POST_INDEX, runtime.search, runtime.db.posts, runtime.db.search_state, alias)
+
+
+async def search_threads(
+    search: ThreadSearch, caller: Principal, index: SearchIndex, talk: ConversationStore
+) -> ThreadResults:
+    """A page of the threads the caller may read that match, each with its best post."""
+    squads = [] if caller.is_staff else await talk.squads_of(caller)
+    return results(search, await index.run(build_query(search, readable_by(caller, squads))))
