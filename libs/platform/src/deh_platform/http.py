@@ -148,7 +148,10 @@ async def _server_unavailable(request: Request, error: Exception) -> JSONRespons
 
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
-    checks: dict[str, str] = Field(description="Each server and consumer: 'ok' or what is wrong.")
+    checks: dict[str, str] = Field(
+        description="Each server and consumer: 'ok' or what is wrong (OpenSearch is not needed to be "
+        "ready by a service whose search is not its purpose: membership)."
+    )
 
 
 def _platform_router(title: str) -> APIRouter:
@@ -167,7 +170,7 @@ def _platform_router(title: str) -> APIRouter:
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
         checks = await runtime.readiness()
-        ready = all(state == "ok" for state in checks.values())
+        ready = all(state == "ok" for name, state in checks.items() if runtime.essential(name))
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
         )

@@ -364,6 +364,10 @@ class ServiceRuntime:
                 states[name] = "stopped"
         return states
 
+    def essential(self, check: str) -> bool:
+        """Whether the service is not ready while this check of `readiness` fails."""
+        return not (check == "opensearch" and self.settings.search_optional)
+
     async def _check_kafka(self) -> None:
         if not await self.broker.ping(timeout=READINESS_CHECK_SECONDS):
             raise ConnectionError("broker did not answer")

@@ -35,7 +35,7 @@ from deh_platform.errors import InvalidInput
 from deh_platform.operations import progress_bar
 from deh_platform.outbox import SET_ASIDE_FIELD, set_aside_entry
 from deh_platform.query_text import POINT_IN_TIME_KEEP_ALIVE
-from deh_platform.records import REVISION_FIELD, now
+from deh_platform.records import REVISION_FIELD, SEARCH_PENDING_FIELD, now
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.search_node import usable_analyses
 from deh_platform.settings import SearchingServiceSettings
@@ -44,7 +44,7 @@ from deh_platform.text_analysis import Analysis, choose_analyses, degraded_langu
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
-PENDING = "search_pending"
+PENDING = SEARCH_PENDING_FIELD
 CATCH_UP_MARGIN = timedelta(minutes=2)
 # A rebuild whose copy has not moved for this long died (a crash): the next one takes over.
 ABANDONED_AFTER = timedelta(minutes=5)
@@ -99,6 +99,7 @@ class SearchIndex:
         self._fields: dict[str, set[str]] = {}  # by index name (fields_of)
         self._refusal_said_at = -math.inf
         self._wake = asyncio.Event()
+        self._ensured = False  # the template and the alias exist (ensure)
 
     def run_in(self, runtime: ServiceRuntime, settings: SearchingServiceSettings) -> None:
         """The indexer on every replica; the upgrade job on the one holding its lease."""
@@ -176,6 +177,7 @@ class SearchIndex:
         )
         if not await self.search.indices.exists_alias(name=self.alias):
             await self.search.indices.create(index=self.new_index_name(), body={"aliases": {self.alias: {}}})
+        self._ensured = True
 
     async def live_index(self) -> str:
         aliases = await self.search.indices.get_alias(name=self.alias)
@@ -232,6 +234,8 @@ class SearchIndex:
         next_sweep, failures = loop.time(), 0
         while True:
             try:
+                if not self._ensured:  # a service whose search is optional starts without OpenSearch
+                    await self.ensure()
                 if loop.time() >= next_sweep:
                     await self.sweep()
                     next_sweep = loop.time() + sweep_seconds
@@ -297,28 +301,35 @@ class SearchIndex:
 
     async def write(self, documents: list[Document], indexes: list[str]) -> dict[str, str]:
         """Bulk-index the documents into every index; returns those OpenSearch refused for good
-        (a document it can never take, by id with the reason). Raises when it may take them
+        (a document it can never take) and those of a shape this code cannot index (a document
+        an older version wrote), by id with the reason. Raises when it may take them
         later (overloaded, unavailable), so that they are tried again."""
         operations: list[dict[str, Any]] = []
         # Written to the indexes the targets name now: if the alias moves meanwhile, the old
         # index is gone (a 404: tried again) or the new one has the change from the rebuild.
         known = dict([await self.resolve(target) for target in indexes])
+        refused: dict[str, str] = {}
         for stored in documents:
-            searchable = self.shape.searchable(stored)
+            try:
+                searchable, version = self.shape.searchable(stored), stored[REVISION_FIELD]
+            except (KeyError, TypeError, ValueError) as problem:  # a shape this code does not know
+                refused[stored["_id"]] = f"not searchable: {type(problem).__name__}: {problem}"
+                continue
             for index in known:
                 operations.append(
                     {
                         "index": {
                             "_index": index,
                             "_id": stored["_id"],
-                            "version": stored[REVISION_FIELD],
+                            "version": version,
                             "version_type": "external",
                         }
                     }
                 )
                 operations.append({name: value for name, value in searchable.items() if name in known[index]})
+        if not operations:
+            return refused
         response = await self.search.bulk(body=operations)
-        refused: dict[str, str] = {}
         for item in response["items"]:
             result = item["index"]
             status = result.get("status", 200)

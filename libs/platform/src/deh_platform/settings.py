@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     # Which servers the service owns data in; the others are never connected to.
     uses_mongodb: ClassVar[bool] = True
     uses_opensearch: ClassVar[bool] = False
+    # Whether the service goes on serving while OpenSearch is away (its searches answer 503 and
+    # its index catches up after), rather than being not ready: where search is not its purpose.
+    search_optional: ClassVar[bool] = False
 
     service_name: str
     # Defaults point at the local stack (`make up`); deployments set DEH_* variables.

@@ -40,7 +40,7 @@ def create_app(settings: MembershipSettings) -> FastAPI:
         await members.create_indexes()
         await conversations.create_indexes()
         await consultations.create_indexes()
-        await index.ensure()
+        await conversations.posts_searchable()
 
     app = create_service_app(runtime, title="Digital Education Hub: membership", routers=[router], on_startup=[prepare])
     app.state.members = members

@@ -33,7 +33,7 @@ async def start(hub: ServiceUnderTest, author: str, **space: Any) -> dict[str, A
 async def posts(hub: ServiceUnderTest, thread_id: str, reader: str, *roles: str) -> list[dict[str, Any]]:
     response = await hub.client.get(f"/threads/{thread_id}/posts", headers=hub.caller(reader, *roles))
     assert response.status_code == 200, response.text
-    listed: list[dict[str, Any]] = response.json()
+    listed: list[dict[str, Any]] = response.json()["posts"]
     return listed
 
 
@@ -72,7 +72,53 @@ async def test_members_talk_in_a_community_thread_in_their_languages_and_edit_an
     ], "a deleted post keeps its place, without its text"
     assert (await membership.client.get(f"{url}/history", headers=membership.caller(anna))).json() == []
     listed = await membership.client.get("/threads", headers=membership.caller(jonas))
-    assert thread["thread_id"] in [found["thread_id"] for found in listed.json()]
+    assert thread["thread_id"] in [found["thread_id"] for found in listed.json()["threads"]]
+
+
+async def test_threads_and_posts_are_read_a_page_at_a_time_each_once(membership: ServiceUnderTest) -> None:
+    squad_id = await open_squad(membership, cap=2)
+    member = await join(membership)
+    applied = await membership.client.post(
+        f"/squads/{squad_id}/applications", json=CANDIDACY, headers=membership.caller(member)
+    )
+    assert applied.status_code == 201, applied.text
+    selected = await membership.client.post(
+        f"/squads/{squad_id}/selections", json={"application_id": member}, headers=membership.caller(*MODERATOR)
+    )
+    assert selected.status_code == 200, selected.text
+    started = [(await start(membership, member, kind="squad", squad_id=squad_id))["thread_id"] for _ in range(5)]
+    thread_id = started[0]
+    for number in range(6):
+        written = await membership.client.post(
+            f"/threads/{thread_id}/posts",
+            json={"text": f"Post {number}", "language": "en"},
+            headers=membership.caller(member),
+        )
+        assert written.status_code == 201, written.text
+
+    async def every_page(path: str, items: str, **params: Any) -> list[list[str]]:
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            query = {**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            response = await membership.client.get(path, params=query, headers=membership.caller(member))
+            assert response.status_code == 200, response.text
+            pages.append([item.get("post_id") or item["thread_id"] for item in response.json()[items]])
+            if (cursor := response.json()["next_cursor"]) is None:
+                return pages
+
+    post_pages = await every_page(f"/threads/{thread_id}/posts", "posts")
+    assert [len(page) for page in post_pages] == [2, 2, 2, 1], "the opening post and 6 replies, 2 a page"
+    texts = [post["text"] for post in await posts(membership, thread_id, member)]
+    assert texts[1:] == [f"Post {number}" for number in range(6)], "oldest first"
+    thread_pages = await every_page("/threads", "threads", space="squad", squad_id=squad_id)
+    # The thread with the replies was active last; the others newest first.
+    assert [len(page) for page in thread_pages] == [2, 2, 1]
+    assert [found for page in thread_pages for found in page] == [thread_id, *reversed(started[1:])]
+    for forged in ("bm90IGEgY3Vyc29y", "W3siJG5lIjogbnVsbH0sICJ0LTEiXQ=="):
+        response = await membership.client.get("/threads", params={"cursor": forged}, headers=membership.caller(member))
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 async def test_a_squad_thread_is_read_and_written_by_the_squads_members_only(membership: ServiceUnderTest) -> None:
@@ -100,7 +146,9 @@ async def test_a_squad_thread_is_read_and_written_by_the_squads_members_only(mem
     )
     assert written.status_code == 403
     community = await membership.client.get("/threads", headers=membership.caller(outsider))
-    assert thread_id not in [found["thread_id"] for found in community.json()], "not listed outside its space"
+    assert thread_id not in [found["thread_id"] for found in community.json()["threads"]], (
+        "not listed outside its space"
+    )
     elsewhere = await membership.client.post(
         "/threads",
         json={"space": {"kind": "squad", "squad_id": squad_id}, "title": "Mine", "text": "x", "language": "en"},
@@ -109,7 +157,7 @@ async def test_a_squad_thread_is_read_and_written_by_the_squads_members_only(mem
     assert elsewhere.status_code == 403, "nobody starts a thread where they may not read"
 
     listed = await membership.client.get("/threads", params=in_squad, headers=membership.caller(member))
-    assert [found["thread_id"] for found in listed.json()] == [thread_id]
+    assert [found["thread_id"] for found in listed.json()["threads"]] == [thread_id]
     moderated = await membership.client.get(f"/threads/{thread_id}/posts", headers=membership.caller(*MODERATOR))
     assert moderated.status_code == 200, "moderators read every space, to look at what is reported"
 
@@ -330,11 +378,13 @@ async def test_readers_react_to_a_post_once_per_kind_and_follow_threads(membersh
         await membership.client.put(f"/threads/{thread_id}/followers/mine", headers=membership.caller(reader))
     ).status_code == 204
     followed = await membership.client.get("/threads/followed/mine", headers=membership.caller(reader))
-    assert [found["thread_id"] for found in followed.json()] == [thread_id]
+    assert [found["thread_id"] for found in followed.json()["threads"]] == [thread_id]
     assert (
         await membership.client.delete(f"/threads/{thread_id}/followers/mine", headers=membership.caller(reader))
     ).status_code == 204
-    assert (await membership.client.get("/threads/followed/mine", headers=membership.caller(reader))).json() == []
+    assert (await membership.client.get("/threads/followed/mine", headers=membership.caller(reader))).json()[
+        "threads"
+    ] == []
 
 
 async def test_a_members_export_holds_their_threads_posts_and_reports_but_not_who_reported_them(

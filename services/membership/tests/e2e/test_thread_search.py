@@ -7,16 +7,26 @@ the same service never answer its searches."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hub_testing import ServiceUnderTest
+from hub_testing import ServiceUnderTest, isolated_settings, running
 from membership_steps import ADMIN, CANDIDACY, MODERATOR, join, open_squad
 
-from deh_stack.testing import eventually
+from deh_membership.app import create_app
+from deh_membership.settings import MembershipSettings
+from deh_platform.outbox import SET_ASIDE_FIELD
+from deh_platform.search_index import PENDING
+from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.e2e
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def marker() -> str:
@@ -70,7 +80,7 @@ async def test_a_member_finds_threads_by_the_words_of_their_language_inflected_o
 
     # German: Schule finds Schulen in the opening post; the title's words are found too.
     listed = await membership.client.get(f"/threads/{thread_id}/posts", headers=membership.caller(jonas))
-    opening = listed.json()[0]["post_id"]
+    opening = listed.json()["posts"][0]["post_id"]
     (german,) = await eventually_found(membership, (jonas,), f"{word} Schule")
     assert (german["thread_id"], german["post_id"], german["language"]) == (thread_id, opening, "de")
     assert "<em>Schulen</em>" in german["excerpt"]
@@ -85,6 +95,7 @@ async def test_a_member_finds_threads_by_the_words_of_their_language_inflected_o
     for typed in ("szkoła", "szkolach"):
         (in_polish,) = await eventually_found(membership, (anna,), f"{word} {typed}")
         assert in_polish["post_id"] == polish, typed
+        assert "<em>szkołach</em>" in in_polish["excerpt"], "the excerpt shows the word as it was written"
     # Each thread once, with its best post; a language filter keeps posts of that language.
     everything = await found(membership, (anna,), word)
     assert [hit["thread_id"] for hit in everything] == [thread_id]
@@ -158,11 +169,13 @@ async def test_a_hidden_or_deleted_post_is_never_found_and_an_edit_is_found_as_i
         f"{post}/hide", json={"reason": "Insults, against the charter."}, headers=membership.caller(*MODERATOR)
     )
     assert hidden.status_code == 200, hidden.text
-    await eventually(lambda: _finds(membership, (reader,), f"{word} insulting", set()))
-    for who in ((troll,), MODERATOR, ADMIN):
-        assert await found(membership, who, f"{word} insulting") == [], "not for its author, nor moderators"
+    # Never found from the moment it is hidden (the hits are checked against MongoDB), and the
+    # index itself keeps no text of it once it has followed.
+    for who in ((reader,), (troll,), MODERATOR, ADMIN):
+        assert await found(membership, who, f"{word} insulting") == [], "not for anyone, moderators included"
+    await eventually(lambda: _indexed_text_of(membership, rude, None))
     # The thread is still found by its other posts and its title, with the best of those.
-    (still,) = await found(membership, (reader,), f"{word} rubrics")
+    (still,) = await eventually_found(membership, (reader,), f"{word} rubrics")
     assert still["post_id"] != rude
 
     restored = await membership.client.post(
@@ -170,6 +183,7 @@ async def test_a_hidden_or_deleted_post_is_never_found_and_an_edit_is_found_as_i
     )
     assert restored.status_code == 200, restored.text
     await eventually(lambda: _finds(membership, (reader,), f"{word} insulting", {thread_id}))
+    assert await _indexed_text_of(membership, rude, f"Rubrics are nonsense, insulting {word}")
 
     edited = await membership.client.put(
         post, json={"text": f"Rubrics need care {word}", "language": "en"}, headers=membership.caller(troll)
@@ -180,7 +194,15 @@ async def test_a_hidden_or_deleted_post_is_never_found_and_an_edit_is_found_as_i
     assert now["post_id"] == rude
 
     assert (await membership.client.delete(post, headers=membership.caller(troll))).status_code == 204
-    await eventually(lambda: _finds(membership, (reader,), f"{word} care", set()))
+    assert await found(membership, (reader,), f"{word} care") == []
+    await eventually(lambda: _indexed_text_of(membership, rude, None))
+
+
+async def _indexed_text_of(hub: ServiceUnderTest, post_id: str, text: str | None) -> bool:
+    """Whether the index holds this text of the post (None: no text, as for a hidden post)."""
+    index = hub.app.state.index
+    indexed = await index.search.get(index=index.alias, id=post_id)
+    return bool(indexed["_source"]["body"].get("en") == text)
 
 
 async def test_an_erased_members_deleted_posts_are_not_found_and_no_hit_names_an_author(
@@ -189,7 +211,7 @@ async def test_an_erased_members_deleted_posts_are_not_found_and_no_hit_names_an
     word = marker()
     author, reader = await join(membership), await join(membership)
     thread = await start(membership, reader, "Inclusion", f"Inclusive classrooms {word}", "en")
-    await write(membership, thread["thread_id"], author, f"My private story of inclusion {word}", "en")
+    story = await write(membership, thread["thread_id"], author, f"My private story of inclusion {word}", "en")
     hits = await eventually_found(membership, (reader,), f"{word} story")
     assert author not in str(hits), "hits name no author"
     assert reader not in str(hits), "hits name no author"
@@ -197,7 +219,8 @@ async def test_an_erased_members_deleted_posts_are_not_found_and_no_hit_names_an
         f"/members/{author}", params={"posts": "delete"}, headers=membership.caller(*ADMIN)
     )
     assert erased.status_code == 204, erased.text
-    await eventually(lambda: _finds(membership, (reader,), f"{word} story", set()))
+    assert await found(membership, (reader,), f"{word} story") == []
+    await eventually(lambda: _indexed_text_of(membership, story, None))
     assert [hit["thread_id"] for hit in await found(membership, (reader,), f"{word} inclusive")] == [
         thread["thread_id"]
     ]
@@ -218,6 +241,9 @@ async def test_a_members_markup_comes_back_escaped_in_an_excerpt(membership: Ser
     [
         ({}, "q"),
         ({"q": ""}, "q"),
+        ({"q": "-"}, "q"),
+        ({"q": '"'}, "q"),
+        ({"q": "-plan"}, "q"),
         ({"q": " ".join(f"w{i}" for i in range(21))}, "q"),
         ({"q": "plan", "page": "11"}, "page"),
         ({"q": "plan", "language": "xx"}, "language"),
@@ -242,3 +268,53 @@ async def test_only_active_members_search(membership: ServiceUnderTest) -> None:
     assert suspended.status_code == 200, suspended.text
     response = await membership.client.get("/threads/search", params={"q": "plan"}, headers=membership.caller(member))
     assert response.status_code == 403
+
+
+async def test_a_match_in_the_title_alone_shows_the_title_found(membership: ServiceUnderTest) -> None:
+    in_title, in_text = marker(), marker()
+    author = await join(membership)
+    await start(membership, author, f"Hausaufgaben {in_title}", f"Wie macht ihr das? {in_text}", "de")
+    (hit,) = await eventually_found(membership, (author,), in_title)
+    assert hit["excerpt"] == f"Hausaufgaben <em>{in_title}</em>"
+
+
+async def test_posts_of_an_older_shape_are_made_searchable_and_one_that_cannot_be_is_set_aside(
+    membership: ServiceUnderTest,
+) -> None:
+    """Posts written before threads were searched lack their thread's title; a document of a
+    shape the code cannot index must not hold up the others."""
+    word = marker()
+    author = await join(membership)
+    thread = await start(membership, author, "Older posts", f"Opening {word}", "en")
+    posts = membership.runtime.db.posts
+    older = {"thread_id": thread["thread_id"], "language": "en", "deleted": False, "hidden": False}
+    await posts.insert_one({"_id": f"older-{word}", **older, "text": f"Written long ago {word}", "written_at": _now()})
+    broken = {**older, "thread_id": f"gone-{word}", "text": "x", "revision": 1, PENDING: True}
+    await posts.insert_one({"_id": f"broken-{word}", **broken, "written_at": _now()})
+    store = membership.app.state.conversations
+    assert await store.posts_searchable() == 1, "the post whose thread is gone stays as it is"
+    membership.app.state.index.notify([f"older-{word}", f"broken-{word}"])
+
+    (hit,) = await eventually_found(membership, (author,), f"{word} long ago")
+    assert hit["post_id"] == f"older-{word}"
+    set_aside = await eventually(lambda: posts.find_one({"_id": f"broken-{word}", SET_ASIDE_FIELD: {"$exists": True}}))
+    assert "not searchable" in set_aside[SET_ASIDE_FIELD][0]["reason"]
+    later = await start(membership, author, "Later", f"After the broken one {word}", "en")
+    (found_later,) = await eventually_found(membership, (author,), f"{word} after broken")
+    assert found_later["thread_id"] == later["thread_id"]
+
+
+async def test_membership_serves_while_opensearch_is_away_and_its_search_answers_503(
+    servers: ServerAddresses,
+) -> None:
+    nowhere = dataclasses.replace(servers, opensearch_url="http://127.0.0.1:9")
+    async with running(create_app(isolated_settings(MembershipSettings, nowhere))) as without_search:
+        readiness = await without_search.client.get("/readyz")
+        assert readiness.status_code == 200, readiness.text
+        assert readiness.json()["checks"]["opensearch"] != "ok"
+        member = await join(without_search)
+        await start(without_search, member, "Still talking", "Threads are written without search", "en")
+        response = await without_search.client.get(
+            "/threads/search", params={"q": "talking"}, headers=without_search.caller(member)
+        )
+        assert response.status_code == 503, response.text

@@ -1,15 +1,16 @@
 """Membership rules without servers: the status life cycle, consent times, what events reveal,
-the squad spread and the directory cursor."""
+the squad spread and the cursors of lists."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from deh_contracts.catalogue.membership import MemberApproved, MemberSuspended
-from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
+from deh_membership.domain.directory import name_key
 from deh_membership.domain.members import (
     Consent,
     ConsentChoices,
@@ -20,6 +21,7 @@ from deh_membership.domain.members import (
     profile_updated,
     status_event,
 )
+from deh_membership.domain.paging import decode_cursor, encode_cursor
 from deh_membership.domain.squads import Application, SquadProposal, spread
 from deh_platform.errors import Conflict, InvalidInput
 
@@ -159,8 +161,22 @@ def test_the_spread_counts_selected_people_by_sector_and_country() -> None:
 def test_directory_names_sort_without_case_and_spacing_and_cursors_round_trip() -> None:
     assert name_key("  Ärne   ÖSTER ") == "ärne öster"
     assert decode_cursor(encode_cursor("ärne öster", "m-9")) == ("ärne öster", "m-9")
-    with pytest.raises(InvalidInput):
-        decode_cursor("not a cursor")
+
+
+def test_a_cursor_carries_a_name_or_a_time_and_an_id_never_a_query() -> None:
+    at = datetime(2026, 11, 29, 10, 15, 30, 123000, tzinfo=UTC)
+    key, thread_id = decode_cursor(encode_cursor(at, "t-1"))
+    assert (key, thread_id) == (at, "t-1")
+    forged = [
+        "not a cursor",
+        base64.urlsafe_b64encode(b'[{"$ne": null}, "t-1"]').decode(),
+        base64.urlsafe_b64encode(b'["a", {"$gt": ""}]').decode(),
+        base64.urlsafe_b64encode(b'["a"]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+    ]
+    for cursor in forged:
+        with pytest.raises(InvalidInput):
+            decode_cursor(cursor)
 
 
 def test_a_squad_proposal_takes_numbers_and_days_as_they_are_written() -> None:

@@ -28,10 +28,12 @@ from deh_contracts.catalogue.community import (
     ThreadStarted,
     ThreadUnlocked,
 )
-from deh_membership.adapters.documents import Document, one, written
+from deh_membership.adapters.documents import Document, one, page_of, written
 from deh_membership.domain import conversations as rules
 from deh_membership.domain.conversations import (
+    Page,
     PostForm,
+    PostPage,
     PostView,
     Reason,
     ReplyForm,
@@ -39,6 +41,7 @@ from deh_membership.domain.conversations import (
     ReportedPost,
     Space,
     ThreadForm,
+    ThreadPage,
     ThreadView,
 )
 from deh_platform.creation import Creation
@@ -49,7 +52,8 @@ from deh_platform.records import HIDDEN_FIELDS, now
 from deh_platform.runtime import ServiceRuntime
 from deh_platform.search_index import PENDING, marked
 
-MAX_LISTED = 200
+# The moderators' queue shows the most reported posts first, this many at most.
+MAX_QUEUED = 200
 
 
 class ConversationStore:
@@ -96,6 +100,24 @@ class ConversationStore:
         await self.require_may_read(thread.space, caller)
         return thread, document
 
+    async def posts_searchable(self) -> int:
+        """Posts written before threads were searched lack what the index needs of their thread:
+        they take it and are marked (the indexer's first sweep indexes them)."""
+        changed = 0
+        for thread_id in await self.posts.distinct("thread_id", {"thread_title": {"$exists": False}}):
+            thread = await self.threads.find_one({"_id": thread_id}, {"space": 1, "title": 1, "language": 1})
+            if thread is not None:
+                result = await self.posts.update_many(
+                    {"thread_id": thread_id, "thread_title": {"$exists": False}}, marked({"$set": _of_thread(thread)})
+                )
+                changed += result.modified_count
+        return changed
+
+    async def still_shown(self, post_ids: Sequence[str]) -> set[str]:
+        """Of these posts, those neither hidden nor deleted now (the index follows a moment later)."""
+        shown = {"_id": {"$in": list(post_ids)}, "hidden": False, "deleted": False}
+        return {post["_id"] async for post in self.posts.find(shown, {"_id": 1})}
+
     async def squads_of(self, caller: Principal) -> list[str]:
         """The squads that selected the caller: whose threads they read."""
         selected = {"applications": {"$elemMatch": {"member_id": caller.member_id, "status": "selected"}}}
@@ -135,18 +157,21 @@ class ConversationStore:
         await self._insert_post(thread, opening, caller, at, derived_id("opening", thread_id), creation)
         return _thread(await one(self.threads, thread_id, "thread"))
 
-    async def threads_in(self, space: Space, caller: Principal) -> list[ThreadView]:
+    async def threads_in(self, space: Space, caller: Principal, page: Page) -> ThreadPage:
+        """The threads of a space, the most recently active first."""
         await self.require_may_read(space, caller)
         query = {"space.kind": space.kind, "space.squad_id": space.squad_id}
-        found = self.threads.find(query, HIDDEN_FIELDS).sort("last_post_at", DESCENDING).limit(MAX_LISTED)
-        return [_thread(document) async for document in found]
+        found, cursor = await page_of(self.threads, query, "last_post_at", DESCENDING, page.cursor, page.limit)
+        return ThreadPage(threads=[_thread(document) for document in found], next_cursor=cursor)
 
     # Posts -------------------------------------------------------------------------------------
 
-    async def posts_of(self, thread_id: str, caller: Principal) -> list[PostView]:
+    async def posts_of(self, thread_id: str, caller: Principal, page: Page) -> PostPage:
+        """The thread's posts, oldest first."""
         await self.readable_thread(thread_id, caller)
-        found = self.posts.find({"thread_id": thread_id}, HIDDEN_FIELDS).sort("written_at", ASCENDING).limit(MAX_LISTED)
-        return [rules.shown_to(_post(document), caller) async for document in found]
+        query = {"thread_id": thread_id}
+        found, cursor = await page_of(self.posts, query, "written_at", ASCENDING, page.cursor, page.limit)
+        return PostPage(posts=[rules.shown_to(_post(document), caller) for document in found], next_cursor=cursor)
 
     async def _require_may_post(self, caller: Principal) -> None:
         """Within the hourly limit (counted, then written: a burst at once may pass it by a few)."""
@@ -180,9 +205,7 @@ class ConversationStore:
         post = {
             "_id": post_id,
             "thread_id": thread_id,
-            "space": thread["space"],
-            "thread_title": thread["title"],
-            "thread_language": thread["language"],
+            **_of_thread(thread),
             "reply_to": form.reply_to,
             "author_id": caller.member_id,
             "language": form.language,
@@ -287,18 +310,21 @@ class ConversationStore:
         change = {"$addToSet" if on else "$pull": {"followers": caller.member_id}}
         await self.threads.update_one({"_id": thread_id}, change)
 
-    async def followed(self, caller: Principal) -> list[ThreadView]:
-        """The threads the caller follows (and still may read), the most recently active first."""
-        found = self.threads.find({"followers": caller.member_id}, HIDDEN_FIELDS).sort("last_post_at", DESCENDING)
-        threads = [_thread(document) async for document in found.limit(MAX_LISTED)]
+    async def followed(self, caller: Principal, page: Page) -> ThreadPage:
+        """The threads the caller follows (and still may read), the most recently active first.
+        A page leaves out those they may no longer read, so it may be shorter than asked."""
+        query = {"followers": caller.member_id}
+        found, cursor = await page_of(self.threads, query, "last_post_at", DESCENDING, page.cursor, page.limit)
+        threads = [_thread(document) for document in found]
         # Each squad read once; a squad gone since is read by nobody (not a 404 for the list).
         squads = {thread.space.squad_id for thread in threads if thread.space.squad_id}
         members = {squad: await self.squad_members_or_none(squad) or set() for squad in squads}
-        return [
+        readable = [
             thread
             for thread in threads
             if rules.may_read(thread.space, caller, members.get(thread.space.squad_id or "", set()))
         ]
+        return ThreadPage(threads=readable, next_cursor=cursor)
 
     # Moderation --------------------------------------------------------------------------------
 
@@ -327,7 +353,7 @@ class ConversationStore:
                 post=_post(document),
                 reports=[Report(**report) for report in document["reports"] if not report.get("closed")],
             )
-            async for document in found.limit(MAX_LISTED)
+            async for document in found.limit(MAX_QUEUED)
         ]
 
     async def hide(self, thread_id: str, post_id: str, reason: Reason, caller: Principal) -> PostView:
@@ -422,6 +448,11 @@ class ConversationStore:
         if deleted:
             self.on_marked([post_id])
         return deleted
+
+
+def _of_thread(thread: Document) -> Document:
+    """What a post keeps of its thread for the search index (none of it ever changes)."""
+    return {"space": thread["space"], "thread_title": thread["title"], "thread_language": thread["language"]}
 
 
 def _thread(document: Document) -> ThreadView:

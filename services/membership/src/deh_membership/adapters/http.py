@@ -18,7 +18,9 @@ from deh_membership.adapters.squads import SquadStore
 from deh_membership.adapters.thread_search import search_threads
 from deh_membership.domain.consultations import OPENING, AnswerForm, Consultation, ConsultationForm, Results, consults
 from deh_membership.domain.conversations import (
+    Page,
     PostForm,
+    PostPage,
     PostView,
     Reaction,
     Reason,
@@ -27,6 +29,7 @@ from deh_membership.domain.conversations import (
     Space,
     SpaceKind,
     ThreadForm,
+    ThreadPage,
     ThreadView,
 )
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
@@ -431,15 +434,26 @@ async def start_thread(body: ThreadForm, caller: ActiveMember, creation: NewReso
     return await talk.start(body, caller, creation)
 
 
-@router.get("/threads", response_model=list[ThreadView], tags=["conversations"], responses=errors(403, 404))
+def paging(
+    cursor: Annotated[str | None, Query(max_length=500, description="The `next_cursor` of the page before.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Page:
+    return Page(cursor=cursor, limit=limit)
+
+
+Paging = Annotated[Page, Depends(paging)]
+
+
+@router.get("/threads", response_model=ThreadPage, tags=["conversations"], responses=errors(403, 404))
 async def list_threads(
     caller: ActiveMember,
     talk: Conversations,
+    page: Paging,
     space: Annotated[SpaceKind, Query()] = "community",
     squad_id: Annotated[Identifier | None, Query()] = None,
 ) -> Any:
-    """The threads of a space, the most recently active first (at most 200)."""
-    return await talk.threads_in(_space(space, squad_id), caller)
+    """The threads of a space, the most recently active first, a page at a time."""
+    return await talk.threads_in(_space(space, squad_id), caller, page)
 
 
 @router.get("/threads/search", response_model=ThreadResults, tags=["conversations"])
@@ -459,10 +473,10 @@ async def get_thread(thread_id: ResourceId, caller: ActiveMember, talk: Conversa
     return thread
 
 
-@router.get("/threads/{thread_id}/posts", response_model=list[PostView], tags=["conversations"], responses=errors(403))
-async def list_posts(thread_id: ResourceId, caller: ActiveMember, talk: Conversations) -> Any:
-    """The thread's posts, oldest first (at most 200); a deleted one keeps its place, without text."""
-    return await talk.posts_of(thread_id, caller)
+@router.get("/threads/{thread_id}/posts", response_model=PostPage, tags=["conversations"], responses=errors(403))
+async def list_posts(thread_id: ResourceId, caller: ActiveMember, talk: Conversations, page: Paging) -> Any:
+    """The thread's posts, oldest first, a page at a time; a deleted one keeps its place, without text."""
+    return await talk.posts_of(thread_id, caller, page)
 
 
 @router.post(
@@ -689,10 +703,10 @@ async def take_back_reaction(
     return await talk.react(thread_id, post_id, kind, caller, on=False)
 
 
-@router.get("/threads/followed/mine", response_model=list[ThreadView], tags=["conversations"])
-async def followed_threads(caller: ActiveMember, talk: Conversations) -> Any:
+@router.get("/threads/followed/mine", response_model=ThreadPage, tags=["conversations"])
+async def followed_threads(caller: ActiveMember, talk: Conversations, page: Paging) -> Any:
     """The threads the caller follows, the most recently active first."""
-    return await talk.followed(caller)
+    return await talk.followed(caller, page)
 
 
 @router.put(

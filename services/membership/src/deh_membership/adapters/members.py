@@ -11,10 +11,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from deh_contracts.people import new_reference
-from deh_membership.adapters.documents import Document, one
+from deh_membership.adapters.documents import Document, one, page_of
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.domain import members as rules
-from deh_membership.domain.directory import decode_cursor, encode_cursor, name_key
+from deh_membership.domain.directory import name_key
 from deh_membership.domain.members import Action, ConsentChoices, Member, Profile, ProfileChanges
 from deh_platform.creation import Creation
 from deh_platform.errors import Conflict
@@ -157,18 +157,7 @@ class MemberStore:
         ):
             if filters.get(parameter):
                 query[field] = filters[parameter]
-        if cursor:
-            last_name, last_id = decode_cursor(cursor)
-            query["$or"] = [{"name_key": {"$gt": last_name}}, {"name_key": last_name, "_id": {"$gt": last_id}}]
-        found = [
-            document
-            async for document in self.members.find(query, HIDDEN_FIELDS)
-            .sort([("name_key", ASCENDING), ("_id", ASCENDING)])
-            .limit(limit + 1)
-        ]
-        page, more = found[:limit], len(found) > limit
-        next_cursor = encode_cursor(page[-1]["name_key"], page[-1]["_id"]) if more and page else None
-        return page, next_cursor
+        return await page_of(self.members, query, "name_key", ASCENDING, cursor, limit)
 
     async def members_of_country(self, country: str) -> list[Document]:
         """The active members of a country who agreed to be seen (the directory consent decides

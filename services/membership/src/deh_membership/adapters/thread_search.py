@@ -35,6 +35,9 @@ def post_index(runtime: ServiceRuntime, alias: str) -> SearchIndex:
 async def search_threads(
     search: ThreadSearch, caller: Principal, index: SearchIndex, talk: ConversationStore
 ) -> ThreadResults:
-    """A page of the threads the caller may read that match, each with its best post."""
+    """A page of the threads the caller may read that match, each with its best post: never a
+    post hidden or deleted, even in the moment before the index has followed."""
     squads = [] if caller.is_staff else await talk.squads_of(caller)
-    return results(search, await index.run(build_query(search, readable_by(caller, squads))))
+    found = results(search, await index.run(build_query(search, readable_by(caller, squads))))
+    shown = await talk.still_shown([thread.post_id for thread in found.threads])
+    return found.model_copy(update={"threads": [thread for thread in found.threads if thread.post_id in shown]})

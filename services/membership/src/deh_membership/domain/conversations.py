@@ -95,6 +95,20 @@ class PostView(BaseModel):
     edited_at: datetime | None
 
 
+class Page(BaseModel):
+    """Where a list goes on (the cursor its page before gave) and how much of it to give."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: str | None = Field(None, max_length=500, description="The `next_cursor` of the page before.")
+    limit: int = Field(50, ge=1, le=100)
+
+
+class PostPage(BaseModel):
+    posts: list[PostView]
+    next_cursor: str | None = Field(description="Where the next page begins; None on the last page.")
+
+
 class Report(BaseModel):
     reported_by: str | None
     reason: str
@@ -122,6 +136,11 @@ class ThreadView(BaseModel):
     posts: int = Field(description="How many posts it has, the opening one included.")
     last_post_at: datetime
     locked: bool = Field(description="A locked thread is read, no more written.")
+
+
+class ThreadPage(BaseModel):
+    threads: list[ThreadView]
+    next_cursor: str | None = Field(description="Where the next page begins; None on the last page.")
 
 
 def may_read(space: Space, caller: Principal, squad_members: Collection[str] = ()) -> bool:

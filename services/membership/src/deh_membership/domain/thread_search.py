@@ -19,11 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deh_contracts.vocabulary import Language
 from deh_membership.domain.conversations import Space, SpaceKind
+from deh_platform.errors import InvalidInput
 from deh_platform.identity import Principal
 from deh_platform.query_text import clause_query, parse, text_clauses
 from deh_platform.text_analysis import Analysis, analysis_settings, text_by_language
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: folded sub-fields of the text as written, for excerpts of folded matches
 PAGE_SIZE = 20
 # Threads are paged by number (field collapsing does not page by `search_after`): as deep as
 # a person reads, not a way to walk the whole community.
@@ -32,14 +33,20 @@ EXCERPT_CHARACTERS = 200
 
 
 def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
-    """Per language, a post's text (`body`) and its thread's title as written (for excerpts),
-    both copied into that language's `text` field, which queries match; `title_words` gives a
-    match in a title its weight, as in the practice library."""
+    """Per language, a post's text (`body`) and its thread's title as written, with a folded
+    sub-field (for excerpts of a match typed with or without diacritics), both copied into that
+    language's `text` field, which queries match; `title_words` gives a match in a title its
+    weight, as in the practice library."""
 
     def written(field: str) -> dict[str, Any]:
         copies = ["title_words"] if field == "title" else []
         return {
-            language: {"type": "text", "analyzer": analysis.name, "copy_to": [f"text.{language}", *copies]}
+            language: {
+                "type": "text",
+                "analyzer": analysis.name,
+                "copy_to": [f"text.{language}", *copies],
+                "fields": {"folded": {"type": "text", "analyzer": f"{analysis.name}_folded"}},
+            }
             for language, analysis in chosen.items()
         }
 
@@ -120,29 +127,34 @@ def build_query(search: ThreadSearch, readable: list[dict[str, Any]]) -> dict[st
     """The query of one page of threads: the best post of each, by relevance (the newest first
     among equals), with an excerpt of the text that matched."""
     text = parse(search.q)
+    if not text.ranks:
+        raise InvalidInput(("query", "q"), "say what to look for: a word or a phrase (exclusions alone find nothing)")
     filters: list[dict[str, Any]] = [{"term": {"shown": True}}, *readable]
     if search.language:
         filters.append({"term": {"language": search.language}})
     if search.space:
         filters.append({"term": {"space": search.space}})
-    query: dict[str, Any] = {
-        "bool": {"must": text_clauses(text, all_words=True) or [{"match_all": {}}], "filter": filters}
-    }
+    query: dict[str, Any] = {"bool": {"must": text_clauses(text, all_words=True), "filter": filters}}
     if text.excluded:
         query["bool"]["must_not"] = [clause_query(clause) for clause in text.excluded]
     return {
         "query": query,
         "collapse": {"field": "thread_id"},
         "sort": ["_score", {"written_at": "desc"}, {"post_id": "asc"}],
-        "track_scores": True,
         "from": (search.page - 1) * PAGE_SIZE,
         "size": PAGE_SIZE + 1,  # one more: whether another page has threads
         "highlight": {
-            "fields": {"body.*": {}, "title.*": {}},
-            "require_field_match": False,  # the query matches `text.*`; its terms are highlighted here
+            # The query matches `text.*`; its words are highlighted where they were written, as
+            # written or folded; the start of the post stands in when only the title matched.
+            "fields": {
+                "body.*": {"no_match_size": EXCERPT_CHARACTERS},
+                "body.*.folded": {},
+                "title.*": {},
+                "title.*.folded": {},
+            },
+            "require_field_match": False,
             "fragment_size": EXCERPT_CHARACTERS,
             "number_of_fragments": 1,
-            "no_match_size": EXCERPT_CHARACTERS,
             "encoder": "html",  # the text is the members': escaped, so that only <em> is markup
         },
         "_source": {"excludes": ["title", "body"]},
@@ -151,12 +163,15 @@ def build_query(search: ThreadSearch, readable: list[dict[str, Any]]) -> dict[st
 
 class FoundThread(BaseModel):
     thread_id: str
-    title: str
+    title: str = Field(description="Plain text as its author wrote it: escape it to show it in HTML.")
     thread_language: str
     space: Space
     post_id: str = Field(description="The post of the thread that matched best.")
     language: str = Field(description="The language the post is written in.")
-    excerpt: str = Field(description="Where the post (or the title) matched, the words found in <em>.")
+    excerpt: str = Field(
+        description="HTML: where the post (or the title) matched, escaped, the words found in <em>; "
+        "the start of the post when only the title's words matched."
+    )
     written_at: datetime
 
 
@@ -175,11 +190,6 @@ def results(search: ThreadSearch, response: Mapping[str, Any]) -> ThreadResults:
 
 def _found(hit: Mapping[str, Any]) -> FoundThread:
     post = hit["_source"]
-    highlights = hit.get("highlight", {})
-    body = [fragment for field, fragments in highlights.items() if field.startswith("body.") for fragment in fragments]
-    title = [
-        fragment for field, fragments in highlights.items() if field.startswith("title.") for fragment in fragments
-    ]
     return FoundThread(
         thread_id=post["thread_id"],
         title=post["thread_title"],
@@ -187,6 +197,20 @@ def _found(hit: Mapping[str, Any]) -> FoundThread:
         space=Space(kind=post["space"], squad_id=post.get("squad_id")),
         post_id=post["post_id"],
         language=post["language"],
-        excerpt=(body or title or [""])[0],
+        excerpt=excerpt(hit.get("highlight", {})),
         written_at=post["written_at"],
     )
+
+
+def excerpt(highlights: Mapping[str, list[str]]) -> str:
+    """Where most of the words were found: in the post before the title, as written before
+    folded; else the start of the post."""
+    fragments = [
+        fragment
+        for part in ("body", "title")
+        for folded in (False, True)
+        for field, found in highlights.items()
+        if field.startswith(f"{part}.") and field.endswith(".folded") == folded
+        for fragment in found
+    ]
+    return max(fragments, key=lambda fragment: fragment.count("<em>"), default="")  # the first of the most found
