@@ -238,3 +238,42 @@ def text_by_language(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
             for language, analysis in chosen.items()
         }
     }
+
+
+def text_index(
+    chosen: Mapping[str, Analysis], mapping_version: int, written: Mapping[str, bool], properties: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An index of text in the chosen languages: for each field in `written`, one text field per
+    language as written (for highlights; with a folded sub-field where `written` says so) copied
+    into that language's `text` field, which queries match (`query_text.text_clauses`), the
+    `title` also into `title_words` (the weight of a title match); the other `properties` as
+    given. The mapping is strict and names its version and analyzers in `_meta`."""
+
+    def by_language(field: str, folded: bool) -> dict[str, Any]:
+        copies = ["title_words"] if field == "title" else []
+        return {
+            language: {
+                "type": "text",
+                "analyzer": analysis.name,
+                "copy_to": [f"text.{language}", *copies],
+                **({"fields": {"folded": {"type": "text", "analyzer": f"{analysis.name}_folded"}}} if folded else {}),
+            }
+            for language, analysis in chosen.items()
+        }
+
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": analysis_settings(chosen)},
+        "mappings": {
+            "dynamic": "strict",
+            "_meta": {
+                "mapping_version": mapping_version,
+                "analyzers": {language: analysis.name for language, analysis in chosen.items()},
+            },
+            "properties": {
+                **{field: {"properties": by_language(field, folded)} for field, folded in written.items()},
+                "text": text_by_language(chosen),
+                "title_words": {"type": "text", "analyzer": "words"},
+                **properties,
+            },
+        },
+    }

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from hub_testing import ServiceUnderTest, published_events, validate_against_committed_schema
-from membership_steps import CANDIDACY, MODERATOR, join, open_squad
+from membership_steps import join, squad_that_selected
 
 from deh_contracts.registry import COMMUNITY
 
@@ -202,12 +202,8 @@ async def test_answers_are_checked_against_the_questions_and_taken_only_while_op
 
 
 async def test_a_squad_is_consulted_alone_and_members_do_not_open_consultations(membership: ServiceUnderTest) -> None:
-    squad_id = await open_squad(membership, cap=2)
     member, outsider = await join(membership), await join(membership)
-    await membership.client.post(f"/squads/{squad_id}/applications", json=CANDIDACY, headers=membership.caller(member))
-    await membership.client.post(
-        f"/squads/{squad_id}/selections", json={"application_id": member}, headers=membership.caller(*MODERATOR)
-    )
+    squad_id = await squad_that_selected(membership, member)
     consultation_id = await consultation(membership, kind="squad", squad_id=squad_id)
     body = {"answers": answers("lms", ["time"], 3, "x")}
     url = f"/consultations/{consultation_id}/answers/mine"

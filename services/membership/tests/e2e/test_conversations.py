@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hub_testing import ServiceUnderTest, published_events, validate_against_committed_schema
-from membership_steps import ADMIN, CANDIDACY, MODERATOR, join, open_squad, reference_of
+from membership_steps import ADMIN, MODERATOR, join, reference_of, squad_that_selected
 
 from deh_contracts.registry import COMMUNITY
 
@@ -76,16 +76,8 @@ async def test_members_talk_in_a_community_thread_in_their_languages_and_edit_an
 
 
 async def test_threads_and_posts_are_read_a_page_at_a_time_each_once(membership: ServiceUnderTest) -> None:
-    squad_id = await open_squad(membership, cap=2)
     member = await join(membership)
-    applied = await membership.client.post(
-        f"/squads/{squad_id}/applications", json=CANDIDACY, headers=membership.caller(member)
-    )
-    assert applied.status_code == 201, applied.text
-    selected = await membership.client.post(
-        f"/squads/{squad_id}/selections", json={"application_id": member}, headers=membership.caller(*MODERATOR)
-    )
-    assert selected.status_code == 200, selected.text
+    squad_id = await squad_that_selected(membership, member)
     started = [(await start(membership, member, kind="squad", squad_id=squad_id))["thread_id"] for _ in range(5)]
     thread_id = started[0]
     for number in range(6):
@@ -122,16 +114,8 @@ async def test_threads_and_posts_are_read_a_page_at_a_time_each_once(membership:
 
 
 async def test_a_squad_thread_is_read_and_written_by_the_squads_members_only(membership: ServiceUnderTest) -> None:
-    squad_id = await open_squad(membership, cap=2)
     member, outsider = await join(membership), await join(membership)
-    applied = await membership.client.post(
-        f"/squads/{squad_id}/applications", json=CANDIDACY, headers=membership.caller(member)
-    )
-    assert applied.status_code == 201, applied.text
-    selected = await membership.client.post(
-        f"/squads/{squad_id}/selections", json={"application_id": member}, headers=membership.caller(*MODERATOR)
-    )
-    assert selected.status_code == 200, selected.text
+    squad_id = await squad_that_selected(membership, member)
 
     thread = await start(membership, member, kind="squad", squad_id=squad_id)
     thread_id = thread["thread_id"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from hub_testing import ServiceUnderTest, isolated_settings, running
-from membership_steps import ADMIN, CANDIDACY, MODERATOR, join, open_squad
+from membership_steps import ADMIN, MODERATOR, join, squad_that_selected
 
 from deh_membership.app import create_app
 from deh_membership.settings import MembershipSettings
@@ -107,16 +107,8 @@ async def test_a_member_finds_threads_by_the_words_of_their_language_inflected_o
 
 async def test_a_search_finds_only_threads_where_the_reader_may_read(membership: ServiceUnderTest) -> None:
     word = marker()
-    squad_id = await open_squad(membership, cap=2)
     member, outsider, coordinator = await join(membership), await join(membership), await join(membership)
-    applied = await membership.client.post(
-        f"/squads/{squad_id}/applications", json=CANDIDACY, headers=membership.caller(member)
-    )
-    assert applied.status_code == 201, applied.text
-    selected = await membership.client.post(
-        f"/squads/{squad_id}/selections", json={"application_id": member}, headers=membership.caller(*MODERATOR)
-    )
-    assert selected.status_code == 200, selected.text
+    squad_id = await squad_that_selected(membership, member)
     in_squad = await start(
         membership, member, "Squad plan", f"Draft of the squad's plan {word}", "en", kind="squad", squad_id=squad_id
     )

@@ -52,3 +52,15 @@ CANDIDACY = {
     "examples_of_expertise": "National AI curriculum working group, 2024-2026",
     "availability": "two days a month",
 }
+
+
+async def squad_that_selected(hub: ServiceUnderTest, member_id: str) -> str:
+    """A squad (room for two) that selected `member_id`: opened, applied to, the application chosen."""
+    squad_id = await open_squad(hub, cap=2)
+    applied = await hub.client.post(f"/squads/{squad_id}/applications", json=CANDIDACY, headers=hub.caller(member_id))
+    assert applied.status_code == 201, applied.text
+    selected = await hub.client.post(
+        f"/squads/{squad_id}/selections", json={"application_id": member_id}, headers=hub.caller(*MODERATOR)
+    )
+    assert selected.status_code == 200, selected.text
+    return squad_id

@@ -22,7 +22,7 @@ from deh_membership.domain.conversations import Space, SpaceKind
 from deh_platform.errors import InvalidInput
 from deh_platform.identity import Principal
 from deh_platform.query_text import clause_query, parse, text_clauses
-from deh_platform.text_analysis import Analysis, analysis_settings, text_by_language
+from deh_platform.text_analysis import Analysis, text_index
 
 MAPPING_VERSION = 2  # 2: folded sub-fields of the text as written, for excerpts of folded matches
 PAGE_SIZE = 20
@@ -37,41 +37,19 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
     sub-field (for excerpts of a match typed with or without diacritics), both copied into that
     language's `text` field, which queries match; `title_words` gives a match in a title its
     weight, as in the practice library."""
-
-    def written(field: str) -> dict[str, Any]:
-        copies = ["title_words"] if field == "title" else []
-        return {
-            language: {
-                "type": "text",
-                "analyzer": analysis.name,
-                "copy_to": [f"text.{language}", *copies],
-                "fields": {"folded": {"type": "text", "analyzer": f"{analysis.name}_folded"}},
-            }
-            for language, analysis in chosen.items()
-        }
-
     keyword = {"type": "keyword"}
-    return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": analysis_settings(chosen)},
-        "mappings": {
-            "dynamic": "strict",
-            "_meta": {
-                "mapping_version": MAPPING_VERSION,
-                "analyzers": {language: analysis.name for language, analysis in chosen.items()},
-            },
-            "properties": {
-                "title": {"properties": written("title")},
-                "body": {"properties": written("body")},
-                "text": text_by_language(chosen),
-                "title_words": {"type": "text", "analyzer": "words"},
-                **{name: keyword for name in ("post_id", "thread_id", "space", "squad_id", "language")},
-                "shown": {"type": "boolean"},
-                "thread_title": {"type": "keyword", "index": False},
-                "thread_language": {"type": "keyword", "index": False},
-                "written_at": {"type": "date"},
-            },
+    return text_index(
+        chosen,
+        MAPPING_VERSION,
+        {"title": True, "body": True},
+        {
+            **{name: keyword for name in ("post_id", "thread_id", "space", "squad_id", "language")},
+            "shown": {"type": "boolean"},
+            "thread_title": {"type": "keyword", "index": False},
+            "thread_language": {"type": "keyword", "index": False},
+            "written_at": {"type": "date"},
         },
-    }
+    )
 
 
 def searchable(post: Mapping[str, Any]) -> dict[str, Any]:

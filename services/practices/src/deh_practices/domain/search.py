@@ -25,7 +25,7 @@ from deh_contracts.vocabulary import (
 )
 from deh_platform.errors import InvalidInput
 from deh_platform.query_text import POINT_IN_TIME_KEEP_ALIVE, TextQuery, clause_query, parse, text_clauses
-from deh_platform.text_analysis import Analysis, analysis_settings, text_by_language
+from deh_platform.text_analysis import Analysis, text_index
 
 MAPPING_VERSION = 4
 MAX_PAGE = 50
@@ -64,52 +64,36 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
     folded sub-field, which queries match (one field per language keeps a query's clauses few:
     Lucene counts each field of each word, at most 1,024 by default); `title_words` holds every
     title's words for the weight of a title match, `title_suggest` each title for suggestions."""
-
-    def written(field: str) -> dict[str, Any]:
-        copies = ["title_words"] if field == "title" else []
-        return {
-            language: {"type": "text", "analyzer": analysis.name, "copy_to": [f"text.{language}", *copies]}
-            for language, analysis in chosen.items()
-        }
-
     keyword = {"type": "keyword"}
-    return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": analysis_settings(chosen)},
-        "mappings": {
-            "dynamic": "strict",
-            "_meta": {
-                "mapping_version": MAPPING_VERSION,
-                "analyzers": {language: analysis.name for language, analysis in chosen.items()},
+    return text_index(
+        chosen,
+        MAPPING_VERSION,
+        dict.fromkeys(TEXT_FIELDS, False),
+        {
+            "title_suggest": {
+                "properties": {language: {"type": "search_as_you_type", "analyzer": "words"} for language in chosen}
             },
-            "properties": {
-                **{field: {"properties": written(field)} for field in TEXT_FIELDS},
-                "text": text_by_language(chosen),
-                "title_words": {"type": "text", "analyzer": "words"},
-                "title_suggest": {
-                    "properties": {language: {"type": "search_as_you_type", "analyzer": "words"} for language in chosen}
-                },
-                **{
-                    name: keyword
-                    for name in (
-                        "practice_id",
-                        "status",
-                        "author_ids",
-                        "reviewer_id",
-                        "origin_reference",
-                        *(field for field in FACETS.values() if field != "topics"),
-                    )
-                },
-                # Topics are facet values as authors wrote them; their words serve suggestions.
-                "topics": {"type": "keyword", "fields": {"words": {"type": "text", "analyzer": "words"}}},
-                "author_names": {"type": "text", "fields": {"raw": keyword}},
-                "version": {"type": "integer"},
-                "published_at": {"type": "date"},
-                "updated_at": {"type": "date"},
-                "stale": {"type": "boolean"},
-                "links": {"type": "keyword", "index": False},
+            **{
+                name: keyword
+                for name in (
+                    "practice_id",
+                    "status",
+                    "author_ids",
+                    "reviewer_id",
+                    "origin_reference",
+                    *(field for field in FACETS.values() if field != "topics"),
+                )
             },
+            # Topics are facet values as authors wrote them; their words serve suggestions.
+            "topics": {"type": "keyword", "fields": {"words": {"type": "text", "analyzer": "words"}}},
+            "author_names": {"type": "text", "fields": {"raw": keyword}},
+            "version": {"type": "integer"},
+            "published_at": {"type": "date"},
+            "updated_at": {"type": "date"},
+            "stale": {"type": "boolean"},
+            "links": {"type": "keyword", "index": False},
         },
-    }
+    )
 
 
 def falls_back(request: SearchRequest) -> bool:
