@@ -100,6 +100,7 @@ class SearchIndex:
         self._refusal_said_at = -math.inf
         self._wake = asyncio.Event()
         self._ensured = False  # the template and the alias exist (ensure)
+        self._ensuring = asyncio.Lock()
 
     def run_in(self, runtime: ServiceRuntime, settings: SearchingServiceSettings) -> None:
         """The indexer on every replica; the upgrade job on the one holding its lease."""
@@ -125,7 +126,9 @@ class SearchIndex:
         return answer, answer.get("pit_id") or body["pit"]["id"]
 
     async def run(self, body: Document) -> Document:
-        """A search of the live index."""
+        """A search of the live index (made first if OpenSearch was away when the service started)."""
+        if not self._ensured:
+            await self.ensure()
         answer: Document = await self.search.search(index=self.alias, body=body)
         return answer
 
@@ -158,26 +161,38 @@ class SearchIndex:
     async def ensure(self) -> None:
         """Install the versioned index template with the analyzers this node can build, then
         create the first index behind the alias unless the alias exists."""
-        chosen = choose_analyses(await usable_analyses(self.search))
-        if degraded := degraded_languages(chosen):
-            log.warning(
-                "OpenSearch cannot build the analyzers of %s: their text is indexed with standard "
-                "analysis (no stemming, so inflected forms do not match); install the missing "
-                "plugins, then rebuild the index (%s)",
-                ", ".join(degraded),
-                self.shape.rebuild_command,
+        async with self._ensuring:  # the indexer and a first search may ask at once
+            chosen = choose_analyses(await usable_analyses(self.search))
+            if degraded := degraded_languages(chosen):
+                log.warning(
+                    "OpenSearch cannot build the analyzers of %s: their text is indexed with standard "
+                    "analysis (no stemming, so inflected forms do not match); install the missing "
+                    "plugins, then rebuild the index (%s)",
+                    ", ".join(degraded),
+                    self.shape.rebuild_command,
+                )
+            await self.search.indices.put_index_template(
+                name=f"{self.alias}-template",
+                body={
+                    "index_patterns": [f"{self.alias}-v*"],
+                    "version": self.shape.version,
+                    "template": self.shape.definition(chosen),
+                },
             )
-        await self.search.indices.put_index_template(
-            name=f"{self.alias}-template",
-            body={
-                "index_patterns": [f"{self.alias}-v*"],
-                "version": self.shape.version,
-                "template": self.shape.definition(chosen),
-            },
-        )
-        if not await self.search.indices.exists_alias(name=self.alias):
-            await self.search.indices.create(index=self.new_index_name(), body={"aliases": {self.alias: {}}})
-        self._ensured = True
+            if not await self.search.indices.exists_alias(name=self.alias):
+                await self._create_first_index()
+            self._ensured = True
+
+    async def _create_first_index(self) -> None:
+        """The first index behind the alias, under one name, so that replicas starting together
+        make one (and the others find it made)."""
+        first = f"{self.alias}-v{self.shape.version}-first"
+        try:
+            await self.search.indices.create(index=first, body={"aliases": {self.alias: {}}})
+        except RequestError as error:
+            if error.error != "resource_already_exists_exception":
+                raise
+            await self.search.indices.put_alias(index=first, name=self.alias)
 
     async def live_index(self) -> str:
         aliases = await self.search.indices.get_alias(name=self.alias)
