@@ -1,21 +1,35 @@
-"""The deploy files agree with the code: every service, its port, the variables it reads, its probes."""
+"""The deploy files agree with the code and with what their readers accept: compose with the
+services' ports and variables; the Kubernetes base generated from the services themselves, and
+every overlay rendered by kustomize and validated offline (Kubernetes' own schemas, strictly;
+KEDA's resources against its CRDs), with the security, probes and references a cluster needs."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
 from deh_platform.settings import ServiceSettings
+from deh_stack import kubernetes
 from deh_stack.config import SERVICE_NAMES, StackConfig
+from deh_stack.tools import kustomize
 
 pytestmark = pytest.mark.unit
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+KEDA_CRDS = Path(__file__).with_name("schemas") / "keda"
+KUBERNETES_VERSION = "1.33"  # the oldest release still supported upstream when this was written
 SERVER_VARIABLES = {f"DEH_{name.upper()}" for name in ("kafka_bootstrap", "mongo_url", "opensearch_url")}
+EXTERNAL_SECRETS = {"deh-kafka-cluster-ca-cert"}  # made by Strimzi, not by these files
+Document = dict[str, Any]
 
 
 def test_compose_runs_every_service_with_the_server_addresses_it_reads() -> None:
@@ -25,30 +39,165 @@ def test_compose_runs_every_service_with_the_server_addresses_it_reads() -> None
     for name in SERVICE_NAMES:
         service = compose["services"][name]
         assert service["build"]["args"]["SERVICE"] == name
-        assert service["ports"] == [f"127.0.0.1:{local_ports[name]}:8000"]
+        assert service["ports"] == [f"127.0.0.1:{local_ports[name]}:{kubernetes.PORT}"]
         assert set(service["environment"]) >= SERVER_VARIABLES
     assert {"kafka", "mongo", "opensearch", "dashboards"} <= set(compose["services"])
 
 
-def test_the_variables_deployments_set_are_ones_the_services_read() -> None:
-    readable = {f"DEH_{field.upper()}" for field in ServiceSettings.model_fields}
-    documents: list[dict[str, Any]] = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "services.yaml").read_text()))
-    config = next(document for document in documents if document["kind"] == "ConfigMap")
+def test_the_kubernetes_base_is_generated_from_the_services_as_they_are() -> None:
+    assert kubernetes.main(["--check", "--out", str(K8S / "base" / "services.yaml")]) == 0, (
+        "run python -m deh_stack.kubernetes"
+    )
 
-    assert set(config["data"]) <= readable
-    deployments = {document["metadata"]["name"]: document for document in documents if document["kind"] == "Deployment"}
-    assert set(deployments) == {f"deh-{name}" for name in SERVICE_NAMES}
-    for deployment in deployments.values():
-        container = deployment["spec"]["template"]["spec"]["containers"][0]
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+def base_documents() -> list[Document]:
+    return [
+        document
+        for name in ("config.yaml", "provision-job.yaml", "services.yaml")
+        for document in yaml.safe_load_all((K8S / "base" / name).read_text())
+    ]
+
+
+def rendered(overlay: str, workspace: Path) -> list[Document]:
+    """The overlay as kustomize builds it (prod with the example's secrets in place of its own)."""
+    tool = kustomize()
+    if tool is None:
+        pytest.skip("no Go on this machine to build kustomize with")
+    copy = workspace / "k8s"
+    shutil.copytree(K8S, copy)
+    example = copy / "overlays" / "prod" / "secrets.env.example"
+    shutil.copy(example, example.with_suffix(""))
+    built = subprocess.run([tool, "build", copy / "overlays" / overlay], capture_output=True, text=True, check=True)
+    return [document for document in yaml.safe_load_all(built.stdout) if document]
+
+
+def test_the_base_validates_strictly_without_kustomize() -> None:
+    for document in base_documents():
+        validate(document)
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_every_overlay_renders_to_resources_that_validate_and_hold_together(overlay: str, tmp_path: Path) -> None:
+    documents = rendered(overlay, tmp_path)
+    for document in documents:
+        validate(document)
+    by_kind: dict[str, dict[str, Document]] = {}
+    for document in documents:
+        by_kind.setdefault(document["kind"], {})[document["metadata"]["name"]] = document
+    assert set(by_kind["Deployment"]) == {f"deh-{name}" for name in SERVICE_NAMES}
+    for deployment in by_kind["Deployment"].values():
+        assert_restricted_with_probes(deployment["spec"]["template"]["spec"])
+    assert_restricted_with_probes(by_kind["Job"]["deh-kafka-provision"]["spec"]["template"]["spec"], probes=False)
+    for scaled in by_kind["ScaledObject"].values():
+        assert scaled["spec"]["scaleTargetRef"]["name"] in by_kind["Deployment"]
+        for trigger in scaled["spec"]["triggers"]:
+            if "authenticationRef" in trigger:
+                assert trigger["authenticationRef"]["name"] in by_kind["TriggerAuthentication"]
+    secrets = {name: document.get("data", {}) for name, document in by_kind["Secret"].items()}
+    for name, key in secret_references(documents):
+        if name not in EXTERNAL_SECRETS:
+            assert name in secrets, f"no Secret {name}"
+            assert key in secrets[name], f"Secret {name} has no key {key}"
+
+
+def assert_restricted_with_probes(pod: Document, *, probes: bool = True) -> None:
+    """Pod Security "restricted", each container pinned to an image version, and probed."""
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    for container in pod["containers"]:
+        assert ":" in container["image"].rsplit("/", 1)[-1], f"{container['image']}: no version"
+        assert not container["image"].endswith(":latest")
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["limits"]["memory"]
+        if probes:
+            assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert {port["containerPort"] for port in container["ports"]} == {kubernetes.PORT}
+
+
+def secret_references(documents: list[Document]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for document in documents:
+        if document["kind"] == "TriggerAuthentication":
+            found += [(ref["name"], ref["key"]) for ref in document["spec"]["secretTargetRef"]]
+        template = document.get("spec", {}).get("template", {}).get("spec", {})
+        for container in template.get("containers", []):
+            for variable in container.get("env", []):
+                reference = variable.get("valueFrom", {}).get("secretKeyRef")
+                if reference and not reference.get("optional"):
+                    found.append((reference["name"], reference["key"]))
+    return found
+
+
+def validate(document: Document) -> None:
+    """Kubernetes' schema of the kind (unknown fields refused), or KEDA's CRD for its kinds."""
+    if document["apiVersion"].startswith("keda.sh/"):
+        jsonschema.validate(document, keda_schema(document["kind"]))
+    else:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def keda_schema(kind: str) -> Document:
+    crd = yaml.safe_load((KEDA_CRDS / f"keda.sh_{kind.lower()}s.yaml").read_text())
+    (version,) = [version for version in crd["spec"]["versions"] if version["name"] == "v1alpha1"]
+    schema: Document = version["schema"]["openAPIV3Schema"]
+    return strict(schema)
+
+
+def strict(schema: Document) -> Document:
+    """The CRD's schema refusing fields it does not name (a misspelt field would pass it)."""
+    schema = dict(schema)
+    if "properties" in schema:
+        schema["properties"] = {name: strict(inner) for name, inner in schema["properties"].items()}
+        schema.setdefault("additionalProperties", False)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = strict(schema[key])
+    return schema
+
+
+def test_a_misspelt_field_fails_validation() -> None:
+    deployment = next(document for document in base_documents() if document["kind"] == "Deployment")
+    typo = {**deployment, "spec": {**deployment["spec"], "replicaz": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(typo)
+    scaled = next(document for document in base_documents() if document["kind"] == "ScaledObject")
+    with pytest.raises(jsonschema.ValidationError):
+        validate({**scaled, "spec": {**scaled["spec"], "minReplicaCnt": 1}})
+
+
+def test_the_variables_kubernetes_sets_are_ones_the_services_read() -> None:
+    shared = {f"DEH_{field.upper()}" for field in ServiceSettings.model_fields}
+    documents = base_documents()
+    (config,) = [document for document in documents if document["kind"] == "ConfigMap"]
+    assert set(config["data"]) <= shared
+    for document in documents:
+        template = document.get("spec", {}).get("template", {}).get("spec", {})
+        for container in template.get("containers", []):
+            for variable in container.get("env", []):
+                service = variable["name"].removeprefix("DEH_").split("_", 1)[0].lower()
+                own = {f"DEH_{service.upper()}_{field.upper()}" for field in ServiceSettings.model_fields}
+                assert variable["name"] in shared | (own if service in SERVICE_NAMES else set()), variable["name"]
+
+
+def test_each_service_scales_on_the_lag_of_each_of_its_consumer_groups() -> None:
+    scaled = {d["metadata"]["name"]: d for d in base_documents() if d["kind"] == "ScaledObject"}
+    for service in SERVICE_NAMES:
+        groups = {consumer.group for consumer in kubernetes.runtime_of(service).consumers}
+        triggers = scaled[f"deh-{service}"]["spec"]["triggers"]
+        assert {t["metadata"]["consumerGroup"] for t in triggers if t["type"] == "kafka"} == groups
+        assert any(t["type"] == "cpu" for t in triggers), "HTTP scales by CPU"
 
 
 def test_deployments_ask_mongodb_for_majority_journaled_writes() -> None:
     # What the local server gives by committing and syncing every write (decision 0002).
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "services.yaml").read_text()))
-    config = next(document for document in documents if document["kind"] == "ConfigMap")
+    (config,) = [document for document in base_documents() if document["kind"] == "ConfigMap"]
     urls = [compose["services"][name]["environment"]["DEH_MONGO_URL"] for name in SERVICE_NAMES]
     urls.append(config["data"]["DEH_MONGO_URL"])
 

@@ -1,4 +1,6 @@
-"""The external tools the stack needs (a JDK and Maven), checked up front with clear advice."""
+"""The external tools the stack needs (a JDK and Maven), checked up front with clear advice; and
+those the deployment tests need that no package registry here serves as a binary (kustomize):
+built once from their Go modules (the Go module proxy is reachable), kept under .stack/tools/."""
 
 from __future__ import annotations
 
@@ -6,9 +8,11 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 
+from deh_stack.config import repo_root
 from deh_stack.errors import StackError
 
 MIN_JAVA = 17
@@ -63,3 +67,24 @@ def maven() -> str:
     if not found:
         raise StackError("Maven (mvn) is not on PATH. Install it (Debian: apt-get install maven).")
     return found
+
+
+KUSTOMIZE = ("sigs.k8s.io/kustomize/kustomize/v5", "v5.8.2")  # v5.8.3 needs Go 1.27
+
+
+def kustomize() -> Path | None:
+    """kustomize, built with the machine's Go the first time (about a minute on 2 cores);
+    None where there is no Go to build it with."""
+    module, version = KUSTOMIZE
+    built = repo_root() / ".stack" / "tools" / f"kustomize-{version}"
+    if built.exists():
+        return built
+    go = shutil.which("go")
+    if go is None:
+        return None
+    built.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=built.parent) as target:
+        environment = {**os.environ, "GOBIN": target, "CGO_ENABLED": "0"}
+        subprocess.run([go, "install", f"{module}@{version}"], env=environment, check=True, timeout=900)
+        Path(target, "kustomize").rename(built)
+    return built
