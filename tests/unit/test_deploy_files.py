@@ -1,10 +1,12 @@
 """The deploy files agree with the code and with what their readers accept: compose with the
-services' ports and variables; the Kubernetes base generated from the services themselves, and
-every overlay rendered by kustomize and validated offline (Kubernetes' own schemas, strictly;
-KEDA's resources against its CRDs), with the security, probes and references a cluster needs."""
+services' ports and variables and with the Compose Specification's schema; the Kubernetes base
+generated from the services themselves, and every overlay rendered by kustomize and validated
+offline (Kubernetes' own schemas, strictly; KEDA's resources against its CRDs), with the
+security, probes and references a cluster needs."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,7 +27,8 @@ pytestmark = pytest.mark.unit
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
-KEDA_CRDS = Path(__file__).with_name("schemas") / "keda"
+SCHEMAS = Path(__file__).with_name("schemas")
+KEDA_CRDS = SCHEMAS / "keda"
 KUBERNETES_VERSION = "1.33"  # the oldest release still supported upstream when this was written
 SERVER_VARIABLES = {f"DEH_{name.upper()}" for name in ("kafka_bootstrap", "mongo_url", "opensearch_url")}
 EXTERNAL_SECRETS = {"deh-kafka-cluster-ca-cert"}  # made by Strimzi, not by these files
@@ -42,6 +45,19 @@ def test_compose_runs_every_service_with_the_server_addresses_it_reads() -> None
         assert service["ports"] == [f"127.0.0.1:{local_ports[name]}:{kubernetes.PORT}"]
         assert set(service["environment"]) >= SERVER_VARIABLES
     assert {"kafka", "mongo", "opensearch", "dashboards"} <= set(compose["services"])
+
+
+@pytest.mark.parametrize("compose_file", sorted(DEPLOY.glob("compose*.yaml")), ids=lambda path: path.name)
+def test_compose_files_follow_the_compose_specification(compose_file: Path) -> None:
+    schema = json.loads((SCHEMAS / "compose" / "compose-spec.json").read_text())
+    checker = jsonschema.validators.validator_for(schema)(schema)
+    problems = [error.message for error in checker.iter_errors(yaml.safe_load(compose_file.read_text()))]
+    assert problems == []
+    misspelt: dict[str, Any] = {
+        "name": "deh",
+        "services": {"kafka": {"image": "apache/kafka:4.1.1", "restartt": "always"}},
+    }
+    assert any("restartt" in error.message for error in checker.iter_errors(misspelt))
 
 
 def test_the_kubernetes_base_is_generated_from_the_services_as_they_are() -> None:
