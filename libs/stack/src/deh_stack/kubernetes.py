@@ -111,6 +111,8 @@ def _deployment(service: str, name: str) -> dict[str, Any]:
         "metadata": {"name": name, "labels": _labels(service)},
         "spec": {
             "replicas": 2,
+            # A new pod first, the old one stopped only once the new one is ready.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "selector": {"matchLabels": _selector(service)},
             "template": {
                 "metadata": {"labels": _labels(service)},
