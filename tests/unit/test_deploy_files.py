@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from deh_platform.settings import ServiceSettings
+from deh_practices.settings import PracticesSettings
 from deh_stack import kubernetes
 from deh_stack.config import SERVICE_NAMES, StackConfig
 from deh_stack.tools import kustomize
@@ -32,6 +33,19 @@ KEDA_CRDS = SCHEMAS / "keda"
 KUBERNETES_VERSION = "1.33"  # the oldest release still supported upstream when this was written
 SERVER_VARIABLES = {f"DEH_{name.upper()}" for name in ("kafka_bootstrap", "mongo_url", "opensearch_url")}
 EXTERNAL_SECRETS = {"deh-kafka-cluster-ca-cert"}  # made by Strimzi, not by these files
+# The kafka scaler's trigger settings in KEDA 2.21 (pkg/scalers/kafka_scaler.go), those we use
+# and those we might: a misspelt one would be ignored by KEDA and pass its CRD.
+KAFKA_TRIGGER_KEYS = {
+    *(f"{name}{source}" for name in ("bootstrapServers", "consumerGroup", "topic") for source in ("", "FromEnv")),
+    "lagThreshold",
+    "activationLagThreshold",
+    "offsetResetPolicy",
+    "allowIdleConsumers",
+    "excludePersistentLag",
+    "limitToPartitionsWithLag",
+    "sasl",
+    "tls",
+}
 Document = dict[str, Any]
 
 
@@ -45,6 +59,18 @@ def test_compose_runs_every_service_with_the_server_addresses_it_reads() -> None
         assert service["ports"] == [f"127.0.0.1:{local_ports[name]}:{kubernetes.PORT}"]
         assert set(service["environment"]) >= SERVER_VARIABLES
     assert {"kafka", "mongo", "opensearch", "dashboards"} <= set(compose["services"])
+
+
+def test_the_image_listens_and_is_checked_on_the_port_it_is_told() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert f"DEH_HTTP_PORT={kubernetes.PORT}" in dockerfile
+    assert f"EXPOSE {kubernetes.PORT}" in dockerfile
+    (healthcheck,) = [line for line in dockerfile.splitlines() if "/readyz" in line]
+    (command,) = [line for line in dockerfile.splitlines() if line.startswith("CMD")]
+    for line in (healthcheck, command):
+        assert "DEH_HTTP_PORT" in line
+        assert str(kubernetes.PORT) not in line, "the port the image is told, not a fixed one"
+    assert "USER 10001" in dockerfile, "not root, the uid the pods run as"
 
 
 @pytest.mark.parametrize("compose_file", sorted(DEPLOY.glob("compose*.yaml")), ids=lambda path: path.name)
@@ -69,9 +95,15 @@ def test_the_kubernetes_base_is_generated_from_the_services_as_they_are() -> Non
 def base_documents() -> list[Document]:
     return [
         document
-        for name in ("config.yaml", "provision-job.yaml", "services.yaml")
+        for name in ("provision-job.yaml", "services.yaml")
         for document in yaml.safe_load_all((K8S / "base" / name).read_text())
     ]
+
+
+def base_config() -> dict[str, str]:
+    """The variables of the ConfigMap deh-config (made by kustomize from config.env)."""
+    lines = (K8S / "base" / "config.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def rendered(overlay: str, workspace: Path) -> list[Document]:
@@ -97,18 +129,27 @@ def test_every_overlay_renders_to_resources_that_validate_and_hold_together(over
     documents = rendered(overlay, tmp_path)
     for document in documents:
         validate(document)
+    (namespace,) = [document for document in documents if document["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     by_kind: dict[str, dict[str, Document]] = {}
     for document in documents:
         by_kind.setdefault(document["kind"], {})[document["metadata"]["name"]] = document
     assert set(by_kind["Deployment"]) == {f"deh-{name}" for name in SERVICE_NAMES}
     for deployment in by_kind["Deployment"].values():
+        assert "replicas" not in deployment["spec"], "KEDA's autoscaler owns the count"
         assert_restricted_with_probes(deployment["spec"]["template"]["spec"])
     assert_restricted_with_probes(by_kind["Job"]["deh-kafka-provision"]["spec"]["template"]["spec"], probes=False)
     for scaled in by_kind["ScaledObject"].values():
         assert scaled["spec"]["scaleTargetRef"]["name"] in by_kind["Deployment"]
         for trigger in scaled["spec"]["triggers"]:
-            if "authenticationRef" in trigger:
+            if trigger["type"] == "kafka":
+                assert set(trigger["metadata"]) <= KAFKA_TRIGGER_KEYS, "KEDA's CRD types them as any text"
                 assert trigger["authenticationRef"]["name"] in by_kind["TriggerAuthentication"]
+                config = by_kind["ConfigMap"]
+                (bootstrap,) = {c["data"]["DEH_KAFKA_BOOTSTRAP"] for c in config.values()}
+                assert bootstrap.split(":")[0].endswith(f".{namespace['metadata']['name']}.svc"), (
+                    "KEDA's operator resolves it from its own namespace"
+                )
     secrets = {name: document.get("data", {}) for name, document in by_kind["Secret"].items()}
     for name, key in secret_references(documents):
         if name not in EXTERNAL_SECRETS:
@@ -130,7 +171,7 @@ def assert_restricted_with_probes(pod: Document, *, probes: bool = True) -> None
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert container["resources"]["limits"]["memory"]
         if probes:
-            assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
             assert {port["containerPort"] for port in container["ports"]} == {kubernetes.PORT}
@@ -190,8 +231,8 @@ def test_a_misspelt_field_fails_validation() -> None:
 def test_the_variables_kubernetes_sets_are_ones_the_services_read() -> None:
     shared = {f"DEH_{field.upper()}" for field in ServiceSettings.model_fields}
     documents = base_documents()
-    (config,) = [document for document in documents if document["kind"] == "ConfigMap"]
-    assert set(config["data"]) <= shared
+    practices = {f"DEH_PRACTICES_{field.upper()}" for field in PracticesSettings.model_fields}
+    assert set(base_config()) <= shared | practices
     for document in documents:
         template = document.get("spec", {}).get("template", {}).get("spec", {})
         for container in template.get("containers", []):
@@ -213,9 +254,10 @@ def test_each_service_scales_on_the_lag_of_each_of_its_consumer_groups() -> None
 def test_deployments_ask_mongodb_for_majority_journaled_writes() -> None:
     # What the local server gives by committing and syncing every write (decision 0002).
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    (config,) = [document for document in base_documents() if document["kind"] == "ConfigMap"]
     urls = [compose["services"][name]["environment"]["DEH_MONGO_URL"] for name in SERVICE_NAMES]
-    urls.append(config["data"]["DEH_MONGO_URL"])
+    example = (K8S / "overlays" / "prod" / "secrets.env.example").read_text().splitlines()
+    urls += [line.split("=", 1)[1] for line in example if "-mongo-url=" in line]
+    assert len(urls) == 2 * len(SERVICE_NAMES)
 
     for url in urls:
         options = parse_qs(urlsplit(url).query)

@@ -146,6 +146,11 @@ async def _server_unavailable(request: Request, error: Exception) -> JSONRespons
     )
 
 
+class Health(BaseModel):
+    status: Literal["ok", "stopped"]
+    stopped: list[str] = Field(description="The loops that ended (consumers, the outbox relay, jobs).")
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     checks: dict[str, str] = Field(
@@ -157,9 +162,17 @@ class Readiness(BaseModel):
 def _platform_router(title: str) -> APIRouter:
     router = APIRouter(tags=["platform"])
 
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get(
+        "/healthz",
+        summary="The process and every loop it runs are alive (servers may be away: see /readyz)",
+        responses={503: {"model": Health, "description": "A loop ended: restart the process."}},
+        response_model=Health,
+    )
+    async def healthz(request: Request) -> JSONResponse:
+        runtime: ServiceRuntime = request.app.state.runtime
+        if stopped := runtime.stopped():
+            return JSONResponse({"status": "stopped", "stopped": stopped}, status_code=503)
+        return JSONResponse({"status": "ok", "stopped": []})
 
     @router.get(
         "/readyz",

@@ -359,10 +359,15 @@ class ServiceRuntime:
         states = {name: _describe(result) for name, result in zip(checks, results, strict=True)}
         for consumer in self.consumers:
             states[f"consumer {consumer.group}"] = consumer.state()
-        for name, task in self._tasks.items():
-            if task.done() and not name.startswith("consumer "):
+        for name in self.stopped():
+            if not name.startswith("consumer "):  # a consumer says its own state
                 states[name] = "stopped"
         return states
+
+    def stopped(self) -> list[str]:
+        """The background loops (consumers, the relay, jobs, indexers) that ended: each is meant
+        to run for the life of the process, so one that ended needs the process restarted."""
+        return [name for name, task in self._tasks.items() if task.done()]
 
     def essential(self, check: str) -> bool:
         """Whether the service is not ready while this check of `readiness` fails."""

@@ -34,6 +34,8 @@ SERVERS = {
 # Scale out when a consumer group lags by this many messages per replica, or CPU passes this.
 LAG_PER_REPLICA = "200"
 CPU_PERCENT = "70"
+# Addresses outside the cluster: the identity provider's keys (HTTPS), practices' link checks.
+PUBLIC = {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]}
 
 
 def runtime_of(service: str) -> ServiceRuntime:
@@ -63,7 +65,12 @@ def resources(service: str, runtime: ServiceRuntime) -> list[dict[str, Any]]:
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": {"name": name, "labels": _labels(service)},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": _selector(service)}},
+            # One pod at a time through a drain; pods not ready (a server away) may go anyway.
+            "spec": {
+                "maxUnavailable": 1,
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                "selector": {"matchLabels": _selector(service)},
+            },
         },
         _network_policy(service, name, runtime),
         *_scaling(service, name, runtime),
@@ -85,14 +92,18 @@ def _deployment(service: str, name: str) -> dict[str, Any]:
         "image": name,  # the overlays name the registry and the version
         "ports": [{"name": "http", "containerPort": PORT}],
         "envFrom": [{"configMapRef": {"name": "deh-config"}}],
+        # The Secret holds what is the service's own: its Kafka user and password (the KEDA
+        # trigger reads the same keys) and its MongoDB connection string, with its credentials.
         "env": [
-            {"name": f"{prefix}KAFKA_USER", "value": service},
+            {"name": f"{prefix}KAFKA_USER", "valueFrom": _secret(f"{service}-kafka-user")},
             {"name": f"{prefix}KAFKA_PASSWORD", "valueFrom": _secret(f"{service}-kafka-password")},
+            {"name": f"{prefix}MONGO_URL", "valueFrom": _secret(f"{service}-mongo-url")},
             {"name": "DEH_AUTH_SECRET", "valueFrom": _secret("auth-secret", optional=True)},
         ],
-        # Until the first readiness, the startup probe alone: a slow start is not a dead process.
-        "startupProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5, "failureThreshold": 36},
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10},
+        # /healthz answers while the process and its loops live; /readyz also needs the servers
+        # (up to 2 s of checks): starting and staying alive are not made to wait for them.
+        "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2, "failureThreshold": 60},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 20, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "768Mi"}},
         "securityContext": {
@@ -109,8 +120,8 @@ def _deployment(service: str, name: str) -> dict[str, Any]:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "labels": _labels(service)},
+        # No `replicas`: KEDA's autoscaler owns the count (an apply would reset it).
         "spec": {
-            "replicas": 2,
             # A new pod first, the old one stopped only once the new one is ready.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "selector": {"matchLabels": _selector(service)},
@@ -127,6 +138,14 @@ def _deployment(service: str, name: str) -> dict[str, Any]:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "terminationGracePeriodSeconds": 30,
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": _selector(service)},
+                        }
+                    ],
                     "containers": [container],
                     "volumes": [
                         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
@@ -144,11 +163,29 @@ def _secret(key: str, *, optional: bool = False) -> dict[str, Any]:
 
 def _network_policy(service: str, name: str, runtime: ServiceRuntime) -> dict[str, Any]:
     """In: HTTP from the namespaces an operator labels `deh.eu/ingress: "true"` (the ingress
-    controller, the portal's gateway). Out: DNS and the servers the service uses, nothing else."""
+    controller, the portal's gateway). Out: the cluster's DNS, the servers the service uses (in
+    its namespace), HTTPS outside the cluster (the identity provider's keys), plain HTTP too
+    where a job checks links, and an OpenTelemetry collector labelled as its chart does."""
     used = ["kafka", *(["mongodb"] if runtime.mongo else []), *(["opensearch"] if runtime.search else [])]
     dns = {
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    web_ports = [443, *([80] if "link check" in runtime.jobs else [])]
+    outside = {"to": [{"ipBlock": PUBLIC}], "ports": [{"protocol": "TCP", "port": port} for port in web_ports]}
+    telemetry = {
+        "to": [
+            {
+                "namespaceSelector": {},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "opentelemetry-collector"}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 4318}],
     }
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -172,6 +209,8 @@ def _network_policy(service: str, name: str, runtime: ServiceRuntime) -> dict[st
                     }
                     for server in used
                 ),
+                outside,
+                telemetry,
             ],
         },
     }
@@ -184,7 +223,8 @@ def _scaling(service: str, name: str, runtime: ServiceRuntime) -> list[dict[str,
         {
             "type": "kafka",
             "metadata": {
-                "bootstrapServers": "deh-kafka-kafka-bootstrap:9093",
+                # KEDA connects from its own namespace: the bootstrap's full name, as the pods read it.
+                "bootstrapServersFromEnv": "DEH_KAFKA_BOOTSTRAP",
                 "consumerGroup": consumer.group,
                 "lagThreshold": LAG_PER_REPLICA,
                 "sasl": "scram_sha512",

@@ -602,7 +602,7 @@ async def test_the_api_document_lists_every_error_status_of_an_operation() -> No
     document = create_app(MembershipSettings()).openapi()
     profile = document["paths"]["/members/{member_id}/profile"]["patch"]["responses"]
     assert set(profile) == {"200", "401", "403", "404", "408", "409", "413", "415", "422", "503"}
-    assert set(document["paths"]["/healthz"]["get"]["responses"]) == {"200", "408", "413", "415"}
+    assert set(document["paths"]["/healthz"]["get"]["responses"]) == {"200", "408", "413", "415", "503"}
     assert set(document["components"]["schemas"]["FieldProblem"]["properties"]) == {"loc", "msg", "type"}
 
 
