@@ -1,0 +1,176 @@
+"""Images without a container registry (issue 16): a Docker engine of our own, started with no
+networking of its own (containers use the host's, and talk to servers on 127.0.0.1), a Python
+base image bootstrapped from Debian's packages, and the services' images built on it.
+
+The engine is Debian's `docker.io`, started as `dockerd` with its own data root, exec root and
+socket, and stopped by its PID with everything it ran; the base comes from `mmdebstrap` (a
+minimal Debian with Python 3.11) and takes the machine's CA bundle, so that builds reach the
+package registries the machine reaches, through the same TLS inspection if there is one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from deh_stack.config import repo_root
+
+PYTHON_BASE = "deh-python:3.11-bookworm"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+REQUIRED = ("dockerd", "docker", "mmdebstrap")
+
+
+def missing() -> list[str]:
+    """What this machine lacks to build and run images (root is needed to run an engine)."""
+    lacking = [tool for tool in REQUIRED if shutil.which(tool) is None]
+    if os.geteuid() != 0:
+        lacking.append("root")
+    return lacking
+
+
+@dataclass(frozen=True)
+class Engine:
+    socket: Path
+    data_root: Path
+
+    @property
+    def exec_root(self) -> Path:
+        return self.socket.parent / "exec"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_HOST": f"unix://{self.socket}"}
+
+    def docker(self, *args: str, timeout: float = 900, capture: bool = True) -> str:
+        """Run the docker CLI against this engine; its output (raises on failure, with it)."""
+        done = subprocess.run(
+            ["docker", *args], env=self.environment, capture_output=capture, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args[:3])} failed: {done.stderr or done.stdout}")
+        return done.stdout or ""
+
+
+@contextmanager
+def engine() -> Iterator[Engine]:
+    """A Docker engine for the length of the block: its images kept under .stack/docker (so that
+    the next run builds less), its containers removed and the daemon stopped at the end."""
+    data = repo_root() / ".stack" / "docker"
+    data.mkdir(parents=True, exist_ok=True)
+    # The exec root holds unix sockets, whose paths must stay short.
+    with tempfile.TemporaryDirectory(prefix="deh-docker-", dir="/tmp") as run:
+        socket = Path(run) / "docker.sock"
+        with (data / "dockerd.log").open("ab") as log:
+            daemon = subprocess.Popen(
+                [
+                    "dockerd",
+                    "--bridge=none",
+                    "--iptables=false",
+                    "--ip-forward=false",
+                    "--ip-masq=false",
+                    f"--data-root={data / 'root'}",
+                    f"--exec-root={Path(run) / 'exec'}",
+                    f"--pidfile={run}/dockerd.pid",
+                    f"--host=unix://{socket}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        started = Engine(socket, data / "root")
+        try:
+            _wait_for(started, daemon)
+            yield started
+        finally:
+            _stop(started, daemon)
+
+
+def _wait_for(engine: Engine, daemon: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise RuntimeError(f"dockerd exited with {daemon.returncode} (see .stack/docker/dockerd.log)")
+        try:
+            engine.docker("info", timeout=10)
+            return
+        except (RuntimeError, subprocess.TimeoutExpired):
+            time.sleep(0.5)
+    raise RuntimeError("dockerd did not answer within 60 s (see .stack/docker/dockerd.log)")
+
+
+def _stop(engine: Engine, daemon: subprocess.Popen[bytes]) -> None:
+    """Every container it ran goes, then the daemon itself (SIGTERM, then SIGKILL)."""
+    try:
+        if containers := engine.docker("ps", "-aq", timeout=30).split():
+            engine.docker("rm", "-f", *containers, timeout=120)
+    except (RuntimeError, subprocess.TimeoutExpired):
+        pass  # the daemon is going anyway; its containers' processes go with it
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+    # dockerd 20.10 leaves its network namespace's mount behind when it stops.
+    for mount in reversed(mounts_under(engine.exec_root, engine.data_root)):
+        subprocess.run(["umount", "--lazy", mount], check=False, capture_output=True)
+
+
+def mounts_under(*roots: Path) -> list[str]:
+    """The mount points below these folders, in the order they were mounted."""
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [point for point in points if any(point.startswith(f"{root}/") for root in roots)]
+
+
+def python_base(engine: Engine) -> str:
+    """The Python 3.11 base image, bootstrapped from Debian's packages once per engine data."""
+    if engine.docker("images", "-q", PYTHON_BASE, timeout=30).strip():
+        return PYTHON_BASE
+    with tempfile.TemporaryDirectory() as work:
+        rootfs = Path(work) / "rootfs.tar"
+        subprocess.run(
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                "--include=python3,python3-pip,ca-certificates",
+                f"--customize-hook=copy-in {CA_BUNDLE} {CA_BUNDLE.parent}/",
+                "bookworm",
+                str(rootfs),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        engine.docker(
+            "import",
+            "--change",
+            f"ENV SSL_CERT_FILE={CA_BUNDLE}",
+            "--change",
+            "ENV LANG=C.UTF-8",
+            str(rootfs),
+            PYTHON_BASE,
+        )
+    return PYTHON_BASE
+
+
+def service_image(engine: Engine, service: str, tag: str) -> str:
+    """A service's image from deploy/Dockerfile on the bootstrapped base, built on the host's network."""
+    image = f"deh-{service}:{tag}"
+    base = python_base(engine)
+    engine.docker(
+        "build",
+        "--network=host",
+        f"--build-arg=BASE={base}",
+        f"--build-arg=SERVICE={service}",
+        f"--file={repo_root() / 'deploy' / 'Dockerfile'}",
+        f"--tag={image}",
+        str(repo_root()),
+    )
+    return image
