@@ -7,6 +7,7 @@ security, probes and references a cluster needs."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,7 +23,7 @@ from deh_platform.settings import ServiceSettings
 from deh_practices.settings import PracticesSettings
 from deh_stack import kubernetes
 from deh_stack.config import SERVICE_NAMES, StackConfig
-from deh_stack.tools import kustomize
+from deh_stack.tools import compose, kustomize
 
 pytestmark = pytest.mark.unit
 
@@ -84,6 +85,16 @@ def test_compose_files_follow_the_compose_specification(compose_file: Path) -> N
         "services": {"kafka": {"image": "apache/kafka:4.1.1", "restartt": "always"}},
     }
     assert any("restartt" in error.message for error in checker.iter_errors(misspelt))
+
+
+def test_docker_compose_itself_reads_the_compose_files() -> None:
+    tool = compose()
+    if tool is None:
+        pytest.skip("no Go on this machine to build docker compose with")
+    files = [f"--file={path}" for path in sorted(DEPLOY.glob("compose*.yaml"))]
+    environment = {**os.environ, "DEH_AUTH_SECRET": "a-secret-of-at-least-32-characters-for-compose"}
+    checked = subprocess.run([tool, *files, "config", "--quiet"], env=environment, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_the_kubernetes_base_is_generated_from_the_services_as_they_are() -> None:
