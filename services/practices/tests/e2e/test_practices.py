@@ -40,6 +40,24 @@ pytestmark = pytest.mark.e2e
 ADMIN = ("admin-1", "admin")
 
 
+async def test_highlights_show_an_authors_markup_escaped(practices: ServiceUnderTest) -> None:
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    marked_up = await submit(
+        practices,
+        "author-1",
+        metadata(
+            tag,
+            title={"en": "Robotics <script>alert(1)</script> & coding"},
+            summary={"en": "Robots after school."},
+            languages=["en"],
+        ),
+    )
+    await publish(practices, marked_up)
+    hit = (await found(practices, {marked_up}, q="robotics", topics=[tag]))["hits"][0]
+    (fragment,) = hit["highlights"]["title.en"]
+    assert fragment == "<em>Robotics</em> &lt;script&gt;alert(1)&lt;&#x2F;script&gt; &amp; coding"
+
+
 async def test_a_practice_is_submitted_reviewed_published_and_found_by_inflected_words_in_two_languages(
     practices: ServiceUnderTest, servers: ServerAddresses
 ) -> None:
@@ -70,6 +88,9 @@ async def test_a_practice_is_submitted_reviewed_published_and_found_by_inflected
     german = await found(practices, {coding}, q="Schule", topics=[tag])
     assert any("<em>Schulen</em>" in fragment for fragment in german["hits"][0]["highlights"]["title.de"])
     await found(practices, {coding}, q="szkoła", topics=[tag])
+    # Typed without diacritics: found, and highlighted as written.
+    polish = await found(practices, {coding}, q="szkolach", topics=[tag])
+    assert any("<em>szkołach</em>" in fragment for fragment in polish["hits"][0]["highlights"]["title.pl.folded"])
     await found(practices, {coding}, q="run club", topics=[tag])
     await found(practices, {adults}, q="prasme", topics=[tag])
 

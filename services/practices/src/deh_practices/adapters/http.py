@@ -211,7 +211,10 @@ class Hit(BaseModel):
     result_type: str
     origin: Origin | None = None
     published_at: datetime | None
-    highlights: dict[str, list[str]]
+    highlights: dict[str, list[str]] = Field(
+        description="HTML, by field: where the words were found (`title.de`; `title.de.folded` where they "
+        "were typed without their diacritics), the text escaped and the words found in <em>."
+    )
     score: float | None
 
 

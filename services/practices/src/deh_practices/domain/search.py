@@ -27,7 +27,7 @@ from deh_platform.errors import InvalidInput
 from deh_platform.query_text import POINT_IN_TIME_KEEP_ALIVE, TextQuery, clause_query, parse, text_clauses
 from deh_platform.text_analysis import Analysis, text_index
 
-MAPPING_VERSION = 4
+MAPPING_VERSION = 5  # 5: folded sub-fields of the text as written, to highlight folded matches
 MAX_PAGE = 50
 MAX_FILTER_VALUES = 20
 
@@ -68,7 +68,7 @@ def index_definition(chosen: Mapping[str, Analysis]) -> dict[str, Any]:
     return text_index(
         chosen,
         MAPPING_VERSION,
-        dict.fromkeys(TEXT_FIELDS, False),
+        dict.fromkeys(TEXT_FIELDS, True),
         {
             "title_suggest": {
                 "properties": {language: {"type": "search_as_you_type", "analyzer": "words"} for language in chosen}
@@ -160,10 +160,13 @@ def build_query(request: SearchRequest, caller: str | None, all_words: bool = Tr
             for name, field in FACETS.items()
         },
         "highlight": {
-            "fields": {f"{field}.*": {} for field in TEXT_FIELDS},
-            "require_field_match": False,  # the query matches `text.*`; its terms are highlighted here
+            # The query matches `text.*`; its words are highlighted where they were written, as
+            # written and folded (a word typed without its diacritics is found in `.folded`).
+            "fields": {name: {} for field in TEXT_FIELDS for name in (f"{field}.*", f"{field}.*.folded")},
+            "require_field_match": False,
             "fragment_size": 160,
             "number_of_fragments": 2,
+            "encoder": "html",  # the text is the authors': escaped, so that only <em> is markup
         },
         "_source": {"excludes": ["body", "title_suggest"]},  # shown: title and summary
     }
