@@ -253,6 +253,13 @@ def test_the_variables_kubernetes_sets_are_ones_the_services_read() -> None:
                 assert variable["name"] in shared | (own if service in SERVICE_NAMES else set()), variable["name"]
 
 
+def test_the_provisioning_job_makes_every_services_kafka_user() -> None:
+    (job,) = [document for document in base_documents() if document["kind"] == "Job"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    passwords = {variable["name"] for variable in container["env"] if variable["name"].endswith("_KAFKA_PASSWORD")}
+    assert passwords == {"DEH_KAFKA_PASSWORD", *(f"DEH_{name.upper()}_KAFKA_PASSWORD" for name in SERVICE_NAMES)}
+
+
 def test_each_service_scales_on_the_lag_of_each_of_its_consumer_groups() -> None:
     scaled = {d["metadata"]["name"]: d for d in base_documents() if d["kind"] == "ScaledObject"}
     for service in SERVICE_NAMES:

@@ -183,7 +183,7 @@ def _platform_router(title: str) -> APIRouter:
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
         checks = await runtime.readiness()
-        ready = all(state == "ok" for name, state in checks.items() if runtime.essential(name))
+        ready = runtime.ready(checks)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
         )

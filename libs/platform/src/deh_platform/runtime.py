@@ -373,6 +373,10 @@ class ServiceRuntime:
         """Whether the service is not ready while this check of `readiness` fails."""
         return not (check == "opensearch" and self.settings.search_optional)
 
+    def ready(self, checks: dict[str, str]) -> bool:
+        """Whether these `readiness` checks make the service ready (every essential one ok)."""
+        return all(state == "ok" for name, state in checks.items() if self.essential(name))
+
     async def _check_kafka(self) -> None:
         if not await self.broker.ping(timeout=READINESS_CHECK_SECONDS):
             raise ConnectionError("broker did not answer")

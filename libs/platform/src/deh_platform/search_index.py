@@ -102,6 +102,12 @@ class SearchIndex:
         self._ensured = False  # the template and the alias exist (ensure)
         self._ensuring = asyncio.Lock()
 
+    @classmethod
+    def of(cls, shape: IndexShape, runtime: ServiceRuntime, collection: str, alias: str) -> SearchIndex:
+        """The index of a service's collection, behind `alias` (its state beside, in MongoDB)."""
+        assert runtime.search is not None, "a service that searches uses OpenSearch"
+        return cls(shape, runtime.search, runtime.db[collection], runtime.db.search_state, alias)
+
     def run_in(self, runtime: ServiceRuntime, settings: SearchingServiceSettings) -> None:
         """The indexer on every replica; the upgrade job on the one holding its lease."""
         runtime.run_in_background("search indexer", functools.partial(self.run_indexer, settings.sweep_seconds))

@@ -52,7 +52,7 @@ class CountersService:
     refused_amounts: set[int] = field(default_factory=set)
 
     async def ready(self) -> bool:
-        return all(state == "ok" for state in (await self.runtime.readiness()).values())
+        return self.runtime.ready(await self.runtime.readiness())
 
     async def total(self, counter_id: str) -> int:
         document = await self.runtime.db.totals.find_one({"_id": counter_id})

@@ -79,7 +79,7 @@ async def running(app: FastAPI) -> AsyncIterator[ServiceUnderTest]:
         runtime: ServiceRuntime = app.state.runtime
 
         async def ready() -> bool:
-            return all(state == "ok" for name, state in (await runtime.readiness()).items() if runtime.essential(name))
+            return runtime.ready(await runtime.readiness())
 
         async def caught_up() -> bool:
             # A new consumer group reads the topics' whole history (other tests') first.

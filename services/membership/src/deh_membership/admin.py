@@ -10,17 +10,17 @@ import argparse
 import asyncio
 import sys
 
-from deh_membership.adapters.thread_search import post_index
+from deh_membership.adapters.thread_search import POST_INDEX
 from deh_membership.settings import MembershipSettings
 from deh_platform.runtime import ServiceRuntime
-from deh_platform.search_index import rebuild_for_an_operator
+from deh_platform.search_index import SearchIndex, rebuild_for_an_operator
 
 
 async def rebuild() -> str:
     settings = MembershipSettings()
     runtime = ServiceRuntime.from_settings(settings)
     try:
-        return await rebuild_for_an_operator(post_index(runtime, settings.search_alias))
+        return await rebuild_for_an_operator(SearchIndex.of(POST_INDEX, runtime, "posts", settings.search_alias))
     finally:
         await runtime.stop()
 

@@ -11,11 +11,12 @@ from deh_membership.adapters.members import MemberStore
 from deh_membership.adapters.organisations import OrganisationStore
 from deh_membership.adapters.personal_data import PersonalData
 from deh_membership.adapters.squads import SquadStore
-from deh_membership.adapters.thread_search import post_index
+from deh_membership.adapters.thread_search import POST_INDEX
 from deh_membership.settings import MembershipSettings
 from deh_platform.http import create_service_app
 from deh_platform.people import StoredReferences
 from deh_platform.runtime import ServiceRuntime
+from deh_platform.search_index import SearchIndex
 
 # The collections whose documents carry their contract events (decision 0004).
 OUTBOX_COLLECTIONS = ("members", "organisations", "nas", "squads", "threads", "posts", "consultations", "answers")
@@ -32,7 +33,7 @@ def create_app(settings: MembershipSettings) -> FastAPI:
 
     conversations = ConversationStore(runtime)
     consultations = ConsultationStore(runtime, conversations)
-    index = post_index(runtime, settings.search_alias)
+    index = SearchIndex.of(POST_INDEX, runtime, "posts", settings.search_alias)
     conversations.on_marked = index.notify
     index.run_in(runtime, settings)
 

@@ -12,8 +12,8 @@ import asyncio
 import sys
 
 from deh_platform.runtime import ServiceRuntime
-from deh_platform.search_index import rebuild_for_an_operator
-from deh_practices.adapters.index import practice_index
+from deh_platform.search_index import SearchIndex, rebuild_for_an_operator
+from deh_practices.adapters.index import PRACTICE_INDEX
 from deh_practices.adapters.links import LinkPolicy, check_links, client
 from deh_practices.adapters.store import PracticeStore
 from deh_practices.settings import PracticesSettings
@@ -25,7 +25,9 @@ async def run(command: str) -> str:
     store = PracticeStore(runtime)
     try:
         if command == "rebuild":
-            return await rebuild_for_an_operator(practice_index(runtime, settings.search_alias))
+            return await rebuild_for_an_operator(
+                SearchIndex.of(PRACTICE_INDEX, runtime, "practices", settings.search_alias)
+            )
         if command == "link-check":
             async with client() as http:
                 report = await check_links(store, http, LinkPolicy.allowing(settings.link_check_allowed_networks))

@@ -7,8 +7,9 @@ from fastapi import FastAPI
 from deh_contracts.registry import OUTCOMES, PRACTICES
 from deh_platform.http import create_service_app
 from deh_platform.runtime import ServiceRuntime
+from deh_platform.search_index import SearchIndex
 from deh_practices.adapters.http import router
-from deh_practices.adapters.index import practice_index
+from deh_practices.adapters.index import PRACTICE_INDEX
 from deh_practices.adapters.kafka import subscribe
 from deh_practices.adapters.links import LinkChecks, LinkPolicy
 from deh_practices.adapters.store import OUTBOX_COLLECTIONS, PracticeStore
@@ -22,7 +23,7 @@ def create_app(settings: PracticesSettings) -> FastAPI:
     )
     store = PracticeStore(runtime)
     runtime.references = store.people
-    index = practice_index(runtime, settings.search_alias)
+    index = SearchIndex.of(PRACTICE_INDEX, runtime, "practices", settings.search_alias)
     store.on_marked = index.notify
     subscribe(runtime, store)
     index.run_in(runtime, settings)

@@ -15,7 +15,6 @@ from deh_membership.domain.thread_search import (
     searchable,
 )
 from deh_platform.identity import Principal
-from deh_platform.runtime import ServiceRuntime
 from deh_platform.search_index import IndexShape, SearchIndex
 
 POST_INDEX = IndexShape(
@@ -25,11 +24,6 @@ POST_INDEX = IndexShape(
     searchable=searchable,
     rebuild_command="python -m deh_membership.admin rebuild",
 )
-
-
-def post_index(runtime: ServiceRuntime, alias: str) -> SearchIndex:
-    assert runtime.search is not None
-    return SearchIndex(POST_INDEX, runtime.search, runtime.db.posts, runtime.db.search_state, alias)
 
 
 async def search_threads(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deh_platform.runtime import ServiceRuntime
-from deh_platform.search_index import IndexShape, SearchIndex
+from deh_platform.search_index import IndexShape
 from deh_practices.adapters.store import Document
 from deh_practices.domain.practices import public_view
 from deh_practices.domain.search import FACETS, MAPPING_VERSION, index_definition
@@ -48,8 +47,3 @@ PRACTICE_INDEX = IndexShape(
     searchable=searchable,
     rebuild_command="python -m deh_practices.admin rebuild",
 )
-
-
-def practice_index(runtime: ServiceRuntime, alias: str) -> SearchIndex:
-    assert runtime.search is not None
-    return SearchIndex(PRACTICE_INDEX, runtime.search, runtime.db.practices, runtime.db.search_state, alias)
