@@ -22,7 +22,7 @@ import yaml
 from deh_platform.settings import ServiceSettings
 from deh_practices.settings import PracticesSettings
 from deh_stack import kubernetes
-from deh_stack.config import SERVICE_NAMES, StackConfig
+from deh_stack.config import SERVICE_NAMES
 from deh_stack.tools import compose, kustomize
 
 pytestmark = pytest.mark.unit
@@ -50,16 +50,75 @@ KAFKA_TRIGGER_KEYS = {
 Document = dict[str, Any]
 
 
-def test_compose_runs_every_service_with_the_server_addresses_it_reads() -> None:
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    local_ports = StackConfig.from_env("local").ports
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as compose reads it: `!reset` (drop what the file below says) and `!override`
+    (replace it rather than merge) mark a value of an override file."""
 
+
+def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    assert isinstance(node, yaml.ScalarNode)
+    return None if node.value in ("", "null") else loader.construct_scalar(node)
+
+
+for _tag in ("!reset", "!override"):
+    ComposeLoader.add_constructor(_tag, _untagged)
+
+
+def compose_file(name: str) -> Document:
+    loaded: Document = yaml.load((DEPLOY / name).read_text(), Loader=ComposeLoader)
+    return loaded
+
+
+def read_by(service: str, variable: str) -> bool:
+    """Whether a service reads the variable: a shared DEH_<SETTING> or its own DEH_<SERVICE>_<SETTING>."""
+    fields = {*ServiceSettings.model_fields, *(PracticesSettings.model_fields if service == "practices" else ())}
+    return variable in {f"DEH_{field.upper()}" for field in fields} | {
+        f"DEH_{service.upper()}_{field.upper()}" for field in fields
+    }
+
+
+def test_compose_runs_each_service_from_its_image_with_the_variables_it_reads() -> None:
+    production, on_host = compose_file("compose.yaml"), compose_file("compose.host.yaml")
+    deployments = {d["metadata"]["name"]: d for d in base_documents() if d["kind"] == "Deployment"}
+    http_ports = set()
     for name in SERVICE_NAMES:
-        service = compose["services"][name]
+        service = production["services"][name]
         assert service["build"]["args"]["SERVICE"] == name
-        assert service["ports"] == [f"127.0.0.1:{local_ports[name]}:{kubernetes.PORT}"]
-        assert set(service["environment"]) >= SERVER_VARIABLES
-    assert {"kafka", "mongo", "opensearch", "dashboards"} <= set(compose["services"])
+        (container,) = deployments[f"deh-{name}"]["spec"]["template"]["spec"]["containers"]
+        assert service["image"].split(":")[0] == container["image"] == f"deh-{name}", "one image name everywhere"
+        ((published,),) = [port.rsplit(":", 1)[1:] for port in service["ports"]]
+        assert int(published) == kubernetes.PORT, "the port the image listens on, as in Kubernetes"
+        assert "healthcheck" not in service, "the image's own: /readyz on DEH_HTTP_PORT, as Kubernetes' readiness"
+        environment = {**service["environment"], **on_host["services"][name]["environment"]}
+        assert {variable for variable in environment if variable.startswith("DEH_")} - {"DEH_HTTP_PORT"} == {
+            variable for variable in environment if variable.startswith("DEH_") and read_by(name, variable)
+        }
+        assert {"DEH_KAFKA_BOOTSTRAP", f"DEH_{name.upper()}_MONGO_URL", "DEH_OPENSEARCH_URL"} <= set(environment)
+        assert environment[f"DEH_{name.upper()}_KAFKA_USER"] == name, "its own Kafka user, as provisioned"
+        http_ports.add(on_host["services"][name]["environment"]["DEH_HTTP_PORT"])
+    assert len(http_ports) == len(SERVICE_NAMES), "on one host network each service listens on its own port"
+    provision = production["services"]["kafka-provision"]["environment"]
+    assert {v for v in provision if v.endswith("_KAFKA_PASSWORD")} == {
+        "DEH_KAFKA_PASSWORD",
+        *(f"DEH_{name.upper()}_KAFKA_PASSWORD" for name in SERVICE_NAMES),
+    }
+    users = (DEPLOY / "mongo-users.js").read_text()
+    assert all(f'"{name}"' in users for name in SERVICE_NAMES), "a MongoDB user per service"
+
+
+def test_the_example_env_file_names_every_variable_compose_requires() -> None:
+    required = set()
+    for name in ("compose.yaml", "compose.host.yaml"):
+        text = (DEPLOY / name).read_text()
+        required |= {part.split(":?")[0] for part in text.split("${")[1:] if ":?" in part.split("}")[0]}
+    example = (DEPLOY / "hub.env.example").read_text().splitlines()
+    named = {line.split("=")[0] for line in example if line and not line.startswith("#")}
+    assert required
+    assert required <= named
 
 
 def test_the_image_listens_and_is_checked_on_the_port_it_is_told() -> None:
@@ -74,11 +133,11 @@ def test_the_image_listens_and_is_checked_on_the_port_it_is_told() -> None:
     assert "USER 10001" in dockerfile, "not root, the uid the pods run as"
 
 
-@pytest.mark.parametrize("compose_file", sorted(DEPLOY.glob("compose*.yaml")), ids=lambda path: path.name)
-def test_compose_files_follow_the_compose_specification(compose_file: Path) -> None:
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.host.yaml"])
+def test_compose_files_follow_the_compose_specification(name: str) -> None:
     schema = json.loads((SCHEMAS / "compose" / "compose-spec.json").read_text())
     checker = jsonschema.validators.validator_for(schema)(schema)
-    problems = [error.message for error in checker.iter_errors(yaml.safe_load(compose_file.read_text()))]
+    problems = [error.message for error in checker.iter_errors(compose_file(name))]
     assert problems == []
     misspelt: dict[str, Any] = {
         "name": "deh",
@@ -87,13 +146,18 @@ def test_compose_files_follow_the_compose_specification(compose_file: Path) -> N
     assert any("restartt" in error.message for error in checker.iter_errors(misspelt))
 
 
-def test_docker_compose_itself_reads_the_compose_files() -> None:
+@pytest.mark.parametrize(
+    "files", [("compose.yaml",), ("compose.yaml", "compose.host.yaml")], ids=["production", "host"]
+)
+def test_docker_compose_itself_reads_the_compose_files(files: tuple[str, ...], tmp_path: Path) -> None:
     tool = compose()
     if tool is None:
         pytest.skip("no Go on this machine to build docker compose with")
-    files = [f"--file={path}" for path in sorted(DEPLOY.glob("compose*.yaml"))]
-    environment = {**os.environ, "DEH_AUTH_SECRET": "a-secret-of-at-least-32-characters-for-compose"}
-    checked = subprocess.run([tool, *files, "config", "--quiet"], env=environment, capture_output=True, text=True)
+    example = (DEPLOY / "hub.env.example").read_text()
+    filled = tmp_path / "hub.env"
+    filled.write_text("\n".join(line + "secret" if line.endswith("=") else line for line in example.splitlines()))
+    arguments = [*(f"--file={DEPLOY / name}" for name in files), f"--env-file={filled}", "config", "--quiet"]
+    checked = subprocess.run([tool, *arguments], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
 
 
@@ -271,8 +335,8 @@ def test_each_service_scales_on_the_lag_of_each_of_its_consumer_groups() -> None
 
 def test_deployments_ask_mongodb_for_majority_journaled_writes() -> None:
     # What the local server gives by committing and syncing every write (decision 0002).
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    urls = [compose["services"][name]["environment"]["DEH_MONGO_URL"] for name in SERVICE_NAMES]
+    services = compose_file("compose.yaml")["services"]
+    urls = [services[name]["environment"][f"DEH_{name.upper()}_MONGO_URL"] for name in SERVICE_NAMES]
     example = (K8S / "overlays" / "prod" / "secrets.env.example").read_text().splitlines()
     urls += [line.split("=", 1)[1] for line in example if "-mongo-url=" in line]
     assert len(urls) == 2 * len(SERVICE_NAMES)

@@ -12,7 +12,7 @@ from deh_stack.config import StackConfig
 from deh_stack.demo import load_demo
 from deh_stack.errors import StackError
 from deh_stack.process import tail
-from deh_stack.stack import Stack, Status
+from deh_stack.stack import SERVERS, Stack, Status, container_server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,11 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument(
         "--roles", default="admin,moderator", help="comma-separated: member, moderator, nas_coordinator, admin"
     )
+    serve = commands.add_parser("serve", help="become one server, in the foreground (an image's main process)")
+    serve.add_argument("server", choices=SERVERS)
+    ready = commands.add_parser("ready", help="exit 0 when one server answers (an image's health check)")
+    ready.add_argument("server", choices=SERVERS)
     args = parser.parse_args(argv)
 
-    stack = Stack(StackConfig.from_env(args.profile))
     try:
-        return _run(stack, args)
+        if args.command == "serve":
+            container_server(StackConfig.from_env(args.profile), args.server).replace_this_process()
+        if args.command == "ready":
+            return 0 if container_server(StackConfig.from_env(args.profile), args.server).is_ready() else 1
+        return _run(Stack(StackConfig.from_env(args.profile)), args)
     except StackError as error:
         print(f"deh-stack: {error}", file=sys.stderr)
         return 1

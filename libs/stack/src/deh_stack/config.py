@@ -47,6 +47,9 @@ class StackConfig:
     cache: Path
     host: str
     ports: dict[str, int]
+    # Where clients reach the servers when that is not where they listen (a container listening
+    # on 0.0.0.0 and reached by its name on a compose network).
+    advertised_host: str = ""
 
     @classmethod
     def from_env(cls, profile: str = "local") -> StackConfig:
@@ -60,7 +63,9 @@ class StackConfig:
             name: int(os.environ.get(f"DEH_{name.upper()}_PORT", port + _PORT_BASES[profile]))
             for name, port in _DEFAULT_PORTS.items()
         }
-        return cls(profile, home.resolve(), cache.resolve(), os.environ.get("DEH_STACK_HOST", "127.0.0.1"), ports)
+        host = os.environ.get("DEH_STACK_HOST", "127.0.0.1")
+        advertised = os.environ.get("DEH_STACK_ADVERTISED_HOST", host)
+        return cls(profile, home.resolve(), cache.resolve(), host, ports, advertised)
 
     @property
     def kafka_bootstrap(self) -> str:

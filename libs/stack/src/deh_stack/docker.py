@@ -21,9 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deh_stack.config import repo_root
+from deh_stack.config import StackConfig, repo_root
+from deh_stack.errors import StackError
+from deh_stack.stack import container_server
 
 PYTHON_BASE = "deh-python:3.11-bookworm"
+SERVER_BASE = "deh-python-jdk:3.11-17-bookworm"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 REQUIRED = ("dockerd", "docker", "mmdebstrap")
 
@@ -130,16 +133,27 @@ def mounts_under(*roots: Path) -> list[str]:
 
 
 def python_base(engine: Engine) -> str:
-    """The Python 3.11 base image, bootstrapped from Debian's packages once per engine data."""
-    if engine.docker("images", "-q", PYTHON_BASE, timeout=30).strip():
-        return PYTHON_BASE
+    """The services' base: Python 3.11, bootstrapped from Debian's packages once per engine data."""
+    return debian_base(engine, PYTHON_BASE, ("python3", "python3-pip", "ca-certificates"))
+
+
+def server_base(engine: Engine) -> str:
+    """The servers' base: Python 3.11 (their launcher is the stack's own) and a JDK 17 (Kafka,
+    OpenSearch and mongo-java-server run on it; the Mongo launcher is compiled at start)."""
+    return debian_base(engine, SERVER_BASE, ("python3", "python3-pip", "ca-certificates", "openjdk-17-jdk-headless"))
+
+
+def debian_base(engine: Engine, image: str, packages: tuple[str, ...]) -> str:
+    """A minimal Debian bookworm with these packages and the machine's CA bundle, imported once."""
+    if engine.docker("images", "-q", image, timeout=30).strip():
+        return image
     with tempfile.TemporaryDirectory() as work:
         rootfs = Path(work) / "rootfs.tar"
         subprocess.run(
             [
                 "mmdebstrap",
                 "--variant=minbase",
-                "--include=python3,python3-pip,ca-certificates",
+                f"--include={','.join(packages)}",
                 f"--customize-hook=copy-in {CA_BUNDLE} {CA_BUNDLE.parent}/",
                 "bookworm",
                 str(rootfs),
@@ -155,9 +169,9 @@ def python_base(engine: Engine) -> str:
             "--change",
             "ENV LANG=C.UTF-8",
             str(rootfs),
-            PYTHON_BASE,
+            image,
         )
-    return PYTHON_BASE
+    return image
 
 
 def service_image(engine: Engine, service: str, tag: str) -> str:
@@ -172,5 +186,27 @@ def service_image(engine: Engine, service: str, tag: str) -> str:
         f"--file={repo_root() / 'deploy' / 'Dockerfile'}",
         f"--tag={image}",
         str(repo_root()),
+    )
+    return image
+
+
+def server_image(engine: Engine, name: str) -> str:
+    """A server's image (kafka, mongo, opensearch) from deploy/server.Dockerfile: the
+    distribution the local stack assembles (fetched once into its cache), on the servers' base."""
+    server = container_server(StackConfig.from_env(), name)
+    server.install()
+    context = repo_root()
+    if not server.dist.is_relative_to(context / ".stack" / "dist"):
+        raise StackError(f"{server.dist} is outside {context}/.stack/dist, which the image is built from")
+    image = f"deh-{name}:{server.dist.name.rsplit('-', 1)[1]}"
+    engine.docker(
+        "build",
+        "--network=host",
+        f"--build-arg=BASE={server_base(engine)}",
+        f"--build-arg=SERVER={name}",
+        f"--build-arg=DIST={server.dist.name}",
+        f"--file={context / 'deploy' / 'server.Dockerfile'}",
+        f"--tag={image}",
+        str(context),
     )
     return image

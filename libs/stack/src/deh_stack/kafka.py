@@ -102,7 +102,7 @@ class KafkaServer(Server):
             "node.id": "1",
             "controller.quorum.voters": f"1@{host}:{ports['kafka_controller']}",
             "listeners": f"PLAINTEXT://{host}:{ports['kafka']},CONTROLLER://{host}:{ports['kafka_controller']}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{ports['kafka']}",
+            "advertised.listeners": f"PLAINTEXT://{self.config.advertised_host or host}:{ports['kafka']}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -131,7 +131,9 @@ class KafkaServer(Server):
         (this node itself, or anyone on this machine) ANONYMOUS: a super user like admin. Right
         for one local node; a cluster's controllers authenticate too (decision 0017)."""
         protocol = "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
-        client_listener = f"{protocol}://{self.config.host}:{self.config.ports['kafka']}"
+        port = self.config.ports["kafka"]
+        client_listener = f"{protocol}://{self.config.host}:{port}"
+        advertised = f"{protocol}://{self.config.advertised_host or self.config.host}:{port}"
         controller = f"127.0.0.1:{self.config.ports['kafka_controller']}"
         login = f'username="{ADMIN}" password="{self.users[ADMIN]}";' if self.users else ""
         # The node is its own client too (the brokers' listener): it trusts its own certificate.
@@ -146,7 +148,7 @@ class KafkaServer(Server):
         return {
             "listeners": f"{client_listener},CONTROLLER://{controller}",
             "controller.quorum.voters": f"1@{controller}",
-            "advertised.listeners": client_listener,
+            "advertised.listeners": advertised,
             "inter.broker.listener.name": protocol,
             "listener.security.protocol.map": f"{protocol}:{protocol},CONTROLLER:PLAINTEXT",
             "sasl.enabled.mechanisms": SCRAM,

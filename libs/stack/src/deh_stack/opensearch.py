@@ -187,6 +187,15 @@ class OpenSearchServer(Server):
         self._assemble_home()
         shutil.copytree(self.dist / "config", self.config_dir, dirs_exist_ok=True)
         (self.config_dir / "opensearch.yml").write_text(self._settings())
+        # The JVM's GC log, error file and heap dumps are relative to the distribution (the
+        # start script changes into it): this node's own folders instead, as the distribution
+        # may be shared by nodes or read-only (in an image).
+        options = self.config_dir / "jvm.options"
+        options.write_text(
+            options.read_text()
+            .replace("=logs/", f"={self.logs_dir}/")
+            .replace("HeapDumpPath=data", f"HeapDumpPath={self.data_dir}")
+        )
 
     def _settings(self) -> str:
         settings = {

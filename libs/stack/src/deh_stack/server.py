@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import NoReturn
 
 from deh_stack.config import StackConfig
 from deh_stack.errors import StackError
@@ -68,6 +70,15 @@ class Server(ABC):
         argv, env = self.command()
         self.process.start(argv, env, cwd=self.folder)
         return True
+
+    def replace_this_process(self) -> NoReturn:
+        """Become the server (exec): a container's main process, which its engine supervises,
+        stops and restarts. The distribution must be in the cache already (an image has it)."""
+        self.install()
+        self.prepare()
+        argv, env = self.command()
+        os.chdir(self.folder)
+        os.execve(argv[0], argv, {**os.environ, **env})
 
     def wait_ready(self) -> None:
         self.process.wait_ready(self.is_ready, self.startup_timeout, "ready")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from deh_stack.mongo import MongoServer
 from deh_stack.opensearch import OpenSearchServer
 from deh_stack.server import Server
 from deh_stack.services import ServiceProcess
+
+SERVERS = ("kafka", "mongo", "opensearch")
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,13 @@ def _state(member: Server) -> str:
     if not member.running():
         return "stopped"
     return "ready" if member.is_ready() else "starting"
+
+
+def container_server(config: StackConfig, name: str) -> KafkaServer | MongoServer | OpenSearchServer:
+    """A server as its image runs it: data and settings under DEH_STACK_HOME, its distribution
+    under DEH_STACK_CACHE; Kafka with SASL/SCRAM when DEH_KAFKA_ADMIN_PASSWORD gives its admin's
+    password (the services' users are made by the provisioning job)."""
+    if name == "kafka":
+        password = os.environ.get("DEH_KAFKA_ADMIN_PASSWORD")
+        return KafkaServer(config, users={ADMIN: password} if password else None)
+    return MongoServer(config) if name == "mongo" else OpenSearchServer(config)
