@@ -120,7 +120,21 @@ def test_the_hub_started_with_compose_serves_a_members_journey_and_leaves_nothin
         assert set(docker.docker("network", "ls", "--format={{.Name}}").split()) <= {"host", "none"}, (
             "no container network is ever made"
         )
-    assert mounts_under(docker.exec_root, docker.data_root) == []
+    assert mounts_under(docker.exec_root, docker.data_root) == [], "the engine's mounts go with it"
+    assert processes_naming(docker.exec_root) == [], "the engine and what it ran are gone"
+
+
+def processes_naming(path: Path) -> list[str]:
+    """The command lines of running processes that name `path` (dockerd and its containerd do)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # it ended meanwhile
+        if str(path) in command:
+            found.append(command)
+    return found
 
 
 def assert_every_container_locked_down(docker: Engine, project: str) -> None:

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from deh_contracts.registry import EVENTS, OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS
 from deh_platform import operations
+from deh_platform.topics import ensure_topics
 from deh_stack.testing import ServerAddresses
 
 pytestmark = pytest.mark.integration
@@ -74,6 +75,7 @@ async def test_a_deployments_provisioning_gives_each_service_whose_password_is_s
         pytest.skip("these servers' Kafka has no user per service")
     for variable, value in servers.environment().items():
         monkeypatch.setenv(variable, value)
+    await ensure_topics(servers.kafka_options(), [EVENTS])  # the events service makes it at its start
     password = secrets.token_urlsafe(24)
     monkeypatch.setenv("DEH_EVENTS_KAFKA_PASSWORD", password)
     try:

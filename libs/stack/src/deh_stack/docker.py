@@ -44,6 +44,16 @@ class Engine:
     socket: Path
     data_root: Path
 
+    @classmethod
+    def of_environment(cls) -> Engine:
+        """The engine DOCKER_HOST names (the default socket without it), e.g. one started by
+        `engine()` in another process."""
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if not host.startswith("unix://"):
+            raise StackError(f"DOCKER_HOST={host}: only an engine on this machine's unix socket builds images here")
+        found = cls(Path(host.removeprefix("unix://")), Path())
+        return cls(found.socket, Path(found.docker("info", "--format={{.DockerRootDir}}", timeout=30).strip()))
+
     @property
     def exec_root(self) -> Path:
         return self.socket.parent / "exec"
@@ -190,15 +200,18 @@ def service_image(engine: Engine, service: str, tag: str) -> str:
     return image
 
 
-def server_image(engine: Engine, name: str) -> str:
+def server_image(engine: Engine, name: str, *, build_if_missing: bool = False) -> str:
     """A server's image (kafka, mongo, opensearch) from deploy/server.Dockerfile: the
-    distribution the local stack assembles (fetched once into its cache), on the servers' base."""
+    distribution the local stack assembles (fetched once into its cache), on the servers' base.
+    Built again (mostly from the engine's cache) unless `build_if_missing` and the engine has it."""
     server = container_server(StackConfig.from_env(), name)
+    image = f"deh-{name}:{server.dist.name.rsplit('-', 1)[1]}"
+    if build_if_missing and engine.docker("images", "--quiet", image, timeout=30).strip():
+        return image
     server.install()
     context = repo_root()
     if not server.dist.is_relative_to(context / ".stack" / "dist"):
         raise StackError(f"{server.dist} is outside {context}/.stack/dist, which the image is built from")
-    image = f"deh-{name}:{server.dist.name.rsplit('-', 1)[1]}"
     engine.docker(
         "build",
         "--network=host",

@@ -59,11 +59,7 @@ class Stack:
             raise
 
     async def _provision_services(self) -> None:
-        """Each service's Kafka user and what it may do (again at every start: idempotent)."""
-        connection = {"bootstrap_servers": self.kafka.address, **self.kafka.client_settings()}
-        async with connected_admin(connection) as admin:
-            for service in SERVICE_NAMES:
-                await provision_service(admin, service, self.config.kafka_passwords()[service])
+        await provision_services(self.kafka, self.config.kafka_passwords())
 
     def down(self) -> list[str]:
         """Stop services first, then servers; returns the names that were running."""
@@ -84,6 +80,14 @@ class Stack:
 
     def _formatted_users(self) -> dict[str, str]:
         return {ADMIN: self.config.kafka_passwords()[ADMIN]}
+
+
+async def provision_services(kafka: KafkaServer, passwords: dict[str, str]) -> None:
+    """Each service's Kafka user and what it may do (again at every start: idempotent)."""
+    connection = {"bootstrap_servers": kafka.address, **kafka.client_settings()}
+    async with connected_admin(connection) as admin:
+        for service in SERVICE_NAMES:
+            await provision_service(admin, service, passwords[service])
 
 
 def _state(member: Server) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import os
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,11 +19,13 @@ from typing import Any, TypeVar
 
 import httpx
 
+from deh_platform.access import ADMIN
 from deh_platform.settings import sasl_options
-from deh_stack.config import StackConfig
+from deh_stack.config import SERVICE_NAMES, StackConfig
+from deh_stack.kafka import KafkaServer
 from deh_stack.server import Server
 from deh_stack.services import uvicorn_command
-from deh_stack.stack import Stack
+from deh_stack.stack import SERVERS, Stack, provision_services
 
 T = TypeVar("T")
 
@@ -80,7 +83,9 @@ def provide_servers() -> Iterator[ServerAddresses]:
         user, password = (os.environ.get(name) for name in KAFKA_USER_VARIABLES)
         users = {user: password or ""} if user else None
         yield ServerAddresses(kafka, mongo, search, origin="environment", kafka_users=users)
-    elif os.environ.get("DEH_TESTCONTAINERS", "auto") != "off" and docker_engine_answers():
+    elif (wanted := os.environ.get("DEH_TESTCONTAINERS", "auto")) == "on" or (
+        wanted == "auto" and docker_engine_answers()
+    ):
         with _testcontainers() as addresses:
             yield addresses
     else:
@@ -121,21 +126,42 @@ def _local_stack() -> Iterator[ServerAddresses]:
 
 
 @contextmanager
-def _testcontainers() -> Iterator[ServerAddresses]:  # pragma: no cover - needs a Docker engine
-    from testcontainers.community.kafka import KafkaContainer
-    from testcontainers.community.mongodb import MongoDbContainer
-    from testcontainers.community.opensearch import OpenSearchContainer
+def _testcontainers() -> Iterator[ServerAddresses]:
+    """The servers as containers of the images made of the stack's own distributions (built on
+    the engine first if it lacks them: deh_stack.docker), on the host's network at free ports of
+    127.0.0.1, Kafka with SASL/SCRAM and each service's user; removed at the end, with their data."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HealthcheckWaitStrategy
 
+    from deh_stack.docker import Engine, server_image
+
+    # Ryuk, testcontainers' reaper, is an image from a registry: the containers are removed here.
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    shared = StackConfig.from_env("test")
+    config = dataclasses.replace(shared, ports={name: free_port() for name in shared.ports}, advertised_host="")
+    passwords = {user: secrets.token_urlsafe(24) for user in (ADMIN, *SERVICE_NAMES)}
+    settings = {
+        "DEH_STACK_HOST": config.host,
+        "DEH_KAFKA_ADMIN_PASSWORD": passwords[ADMIN],
+        **{f"DEH_{name.upper()}_PORT": str(port) for name, port in config.ports.items()},
+    }
+    engine = Engine.of_environment()
     with ExitStack() as containers:
-        kafka = containers.enter_context(KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft())
-        mongo = containers.enter_context(MongoDbContainer("mongo:7"))
-        search = containers.enter_context(OpenSearchContainer("opensearchproject/opensearch:2.19.4"))
-        search_config = search.get_config()
+        started = [
+            containers.enter_context(
+                DockerContainer(server_image(engine, name, build_if_missing=True))
+                .with_envs(**settings)
+                .with_tmpfs_mount("/tmp")
+                .with_kwargs(network_mode="host", read_only=True)
+            )
+            for name in SERVERS
+        ]
+        for container in started:  # started together, their JVMs warm up together
+            HealthcheckWaitStrategy().with_startup_timeout(300).wait_until_ready(container)
+        kafka = KafkaServer(config, users={ADMIN: passwords[ADMIN]})
+        asyncio.run(provision_services(kafka, passwords))
         yield ServerAddresses(
-            kafka.get_bootstrap_server(),
-            mongo.get_connection_url(),
-            f"http://{search_config['host']}:{search_config['port']}",
-            origin="testcontainers",
+            config.kafka_bootstrap, config.mongo_url, config.opensearch_url, "testcontainers", kafka_users=passwords
         )
 
 
