@@ -25,7 +25,7 @@ from deh_contracts.registry import SERVICES
 from deh_platform.auth import issue_token
 from deh_platform.settings import ServiceSettings
 from deh_stack.config import repo_root
-from deh_stack.docker import PYTHON_BASE, Engine, engine, missing, mounts_under, server_image, service_image
+from deh_stack.docker import PYTHON_BASE, Engine, engine, hub_images, missing, mounts_under
 from deh_stack.stack import SERVERS
 from deh_stack.testing import free_port
 from deh_stack.tools import compose
@@ -99,10 +99,7 @@ def test_the_hub_started_with_compose_serves_a_members_journey_and_leaves_nothin
     env_file = tmp_path / "hub.env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
     with engine() as docker:
-        for server in SERVERS:
-            server_image(docker, server)
-        for service in SERVICES:
-            service_image(docker, service, VERSION)
+        hub_images(docker, VERSION)
         hub = Hub(docker, compose_binary, env_file)
         volumes_before = docker.docker("volume", "ls", "--quiet").split()
         try:

@@ -22,7 +22,9 @@ import yaml
 from deh_platform.settings import ServiceSettings
 from deh_practices.settings import PracticesSettings
 from deh_stack import kubernetes
-from deh_stack.config import SERVICE_NAMES
+from deh_stack.config import OPENSEARCH_VERSION, SERVICE_NAMES
+from deh_stack.docker import distribution, server_image_name
+from deh_stack.stack import SERVERS
 from deh_stack.tools import compose, kustomize
 
 pytestmark = pytest.mark.unit
@@ -106,6 +108,13 @@ def test_compose_runs_each_service_from_its_image_with_the_variables_it_reads() 
         "DEH_KAFKA_PASSWORD",
         *(f"DEH_{name.upper()}_KAFKA_PASSWORD" for name in SERVICE_NAMES),
     }
+    for server in SERVERS:
+        found = {**production["services"][server], **on_host["services"][server]}
+        assert found["image"] == server_image_name(server), "the image deh-stack images builds"
+        assert found["build"]["args"]["DIST"] == distribution(server)
+    official = (DEPLOY / "opensearch.Dockerfile").read_text()
+    assert f"opensearch:{OPENSEARCH_VERSION}" in official, "the version the stack and the tests run"
+    assert production["services"]["dashboards"]["image"].endswith(f":{OPENSEARCH_VERSION}")
     users = (DEPLOY / "mongo-users.js").read_text()
     assert all(f'"{name}"' in users for name in SERVICE_NAMES), "a MongoDB user per service"
 

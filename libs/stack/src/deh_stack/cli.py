@@ -10,6 +10,7 @@ from deh_platform.auth import issue_token
 from deh_platform.settings import ServiceSettings
 from deh_stack.config import StackConfig
 from deh_stack.demo import load_demo
+from deh_stack.docker import Engine, hub_images
 from deh_stack.errors import StackError
 from deh_stack.process import tail
 from deh_stack.stack import SERVERS, Stack, Status, container_server
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("server", choices=SERVERS)
     ready = commands.add_parser("ready", help="exit 0 when one server answers (an image's health check)")
     ready.add_argument("server", choices=SERVERS)
+    images = commands.add_parser(
+        "images", help="build every image of deploy/compose.yaml on the Docker engine DOCKER_HOST names (decision 0022)"
+    )
+    images.add_argument("--version", default="0.1.0", help="the services' image tag (DEH_VERSION)")
     args = parser.parse_args(argv)
 
     try:
@@ -45,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             container_server(StackConfig.from_env(args.profile), args.server).replace_this_process()
         if args.command == "ready":
             return 0 if container_server(StackConfig.from_env(args.profile), args.server).is_ready() else 1
+        if args.command == "images":
+            print("\n".join(hub_images(Engine.of_environment(), args.version)))
+            return 0
         return _run(Stack(StackConfig.from_env(args.profile)), args)
     except StackError as error:
         print(f"deh-stack: {error}", file=sys.stderr)

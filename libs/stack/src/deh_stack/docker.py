@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deh_stack.config import StackConfig, repo_root
+from deh_stack.config import SERVICE_NAMES, StackConfig, repo_root
 from deh_stack.errors import StackError
-from deh_stack.stack import container_server
+from deh_stack.stack import SERVERS, container_server
 
 PYTHON_BASE = "deh-python:3.11-bookworm"
 SERVER_BASE = "deh-python-jdk:3.11-17-bookworm"
@@ -200,12 +200,22 @@ def service_image(engine: Engine, service: str, tag: str) -> str:
     return image
 
 
+def server_image_name(name: str) -> str:
+    """The server's image as compose names it: deh-kafka:4.1.1 (the version of its distribution)."""
+    return f"deh-{name}:{distribution(name).rsplit('-', 1)[1]}"
+
+
+def distribution(name: str) -> str:
+    """The folder of .stack/dist that a server's image is made of (kafka-4.1.1)."""
+    return container_server(StackConfig.from_env(), name).dist.name
+
+
 def server_image(engine: Engine, name: str, *, build_if_missing: bool = False) -> str:
     """A server's image (kafka, mongo, opensearch) from deploy/server.Dockerfile: the
     distribution the local stack assembles (fetched once into its cache), on the servers' base.
     Built again (mostly from the engine's cache) unless `build_if_missing` and the engine has it."""
     server = container_server(StackConfig.from_env(), name)
-    image = f"deh-{name}:{server.dist.name.rsplit('-', 1)[1]}"
+    image = server_image_name(name)
     if build_if_missing and engine.docker("images", "--quiet", image, timeout=30).strip():
         return image
     server.install()
@@ -223,3 +233,12 @@ def server_image(engine: Engine, name: str, *, build_if_missing: bool = False) -
         str(context),
     )
     return image
+
+
+def hub_images(engine: Engine, version: str) -> list[str]:
+    """Every image deploy/compose.yaml runs where no registry is reachable: the servers' and the
+    services' (tagged `version`)."""
+    return [
+        *(server_image(engine, name) for name in SERVERS),
+        *(service_image(engine, service, version) for service in SERVICE_NAMES),
+    ]
