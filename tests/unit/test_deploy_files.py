@@ -35,7 +35,7 @@ SCHEMAS = Path(__file__).with_name("schemas")
 KEDA_CRDS = SCHEMAS / "keda"
 KUBERNETES_VERSION = "1.33"  # the oldest release still supported upstream when this was written
 SERVER_VARIABLES = {f"DEH_{name.upper()}" for name in ("kafka_bootstrap", "mongo_url", "opensearch_url")}
-EXTERNAL_SECRETS = {"deh-kafka-cluster-ca-cert"}  # made by Strimzi, not by these files
+EXTERNAL_SECRETS = {"deh-kafka-cluster-ca-cert", kubernetes.OPENSEARCH_CA}  # made by the operators, not by these files
 # The kafka scaler's trigger settings in KEDA 2.21 (pkg/scalers/kafka_scaler.go), those we use
 # and those we might: a misspelt one would be ignored by KEDA and pass its CRD.
 KAFKA_TRIGGER_KEYS = {

@@ -107,7 +107,7 @@ class ServiceRuntime:
             mongo = AsyncMongoClient(
                 settings.mongo_url, appname=settings.service_name, serverSelectionTimeoutMS=5000, tz_aware=True
             )
-        search = AsyncOpenSearch(settings.opensearch_url, timeout=10) if settings.uses_opensearch else None
+        search = settings.opensearch_client() if settings.uses_opensearch else None
         runtime = cls(settings, create_broker(settings), produces, outbox_collections, mongo, search)
         if outbox_collections:
             runtime.relay = OutboxRelay(

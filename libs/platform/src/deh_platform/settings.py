@@ -6,6 +6,7 @@ import ssl
 from typing import Any, ClassVar
 
 from faststream.security import BaseSecurity, SASLScram512
+from opensearchpy import AsyncOpenSearch
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -50,6 +51,11 @@ class ServiceSettings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:17017"
     mongo_database: str | None = None
     opensearch_url: str = "http://127.0.0.1:19200"
+    # With OpenSearch's security plugin on (the OpenSearch Operator's default): the service's own
+    # user, and the CA that signed the node's HTTPS certificate (an https:// URL).
+    opensearch_user: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_ca_file: str | None = None
     log_level: str = "INFO"
     # Durability of the topics a service creates, and the least it runs on (checked at start):
     # 1 and 1 for the local single broker; deployments set 3 and 2.
@@ -115,6 +121,17 @@ class ServiceSettings(BaseSettings):
 
     def _kafka_tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.kafka_ca_file)
+
+    def opensearch_client(self) -> AsyncOpenSearch:
+        """The service's OpenSearch client: as its user when one is set, trusting the CA file
+        when one is set (an https:// URL checks the node's certificate in any case)."""
+        options: dict[str, Any] = {"timeout": 10}
+        if self.opensearch_user is not None:
+            password = self.opensearch_password.get_secret_value() if self.opensearch_password else ""
+            options["http_auth"] = (self.opensearch_user, password)
+        if self.opensearch_ca_file is not None:
+            options["ca_certs"] = self.opensearch_ca_file
+        return AsyncOpenSearch(self.opensearch_url, **options)
 
 
 class SearchingServiceSettings(ServiceSettings):

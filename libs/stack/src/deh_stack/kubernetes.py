@@ -31,6 +31,9 @@ SERVERS = {
     "mongodb": ({"app": "deh-mongo-svc"}, 27017),
     "opensearch": ({"opster.io/opensearch-cluster": "deh-opensearch"}, 9200),
 }
+# The CA that signed the OpenSearch cluster's HTTPS certificate (key ca.crt): the operator's or
+# cert-manager's, given this name.
+OPENSEARCH_CA = "deh-opensearch-ca"
 # Scale out when a consumer group lags by this many messages per replica, or CPU passes this.
 LAG_PER_REPLICA = "200"
 CPU_PERCENT = "70"
@@ -54,7 +57,7 @@ def resources(service: str, runtime: ServiceRuntime) -> list[dict[str, Any]]:
             "metadata": {"name": name, "labels": _labels(service)},
             "automountServiceAccountToken": False,  # a service never talks to the Kubernetes API
         },
-        _deployment(service, name),
+        _deployment(service, name, searches=runtime.search is not None),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -85,19 +88,28 @@ def _selector(service: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": f"deh-{service}"}
 
 
-def _deployment(service: str, name: str) -> dict[str, Any]:
+def _deployment(service: str, name: str, *, searches: bool) -> dict[str, Any]:
     prefix = f"DEH_{service.upper()}_"
+    # A service with a search index: its OpenSearch user (the security plugin is on) and the CA
+    # of the cluster's HTTPS certificate.
+    search_user = [
+        {"name": f"{prefix}OPENSEARCH_USER", "valueFrom": _secret(f"{service}-opensearch-user")},
+        {"name": f"{prefix}OPENSEARCH_PASSWORD", "valueFrom": _secret(f"{service}-opensearch-password")},
+    ]
+    search_ca = {"name": "opensearch-ca", "mountPath": "/etc/deh/opensearch-ca", "readOnly": True}
     container = {
         "name": service,
         "image": name,  # the overlays name the registry and the version
         "ports": [{"name": "http", "containerPort": PORT}],
         "envFrom": [{"configMapRef": {"name": "deh-config"}}],
         # The Secret holds what is the service's own: its Kafka user and password (the KEDA
-        # trigger reads the same keys) and its MongoDB connection string, with its credentials.
+        # trigger reads the same keys), its MongoDB connection string with its credentials, and
+        # its OpenSearch user.
         "env": [
             {"name": f"{prefix}KAFKA_USER", "valueFrom": _secret(f"{service}-kafka-user")},
             {"name": f"{prefix}KAFKA_PASSWORD", "valueFrom": _secret(f"{service}-kafka-password")},
             {"name": f"{prefix}MONGO_URL", "valueFrom": _secret(f"{service}-mongo-url")},
+            *(search_user if searches else []),
             {"name": "DEH_AUTH_SECRET", "valueFrom": _secret("auth-secret", optional=True)},
         ],
         # /healthz answers while the process and its loops live; /readyz also needs the servers
@@ -114,6 +126,7 @@ def _deployment(service: str, name: str) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "kafka-ca", "mountPath": "/etc/deh/kafka-ca", "readOnly": True},
+            *([search_ca] if searches else []),
         ],
     }
     return {
@@ -150,6 +163,7 @@ def _deployment(service: str, name: str) -> dict[str, Any]:
                     "volumes": [
                         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
                         {"name": "kafka-ca", "secret": {"secretName": "deh-kafka-cluster-ca-cert"}},
+                        *([{"name": "opensearch-ca", "secret": {"secretName": OPENSEARCH_CA}}] if searches else []),
                     ],
                 },
             },

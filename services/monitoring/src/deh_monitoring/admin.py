@@ -17,7 +17,6 @@ import asyncio
 import sys
 
 import httpx
-from opensearchpy import AsyncOpenSearch
 
 from deh_monitoring.adapters.indexes import MonitoringIndexes
 from deh_monitoring.adapters.rebuild import rebuild
@@ -47,7 +46,7 @@ async def run() -> str:
 
 
 async def delete_old_versions(settings: MonitoringSettings) -> str:
-    search = AsyncOpenSearch(settings.opensearch_url)
+    search = settings.opensearch_client()
     indexes = MonitoringIndexes.named(settings.index_prefix)
     deleted = []
     try:
