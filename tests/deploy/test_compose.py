@@ -14,12 +14,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hub_samples import event_draft, member_application, practice_metadata
 
 from deh_contracts.registry import SERVICES
 from deh_platform.auth import issue_token
@@ -154,7 +154,7 @@ def journey(urls: dict[str, str], auth_secret: str) -> None:
     author, reviewer = f"m-{uuid.uuid4().hex[:8]}", f"m-{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=urls["membership"], timeout=10) as membership:
         for person in (author, reviewer):
-            applied = membership.post("/members", json=application(person), headers=caller(person))
+            applied = membership.post("/members", json=member_application(person), headers=caller(person))
             assert applied.status_code == 201, applied.text
             assert membership.post(f"/members/{person}/approve", json={}, headers=staff).status_code == 200
 
@@ -181,7 +181,7 @@ def journey(urls: dict[str, str], auth_secret: str) -> None:
         )
 
     with httpx.Client(base_url=urls["events"], timeout=10) as events:
-        event = events.post("/events", json=workshop(), headers=staff)
+        event = events.post("/events", json=event_draft(), headers=staff)
         assert event.status_code == 201, event.text
         event_id = event.json()["event_id"]
         for person in (author, reviewer):
@@ -211,49 +211,14 @@ def journey(urls: dict[str, str], auth_secret: str) -> None:
 SCORED = ("relevance", "transferability", "evidence_of_impact", "accessibility", "clarity")
 
 
-def application(member_id: str) -> dict[str, Any]:
-    profile = {
-        "display_name": f"Ana {member_id[-4:]}",
-        "email": f"{member_id}@school.example.eu",
-        "country": "LV",
-        "sectors": ["school"],
-        "expertise_topics": ["ai-in-education"],
-        "languages": ["lv", "en"],
-    }
-    return {"profile": profile, "consent": {"terms": True, "privacy": True, "directory_visible": True}}
-
-
 def practice() -> dict[str, Any]:
-    metadata = {
-        "title": {"en": "Coding clubs in rural schools", "de": "Programmierclubs an ländlichen Schulen"},
-        "summary": {"en": "Volunteers teach children to code after school."},
-        "languages": ["en", "de"],
-        "countries": ["DE"],
-        "sectors": ["school"],
-        "isced_levels": ["1"],
-        "topics": ["coding"],
-        "licence": "CC-BY-4.0",
-        "result_type": "handbook",
-        "origin": {"kind": "community"},
-    }
+    """A practice with a German title, whose words the German analysis inflects."""
+    metadata = practice_metadata(
+        title={"en": "Coding clubs in rural schools", "de": "Programmierclubs an ländlichen Schulen"},
+        languages=["en", "de"],
+        countries=["DE"],
+    )
     return {"metadata": metadata, "body": "Step one: find a room.", "submit": True}
-
-
-def workshop() -> dict[str, Any]:
-    starts = (datetime.now(UTC) + timedelta(days=21)).replace(microsecond=0, tzinfo=None)
-    return {
-        "kind": "workshop",
-        "title": "AI tutors in vocational schools",
-        "schedule": {
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=3)).isoformat(),
-            "timezone": "Europe/Brussels",
-        },
-        "online": True,
-        "online_link": "https://meet.example.eu/workshop",
-        "capacity": 10,
-        "audience": "members",
-    }
 
 
 def once_known(request: Callable[[], httpx.Response], refused_with: int, within: float = 60) -> dict[str, Any]:
