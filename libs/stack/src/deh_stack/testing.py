@@ -130,13 +130,14 @@ def _testcontainers() -> Iterator[ServerAddresses]:
     """The servers as containers of the images made of the stack's own distributions (built on
     the engine first if it lacks them: deh_stack.docker), on the host's network at free ports of
     127.0.0.1, Kafka with SASL/SCRAM and each service's user; removed at the end, with their data."""
+    from testcontainers.core.config import testcontainers_config
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import HealthcheckWaitStrategy
 
     from deh_stack.docker import Engine, server_image
 
     # Ryuk, testcontainers' reaper, is an image from a registry: the containers are removed here.
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    testcontainers_config.ryuk_disabled = True
     shared = StackConfig.from_env("test")
     config = dataclasses.replace(shared, ports={name: free_port() for name in shared.ports}, advertised_host="")
     passwords = {user: secrets.token_urlsafe(24) for user in (ADMIN, *SERVICE_NAMES)}
