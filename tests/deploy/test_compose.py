@@ -9,6 +9,7 @@ Stopped, the hub and its engine leave no container, volume, network, mount or pr
 from __future__ import annotations
 
 import functools
+import ipaddress
 import secrets
 import subprocess
 import time
@@ -70,18 +71,22 @@ class Hub:
         self.docker, self.binary, self.env_file = docker, binary, env_file
         self.name = f"deh-test-{uuid.uuid4().hex[:8]}"
 
-    def compose(self, *args: str, timeout: float = 600) -> str:
+    def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         files = [f"--file={DEPLOY / name}" for name in ("compose.yaml", "compose.host.yaml")]
         command = [str(self.binary), f"--project-name={self.name}", *files, f"--env-file={self.env_file}", *args]
         # Only the env file fills the compose files: compose prefers the shell's variables, and
         # this process has the test session's (its own DEH_AUTH_SECRET among them).
-        clean = {name: self.docker.environment[name] for name in ("PATH", "HOME", "DOCKER_HOST")}
-        done = subprocess.run(command, env=clean, capture_output=True, text=True, timeout=timeout, check=False)
+        clean = {
+            name: value for name, value in self.docker.environment.items() if name in ("PATH", "HOME", "DOCKER_HOST")
+        }
+        return subprocess.run(command, env=clean, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def run(self, *args: str) -> None:
+        done = self.compose(*args)
         assert done.returncode == 0, f"compose {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
 
     def logs(self) -> str:
-        return self.compose("logs", "--no-color", "--tail=40")
+        return self.compose("logs", "--no-color", "--tail=40").stdout
 
 
 @pytest.fixture
@@ -98,22 +103,23 @@ def test_the_hub_started_with_compose_serves_a_members_journey_and_leaves_nothin
     environment = hub_environment()
     env_file = tmp_path / "hub.env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
-    with engine() as docker:
+    with engine() as docker:  # a fresh one: no container or volume of an earlier run
         hub_images(docker, VERSION)
         hub = Hub(docker, compose_binary, env_file)
-        volumes_before = docker.docker("volume", "ls", "--quiet").split()
         try:
-            hub.compose("up", "--wait", "--no-build", "--wait-timeout=300")
+            hub.run("up", "--wait", "--no-build", "--wait-timeout=300")
             urls = {service: f"http://127.0.0.1:{environment[f'DEH_{service.upper()}_PORT']}" for service in SERVICES}
-            try:
-                journey(urls, environment["DEH_AUTH_SECRET"])
-            except AssertionError as failure:
-                raise AssertionError(f"{failure}\n{hub.logs()}") from failure
+            journey(urls, environment["DEH_AUTH_SECRET"])
             assert_every_container_locked_down(docker, hub.name)
+            ports = [int(environment[name]) for name in PORTS]
+            assert {port: listening_on(port) for port in ports} == {port: {"127.0.0.1"} for port in ports}
+        except Exception as failure:
+            raise AssertionError(f"{failure}\n{hub.logs()}") from failure
         finally:
-            hub.compose("down", "--volumes", "--timeout=30")
+            stopped = hub.compose("down", "--volumes", "--timeout=30")  # reported below, never hiding a failure
+        assert stopped.returncode == 0, stopped.stderr
         assert docker.docker("ps", "--all", "--quiet").split() == []
-        assert docker.docker("volume", "ls", "--quiet").split() == volumes_before
+        assert docker.docker("volume", "ls", "--quiet").split() == []
         assert set(docker.docker("network", "ls", "--format={{.Name}}").split()) <= {"host", "none"}, (
             "no container network is ever made"
         )
@@ -132,6 +138,29 @@ def processes_naming(path: Path) -> list[str]:
         if str(path) in command:
             found.append(command)
     return found
+
+
+def listening_on(port: int) -> set[str]:
+    """The addresses a TCP socket listens on at `port` on this machine (/proc/net/tcp, tcp6;
+    an IPv6 socket bound to 127.0.0.1, as Java's are, counts as 127.0.0.1)."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(str(_address(address)))
+    return found
+
+
+def _address(written: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """/proc/net/tcp writes an address as 32-bit words in the machine's (little-endian) order."""
+    raw = bytes.fromhex(written)
+    in_order = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(in_order)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
 
 
 def assert_every_container_locked_down(docker: Engine, project: str) -> None:
@@ -173,12 +202,14 @@ def journey(urls: dict[str, str], auth_secret: str) -> None:
             f"/practices/{practice_id}/reviews", json=review, headers=caller(reviewer, "member", "reviewer")
         )
         assert reviewed.json()["status"] == "published", reviewed.text
+
         # "Schule" finds "Schulen" through OpenSearch's German analysis.
-        wait_for(
-            lambda: (
-                [hit["id"] for hit in practices.get("/search", params={"q": "Schule"}).json()["hits"]] == [practice_id]
-            )
-        )
+
+        def found() -> list[str]:
+            hits = answer_of(practices.get("/search", params={"q": "Schule"}), "hits") or []
+            return [hit["id"] for hit in hits]
+
+        wait_for(lambda: found() == [practice_id], describe=found)
 
     with httpx.Client(base_url=urls["events"], timeout=10) as events:
         event = events.post("/events", json=event_draft(), headers=staff)
@@ -199,11 +230,11 @@ def journey(urls: dict[str, str], auth_secret: str) -> None:
             "registrations": 2,
         }
 
-        def counted() -> dict[str, int]:
-            return {
-                indicator: monitoring.get(f"/indicators/{indicator}/series", headers=staff).json()["total"]
-                for indicator in expected
+        def counted() -> dict[str, int | None]:
+            series = {
+                indicator: monitoring.get(f"/indicators/{indicator}/series", headers=staff) for indicator in expected
             }
+            return {indicator: answer_of(response, "total") for indicator, response in series.items()}
 
         wait_for(lambda: counted() == expected, describe=counted)
 
@@ -231,6 +262,11 @@ def once_known(request: Callable[[], httpx.Response], refused_with: int, within:
     assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def answer_of(response: httpx.Response, field: str) -> Any:
+    """A field of a 200 answer; None for any other (not yet: a server the service needs is away)."""
+    return response.json()[field] if response.status_code == 200 else None
 
 
 def wait_for(condition: Callable[[], bool], within: float = 60, describe: Callable[[], object] | None = None) -> None:

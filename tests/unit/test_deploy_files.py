@@ -50,6 +50,8 @@ KAFKA_TRIGGER_KEYS = {
     "tls",
 }
 Document = dict[str, Any]
+# What the services' image reads (deploy/Dockerfile) rather than the service itself.
+IMAGE_VARIABLES = {"DEH_HTTP_HOST", "DEH_HTTP_PORT"}
 
 
 class ComposeLoader(yaml.SafeLoader):
@@ -96,7 +98,7 @@ def test_compose_runs_each_service_from_its_image_with_the_variables_it_reads() 
         assert int(published) == kubernetes.PORT, "the port the image listens on, as in Kubernetes"
         assert "healthcheck" not in service, "the image's own: /readyz on DEH_HTTP_PORT, as Kubernetes' readiness"
         environment = {**service["environment"], **on_host["services"][name]["environment"]}
-        assert {variable for variable in environment if variable.startswith("DEH_")} - {"DEH_HTTP_PORT"} == {
+        assert {variable for variable in environment if variable.startswith("DEH_")} - IMAGE_VARIABLES == {
             variable for variable in environment if variable.startswith("DEH_") and read_by(name, variable)
         }
         assert {"DEH_KAFKA_BOOTSTRAP", f"DEH_{name.upper()}_MONGO_URL", "DEH_OPENSEARCH_URL"} <= set(environment)
@@ -133,6 +135,7 @@ def test_the_example_env_file_names_every_variable_compose_requires() -> None:
 def test_the_image_listens_and_is_checked_on_the_port_it_is_told() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert f"DEH_HTTP_PORT={kubernetes.PORT}" in dockerfile
+    assert '--host \\"${DEH_HTTP_HOST}\\"' in dockerfile, "all interfaces, or 127.0.0.1 on a host's network"
     assert f"EXPOSE {kubernetes.PORT}" in dockerfile
     (healthcheck,) = [line for line in dockerfile.splitlines() if "/readyz" in line]
     (command,) = [line for line in dockerfile.splitlines() if line.startswith("CMD")]
@@ -140,6 +143,8 @@ def test_the_image_listens_and_is_checked_on_the_port_it_is_told() -> None:
         assert "DEH_HTTP_PORT" in line
         assert str(kubernetes.PORT) not in line, "the port the image is told, not a fixed one"
     assert "USER 10001" in dockerfile, "not root, the uid the pods run as"
+    (uv,) = [line for line in dockerfile.splitlines() if line.startswith("ARG UV_VERSION=")]
+    assert uv in (DEPLOY / "server.Dockerfile").read_text().splitlines(), "one uv for every image"
 
 
 @pytest.mark.parametrize("name", ["compose.yaml", "compose.host.yaml"])
@@ -155,19 +160,52 @@ def test_compose_files_follow_the_compose_specification(name: str) -> None:
     assert any("restartt" in error.message for error in checker.iter_errors(misspelt))
 
 
-@pytest.mark.parametrize(
-    "files", [("compose.yaml",), ("compose.yaml", "compose.host.yaml")], ids=["production", "host"]
-)
-def test_docker_compose_itself_reads_the_compose_files(files: tuple[str, ...], tmp_path: Path) -> None:
+def rendered_compose(tmp_path: Path, *files: str, profile: str = "") -> Document:
+    """The compose files as docker compose itself merges them (with the profile on), from the
+    example env file with its secrets filled in."""
     tool = compose()
     if tool is None:
         pytest.skip("no Go on this machine to build docker compose with")
     example = (DEPLOY / "hub.env.example").read_text()
     filled = tmp_path / "hub.env"
     filled.write_text("\n".join(line + "secret" if line.endswith("=") else line for line in example.splitlines()))
-    arguments = [*(f"--file={DEPLOY / name}" for name in files), f"--env-file={filled}", "config", "--quiet"]
-    checked = subprocess.run([tool, *arguments], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
+    arguments = [*(f"--file={DEPLOY / name}" for name in files), f"--env-file={filled}", f"--profile={profile}"]
+    done = subprocess.run(
+        [tool, *arguments, "config", "--format=json"], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    merged: Document = json.loads(done.stdout)
+    return merged
+
+
+def test_the_production_form_locks_every_container_down_and_limits_it(tmp_path: Path) -> None:
+    services = rendered_compose(tmp_path, "compose.yaml")["services"]
+    own_images = {f"deh-{name}" for name in SERVICE_NAMES} | {server_image_name(name).split(":")[0] for name in SERVERS}
+    for name, service in services.items():
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["deploy"]["resources"]["limits"]["memory"], name
+        if service["image"].split(":")[0] in own_images:
+            assert (service["read_only"], service["cap_drop"]) == (True, ["ALL"]), name
+    for name in SERVICE_NAMES:
+        assert services[name]["deploy"]["replicas"] == 2
+
+
+def test_the_host_override_puts_everything_on_127_0_0_1_of_the_hosts_network(tmp_path: Path) -> None:
+    merged = rendered_compose(tmp_path, "compose.yaml", "compose.host.yaml", profile="observability")
+    assert "networks" not in merged, "no container network is made"
+    services = merged["services"]
+    for name, service in services.items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service, name
+    for name in SERVICE_NAMES:
+        assert services[name]["environment"]["DEH_HTTP_HOST"] == "127.0.0.1"
+        assert services[name]["deploy"]["replicas"] == 1
+    for name in ("mongo", "opensearch"):
+        assert services[name]["image"] == server_image_name(name)
+        assert services[name].get("command") is None, "the image's own: deh-stack serve"
+        assert "healthcheck" not in services[name], "the image's own: deh-stack ready"
+    assert services["dashboards"]["environment"]["SERVER_HOST"] == "127.0.0.1"
+    assert services["otel-collector"]["environment"]["OTLP_RECEIVER_ENDPOINT"].startswith("127.0.0.1:")
 
 
 def test_the_kubernetes_base_is_generated_from_the_services_as_they_are() -> None:

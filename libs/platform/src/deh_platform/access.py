@@ -247,6 +247,13 @@ async def provision_service(admin: AIOKafkaAdminClient, service: str, password: 
     await grant(admin, service_grants(service))
 
 
+async def provision_services(connection: Mapping[str, Any], passwords: Mapping[str, str]) -> None:
+    """Each service's user (with its password) and grants, as the admin `connection` connects."""
+    async with connected_admin(connection) as admin:
+        for service, password in passwords.items():
+            await provision_service(admin, service, password)
+
+
 async def onboard_partner(
     admin: AIOKafkaAdminClient, partner: str, password: str, replication: Replication | None = None
 ) -> list[str]:

@@ -36,7 +36,7 @@ from pymongo import AsyncMongoClient
 
 from deh_contracts.envelope import header_map
 from deh_contracts.registry import DEAD_LETTERS, REDRIVE, REDRIVE_GROUP_HEADER, REDRIVE_ORIGIN_HEADER, SERVICES
-from deh_platform.access import connected_admin, onboard_partner, partner_name_problem, provision_service
+from deh_platform.access import connected_admin, onboard_partner, partner_name_problem, provision_services
 from deh_platform.outbox import SET_ASIDE_FIELD
 from deh_platform.settings import ServiceSettings
 from deh_platform.topics import Replication, ensure_topics
@@ -214,12 +214,7 @@ def _provision_services(settings: ServiceSettings) -> int:
         print("no DEH_<SERVICE>_KAFKA_PASSWORD is set: no service to provision", file=sys.stderr)
         return 2
 
-    async def provision() -> None:
-        async with connected_admin(settings.kafka_options()) as admin:
-            for service, password in passwords.items():
-                await provision_service(admin, service, password)
-
-    asyncio.run(provision())
+    asyncio.run(provision_services(settings.kafka_options(), passwords))
     print("provisioned: " + ", ".join(sorted(passwords)))
     return 0
 

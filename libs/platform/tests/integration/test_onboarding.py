@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaConnectionError
 from deh_contracts.registry import EVENTS, OBSERVATIONS, OUTCOMES, PRACTICE_SUBMISSIONS
 from deh_platform import operations
 from deh_platform.topics import ensure_topics
-from deh_stack.testing import ServerAddresses
+from deh_stack.testing import ServerAddresses, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,17 @@ async def onboard(
     return printed.rsplit(": ", 1)[-1].strip()  # the password, on the last line
 
 
-async def write_as(servers: ServerAddresses, name: str, password: str) -> None:
+async def writes_as(servers: ServerAddresses, name: str, password: str) -> bool:
+    """Whether the partner, with this password, writes its topic (or is refused)."""
     options = {**servers.kafka_options(), "sasl_plain_username": name, "sasl_plain_password": password}
     producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10_000)
-    await producer.start()
+    try:
+        await producer.start()
+    except KafkaConnectionError:
+        return False
     try:
         await producer.send_and_wait(PRACTICE_SUBMISSIONS.of_partner(name), b"{}", key=b"k")
+        return True
     finally:
         await producer.stop()
 
@@ -48,14 +53,19 @@ async def test_an_onboarded_partner_writes_its_topic_with_the_password_it_was_gi
     if servers.kafka_user() is None:
         pytest.skip("these servers' Kafka has no users")
     name = f"onboarded-{uuid.uuid4().hex[:8]}"
+    # The broker learns a new credential a moment after the controller took it: each change is
+    # awaited, never assumed.
     first = await onboard(name, servers, monkeypatch, capsys)
-    await write_as(servers, name, first)
+    await eventually(lambda: writes_as(servers, name, first), within=30, interval=0.5)
 
     rotated = await onboard(name, servers, monkeypatch, capsys)
     assert rotated != first
-    await write_as(servers, name, rotated)
-    with pytest.raises(KafkaConnectionError):
-        await write_as(servers, name, first)
+    await eventually(lambda: writes_as(servers, name, rotated), within=30, interval=0.5)
+
+    async def first_refused() -> bool:
+        return not await writes_as(servers, name, first)
+
+    await eventually(first_refused, within=30, interval=0.5)
 
 
 def test_a_name_that_a_service_has_is_refused(
@@ -82,13 +92,22 @@ async def test_a_deployments_provisioning_gives_each_service_whose_password_is_s
         assert await asyncio.to_thread(operations.main, ["services"]) == 0
         assert "provisioned: events" in capsys.readouterr().out
         options = {**servers.kafka_options(), "sasl_plain_username": "events", "sasl_plain_password": password}
-        producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10_000)
-        await producer.start()
-        try:
-            # Its own stream is there for it (granted: described), nothing written into it.
-            assert await producer.partitions_for(EVENTS.name)
-        finally:
-            await producer.stop()
+
+        async def its_stream() -> set[int] | None:
+            # The broker learns the new credential a moment after the controller took it.
+            producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10_000)
+            try:
+                await producer.start()
+            except KafkaConnectionError:
+                return None
+            try:
+                # Its own stream is there for it (granted: described), nothing written into it.
+                partitions: set[int] = await producer.partitions_for(EVENTS.name)
+                return partitions
+            finally:
+                await producer.stop()
+
+        assert await eventually(its_stream, within=30, interval=0.5)
     finally:
         # The stack's password again, for the events services of the other tests.
         monkeypatch.setenv("DEH_EVENTS_KAFKA_PASSWORD", stack_user[1])

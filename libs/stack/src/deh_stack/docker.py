@@ -10,6 +10,9 @@ package registries the machine reaches, through the same TLS inspection if there
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -29,6 +32,9 @@ PYTHON_BASE = "deh-python:3.11-bookworm"
 SERVER_BASE = "deh-python-jdk:3.11-17-bookworm"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 REQUIRED = ("dockerd", "docker", "mmdebstrap")
+# On a server image: a digest of what it was made of (the launcher's code, the lock, the
+# Dockerfile, the distribution's name), so that an image of older code is built again.
+SOURCE_LABEL = "eu.deh.source"
 
 
 def missing() -> list[str]:
@@ -100,6 +106,7 @@ def engine() -> Iterator[Engine]:
         started = Engine(socket, data / "root")
         try:
             _wait_for(started, daemon)
+            _remove_leftovers(started)  # of a run whose engine was killed
             yield started
         finally:
             _stop(started, daemon)
@@ -118,13 +125,20 @@ def _wait_for(engine: Engine, daemon: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("dockerd did not answer within 60 s (see .stack/docker/dockerd.log)")
 
 
+def _remove_leftovers(engine: Engine) -> None:
+    """Every container and volume, and the images a rebuild left untagged: the engine is the
+    tests' own, and only its tagged images (the next run's build cache) are worth keeping."""
+    if containers := engine.docker("ps", "-aq", timeout=30).split():
+        engine.docker("rm", "-f", "-v", *containers, timeout=120)
+    engine.docker("volume", "prune", "-f", timeout=120)
+    engine.docker("image", "prune", "-f", timeout=300)
+
+
 def _stop(engine: Engine, daemon: subprocess.Popen[bytes]) -> None:
-    """Every container it ran goes, then the daemon itself (SIGTERM, then SIGKILL)."""
-    try:
-        if containers := engine.docker("ps", "-aq", timeout=30).split():
-            engine.docker("rm", "-f", *containers, timeout=120)
-    except (RuntimeError, subprocess.TimeoutExpired):
-        pass  # the daemon is going anyway; its containers' processes go with it
+    """Every container it ran goes, with its volumes, then the daemon itself (SIGTERM, then SIGKILL)."""
+    # If it fails, the daemon is going anyway, and its containers' processes with it.
+    with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+        _remove_leftovers(engine)
     daemon.send_signal(signal.SIGTERM)
     try:
         daemon.wait(timeout=60)
@@ -216,7 +230,8 @@ def server_image(engine: Engine, name: str, *, build_if_missing: bool = False) -
     Built again (mostly from the engine's cache) unless `build_if_missing` and the engine has it."""
     server = container_server(StackConfig.from_env(), name)
     image = server_image_name(name)
-    if build_if_missing and engine.docker("images", "--quiet", image, timeout=30).strip():
+    source = _source_digest(server.dist.name)
+    if build_if_missing and _label(engine, image, SOURCE_LABEL) == source:
         return image
     server.install()
     context = repo_root()
@@ -228,6 +243,7 @@ def server_image(engine: Engine, name: str, *, build_if_missing: bool = False) -
         f"--build-arg=BASE={server_base(engine)}",
         f"--build-arg=SERVER={name}",
         f"--build-arg=DIST={server.dist.name}",
+        f"--label={SOURCE_LABEL}={source}",
         f"--file={context / 'deploy' / 'server.Dockerfile'}",
         f"--tag={image}",
         str(context),
@@ -242,3 +258,35 @@ def hub_images(engine: Engine, version: str) -> list[str]:
         *(server_image(engine, name) for name in SERVERS),
         *(service_image(engine, service, version) for service in SERVICE_NAMES),
     ]
+
+
+def server_images_ready(engine: Engine) -> bool:
+    """Whether the engine has every server image, made of the code as it is now."""
+    return all(
+        _label(engine, server_image_name(name), SOURCE_LABEL) == _source_digest(distribution(name)) for name in SERVERS
+    )
+
+
+def _label(engine: Engine, image: str, label: str) -> str | None:
+    try:
+        found = engine.docker("image", "inspect", f"--format={{{{index .Config.Labels {json.dumps(label)}}}}}", image)
+    except RuntimeError:
+        return None  # no such image
+    return found.strip() or None
+
+
+def _source_digest(dist: str) -> str:
+    root = repo_root()
+    files = sorted(
+        [
+            *root.glob("libs/*/src/**/*.py"),
+            *root.glob("libs/*/src/**/resources/*"),
+            *root.glob("libs/*/pyproject.toml"),
+            root / "uv.lock",
+            root / "deploy" / "server.Dockerfile",
+        ]
+    )
+    digest = hashlib.sha256(dist.encode())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]

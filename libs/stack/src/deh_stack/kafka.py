@@ -25,6 +25,12 @@ from deh_stack.tools import java, java_home
 
 # Written beside the data of a node formatted with SCRAM users: a node made before has none.
 SECURED_MARK = "formatted-with-scram-users"
+CONSOLE_LOG = """appender.console.type = Console
+appender.console.name = CONSOLE
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.appenderRef.console.ref = CONSOLE
+"""
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
@@ -39,8 +45,11 @@ class KafkaServer(Server):
     port_names = ("kafka", "kafka_controller")
     startup_timeout = 90.0
 
-    def __init__(self, config: StackConfig, *, users: dict[str, str] | None = None, tls: bool = False) -> None:
+    def __init__(
+        self, config: StackConfig, *, users: dict[str, str] | None = None, tls: bool = False, console_log: bool = False
+    ) -> None:
         super().__init__(config)
+        self.console_log = console_log  # its log on standard output too (a container's log)
         if tls and users is None:
             raise ValueError("TLS goes with SASL users here (SASL_SSL)")
         self.tls = tls
@@ -85,7 +94,7 @@ class KafkaServer(Server):
         if self.tls and not self.ca_file.exists():
             self._make_certificate()
         log_config = self.folder / "log4j2.properties"
-        log_config.write_text(resources.text("kafka-log4j2.properties"))
+        log_config.write_text(resources.text("kafka-log4j2.properties") + (CONSOLE_LOG if self.console_log else ""))
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage()
         elif self.users is not None and not (self.folder / SECURED_MARK).exists():

@@ -7,7 +7,8 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from deh_platform.access import ADMIN, connected_admin, provision_service
+from deh_platform import access
+from deh_platform.access import ADMIN
 from deh_stack.config import SERVICE_NAMES, StackConfig
 from deh_stack.errors import StackError
 from deh_stack.kafka import KafkaServer
@@ -85,9 +86,7 @@ class Stack:
 async def provision_services(kafka: KafkaServer, passwords: dict[str, str]) -> None:
     """Each service's Kafka user and what it may do (again at every start: idempotent)."""
     connection = {"bootstrap_servers": kafka.address, **kafka.client_settings()}
-    async with connected_admin(connection) as admin:
-        for service in SERVICE_NAMES:
-            await provision_service(admin, service, passwords[service])
+    await access.provision_services(connection, {service: passwords[service] for service in SERVICE_NAMES})
 
 
 def _state(member: Server) -> str:
@@ -102,5 +101,5 @@ def container_server(config: StackConfig, name: str) -> KafkaServer | MongoServe
     password (the services' users are made by the provisioning job)."""
     if name == "kafka":
         password = os.environ.get("DEH_KAFKA_ADMIN_PASSWORD")
-        return KafkaServer(config, users={ADMIN: password} if password else None)
+        return KafkaServer(config, users={ADMIN: password} if password else None, console_log=True)
     return MongoServer(config) if name == "mongo" else OpenSearchServer(config)

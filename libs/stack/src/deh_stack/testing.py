@@ -1,5 +1,6 @@
 """Real servers for a test session: given by environment, started by testcontainers where a
-Docker engine answers, or else started here from the package registries (and stopped after)."""
+Docker engine has the servers' images (or DEH_TESTCONTAINERS=on), or else started here from the
+package registries (and stopped after)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import httpx
 from deh_platform.access import ADMIN
 from deh_platform.settings import sasl_options
 from deh_stack.config import SERVICE_NAMES, StackConfig
+from deh_stack.errors import StackError
 from deh_stack.kafka import KafkaServer
 from deh_stack.server import Server
 from deh_stack.services import uvicorn_command
@@ -83,14 +85,29 @@ def provide_servers() -> Iterator[ServerAddresses]:
         user, password = (os.environ.get(name) for name in KAFKA_USER_VARIABLES)
         users = {user: password or ""} if user else None
         yield ServerAddresses(kafka, mongo, search, origin="environment", kafka_users=users)
-    elif (wanted := os.environ.get("DEH_TESTCONTAINERS", "auto")) == "on" or (
-        wanted == "auto" and docker_engine_answers()
-    ):
+    elif testcontainers_wanted():
         with _testcontainers() as addresses:
             yield addresses
     else:
         with _local_stack() as addresses:
             yield addresses
+
+
+def testcontainers_wanted() -> bool:
+    """DEH_TESTCONTAINERS=on or off; by default (auto) only where a Docker engine answers on this
+    machine's socket and already has the server images of the code as it is (`deh-stack
+    images`): an engine alone never changes where the tests take their servers from."""
+    wanted = os.environ.get("DEH_TESTCONTAINERS", "auto")
+    if wanted != "auto":
+        return wanted == "on"
+    if not docker_engine_answers():
+        return False
+    from deh_stack.docker import Engine, server_images_ready
+
+    try:
+        return server_images_ready(Engine.of_environment())
+    except StackError:
+        return False
 
 
 def docker_engine_answers() -> bool:

@@ -13,8 +13,9 @@ import pytest
 from deh_stack import tools
 from deh_stack.config import StackConfig
 from deh_stack.errors import StackError
-from deh_stack.kafka import new_cluster_id
+from deh_stack.kafka import KafkaServer, new_cluster_id
 from deh_stack.mongo import MongoServer
+from deh_stack.stack import container_server
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +56,20 @@ def test_kafka_cluster_ids_never_read_as_an_option() -> None:
     assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
     assert all(len(base64.urlsafe_b64decode(cluster_id + "==")) == 16 for cluster_id in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_kafka_in_a_container_listens_everywhere_and_is_reached_by_its_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As compose's production form runs it: on 0.0.0.0, its clients told to come to "kafka".
+    monkeypatch.setenv("DEH_STACK_HOST", "0.0.0.0")
+    monkeypatch.setenv("DEH_STACK_ADVERTISED_HOST", "kafka")
+    monkeypatch.setenv("DEH_KAFKA_ADMIN_PASSWORD", "admin-password")
+    config = dataclasses.replace(StackConfig.from_env(), home=tmp_path)
+    kafka = container_server(config, "kafka")
+    assert isinstance(kafka, KafkaServer)
+    properties = dict(line.split("=", 1) for line in kafka._properties().splitlines())
+    port = config.ports["kafka"]
+    assert properties["listeners"].startswith(f"SASL_PLAINTEXT://0.0.0.0:{port},CONTROLLER://127.0.0.1:")
+    assert properties["advertised.listeners"] == f"SASL_PLAINTEXT://kafka:{port}"
+    assert properties["super.users"] == "User:admin;User:ANONYMOUS"
