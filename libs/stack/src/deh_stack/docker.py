@@ -1,11 +1,13 @@
 """Images without a container registry (issue 16): a Docker engine of our own, started with no
-networking of its own (containers use the host's, and talk to servers on 127.0.0.1), a Python
-base image bootstrapped from Debian's packages, and the services' images built on it.
+networking of its own (containers use the host's, and talk to servers on 127.0.0.1), bases
+bootstrapped from Debian's packages, the services' images and the servers' (Kafka,
+mongo-java-server, OpenSearch made of the stack's own distributions, decision 0022).
 
 The engine is Debian's `docker.io`, started as `dockerd` with its own data root, exec root and
-socket, and stopped by its PID with everything it ran; the base comes from `mmdebstrap` (a
-minimal Debian with Python 3.11) and takes the machine's CA bundle, so that builds reach the
-package registries the machine reaches, through the same TLS inspection if there is one.
+socket, and stopped by its PID with everything it ran; the bases come from `mmdebstrap` (a
+minimal Debian with Python 3.11, and a JDK 17 for the servers) and take the machine's CA
+bundle, so that builds reach the package registries the machine reaches, through the same TLS
+inspection if there is one.
 """
 
 from __future__ import annotations
